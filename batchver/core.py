@@ -1,0 +1,329 @@
+"""Version exported symbols of ELF objects: the upstream-compatible core.
+
+:class:`Versioner` reproduces one run of upstream ``gendwarfksyms`` over one
+or more objects sharing one symbol list; :func:`version_object` is the
+one-object convenience the whole-tree runner calls.  The core does no
+scheduling and no file output: diagnostics go to a callback, results come
+back as plain data.
+
+Per object, as upstream: read ELF symbol addresses (aliases), read kABI rules
+(``--stable``), then for each unit in DWARF order work out fully qualified
+names, match exported symbols to DIEs and render them, render symbols known
+only through ``__gendwarfksyms_ptr_`` variables, and finally build the
+type map, the CRCs and the sorted symtypes lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .dwarfreader import AT_NAME, Die, DwarfReader, Unit
+from .elfdata import ElfObject
+from .errors import VersioningError
+from .kabi import RULE_SECTION, KabiRules
+from .symbols import MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
+from .typestrings import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_NAMESPACE, T_STRUCT,
+                          T_SUBPROGRAM, T_SUBROUTINE, T_VARIABLE, DieMap, SymbolState, symbol_name)
+from .versions import TypeMap, crc32_text
+
+
+@dataclass
+class Options:
+    stable: bool = False
+    symtypes: bool = False
+    debug: bool = False
+    dump_dies: bool = False
+    dump_die_map: bool = False
+    dump_types: bool = False
+    dump_versions: bool = False
+
+
+class Diagnostics:
+    """Formats upstream's stderr lines; ``write`` receives finished text."""
+
+    def __init__(self, options: Options, write: Callable[[str], None] | None = None):
+        self.options = options
+        self.write = write or (lambda text: None)
+        self.warnings: list[str] = []
+
+    def debug(self, where: str, message: str) -> None:
+        if self.options.debug:
+            self.write(f"gendwarfksyms: {where}: {message}\n")
+
+    def warn(self, where: str, message: str) -> None:
+        line = f"warning: gendwarfksyms: {where}: {message}"
+        self.warnings.append(message)
+        self.write(line + "\n")
+
+
+@dataclass
+class ObjectResult:
+    """What one object contributed: its sorted symtypes block and, for each
+    symbol matched in it, the unit (by offset and name) that supplied it."""
+
+    path: str
+    symtypes: list[tuple[str, str]] = field(default_factory=list)
+    matched_in: dict[str, tuple[int, str]] = field(default_factory=dict)
+    producers: list[str] = field(default_factory=list)
+
+
+class _Scopes:
+    """Fully qualified names, computed as upstream's per-CU pre-pass would.
+
+    Only scopes that can pass a prefix (namespace, class, struct) matter, and
+    those are exactly the containers the symbol search descends into, so one
+    walk serves both.  A DIE outside that walk (nested in a function, say)
+    triggers a full walk of its unit.  A DIE in a unit after the current one
+    has no name yet, exactly as upstream's pass has not reached it.
+    """
+
+    def __init__(self, reader: DwarfReader):
+        self.reader = reader
+        self.fqns: dict[int, str] = {}
+        self.fully_walked: set[int] = set()
+        self.unit_index = {u.key_base + u.offset: i for i, u in enumerate(reader.units)}
+        self.current = -1
+
+    @staticmethod
+    def _names(die: Die, prefix: str | None) -> tuple[str, str | None]:
+        """(this DIE's fqn, the prefix it passes to its children)."""
+        name = die.string(AT_NAME)
+        passes = die.tag in PREFIX_TAGS
+        if prefix is not None and (passes or name is not None):
+            scoped = f"{prefix}::{name if name is not None else '<anonymous>'}"
+            return (scoped if name is not None else ""), (scoped if passes else None)
+        if name is not None:
+            return name, (name if passes else None)
+        return "", None
+
+    def walk_unit(self, unit: Unit) -> list[Die]:
+        """Record scopes of the unit's top level and of every namespace,
+        class and struct below it; return the subprograms and variables
+        found there, in DWARF order (the candidates for matching)."""
+        candidates: list[Die] = []
+        cu = self.reader.unit_die(unit)
+        if cu is None:
+            return candidates
+        stack = [(self.reader.children(cu), None)]
+        while stack:
+            children, prefix = stack[-1]
+            for die in children:
+                fqn, passed = self._names(die, prefix)
+                self.fqns[die.key] = fqn
+                tag = die.tag
+                if tag in (T_NAMESPACE, T_CLASS, T_STRUCT):
+                    stack.append((self.reader.children(die), passed))
+                    break
+                if tag in (T_SUBPROGRAM, T_VARIABLE):
+                    candidates.append(die)
+            else:
+                stack.pop()
+        return candidates
+
+    def _walk_all(self, unit: Unit) -> None:
+        self.fully_walked.add(unit.key_base + unit.offset)
+        cu = self.reader.unit_die(unit)
+        stack = [(self.reader.children(cu), None)] if cu is not None else []
+        while stack:
+            children, prefix = stack[-1]
+            for die in children:
+                fqn, passed = self._names(die, prefix)
+                self.fqns[die.key] = fqn
+                if die.has_children:
+                    stack.append((self.reader.children(die), passed))
+                    break
+            else:
+                stack.pop()
+
+    def fqn(self, die: Die) -> str:
+        unit = die.unit
+        if self.unit_index[unit.key_base + unit.offset] > self.current:
+            return ""
+        known = self.fqns.get(die.key)
+        if known is not None:
+            return known
+        if die.tag == T_ENUMERATOR:  # an enum passes no prefix to its enumerators
+            return die.string(AT_NAME) or ""
+        if unit.key_base + unit.offset not in self.fully_walked:
+            self._walk_all(unit)
+        return self.fqns.get(die.key, "")
+
+
+class Versioner:
+    """One upstream-equivalent run: a symbol list, then objects in order."""
+
+    def __init__(self, names: Iterable[str], options: Options | None = None,
+                 diagnostics: Diagnostics | None = None):
+        self.options = options or Options()
+        self.diag = diagnostics or Diagnostics(self.options)
+        self.symbols = SymbolTable(names)
+        for name in self.symbols.names():
+            self.diag.debug("symbol_read_exports", name)
+        self.diag.debug("symbol_read_exports", f"{len(self.symbols)} exported symbols")
+        self._object_id = 0
+
+    def process_object(self, path: str) -> ObjectResult:
+        """Version the symbols found in one ELF file; raises
+        :class:`VersioningError` for anything upstream treats as fatal."""
+        opts = self.options
+        elf = ElfObject(path)
+        try:
+            return self._process(elf, path, opts)
+        except VersioningError as exc:
+            if exc.path is None:
+                exc.path = path
+            raise
+        finally:
+            elf.close()
+
+    def _process(self, elf: ElfObject, path: str, opts: Options) -> ObjectResult:
+        self._object_id += 1
+        for name, shndx, value in elf.global_symbols():
+            if self.symbols.is_exported(name):
+                self.symbols.set_address(name, shndx, value, self.diag.warn)
+                for sym in self._named(name):
+                    self.diag.debug("set_symbol_addr", f"{sym.name} -> {{ {sym.section}, {sym.address:x} }}")
+        rules = KabiRules()
+        if opts.stable:
+            sec = elf.section(RULE_SECTION)
+            if sec is None:
+                self.diag.debug("kabi_read_rules", "kABI rules not found")
+            else:
+                rules = KabiRules.parse(elf.data(sec), self.diag.warn, self.diag.debug)
+        self.diag.debug("process_module", path)
+        reader = DwarfReader(elf)
+        scopes = _Scopes(reader)
+        dump = self.diag.write if (opts.dump_dies or opts.dump_die_map) else None
+        die_map = DieMap(reader, rules, opts.stable, scopes.fqn, dump,
+                         self.diag.write if opts.dump_die_map else None)
+        result = ObjectResult(path)
+        for index, unit in enumerate(reader.units):
+            scopes.current = index
+            self._process_unit(reader, scopes, die_map, unit, result)
+        self._versions(die_map, rules, result)
+        return result
+
+    def _named(self, name: str) -> list[Symbol]:
+        found: list[Symbol] = []
+        self.symbols.for_each(name, found.append)
+        return found
+
+    def _tagged(self, key: int) -> tuple[int, int]:
+        """Symbol DIE keys carry the object they came from, so a later object
+        never mistakes an earlier object's DIE offset for one of its own."""
+        return (self._object_id, key)
+
+    def _process_unit(self, reader: DwarfReader, scopes: _Scopes, die_map: DieMap, unit: Unit,
+                      result: ObjectResult) -> None:
+        candidates = scopes.walk_unit(unit)
+        cu = reader.unit_die(unit)
+        producer = cu.string(0x25) if cu is not None else None  # DW_AT_producer
+        if producer and producer not in result.producers:
+            result.producers.append(producer)
+        unit_name = (cu.string(AT_NAME) if cu is not None else None) or f"unit@{unit.offset:#x}"
+        symbols = self.symbols
+        for die in candidates:
+            origin = die_map.origin_of(die)
+            source = origin if origin is not None else die
+            sym = symbols.get_unprocessed(symbol_name(die))
+            if sym is None and origin is not None:
+                sym = symbols.get_unprocessed(symbol_name(origin))
+            if sym is None:
+                continue
+            st = SymbolState(sym, source)
+            name = symbol_name(source)
+            if name is not None and name.startswith(SYMBOL_PTR_PREFIX):
+                die_map.save_symbol_ptr(st, _TaggedSymbols(symbols, self._object_id))
+            else:
+                self._render(die_map, st, source, die.tag == T_SUBPROGRAM)
+                result.matched_in.setdefault(sym.name, (unit.offset, unit_name))
+        for sym in symbols:
+            if sym.state != UNPROCESSED or sym.ptr_key is None or sym.ptr_key[0] != self._object_id:
+                continue
+            self.diag.debug("process_symbol_ptr", sym.name)
+            target = reader.die(sym.ptr_key[1])
+            st = SymbolState(sym, target)
+            self._render(die_map, st, target, target.tag == T_SUBROUTINE)
+            result.matched_in.setdefault(sym.name, (unit.offset, unit_name))
+        die_map.srcfile_cache.clear()
+
+    def _render(self, die_map: DieMap, st: SymbolState, die: Die, as_function: bool) -> None:
+        die_map.process_symbol(st, die, as_function, _TaggedSymbols(self.symbols, self._object_id),
+                               self.diag.debug)
+
+    def _versions(self, die_map: DieMap, rules: KabiRules, result: ObjectResult) -> None:
+        opts = self.options
+        dump_types = self.diag.write if opts.dump_types else None
+        types = TypeMap(die_map, rules, opts.stable, self.diag.debug, dump_types)
+        types.build()
+        for sym in self.symbols:
+            if not opts.symtypes and sym.state == PROCESSED:
+                continue
+            if sym.die_key is None or sym.die_key[0] != self._object_id:
+                continue
+            entry = die_map.get(sym.die_key[1], SYMBOL)
+            if entry is None:
+                continue
+            pieces = types.symbol_pieces(sym.name, entry)
+            if sym.state != PROCESSED:
+                text = types.version_text(sym.name, pieces)
+                crc = crc32_text(text)
+                self.symbols.set_crc(sym, crc, self.diag.warn)
+                self.diag.debug("expand_symbol", f"{sym.name} = {crc:x}")
+                if opts.dump_versions:
+                    self.diag.write(f"{sym.name} {text}\n")
+            if opts.symtypes:
+                types.add(sym.name, pieces)
+        result.symtypes = types.symtypes_lines()
+
+    def finish(self) -> list[tuple[str, int, bool]]:
+        """``(name, crc, has_information)`` in upstream's output order; warns
+        for every symbol that got no version."""
+        out = []
+        for sym in self.symbols:
+            if sym.state != PROCESSED:
+                self.diag.warn("symbol_print_versions", f"no information for symbol {sym.name}")
+            out.append((sym.name, sym.crc, sym.state == PROCESSED))
+        return out
+
+
+class _TaggedSymbols:
+    """The symbol table as the renderer sees it: DIE keys it stores are
+    tagged with the current object (see :meth:`Versioner._tagged`)."""
+
+    def __init__(self, symbols: SymbolTable, object_id: int):
+        self._symbols = symbols
+        self._object_id = object_id
+
+    def set_die(self, sym: Symbol, key: int) -> None:
+        self._symbols.set_die(sym, (self._object_id, key))
+
+    def set_ptr(self, sym: Symbol, key: int) -> None:
+        self._symbols.set_ptr(sym, (self._object_id, key))
+
+
+@dataclass
+class VersionResult:
+    """Versions of one object run on its own with its own export list."""
+
+    path: str
+    versions: dict[str, int | None]
+    symtypes: list[tuple[str, str]]
+    warnings: list[str]
+    matched_in: dict[str, tuple[int, str]]
+    producers: list[str]
+
+
+def version_object(path: str, names: Iterable[str], stable: bool = False,
+                   symtypes: bool = True) -> VersionResult:
+    """Version ``names`` in the ELF file at ``path`` exactly as
+    ``gendwarfksyms [--stable] -T ... path`` would; a name without DWARF
+    gets ``None`` (upstream prints 0x00000000 and warns)."""
+    opts = Options(stable=stable, symtypes=symtypes)
+    diag = Diagnostics(opts)
+    versioner = Versioner(names, opts, diag)
+    result = versioner.process_object(path) if len(versioner.symbols) else ObjectResult(path)
+    versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
+    return VersionResult(path, versions, result.symtypes, diag.warnings, result.matched_in,
+                         result.producers)

@@ -1,0 +1,134 @@
+"""``batchver gendwarfksyms``: a drop-in for upstream's command line.
+
+Same options (GNU getopt rules: permuted arguments, bundled short options,
+unique prefixes of long options), same stdin protocol, same stdout, same
+symtypes file and exit codes.  One deliberate difference: the symtypes file
+is written atomically when the run succeeds, so a failed run never leaves a
+partial file behind (upstream may leave one).
+"""
+
+from __future__ import annotations
+
+import getopt
+import os
+import sys
+from typing import BinaryIO, TextIO
+
+from .atomic import atomic_write
+from .core import Diagnostics, Options, Versioner
+from .errors import VersioningError
+from .symbols import parse_symbol_list
+
+USAGE = (
+    "Usage: gendwarfksyms [options] elf-object-file ... < symbol-list\n\n"
+    "Options:\n"
+    "  -d, --debug          Print debugging information\n"
+    "      --dump-dies      Dump DWARF DIE contents\n"
+    "      --dump-die-map   Print debugging information about die_map changes\n"
+    "      --dump-types     Dump type strings\n"
+    "      --dump-versions  Dump expanded type strings used for symbol versions\n"
+    "  -s, --stable         Support kABI stability features\n"
+    "  -T, --symtypes file  Write a symtypes file\n"
+    "  -h, --help           Print this message\n"
+    "\n"
+)
+LONG_OPTIONS = ["debug", "dump-dies", "dump-die-map", "dump-types", "dump-versions", "stable",
+                "symtypes=", "help"]
+
+
+def split_lines(data: bytes) -> list[str]:
+    """Lines as ``getline`` returns them: split on newline only, newline kept."""
+    parts = data.split(b"\n")
+    lines = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return [line.decode("utf-8", "surrogateescape") for line in lines]
+
+
+def _getopt_message(exc: getopt.GetoptError) -> str:
+    """glibc's wording for the complaint getopt prints."""
+    opt = exc.opt
+    if "requires argument" in exc.msg:
+        return (f"gendwarfksyms: option '--{opt}' requires an argument" if len(opt) > 1
+                else f"gendwarfksyms: option requires an argument -- '{opt}'")
+    if "not unique" in exc.msg:
+        return f"gendwarfksyms: option '--{opt}' is ambiguous"
+    if "must not have an argument" in exc.msg:
+        return f"gendwarfksyms: option '--{opt}' doesn't allow an argument"
+    if len(opt) > 1:
+        return f"gendwarfksyms: unrecognized option '--{opt}'"
+    return f"gendwarfksyms: invalid option -- '{opt}'"
+
+
+def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    opts = Options()
+    symtypes_path: str | None = None
+    try:
+        parsed, files = getopt.gnu_getopt(argv, "dsT:h", LONG_OPTIONS)
+    except getopt.GetoptError as exc:
+        stderr.write(_getopt_message(exc) + "\n" + USAGE)
+        return 1
+    for opt, value in parsed:
+        if opt in ("-h", "--help"):
+            stderr.write(USAGE)
+            return 0
+        if opt in ("-d", "--debug"):
+            opts.debug = True
+        elif opt in ("-s", "--stable"):
+            opts.stable = True
+        elif opt in ("-T", "--symtypes"):
+            opts.symtypes = True
+            symtypes_path = value
+        else:
+            setattr(opts, opt[2:].replace("-", "_"), True)
+    if opts.dump_die_map:
+        opts.dump_dies = True
+    if not files:
+        stderr.write(USAGE)
+        stderr.write("error: gendwarfksyms: main: no input files?\n")
+        return 1
+
+    def write(text: str) -> None:
+        stderr.write(text)
+
+    diag = Diagnostics(opts, write)
+    try:
+        names = parse_symbol_list(split_lines(stdin.read()))
+        versioner = Versioner(names, opts, diag)
+        if len(versioner.symbols) == 0:
+            return 0
+        if symtypes_path is not None:
+            _check_writable(symtypes_path)
+        blocks = []
+        for path in files:
+            result = versioner.process_object(path)
+            blocks.append("".join(f"{key} {text}\n" for key, text in result.symtypes))
+        if symtypes_path is not None:
+            atomic_write(symtypes_path, "".join(blocks))
+        lines = versioner.finish()
+    except VersioningError as exc:
+        stderr.write(exc.upstream_line() + "\n")
+        return 1
+    except OSError as exc:
+        stderr.write(f"error: gendwarfksyms: main: {exc.filename or ''}: {exc.strerror}\n")
+        return 1
+    stdout.write("".join(f"#SYMVER {name} 0x{crc:08x}\n" for name, crc, _ in lines))
+    return 0
+
+
+def _check_writable(path: str) -> None:
+    """Fail up front where upstream's ``fopen(path, "w")`` would."""
+    directory = os.path.dirname(os.path.abspath(path))
+    reason = None
+    if os.path.isdir(path):
+        reason = "Is a directory"
+    elif not os.path.isdir(directory):
+        reason = "No such file or directory"
+    elif not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        reason = "Permission denied"
+    if reason:
+        raise VersioningError("main", f"fopen failed for '{path}': {reason}", path)

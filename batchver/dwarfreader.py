@@ -1,0 +1,587 @@
+"""A small, lazy DWARF 2-5 reader: unit headers, abbreviations, DIEs by offset.
+
+Versioning reaches only the DIEs that exported symbols lead to, so DIEs are
+decoded on demand by offset and memoised; nothing builds a whole tree up
+front.  Values are normalised the way libdw's accessors see them, because
+upstream's output depends on that: ``dwarf_formudata`` accepts constant and
+section-offset forms (sign-extended ``sdata`` becomes an unsigned 64-bit
+value), ``dwarf_formstring`` accepts the string forms, and a reference becomes
+a *key*: an integer naming the DIE's position (``.debug_types`` DIEs live
+above :data:`TYPES_BASE` so keys never collide).
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+
+from .elfdata import ElfObject
+from .errors import VersioningError
+
+TYPES_BASE = 1 << 48
+MASK64 = (1 << 64) - 1
+
+# Attribute value classes.
+CONST, REF, STR, FLAG, OTHER = range(5)
+
+# DWARF tags used by versioning.
+TAG = {
+    "array_type": 0x01, "class_type": 0x02, "enumeration_type": 0x04, "formal_parameter": 0x05,
+    "member": 0x0D, "pointer_type": 0x0F, "reference_type": 0x10, "compile_unit": 0x11,
+    "structure_type": 0x13, "subroutine_type": 0x15, "typedef": 0x16, "union_type": 0x17,
+    "unspecified_parameters": 0x18, "variant": 0x19, "inheritance": 0x1C, "subrange_type": 0x21,
+    "base_type": 0x24, "const_type": 0x26, "enumerator": 0x28, "subprogram": 0x2E,
+    "template_type_parameter": 0x2F, "variable": 0x34, "volatile_type": 0x35, "restrict_type": 0x37,
+    "namespace": 0x39, "unspecified_type": 0x3B, "partial_unit": 0x3C, "type_unit": 0x41,
+    "rvalue_reference_type": 0x42, "shared_type": 0x40, "packed_type": 0x2D,
+    "variant_part": 0x33, "atomic_type": 0x47, "immutable_type": 0x4B,
+}
+
+# Attributes.
+AT_SIBLING = 0x01
+AT_NAME = 0x03
+AT_BYTE_SIZE = 0x0B
+AT_STMT_LIST = 0x10
+AT_CONST_VALUE = 0x1C
+AT_UPPER_BOUND = 0x2F
+AT_ABSTRACT_ORIGIN = 0x31
+AT_ACCESSIBILITY = 0x32
+AT_COUNT = 0x37
+AT_DATA_MEMBER_LOCATION = 0x38
+AT_DECL_FILE = 0x3A
+AT_DECLARATION = 0x3C
+AT_ENCODING = 0x3E
+AT_DISCR_VALUE = 0x16
+AT_TYPE = 0x49
+AT_BIT_SIZE = 0x0D
+AT_DATA_BIT_OFFSET = 0x6B
+AT_ALIGNMENT = 0x88
+AT_LINKAGE_NAME = 0x6E
+AT_MIPS_LINKAGE_NAME = 0x2007
+AT_STR_OFFSETS_BASE = 0x72
+
+_FIXED = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x0C: 1, 0x11: 1, 0x12: 2, 0x13: 4, 0x14: 8,
+          0x20: 8, 0x1E: 16, 0x19: 0, 0x21: 0, 0x1C: 4, 0x24: 8, 0x25: 1, 0x26: 2, 0x27: 3,
+          0x28: 4, 0x29: 1, 0x2A: 2, 0x2B: 3, 0x2C: 4}
+
+
+class Die:
+    """One decoded DIE.  ``attrs`` maps an attribute number to
+    ``(value class, value)``; ``end`` is the offset just past its attributes
+    (its first child when it has children)."""
+
+    __slots__ = ("key", "tag", "has_children", "attrs", "end", "unit")
+
+    def __init__(self, key: int, tag: int, has_children: bool, attrs: dict, end: int, unit: "Unit"):
+        self.key = key
+        self.tag = tag
+        self.has_children = has_children
+        self.attrs = attrs
+        self.end = end
+        self.unit = unit
+
+    def udata(self, at: int) -> int | None:
+        """The attribute as ``dwarf_formudata`` reads it, or None."""
+        v = self.attrs.get(at)
+        return v[1] if v is not None and v[0] == CONST else None
+
+    def string(self, at: int) -> str | None:
+        v = self.attrs.get(at)
+        return v[1] if v is not None and v[0] == STR else None
+
+    def flag(self, at: int) -> bool:
+        v = self.attrs.get(at)
+        return v is not None and v[0] == FLAG and bool(v[1])
+
+    def ref(self, at: int) -> int | None:
+        v = self.attrs.get(at)
+        return v[1] if v is not None and v[0] == REF else None
+
+    @property
+    def name(self) -> str | None:
+        return self.string(AT_NAME)
+
+
+class Unit:
+    """A unit header plus what is needed to decode its DIEs."""
+
+    __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
+                 "die_offset", "key_base", "data", "type_signature", "type_offset",
+                 "str_offsets_base", "files")
+
+    def __init__(self):
+        self.files: list[str] | None = None
+        self.str_offsets_base: int | None = None
+        self.type_signature: int | None = None
+        self.type_offset = 0
+
+    @property
+    def die_key(self) -> int:
+        return self.key_base + self.die_offset
+
+
+def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def read_sleb(data: bytes, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            if b & 0x40:
+                result -= 1 << shift
+            return result, pos
+
+
+class DwarfReader:
+    """The DWARF of one ELF file, as libdw would present it offline."""
+
+    def __init__(self, elf: ElfObject):
+        self.elf = elf
+        self.path = elf.path
+        self.info = elf.debug_section(".debug_info")
+        self.types = elf.debug_section(".debug_types")
+        if not self.info and not self.types:
+            raise VersioningError("process_module",
+                                  "dwarf_get_units failed: no debugging information?", self.path)
+        self.abbrev = elf.debug_section(".debug_abbrev") or b""
+        self.str = elf.debug_section(".debug_str") or b""
+        self.line_str = elf.debug_section(".debug_line_str") or b""
+        self.str_offsets = elf.debug_section(".debug_str_offsets") or b""
+        self._line = None
+        self.endian = "<" if elf.little_endian else ">"
+        self._abbrev_tables: dict[int, dict[int, tuple]] = {}
+        self._dies: dict[int, Die] = {}
+        self._string_cache: dict[tuple[int, int], str] = {}
+        self.units: list[Unit] = []
+        self.signatures: dict[int, int] = {}
+        try:
+            self._read_units(self.info or b"", 0, False)
+            self._read_units(self.types or b"", TYPES_BASE, True)
+        except (IndexError, struct.error) as exc:
+            raise VersioningError("process_module", f"corrupt DWARF unit header in '{self.path}': "
+                                  f"{exc}", self.path) from None
+        self._starts = [u.key_base + u.offset for u in self.units]
+
+    # -- units -------------------------------------------------------------
+    def _read_units(self, data: bytes, key_base: int, is_types: bool) -> None:
+        e = self.endian
+        pos = 0
+        while pos < len(data):
+            u = Unit()
+            u.offset = pos
+            u.key_base = key_base
+            u.data = data
+            length = struct.unpack_from(e + "I", data, pos)[0]
+            pos += 4
+            u.offset_size = 4
+            if length == 0xFFFFFFFF:
+                length = struct.unpack_from(e + "Q", data, pos)[0]
+                pos += 8
+                u.offset_size = 8
+            u.end = pos + length
+            if u.end > len(data) or length < 2:
+                raise VersioningError("process_module", f"truncated DWARF unit at offset "
+                                      f"{u.offset:#x} in '{self.path}'", self.path)
+            u.version = struct.unpack_from(e + "H", data, pos)[0]
+            pos += 2
+            if u.version < 2 or u.version > 5:
+                raise VersioningError("process_module", f"unsupported DWARF version {u.version} "
+                                      f"at offset {u.offset:#x} in '{self.path}'", self.path)
+            osize = "I" if u.offset_size == 4 else "Q"
+            if u.version >= 5:
+                u.unit_type = data[pos]
+                u.addr_size = data[pos + 1]
+                abbrev_off = struct.unpack_from(e + osize, data, pos + 2)[0]
+                pos += 2 + u.offset_size
+                if u.unit_type in (2, 6):  # DW_UT_type, DW_UT_split_type
+                    u.type_signature = struct.unpack_from(e + "Q", data, pos)[0]
+                    u.type_offset = struct.unpack_from(e + osize, data, pos + 8)[0]
+                    pos += 8 + u.offset_size
+                elif u.unit_type in (4, 5):  # skeleton / split_compile
+                    pos += 8
+            else:
+                abbrev_off = struct.unpack_from(e + osize, data, pos)[0]
+                u.addr_size = data[pos + u.offset_size]
+                pos += u.offset_size + 1
+                u.unit_type = 2 if is_types else 1
+                if is_types:
+                    u.type_signature = struct.unpack_from(e + "Q", data, pos)[0]
+                    u.type_offset = struct.unpack_from(e + osize, data, pos + 8)[0]
+                    pos += 8 + u.offset_size
+            u.die_offset = pos
+            u.abbrevs = self._abbrev_table(abbrev_off)
+            if u.type_signature is not None:
+                self.signatures.setdefault(u.type_signature, key_base + u.offset + u.type_offset)
+            self.units.append(u)
+            pos = u.end
+
+    def _abbrev_table(self, offset: int) -> dict[int, tuple]:
+        table = self._abbrev_tables.get(offset)
+        if table is not None:
+            return table
+        table = {}
+        data = self.abbrev
+        pos = offset
+        try:
+            while True:
+                code, pos = read_uleb(data, pos)
+                if code == 0:
+                    break
+                tag, pos = read_uleb(data, pos)
+                children = data[pos] != 0
+                pos += 1
+                specs = []
+                while True:
+                    at, pos = read_uleb(data, pos)
+                    form, pos = read_uleb(data, pos)
+                    if at == 0 and form == 0:
+                        break
+                    implicit = 0
+                    if form == 0x21:
+                        implicit, pos = read_sleb(data, pos)
+                    specs.append((at, form, implicit))
+                table[code] = (tag, children, tuple(specs))
+        except IndexError:
+            raise VersioningError("process_module", f"truncated .debug_abbrev at offset {offset:#x} "
+                                  f"in '{self.path}'", self.path) from None
+        self._abbrev_tables[offset] = table
+        return table
+
+    def unit_of(self, key: int) -> Unit:
+        i = bisect.bisect_right(self._starts, key) - 1
+        if i < 0:
+            raise VersioningError("dwarf_formref_die", f"reference {key:#x} outside any unit "
+                                  f"in '{self.path}'", self.path)
+        return self.units[i]
+
+    def unit_die(self, unit: Unit) -> Die:
+        return self.die(unit.die_key, unit)
+
+    # -- DIEs --------------------------------------------------------------
+    def die(self, key: int, unit: Unit | None = None) -> Die | None:
+        """The DIE at ``key``; None for a null entry (end of a sibling list)."""
+        d = self._dies.get(key)
+        if d is not None:
+            return d
+        if unit is None:
+            unit = self.unit_of(key)
+        try:
+            d = self._decode(key, unit)
+        except (IndexError, struct.error) as exc:
+            raise VersioningError("process_module", f"corrupt DIE at offset {key - unit.key_base:#x}"
+                                  f" in '{self.path}': {exc}", self.path) from None
+        if d is not None:
+            self._dies[key] = d
+        return d
+
+    def _decode(self, key: int, unit: Unit) -> Die | None:
+        data = unit.data
+        pos = key - unit.key_base
+        if pos >= unit.end:
+            raise VersioningError("process_module", f"DIE offset {pos:#x} beyond its unit in "
+                                  f"'{self.path}'", self.path)
+        code, pos = read_uleb(data, pos)
+        if code == 0:
+            return None
+        abbrev = unit.abbrevs.get(code)
+        if abbrev is None:
+            raise VersioningError("process_module", f"invalid abbreviation code {code} at offset "
+                                  f"{key - unit.key_base:#x} in '{self.path}'", self.path)
+        tag, children, specs = abbrev
+        attrs = {}
+        e = self.endian
+        for at, form, implicit in specs:
+            while form == 0x16:  # DW_FORM_indirect
+                form, pos = read_uleb(data, pos)
+            size = _FIXED.get(form)
+            if form == 0x13:  # ref4, the most common form
+                attrs[at] = (REF, unit.key_base + unit.offset +
+                             int.from_bytes(data[pos:pos + 4], "little" if e == "<" else "big"))
+                pos += 4
+                continue
+            if form in (0x0B, 0x05, 0x06, 0x07):  # data1/2/4/8
+                attrs[at] = (CONST, int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big"))
+                pos += size
+            elif form == 0x0F:  # udata
+                v, pos = read_uleb(data, pos)
+                attrs[at] = (CONST, v)
+            elif form == 0x0D:  # sdata
+                v, pos = read_sleb(data, pos)
+                attrs[at] = (CONST, v & MASK64)
+            elif form == 0x21:  # implicit_const
+                attrs[at] = (CONST, implicit & MASK64)
+            elif form == 0x17:  # sec_offset
+                attrs[at] = (CONST, self._offset(data, pos, unit))
+                pos += unit.offset_size
+            elif form == 0x0E:  # strp
+                attrs[at] = (STR, self._cstr(self.str, self._offset(data, pos, unit), 0))
+                pos += unit.offset_size
+            elif form == 0x1F:  # line_strp
+                attrs[at] = (STR, self._cstr(self.line_str, self._offset(data, pos, unit), 1))
+                pos += unit.offset_size
+            elif form == 0x08:  # string
+                end = data.index(b"\0", pos)
+                attrs[at] = (STR, data[pos:end].decode("utf-8", "surrogateescape"))
+                pos = end + 1
+            elif form in (0x1A, 0x25, 0x26, 0x27, 0x28, 0x1F02):  # strx*
+                if form in (0x1A, 0x1F02):
+                    idx, pos = read_uleb(data, pos)
+                else:
+                    idx = int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big")
+                    pos += size
+                attrs[at] = (STR, self._strx(unit, idx))
+            elif form in (0x11, 0x12, 0x14):  # ref1/2/8
+                attrs[at] = (REF, unit.key_base + unit.offset +
+                             int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big"))
+                pos += size
+            elif form == 0x15:  # ref_udata
+                v, pos = read_uleb(data, pos)
+                attrs[at] = (REF, unit.key_base + unit.offset + v)
+            elif form == 0x10:  # ref_addr
+                width = unit.addr_size if unit.version == 2 else unit.offset_size
+                attrs[at] = (REF, int.from_bytes(data[pos:pos + width], "little" if e == "<" else "big"))
+                pos += width
+            elif form == 0x20:  # ref_sig8
+                sig = struct.unpack_from(e + "Q", data, pos)[0]
+                pos += 8
+                target = self.signatures.get(sig)
+                attrs[at] = (REF, target) if target is not None else (OTHER, None)
+            elif form == 0x0C:  # flag
+                attrs[at] = (FLAG, data[pos])
+                pos += 1
+            elif form == 0x19:  # flag_present
+                attrs[at] = (FLAG, 1)
+            elif form == 0x01:  # addr
+                pos += unit.addr_size
+            elif form in (0x18, 0x09):  # exprloc, block
+                n, pos = read_uleb(data, pos)
+                attrs[at] = (OTHER, None)
+                pos += n
+            elif form == 0x0A:  # block1
+                attrs[at] = (OTHER, None)
+                pos += 1 + data[pos]
+            elif form == 0x03:  # block2
+                attrs[at] = (OTHER, None)
+                pos += 2 + struct.unpack_from(e + "H", data, pos)[0]
+            elif form == 0x04:  # block4
+                attrs[at] = (OTHER, None)
+                pos += 4 + struct.unpack_from(e + "I", data, pos)[0]
+            elif form in (0x22, 0x23):  # loclistx, rnglistx: constants to libdw
+                v, pos = read_uleb(data, pos)
+                attrs[at] = (CONST, v)
+            elif form in (0x1B, 0x1F01):  # addrx, GNU_addr_index
+                _, pos = read_uleb(data, pos)
+            elif form in (0x1D, 0x1F20, 0x1F21):  # strp_sup, GNU_ref_alt, GNU_strp_alt
+                attrs[at] = (OTHER, None)
+                pos += unit.offset_size
+            elif size is not None:  # addrx1-4, data16, ref_sup4/8
+                attrs[at] = (OTHER, None)
+                pos += size
+            else:
+                raise VersioningError("process_module", f"unknown DWARF form {form:#x} at offset "
+                                      f"{key - unit.key_base:#x} in '{self.path}'", self.path)
+        return Die(key, tag, children, attrs, unit.key_base + pos, unit)
+
+    def _offset(self, data: bytes, pos: int, unit: Unit) -> int:
+        return struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"), data, pos)[0]
+
+    def _cstr(self, table: bytes, offset: int, which: int) -> str:
+        cached = self._string_cache.get((which, offset))
+        if cached is not None:
+            return cached
+        end = table.find(b"\0", offset)
+        if offset >= len(table) or end < 0:
+            raise VersioningError("dwarf_formstring", f"string offset {offset:#x} out of range in "
+                                  f"'{self.path}'", self.path)
+        s = table[offset:end].decode("utf-8", "surrogateescape")
+        self._string_cache[(which, offset)] = s
+        return s
+
+    def _strx(self, unit: Unit, index: int) -> str:
+        base = unit.str_offsets_base
+        if base is None:
+            base = self._str_offsets_base(unit)
+        pos = base + index * unit.offset_size
+        off = struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"),
+                                 self.str_offsets, pos)[0]
+        return self._cstr(self.str, off, 0)
+
+    def _str_offsets_base(self, unit: Unit) -> int:
+        """DW_AT_str_offsets_base of the unit DIE, read without resolving its
+        own strx attributes (they may come before the base)."""
+        data = unit.data
+        pos = unit.die_offset
+        code, pos = read_uleb(data, pos)
+        _, _, specs = unit.abbrevs[code]
+        base = 8 if unit.offset_size == 4 else 16
+        for at, form, _ in specs:
+            if at == AT_STR_OFFSETS_BASE and form == 0x17:
+                base = self._offset(data, pos, unit)
+                break
+            pos = self._skip_form(data, pos, form, unit)
+        unit.str_offsets_base = base
+        return base
+
+    def _skip_form(self, data: bytes, pos: int, form: int, unit: Unit) -> int:
+        while form == 0x16:
+            form, pos = read_uleb(data, pos)
+        size = _FIXED.get(form)
+        if size is not None:
+            return pos + size
+        if form in (0x0F, 0x0D, 0x15, 0x1A, 0x1B, 0x22, 0x23, 0x1F01, 0x1F02):
+            return read_uleb(data, pos)[1]
+        if form in (0x0E, 0x1F, 0x17, 0x1D, 0x1F20, 0x1F21):
+            return pos + unit.offset_size
+        if form == 0x10:
+            return pos + (unit.addr_size if unit.version == 2 else unit.offset_size)
+        if form == 0x01:
+            return pos + unit.addr_size
+        if form == 0x08:
+            return data.index(b"\0", pos) + 1
+        if form in (0x18, 0x09):
+            n, pos = read_uleb(data, pos)
+            return pos + n
+        if form == 0x0A:
+            return pos + 1 + data[pos]
+        if form == 0x03:
+            return pos + 2 + struct.unpack_from(self.endian + "H", data, pos)[0]
+        if form == 0x04:
+            return pos + 4 + struct.unpack_from(self.endian + "I", data, pos)[0]
+        raise VersioningError("process_module", f"unknown DWARF form {form:#x} in '{self.path}'",
+                              self.path)
+
+    # -- tree walking ------------------------------------------------------
+    def children(self, die: Die):
+        """Yield the children of ``die`` in order (like dwarf_child and
+        dwarf_siblingof), following DW_AT_sibling where present."""
+        if not die.has_children:
+            return
+        key = die.end
+        unit = die.unit
+        while True:
+            child = self.die(key, unit)
+            if child is None:
+                return
+            yield child
+            key = self.next_sibling(child)
+
+    def next_sibling(self, die: Die) -> int:
+        sib = die.ref(AT_SIBLING)
+        if sib is not None:
+            return sib
+        if not die.has_children:
+            return die.end
+        key = die.end
+        unit = die.unit
+        while True:
+            child = self.die(key, unit)
+            if child is None:
+                return key + 1
+            key = self.next_sibling(child)
+
+    # -- source files ------------------------------------------------------
+    def source_files(self, unit: Unit) -> list[str]:
+        """File names of the unit's line table, indexed as DW_AT_decl_file
+        is (libdw puts a placeholder at index 0 before DWARF 5)."""
+        if unit.files is not None:
+            return unit.files
+        cu = self.unit_die(unit)
+        stmt = cu.udata(AT_STMT_LIST) if cu is not None else None
+        if stmt is None:
+            raise VersioningError("is_definition_private",
+                                  f"dwarf_getsrcfiles failed: no line table in '{self.path}'",
+                                  self.path)
+        if self._line is None:
+            self._line = self.elf.debug_section(".debug_line") or b""
+        try:
+            unit.files = _line_files(self._line, stmt, self)
+        except (IndexError, struct.error):
+            raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: corrupt "
+                                  f"line table at {stmt:#x} in '{self.path}'", self.path) from None
+        return unit.files
+
+
+def _line_files(data: bytes, pos: int, reader: DwarfReader) -> list[str]:
+    """Parse just the file-name table of the line program header at ``pos``."""
+    e = reader.endian
+    length = struct.unpack_from(e + "I", data, pos)[0]
+    pos += 4
+    osize = 4
+    if length == 0xFFFFFFFF:
+        pos += 8
+        osize = 8
+    version = struct.unpack_from(e + "H", data, pos)[0]
+    pos += 2
+    if version >= 5:
+        pos += 2  # address_size, segment_selector_size
+    pos += osize  # header_length
+    pos += 1  # minimum_instruction_length
+    if version >= 4:
+        pos += 1  # maximum_operations_per_instruction
+    pos += 3  # default_is_stmt, line_base, line_range
+    opcode_base = data[pos]
+    pos += 1 + (opcode_base - 1)
+    if version < 5:
+        while data[pos] != 0:  # include_directories
+            pos = data.index(b"\0", pos) + 1
+        pos += 1
+        files = ["???"]
+        while data[pos] != 0:
+            end = data.index(b"\0", pos)
+            files.append(data[pos:end].decode("utf-8", "surrogateescape"))
+            pos = end + 1
+            for _ in range(3):
+                _, pos = read_uleb(data, pos)
+        return files
+
+    class _Fake:  # minimal unit for form skipping in the header
+        offset_size = osize
+        addr_size = 8
+        version = 5
+
+    def entries(pos: int) -> tuple[list[str], int]:
+        fmt_count = data[pos]
+        pos += 1
+        formats = []
+        for _ in range(fmt_count):
+            ct, pos = read_uleb(data, pos)
+            form, pos = read_uleb(data, pos)
+            formats.append((ct, form))
+        count, pos = read_uleb(data, pos)
+        names = []
+        for _ in range(count):
+            name = ""
+            for ct, form in formats:
+                if ct == 1:  # DW_LNCT_path
+                    if form == 0x08:
+                        end = data.index(b"\0", pos)
+                        name = data[pos:end].decode("utf-8", "surrogateescape")
+                        pos = end + 1
+                        continue
+                    if form in (0x1F, 0x0E):
+                        off = struct.unpack_from(e + ("I" if osize == 4 else "Q"), data, pos)[0]
+                        name = reader._cstr(reader.line_str if form == 0x1F else reader.str, off,
+                                            1 if form == 0x1F else 0)
+                        pos += osize
+                        continue
+                pos = reader._skip_form(data, pos, form, _Fake)
+            names.append(name)
+        return names, pos
+
+    _, pos = entries(pos)  # directories
+    files, _ = entries(pos)
+    return files

@@ -1,0 +1,298 @@
+"""Read the parts of an ELF file that versioning needs.
+
+pyelftools parses the headers; the bulk work (symbol tables, relocating
+``.debug_*`` sections of relocatable objects, decompressing compressed debug
+sections) is done here with ``struct`` over whole sections, because doing it
+one pyelftools object per symbol or relocation is far too slow for
+``vmlinux``-sized inputs.
+
+Like libdw, when a section name appears more than once the first one wins.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from .errors import VersioningError
+
+SHT_SYMTAB = 2
+SHT_RELA = 4
+SHT_NOBITS = 8
+SHT_REL = 9
+SHT_SYMTAB_SHNDX = 18
+SHF_COMPRESSED = 0x800
+SHN_UNDEF = 0
+SHN_XINDEX = 0xFFFF
+STB_LOCAL = 0
+ET_REL = 1
+
+# Relocation types that store S + A into debug sections, per machine:
+# type -> (width in bytes, kind) where kind is "abs", "add" or "sub".
+_RELOCS: dict[int, dict[int, tuple[int, str]]] = {
+    62: {0: (0, "none"), 1: (8, "abs"), 10: (4, "abs"), 11: (4, "abs")},  # x86_64
+    3: {0: (0, "none"), 1: (4, "abs")},  # i386
+    183: {0: (0, "none"), 257: (8, "abs"), 258: (4, "abs")},  # aarch64
+    40: {0: (0, "none"), 2: (4, "abs")},  # arm
+    21: {0: (0, "none"), 1: (4, "abs"), 38: (8, "abs")},  # ppc64
+    22: {0: (0, "none"), 4: (4, "abs"), 22: (8, "abs")},  # s390
+    243: {  # riscv: label differences use add/sub pairs
+        0: (0, "none"), 1: (4, "abs"), 2: (8, "abs"),
+        33: (1, "add"), 34: (2, "add"), 35: (4, "add"), 36: (8, "add"),
+        37: (1, "sub"), 38: (2, "sub"), 39: (4, "sub"), 40: (8, "sub"),
+        54: (1, "abs"), 55: (2, "abs"), 56: (4, "abs"),
+    },
+    258: {  # loongarch
+        0: (0, "none"), 1: (4, "abs"), 2: (8, "abs"),
+        47: (1, "add"), 48: (2, "add"), 50: (4, "add"), 51: (8, "add"),
+        52: (1, "sub"), 53: (2, "sub"), 55: (4, "sub"), 56: (8, "sub"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    index: int
+    name: str
+    type: int
+    flags: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    entsize: int
+
+
+class ElfObject:
+    """One ELF file opened read-only (memory-mapped).
+
+    Raises :class:`VersioningError` naming the file for anything that is not
+    a readable ELF file, so callers never see a pyelftools traceback.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise VersioningError("main", f"open failed for '{path}': {exc.strerror}", path) from None
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                raise VersioningError("main", f"'{path}' is empty, not an ELF file", path)
+            self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
+        try:
+            self._elf = ELFFile(self._map)
+            header = self._elf.header
+            self.little_endian = self._elf.little_endian
+            self.elfclass = self._elf.elfclass
+            self.elf_type = header["e_type"]
+            self.sections = [self._describe(i, s) for i, s in enumerate(self._elf.iter_sections())]
+        except VersioningError:
+            raise
+        except (ELFError, struct.error, ValueError, KeyError, IndexError, OSError, TypeError) as exc:
+            raise VersioningError("main", f"'{path}' is not a readable ELF file: {exc}", path) from None
+        raw_machine = struct.unpack_from(("<" if self.little_endian else ">") + "H", self._map, 18)[0]
+        self.machine = raw_machine
+        self.is_relocatable = self.elf_type == "ET_REL"
+        self._first_by_name: dict[str, Section] = {}
+        for sec in self.sections:
+            self._first_by_name.setdefault(sec.name, sec)
+        self._endian = "<" if self.little_endian else ">"
+        self._symvalues: dict[int, list[int]] = {}
+
+    def _describe(self, index: int, sec) -> Section:
+        h = sec.header
+        return Section(index, sec.name, _sh_type(h["sh_type"]), h["sh_flags"], h["sh_offset"],
+                       h["sh_size"], h["sh_link"], h["sh_info"], h["sh_entsize"])
+
+    def close(self) -> None:
+        self._map.close()
+
+    def section(self, name: str) -> Section | None:
+        """The first section with this name (libdw ignores later duplicates)."""
+        return self._first_by_name.get(name)
+
+    def raw(self, sec: Section) -> bytes:
+        """A section's bytes as stored in the file, checked against its size."""
+        if sec.type == SHT_NOBITS:
+            return b""
+        end = sec.offset + sec.size
+        if end > len(self._map):
+            raise VersioningError(
+                "main", f"'{self.path}' is truncated: section {sec.name} ends at {end}, "
+                f"file has {len(self._map)} bytes", self.path)
+        return self._map[sec.offset:end]
+
+    def data(self, sec: Section) -> bytes:
+        """A section's contents, decompressed if it is a compressed section."""
+        raw = self.raw(sec)
+        if sec.flags & SHF_COMPRESSED:
+            return self._decompress_chdr(sec, raw)
+        if sec.name.startswith(".zdebug") and raw[:4] == b"ZLIB":
+            return self._inflate(sec, raw[12:], struct.unpack(">Q", raw[4:12])[0])
+        return raw
+
+    def _decompress_chdr(self, sec: Section, raw: bytes) -> bytes:
+        if self.elfclass == 64:
+            ch_type, _, ch_size, _ = struct.unpack_from(self._endian + "IIQQ", raw, 0)
+            payload = raw[24:]
+        else:
+            ch_type, ch_size, _ = struct.unpack_from(self._endian + "III", raw, 0)
+            payload = raw[12:]
+        if ch_type == 1:
+            return self._inflate(sec, payload, ch_size)
+        if ch_type == 2:
+            try:
+                import zstandard  # optional: only zstd-compressed debug info needs it
+            except ImportError:
+                raise VersioningError(
+                    "main", f"'{self.path}': section {sec.name} is zstd-compressed; "
+                    "install the 'zstandard' package to read it", self.path) from None
+            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=ch_size)
+        raise VersioningError("main", f"'{self.path}': section {sec.name} uses unknown "
+                              f"compression type {ch_type}", self.path)
+
+    def _inflate(self, sec: Section, payload: bytes, size: int) -> bytes:
+        try:
+            out = zlib.decompress(payload)
+        except zlib.error as exc:
+            raise VersioningError("main", f"'{self.path}': cannot decompress {sec.name}: {exc}",
+                                  self.path) from None
+        if len(out) != size:
+            raise VersioningError("main", f"'{self.path}': {sec.name} decompressed to {len(out)} "
+                                  f"bytes, header says {size}", self.path)
+        return out
+
+    def debug_section(self, name: str) -> bytes | None:
+        """A ``.debug_*`` section ready to parse: decompressed and, in a
+        relocatable object, with its relocations applied (as libdwfl does)."""
+        sec = self.section(name) or self.section(".z" + name[1:])
+        if sec is None:
+            return None
+        data = self.data(sec)
+        if not self.is_relocatable:
+            return data
+        relocs = [s for s in self.sections
+                  if s.type in (SHT_RELA, SHT_REL) and s.info == sec.index]
+        if not relocs:
+            return data
+        buf = bytearray(data)
+        for rsec in relocs:
+            self._apply(rsec, buf, sec)
+        return bytes(buf)
+
+    def _symbol_values(self, symtab_index: int) -> list[int]:
+        values = self._symvalues.get(symtab_index)
+        if values is None:
+            sec = self.sections[symtab_index]
+            data = self.data(sec)
+            if self.elfclass == 64:
+                fmt, size, pos = self._endian + "IBBHQQ", 24, 4
+            else:
+                fmt, size, pos = self._endian + "IIIBBH", 16, 1
+            count = len(data) // size
+            values = [e[pos] for e in struct.iter_unpack(fmt, data[:count * size])]
+            self._symvalues[symtab_index] = values
+        return values
+
+    def _apply(self, rsec: Section, buf: bytearray, target: Section) -> None:
+        table = _RELOCS.get(self.machine)
+        if table is None:
+            raise VersioningError("main", f"'{self.path}': relocating {target.name} for machine "
+                                  f"{self.machine} is not supported", self.path)
+        symvals = self._symbol_values(rsec.link)
+        data = self.data(rsec)
+        e = self._endian
+        if self.elfclass == 64:
+            fmt, size = e + ("QQq" if rsec.type == SHT_RELA else "QQ"), (24 if rsec.type == SHT_RELA else 16)
+
+            def split(info: int) -> tuple[int, int]:
+                return info >> 32, info & 0xFFFFFFFF
+        else:
+            fmt, size = e + ("IIi" if rsec.type == SHT_RELA else "II"), (12 if rsec.type == SHT_RELA else 8)
+
+            def split(info: int) -> tuple[int, int]:
+                return info >> 8, info & 0xFF
+        packers = {1: "B", 2: "H", 4: "I", 8: "Q"}
+        limit = len(buf)
+        count = len(data) // size
+        for entry in struct.iter_unpack(fmt, data[:count * size]):
+            offset, info = entry[0], entry[1]
+            symidx, rtype = split(info)
+            width_kind = table.get(rtype)
+            if width_kind is None:
+                raise VersioningError("main", f"'{self.path}': unsupported relocation type {rtype} "
+                                      f"in {rsec.name}", self.path)
+            width, kind = width_kind
+            if width == 0:
+                continue
+            if offset + width > limit or symidx >= len(symvals):
+                raise VersioningError("main", f"'{self.path}': bad relocation at {offset:#x} in "
+                                      f"{rsec.name}", self.path)
+            pfmt = e + packers[width]
+            mask = (1 << (8 * width)) - 1
+            addend = entry[2] if len(entry) == 3 else struct.unpack_from(pfmt, buf, offset)[0]
+            value = symvals[symidx] + addend
+            if kind == "add":
+                value = struct.unpack_from(pfmt, buf, offset)[0] + value
+            elif kind == "sub":
+                value = struct.unpack_from(pfmt, buf, offset)[0] - value
+            struct.pack_into(pfmt, buf, offset, value & mask)
+
+    def global_symbols(self) -> list[tuple[str, int, int]]:
+        """``(name, section index, value)`` of every non-local, named symbol in
+        every ``SHT_SYMTAB``, with ``SHN_XINDEX`` resolved, in table order."""
+        xndx_sec = next((s for s in self.sections if s.type == SHT_SYMTAB_SHNDX), None)
+        xndx = None
+        if xndx_sec is not None:
+            raw = self.data(xndx_sec)
+            xndx = struct.unpack(self._endian + f"{len(raw) // 4}I", raw[:len(raw) // 4 * 4])
+        out: list[tuple[str, int, int]] = []
+        for sec in self.sections:
+            if sec.type != SHT_SYMTAB:
+                continue
+            data = self.data(sec)
+            strtab = self.data(self.sections[sec.link])
+            if self.elfclass == 64:
+                fmt, size = self._endian + "IBBHQQ", 24
+                name_i, info_i, shndx_i, value_i = 0, 1, 3, 4
+            else:
+                fmt, size = self._endian + "IIIBBH", 16
+                name_i, info_i, shndx_i, value_i = 0, 3, 5, 1
+            if sec.entsize != size:
+                raise VersioningError("elf_for_each_global",
+                                      f"expected sh_entsize ({sec.entsize}) to be {size}", self.path)
+            count = len(data) // size
+            for n, ent in enumerate(struct.iter_unpack(fmt, data[:count * size])):
+                if n == 0 or (ent[info_i] >> 4) == STB_LOCAL:
+                    continue
+                shndx = ent[shndx_i]
+                if shndx == SHN_XINDEX and xndx is not None and n < len(xndx):
+                    shndx = xndx[n]
+                start = ent[name_i]
+                end = strtab.find(b"\0", start)
+                if start >= len(strtab) or end < 0:
+                    raise VersioningError("elf_for_each_global", "elf_strptr failed: invalid "
+                                          "string offset", self.path)
+                if end == start:
+                    continue
+                out.append((strtab[start:end].decode("utf-8", "surrogateescape"), shndx, ent[value_i]))
+        return out
+
+
+def _sh_type(value) -> int:
+    """pyelftools describes known section types by name; map back to numbers."""
+    if isinstance(value, int):
+        return value
+    names = {"SHT_SYMTAB": SHT_SYMTAB, "SHT_RELA": SHT_RELA, "SHT_NOBITS": SHT_NOBITS,
+             "SHT_REL": SHT_REL, "SHT_SYMTAB_SHNDX": SHT_SYMTAB_SHNDX}
+    return names.get(value, -1)

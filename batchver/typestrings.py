@@ -1,0 +1,580 @@
+"""Render the DIEs reached from exported symbols into cached fragment lists.
+
+This is the stage upstream calls ``die_map``.  Every DIE rendered for a
+symbol gets an :class:`Entry` keyed by (DIE, state) holding *fragments*:
+literal strings, line-break markers (+1, 0, -1) and references to child DIEs.
+Type strings and CRCs are later built from these entries (see
+:mod:`batchver.versions`), so the rules here decide every byte of output:
+
+* structs, unions, enums and classes are expanded at most once per exported
+  symbol (a per-symbol *expansion set* cuts recursion), never when they are
+  declarations, ``declonly`` or defined in a ``.c`` file;
+* an entry already rendered in the wanted state is replayed instead of
+  re-read, which keeps ``--dump-dies`` output and expansion marks right;
+* with ``--stable``, ``__kabi_*`` names and reserved/ignored/renamed unions
+  are applied, including upstream's stateful quirks (the renamed-member name
+  is carried in per-symbol state, and a skipped list item leaves the "first
+  item" flag set so no comma is written).
+
+Nothing here does I/O: dumps go to the ``emit`` callback.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .dwarfreader import (AT_ABSTRACT_ORIGIN, AT_ACCESSIBILITY, AT_ALIGNMENT, AT_BIT_SIZE,
+                          AT_BYTE_SIZE, AT_CONST_VALUE, AT_COUNT, AT_DATA_BIT_OFFSET,
+                          AT_DATA_MEMBER_LOCATION, AT_DECL_FILE, AT_DECLARATION, AT_DISCR_VALUE,
+                          AT_ENCODING, AT_LINKAGE_NAME, AT_NAME, AT_TYPE, AT_UPPER_BOUND, TAG, Die,
+                          DwarfReader, MASK64)
+from .errors import VersioningError
+from .kabi import KabiRules
+
+INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
+STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")
+
+T_STRUCT = TAG["structure_type"]
+T_CLASS = TAG["class_type"]
+T_UNION = TAG["union_type"]
+T_ENUM = TAG["enumeration_type"]
+T_MEMBER = TAG["member"]
+T_PARAM = TAG["formal_parameter"]
+T_SUBRANGE = TAG["subrange_type"]
+T_ENUMERATOR = TAG["enumerator"]
+T_SUBROUTINE = TAG["subroutine_type"]
+T_POINTER = TAG["pointer_type"]
+T_SUBPROGRAM = TAG["subprogram"]
+T_VARIABLE = TAG["variable"]
+T_NAMESPACE = TAG["namespace"]
+T_TYPEDEF = TAG["typedef"]
+
+EXPANDED_TAGS = frozenset((T_STRUCT, T_CLASS, T_UNION, T_ENUM))
+PREFIX_TAGS = frozenset((T_NAMESPACE, T_CLASS, T_STRUCT))
+SKIPPED_STRUCT_CHILDREN = frozenset((T_CLASS, T_ENUM, T_STRUCT, TAG["template_type_parameter"],
+                                     T_UNION, T_SUBPROGRAM))
+
+# Tags rendered as "<name>_type <fqn> { <DW_AT_type> }" plus sizes.
+MODIFIER_LABELS = {
+    TAG["atomic_type"]: "atomic_type", TAG["const_type"]: "const_type",
+    TAG["immutable_type"]: "immutable_type", TAG["packed_type"]: "packed_type",
+    T_POINTER: "pointer_type", TAG["reference_type"]: "reference_type",
+    TAG["restrict_type"]: "restrict_type", TAG["rvalue_reference_type"]: "rvalue_reference_type",
+    TAG["shared_type"]: "shared_type", TAG["template_type_parameter"]: "template_type_parameter_type",
+    TAG["volatile_type"]: "volatile_type", T_TYPEDEF: "typedef_type",
+}
+STRUCT_LABELS = {T_STRUCT: "structure_type", T_CLASS: "class_type"}
+
+KABI_PREFIX = "__kabi_"
+KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
+
+
+class DieRef:
+    """A fragment naming a child DIE by key."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int):
+        self.key = key
+
+
+class Entry:
+    """One die_map entry: a DIE rendered in one state."""
+
+    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq")
+
+    def __init__(self, key: int, seq: int):
+        self.key = key
+        self.seq = seq
+        self.state = INCOMPLETE
+        self.tag = -1
+        self.fqn: str | None = None
+        self.frags: list = []
+        self.mapped = False
+
+
+class SymbolState:
+    """Per exported symbol rendering state (upstream's ``struct state``)."""
+
+    __slots__ = ("sym", "die", "expand", "current_fqn", "expanded", "first_list_item", "orig_name")
+
+    def __init__(self, sym=None, die: Die | None = None):
+        self.sym = sym
+        self.die = die
+        self.expand = True
+        self.current_fqn: str | None = None
+        self.expanded: set[int] = set()
+        self.first_list_item = False
+        self.orig_name: str | None = None
+
+
+class KabiScan:
+    """Scratch state for inspecting a union's first members."""
+
+    __slots__ = ("members", "orig_name", "placeholder")
+
+    def __init__(self):
+        self.members = 0
+        self.orig_name: str | None = None
+        self.placeholder: Die | None = None
+
+
+def kabi_status(name: str | None) -> tuple[int, str | None]:
+    """Classify a member name: (status, original name for ``__kabi_renamed``)."""
+    if name is not None and name.startswith(KABI_PREFIX):
+        rest = name[len(KABI_PREFIX):]
+        if rest.startswith("reserved"):
+            return KABI_RESERVED, None
+        if rest.startswith("ignored"):
+            return KABI_IGNORED, None
+        if rest.startswith("renamed"):
+            return KABI_RESERVED, rest[len("renamed"):]
+    return KABI_NORMAL, None
+
+
+def symbol_name(die: Die) -> str | None:
+    """The name exports are matched against: linkage name first (rustc, C++)."""
+    name = die.string(AT_LINKAGE_NAME)
+    return name if name is not None else die.string(AT_NAME)
+
+
+class DieMap:
+    """All entries rendered for one object file, in creation order."""
+
+    def __init__(self, reader: DwarfReader, rules: KabiRules, stable: bool,
+                 fqn_of: Callable[[Die], str], dump: Callable[[str], None] | None = None,
+                 debug_map: Callable[[str], None] | None = None):
+        self.reader = reader
+        self.rules = rules
+        self.stable = stable
+        self.fqn_of = fqn_of
+        self.dump = dump
+        self.debug_map = debug_map
+        self.entries: dict[tuple[int, int], Entry] = {}
+        self.order: list[Entry] = []
+        self.srcfile_cache: dict[int, bool] = {}
+        self.hits = 0
+        self.misses = 0
+        self._indent = 0
+        self._pending_break = False
+        self._handlers = {
+            T_STRUCT: self._structure, T_CLASS: self._structure, T_UNION: self._union,
+            T_ENUM: self._enumeration, T_ENUMERATOR: self._enumerator,
+            T_PARAM: self._list_item, T_MEMBER: self._list_item, T_SUBRANGE: self._subrange,
+            TAG["variant"]: self._variant, TAG["variant_part"]: self._variant_part,
+            TAG["array_type"]: self._array, TAG["base_type"]: self._base,
+            T_SUBROUTINE: self._subroutine, TAG["unspecified_type"]: self._unspecified,
+        }
+        for tag in MODIFIER_LABELS:
+            self._handlers[tag] = self._modifier
+
+    # -- lookups -----------------------------------------------------------
+    def get(self, key: int, state: int) -> Entry | None:
+        return self.entries.get((key, state))
+
+    def _new_entry(self, key: int) -> Entry:
+        self.misses += 1
+        entry = Entry(key, len(self.order))
+        self.order.append(entry)
+        return entry
+
+    def _store(self, entry: Entry) -> None:
+        """Make a finished entry visible to lookups.  A DIE can be rendered
+        again while its first rendering is still in progress (a function
+        type reached through its own parameters); upstream's table then
+        answers with the newest *created* entry, which is the inner one, so
+        an outer entry finishing later must not replace it."""
+        slot = (entry.key, entry.state)
+        existing = self.entries.get(slot)
+        if existing is None or existing.seq < entry.seq:
+            self.entries[slot] = entry
+
+    def _die(self, key: int) -> Die:
+        die = self.reader.die(key)
+        if die is None:
+            raise VersioningError("dwarf_formref_die", f"reference to a null DIE at {key:#x}",
+                                  self.reader.path)
+        return die
+
+    def _type_of(self, die: Die) -> Die | None:
+        key = die.ref(AT_TYPE)
+        return None if key is None else self._die(key)
+
+    # -- fragment output ---------------------------------------------------
+    def _put(self, entry: Entry | None, text: str) -> None:
+        if self.dump is not None:
+            if self._pending_break:
+                self.dump("\n" + "  " * self._indent)
+                self._pending_break = False
+            self.dump(text)
+        if entry is not None:
+            entry.frags.append(text)
+
+    def _linebreak(self, entry: Entry | None, delta: int) -> None:
+        self._indent += delta
+        self._pending_break = True
+        if entry is not None:
+            entry.frags.append(delta)
+
+    def _fqn(self, entry: Entry, die: Die) -> None:
+        if entry.fqn is None:
+            entry.fqn = self.fqn_of(die)
+        if entry.fqn:
+            self._put(entry, " ")
+        self._put(entry, entry.fqn)
+
+    def _udata_attr(self, entry: Entry, die: Die, at: int, label: str) -> None:
+        value = die.udata(at)
+        if value is not None:
+            self._put(entry, f" {label}({value})")
+
+    def _byte_size(self, entry: Entry, die: Die) -> None:
+        value = die.udata(AT_BYTE_SIZE)
+        if value is not None:
+            if self.stable:
+                override = self.rules.byte_size(entry.fqn)
+                if override is not None:
+                    value = override
+            self._put(entry, f" byte_size({value})")
+
+    # -- containers --------------------------------------------------------
+    def _container(self, st: SymbolState, entry: Entry, die: Die, func, tags) -> None:
+        """Call ``func`` on the children whose tag is in ``tags`` (all when
+        None), tracking the first list item as upstream does."""
+        st.first_list_item = True
+        for child in self.reader.children(die):
+            if tags is None or child.tag in tags:
+                func(st, entry, child)
+        st.first_list_item = False
+
+    def _type_attr(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        target = self._type_of(die)
+        if target is not None:
+            self.process_type(st, entry, target)
+        else:
+            self._put(entry, "base_type void")
+
+    def _comma(self, st: SymbolState, entry: Entry) -> None:
+        if st.first_list_item:
+            st.first_list_item = False
+        else:
+            self._put(entry, " ,")
+            self._linebreak(entry, 0)
+
+    # -- per-tag rendering -------------------------------------------------
+    def _list_item(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        name = die.string(AT_NAME)
+        if self.stable:
+            if name is not None and name.startswith(KABI_PREFIX):
+                name = None
+            st.orig_name = None
+        self._comma(st, entry)
+        self._put(entry, "member " if die.tag == T_MEMBER else "formal_parameter ")
+        self._type_attr(st, entry, die)
+        if self.stable and st.orig_name is not None:
+            name = st.orig_name
+        if name is not None:
+            self._put(entry, " ")
+            self._put(entry, name)
+        self._udata_attr(entry, die, AT_ACCESSIBILITY, "accessibility")
+        self._udata_attr(entry, die, AT_BIT_SIZE, "bit_size")
+        self._udata_attr(entry, die, AT_DATA_BIT_OFFSET, "data_bit_offset")
+        self._udata_attr(entry, die, AT_DATA_MEMBER_LOCATION, "data_member_location")
+
+    def _modifier(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._put(entry, MODIFIER_LABELS[die.tag])
+        self._fqn(entry, die)
+        self._put(entry, " {")
+        self._linebreak(entry, 1)
+        self._type_attr(st, entry, die)
+        self._linebreak(entry, -1)
+        self._put(entry, "}")
+        self._byte_size(entry, die)
+        self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
+
+    def _subrange(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        count = die.udata(AT_COUNT)
+        if count is not None:
+            self._put(entry, f"[{count}]")
+            return
+        upper = die.udata(AT_UPPER_BOUND)
+        if upper is not None:
+            self._put(entry, f"[{(upper + 1) & MASK64}]")
+        else:
+            self._put(entry, "[]")
+
+    def _array(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._put(entry, "array_type")
+        self._container(st, entry, die, self.process_type, (T_SUBRANGE,))
+        self._put(entry, " {")
+        self._linebreak(entry, 1)
+        self._type_attr(st, entry, die)
+        self._linebreak(entry, -1)
+        self._put(entry, "}")
+
+    def _subroutine_like(self, st: SymbolState, entry: Entry, die: Die, label: str) -> None:
+        self._put(entry, label)
+        self._put(entry, " (")
+        self._linebreak(entry, 1)
+        self._container(st, entry, die, self.process_type, (T_PARAM,))
+        self._linebreak(entry, -1)
+        self._put(entry, ")")
+        self._linebreak(entry, 0)
+        self._put(entry, "-> ")
+        self._type_attr(st, entry, die)
+
+    def _subroutine(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._subroutine_like(st, entry, die, "subroutine_type")
+
+    def _variant(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._comma(st, entry)
+        self._put(entry, "variant {")
+        self._linebreak(entry, 1)
+        self._container(st, entry, die, self.process_type, (T_MEMBER,))
+        self._linebreak(entry, -1)
+        self._put(entry, "}")
+        self._udata_attr(entry, die, AT_DISCR_VALUE, "discr_value")
+
+    def _variant_part(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._comma(st, entry)
+        self._put(entry, "variant_part {")
+        self._linebreak(entry, 1)
+        self._container(st, entry, die, self.process_type, None)
+        self._linebreak(entry, -1)
+        self._put(entry, "}")
+
+    def _is_private(self, die: Die) -> bool:
+        """Types defined in a ``.c`` file cannot be public ABI.  The cache is
+        keyed by file number alone and reset per CU, as upstream's is."""
+        filenum = die.udata(AT_DECL_FILE)
+        if filenum is None:
+            return False
+        cached = self.srcfile_cache.get(filenum)
+        if cached is not None:
+            return cached
+        files = self.reader.source_files(die.unit)
+        if filenum >= len(files):
+            raise VersioningError("is_definition_private",
+                                  f"dwarf_filesrc failed: file number {filenum} not in the line "
+                                  f"table", self.reader.path)
+        private = files[filenum].endswith(".c")
+        self.srcfile_cache[filenum] = private
+        return private
+
+    def _is_definition(self, entry: Entry, die: Die) -> bool:
+        if die.flag(AT_DECLARATION):
+            return False
+        if self.stable and self.rules.is_declonly(entry.fqn):
+            return False
+        return not self._is_private(die)
+
+    def _struct_body(self, st: SymbolState, entry: Entry, die: Die, label: str, func, tags) -> None:
+        self._put(entry, label)
+        self._fqn(entry, die)
+        self._put(entry, " {")
+        self._linebreak(entry, 1)
+        expand = st.expand and self._is_definition(entry, die)
+        if expand:
+            st.current_fqn = entry.fqn
+            self._container(st, entry, die, func, tags)
+        self._linebreak(entry, -1)
+        self._put(entry, "}")
+        if expand:
+            self._byte_size(entry, die)
+            self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
+
+    def _struct_child(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        tag = die.tag
+        if tag == T_MEMBER:
+            if not self._is_kabi_ignored(die):
+                self.process_type(st, entry, die)
+        elif tag == TAG["variant_part"]:
+            self.process_type(st, entry, die)
+        elif tag not in SKIPPED_STRUCT_CHILDREN:
+            raise VersioningError("___process_structure_type",
+                                  f"unexpected structure_type child: {tag:x}", self.reader.path)
+
+    def _structure(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._struct_body(st, entry, die, STRUCT_LABELS[die.tag], self._struct_child, None)
+
+    def _union(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        status, placeholder, orig = self.union_kabi_status(die)
+        if status == KABI_RESERVED:
+            st.orig_name = orig
+            self.process_type(st, entry, placeholder)
+        if status > KABI_NORMAL:
+            return
+        self._struct_body(st, entry, die, "union_type", self._struct_child, None)
+
+    def _enumerator(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        value = None
+        if self.stable:
+            if entry.fqn is None:
+                entry.fqn = self.fqn_of(die)
+            if self.rules.is_enumerator_ignored(st.current_fqn, entry.fqn):
+                return
+            value = self.rules.enumerator_value(st.current_fqn, entry.fqn)
+        self._comma(st, entry)
+        self._put(entry, "enumerator")
+        self._fqn(entry, die)
+        if value is None:
+            value = die.udata(AT_CONST_VALUE)
+        if value is not None:
+            self._put(entry, " = ")
+            self._put(entry, str(value))
+
+    def _enumeration(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._struct_body(st, entry, die, "enumeration_type", self.process_type, (T_ENUMERATOR,))
+
+    def _base(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._put(entry, "base_type")
+        self._fqn(entry, die)
+        self._byte_size(entry, die)
+        self._udata_attr(entry, die, AT_ENCODING, "encoding")
+        self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
+
+    def _unspecified(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        self._put(entry, "unspecified_type")
+
+    # -- kABI unions -------------------------------------------------------
+    def union_kabi_status(self, die: Die) -> tuple[int, Die | None, str | None]:
+        """Look at a union's first two members (and a struct member's first
+        member) for ``__kabi_`` names.  Returns (status, placeholder type,
+        original name); a status of 0 means the union had nothing to look at,
+        which callers treat like a normal union, as upstream does."""
+        if not self.stable:
+            return KABI_NORMAL, None, None
+        scan = KabiScan()
+        result = 0
+        for child in self.reader.children(die):
+            if child.tag != T_MEMBER:
+                continue
+            result = self._union_member_status(scan, child)
+            if result:
+                break
+        if result == KABI_RESERVED:
+            return result, scan.placeholder, scan.orig_name
+        return result, None, None
+
+    def _union_member_status(self, scan: KabiScan, member: Die) -> int:
+        target = self._type_of(member)
+        if target is None:
+            raise VersioningError("check_union_member_kabi_status", "union member missing a type?",
+                                  self.reader.path)
+        status, scan.orig_name = kabi_status(member.string(AT_NAME))
+        if status == KABI_RESERVED:
+            scan.placeholder = target
+        if status != KABI_NORMAL:
+            return status
+        if target.tag == T_STRUCT:
+            status = 0
+            for inner in self.reader.children(target):
+                if inner.tag != T_MEMBER:
+                    continue
+                status, scan.orig_name = kabi_status(inner.string(AT_NAME))
+                if status == KABI_RESERVED:
+                    scan.placeholder = self._type_of(inner)
+                    if scan.placeholder is None:
+                        raise VersioningError("check_struct_member_kabi_status",
+                                              "structure member missing a type?", self.reader.path)
+                break
+        if status <= KABI_NORMAL:
+            scan.members += 1
+            if scan.members < 2:
+                return 0
+        return status
+
+    def _is_kabi_ignored(self, member: Die) -> bool:
+        if not self.stable:
+            return False
+        target = self._type_of(member)
+        if target is None:
+            raise VersioningError("is_kabi_ignored", "member missing a type?", self.reader.path)
+        return target.tag == T_UNION and self.union_kabi_status(target)[0] == KABI_IGNORED
+
+    # -- the type walk -----------------------------------------------------
+    def process_type(self, st: SymbolState, parent: Entry | None, die: Die) -> None:
+        """Render ``die`` (or replay its cached entry) and append a reference
+        to it to ``parent``."""
+        tag = die.tag
+        saved_expand, saved_fqn = st.expand, st.current_fqn
+        want = COMPLETE
+        if tag in EXPANDED_TAGS:
+            if die.key in st.expanded:
+                st.expand = False
+            if st.expand:
+                st.expanded.add(die.key)
+            else:
+                want = UNEXPANDED
+        entry = self.entries.get((die.key, want))
+        if entry is not None:
+            self.hits += 1
+            if self.debug_map is not None:
+                self.debug_map(f"<cached {die.key:x} {STATE_NAMES[want]}>")
+            self._replay(st, entry)
+            if parent is not None:
+                parent.frags.append(DieRef(die.key))
+            st.expand, st.current_fqn = saved_expand, saved_fqn
+            return
+        entry = self._new_entry(die.key)
+        handler = self._handlers.get(tag)
+        if handler is None:
+            raise VersioningError("process_type", f"unexpected type: {tag:x}", self.reader.path)
+        handler(st, entry, die)
+        entry.tag = tag
+        entry.state = want
+        self._store(entry)
+        if self.debug_map is not None:
+            self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
+        if parent is not None:
+            parent.frags.append(DieRef(die.key))
+        st.expand, st.current_fqn = saved_expand, saved_fqn
+
+    def _replay(self, st: SymbolState, entry: Entry) -> None:
+        for frag in entry.frags:
+            kind = type(frag)
+            if kind is str:
+                self._put(None, frag)
+            elif kind is int:
+                self._linebreak(None, frag)
+            else:
+                self.process_type(st, None, self._die(frag.key))
+
+    # -- exported symbols --------------------------------------------------
+    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols, debug) -> None:
+        """Render an exported symbol's own DIE into its SYMBOL entry: as
+        ``subprogram ( ... ) -> ...`` for functions (and subroutine types
+        behind symbol pointers), else as ``variable <type>``."""
+        symbols.set_die(st.sym, die.key)
+        if (die.key, SYMBOL) in self.entries:
+            return
+        entry = self._new_entry(die.key)
+        entry.tag = die.tag
+        debug("process_symbol", st.sym.name)
+        if as_function:
+            self._subroutine_like(st, entry, die, "subprogram")
+        else:
+            self._put(entry, "variable ")
+            self._type_attr(st, entry, die)
+        entry.state = SYMBOL
+        self._store(entry)
+        if self.dump is not None:
+            self.dump("\n")
+
+    def save_symbol_ptr(self, st: SymbolState, symbols) -> None:
+        """Remember a ``__gendwarfksyms_ptr_`` variable's target for symbols
+        that have no DIE of their own (clang omits external declarations)."""
+        ptr_type = self._type_of(st.die)
+        if ptr_type is None or ptr_type.tag != T_POINTER:
+            raise VersioningError("save_symbol_ptr", f"{symbol_name(st.die)} must be a pointer type!",
+                                  self.reader.path)
+        target = self._type_of(ptr_type)
+        if target is None:
+            raise VersioningError("save_symbol_ptr",
+                                  f"{symbol_name(st.die)} pointer missing a type attribute?",
+                                  self.reader.path)
+        symbols.set_ptr(st.sym, target.key if target.tag == T_SUBROUTINE else ptr_type.key)
+
+    def origin_of(self, die: Die) -> Die | None:
+        key = die.ref(AT_ABSTRACT_ORIGIN)
+        return None if key is None else self._die(key)

@@ -1,0 +1,215 @@
+"""Turn rendered entries into symtypes strings and CRCs (upstream's type_map).
+
+* Every named struct/class/union/enum/typedef entry is expanded into a list
+  of *pieces*: literal text, plus one piece per reference token (``s#foo``).
+  Anonymous types are inlined; a DIE's COMPLETE entry is preferred over its
+  UNEXPANDED one.  A line break is one space unless the next fragment of the
+  same entry is another line break.
+* When several DIEs give one name, the longest text wins (first on a tie).
+* A symbol's CRC is zlib's CRC-32 of its text with each reference token
+  replaced, on its first appearance in that symbol, by the referenced type's
+  own text (recursively); later appearances stay as tokens.
+
+Pieces are kept separate because upstream decides "is this a reference?" per
+piece (does it start with ``s#``, ``u#``, ``e#`` or ``t#``), not per word.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Callable
+
+from .errors import VersioningError
+from .kabi import KabiRules
+from .typestrings import (COMPLETE, SYMBOL, T_CLASS, T_ENUM, T_STRUCT, T_TYPEDEF, T_UNION,
+                          UNEXPANDED, DieMap, Entry)
+
+TYPE_PREFIX = {T_CLASS: "s", T_STRUCT: "s", T_UNION: "u", T_ENUM: "e", T_TYPEDEF: "t"}
+REF_STARTS = ("s#", "u#", "e#", "t#")
+
+
+def is_reference(piece: str) -> bool:
+    return piece[:2] in REF_STARTS
+
+
+def reference_name(entry: Entry) -> str | None:
+    """The ``s#name`` token of a named type entry, or None (inlined)."""
+    if entry.state in (SYMBOL,) or not entry.fqn:
+        return None
+    prefix = TYPE_PREFIX.get(entry.tag)
+    if prefix is None:
+        return None
+    fqn = entry.fqn
+    if " " in fqn:
+        fqn = f"'{fqn}'"
+    return f"{prefix}#{fqn}"
+
+
+def parse_type_string(name: str, text: str) -> list[str]:
+    """Split a ``type_string`` rule's value into pieces: any ``[sute]#``
+    starts a reference, which runs to the next space (or the closing quote)."""
+    if not text:
+        raise VersioningError("type_parse", f"empty type string override for '{name}'")
+    pieces: list[str] = []
+    start = 0
+    pos = 0
+    n = len(text)
+    while pos < n:
+        if not (text[pos] in "sute" and pos + 1 < n and text[pos + 1] == "#"):
+            pos += 1
+            continue
+        end = pos + 2
+        marker = " "
+        if end < n and text[end] == "'":
+            marker = "'"
+            end += 1
+        while end < n and text[end] != marker:
+            end += 1
+        if marker == "'":
+            if end >= n:
+                raise VersioningError("type_parse", f"incomplete {text[pos]}# type reference for "
+                                      f"'{name}' (string : '{text}')")
+            empty = end == pos + 3
+            end += 1
+        else:
+            empty = end == pos + 2
+        if empty:
+            raise VersioningError("type_parse", f"empty {text[pos]}# type name for '{name}' "
+                                  f"(string: '{text}')")
+        if pos > start:
+            pieces.append(text[start:pos])
+        pieces.append(text[pos:end])
+        start = end
+        pos = end
+    if start < n:
+        pieces.append(text[start:])
+    return pieces
+
+
+class TypeMap:
+    """Reference name -> longest expansion (as pieces), for one object."""
+
+    def __init__(self, die_map: DieMap, rules: KabiRules, stable: bool,
+                 debug: Callable[[str, str], None], dump_types: Callable[[str], None] | None = None):
+        self.die_map = die_map
+        self.rules = rules
+        self.stable = stable
+        self.debug = debug
+        self.dump_types = dump_types
+        self.types: dict[str, tuple[list[str], int]] = {}
+
+    # -- building ----------------------------------------------------------
+    def expand_entry(self, entry: Entry, out: list[str]) -> None:
+        """Append the pieces of ``entry``'s text to ``out``."""
+        entries = self.die_map.entries
+        frags = entry.frags
+        last = len(frags) - 1
+        for i, frag in enumerate(frags):
+            kind = type(frag)
+            if kind is str:
+                out.append(frag)
+            elif kind is int:
+                if i == last or type(frags[i + 1]) is not int:
+                    out.append(" ")
+            else:
+                child = entries.get((frag.key, COMPLETE)) or entries.get((frag.key, UNEXPANDED))
+                if child is None:
+                    raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
+                token = reference_name(child)
+                if token is not None:
+                    out.append(token)
+                else:
+                    self.expand_entry(child, out)
+
+    def _expansion(self, name: str, entry: Entry) -> list[str]:
+        override = self.rules.type_string(name) if self.stable else None
+        if override is not None:
+            return parse_type_string(name, override)
+        pieces: list[str] = []
+        self.expand_entry(entry, pieces)
+        return pieces
+
+    def add(self, name: str, pieces: list[str]) -> None:
+        """Keep the longest expansion for ``name`` (the first on a tie)."""
+        length = sum(map(len, pieces))
+        current = self.types.get(name)
+        if current is not None:
+            if length <= current[1]:
+                return
+            if self.dump_types is not None:
+                self.debug("type_map_add", f"replacing {name}")
+        elif self.dump_types is not None:
+            self.debug("type_map_add", f"adding {name}")
+        self.types[name] = (pieces, length)
+        if self.dump_types is not None:
+            self.dump_types(f"{name} {''.join(pieces)}\n")
+
+    def build(self) -> None:
+        """Add every named type rendered in the object (upstream's
+        ``expand_type`` over die_map)."""
+        entries = self.die_map.entries
+        for entry in self.die_map.order:
+            if entry.mapped or entry.state not in (COMPLETE, UNEXPANDED):
+                continue
+            entry.mapped = True
+            if entry.state == UNEXPANDED:
+                complete = entries.get((entry.key, COMPLETE))
+                if complete is not None:
+                    if complete.mapped:
+                        continue
+                    complete.mapped = True
+                    entry = complete
+            name = reference_name(entry)
+            if name is None:
+                continue
+            self.debug("expand_type", name)
+            self.add(name, self._expansion(name, entry))
+
+    def symbol_pieces(self, name: str, entry: Entry) -> list[str]:
+        return self._expansion(name, entry)
+
+    # -- versions ----------------------------------------------------------
+    def lookup(self, name: str) -> list[str] | None:
+        found = self.types.get(name)
+        if found is not None:
+            return found[0]
+        override = self.rules.type_string(name) if self.stable else None
+        if override is not None:
+            self.add(name, parse_type_string(name, override))
+            return self.types[name][0]
+        return None
+
+    def version_text(self, name: str, pieces: list[str]) -> str:
+        """The fully expanded text a symbol's CRC is computed over."""
+        out: list[str] = []
+        seen: set[str] = set()
+        # An explicit stack instead of recursion: kernel type graphs are deep.
+        stack = [(name, iter(pieces))]
+        while stack:
+            owner, it = stack[-1]
+            for piece in it:
+                if is_reference(piece):
+                    expansion = self.lookup(piece)
+                    if expansion is None:
+                        raise VersioningError("__calculate_version", f"unknown type reference to "
+                                              f"'{piece}' when expanding '{owner}'")
+                    if piece in seen:
+                        out.append(piece)
+                    else:
+                        seen.add(piece)
+                        stack.append((piece, iter(expansion)))
+                        break
+                else:
+                    out.append(piece)
+            else:
+                stack.pop()
+        return "".join(out)
+
+    def symtypes_lines(self) -> list[tuple[str, str]]:
+        """``(key, text)`` for every entry, sorted by key bytes (strcmp)."""
+        return sorted(((k, "".join(v[0])) for k, v in self.types.items()),
+                      key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
+
+
+def crc32_text(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogateescape")) & 0xFFFFFFFF
