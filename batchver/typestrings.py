@@ -70,18 +70,20 @@ KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
 
 
 class DieRef:
-    """A fragment naming a child DIE by key."""
+    """A fragment naming a child DIE (kept as the decoded DIE, so replaying
+    never has to look it up again)."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "die")
 
-    def __init__(self, key: int):
-        self.key = key
+    def __init__(self, die: Die):
+        self.key = die.key
+        self.die = die
 
 
 class Entry:
     """One die_map entry: a DIE rendered in one state."""
 
-    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq")
+    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "_refs")
 
     def __init__(self, key: int, seq: int):
         self.key = key
@@ -91,6 +93,14 @@ class Entry:
         self.fqn: str | None = None
         self.frags: list = []
         self.mapped = False
+        self._refs: list[Die] | None = None
+
+    @property
+    def refs(self) -> list[Die]:
+        """The child DIEs among the fragments (what a silent replay visits)."""
+        if self._refs is None:
+            self._refs = [f.die for f in self.frags if type(f) is DieRef]
+        return self._refs
 
 
 class SymbolState:
@@ -150,7 +160,8 @@ class DieMap:
         self.fqn_of = fqn_of
         self.dump = dump
         self.debug_map = debug_map
-        self.entries: dict[tuple[int, int], Entry] = {}
+        # Finished entries by slot (DIE key << 2 | state); see slot().
+        self.entries: dict[int, Entry] = {}
         self.order: list[Entry] = []
         self.srcfile_cache: dict[int, bool] = {}
         self.hits = 0
@@ -170,7 +181,7 @@ class DieMap:
 
     # -- lookups -----------------------------------------------------------
     def get(self, key: int, state: int) -> Entry | None:
-        return self.entries.get((key, state))
+        return self.entries.get(key << 2 | state)
 
     def _new_entry(self, key: int) -> Entry:
         self.misses += 1
@@ -184,7 +195,7 @@ class DieMap:
         type reached through its own parameters); upstream's table then
         answers with the newest *created* entry, which is the inner one, so
         an outer entry finishing later must not replace it."""
-        slot = (entry.key, entry.state)
+        slot = entry.key << 2 | entry.state
         existing = self.entries.get(slot)
         if existing is None or existing.seq < entry.seq:
             self.entries[slot] = entry
@@ -506,14 +517,14 @@ class DieMap:
                 st.expanded.add(die.key)
             else:
                 want = UNEXPANDED
-        entry = self.entries.get((die.key, want))
+        entry = self.entries.get(die.key << 2 | want)
         if entry is not None:
             self.hits += 1
             if self.debug_map is not None:
                 self.debug_map(f"<cached {die.key:x} {STATE_NAMES[want]}>")
             self._replay(st, entry)
             if parent is not None:
-                parent.frags.append(DieRef(die.key))
+                parent.frags.append(DieRef(die))
             st.expand, st.current_fqn = saved_expand, saved_fqn
             return
         entry = self._new_entry(die.key)
@@ -527,10 +538,16 @@ class DieMap:
         if self.debug_map is not None:
             self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
         if parent is not None:
-            parent.frags.append(DieRef(die.key))
+            parent.frags.append(DieRef(die))
         st.expand, st.current_fqn = saved_expand, saved_fqn
 
     def _replay(self, st: SymbolState, entry: Entry) -> None:
+        """Walk a cached entry again, as upstream does, so that the types it
+        reaches are marked expanded for this symbol (and dumped).  Without a
+        dump only the child references matter."""
+        if self.dump is None:
+            self._silent_replay(st, entry)
+            return
         for frag in entry.frags:
             kind = type(frag)
             if kind is str:
@@ -538,7 +555,48 @@ class DieMap:
             elif kind is int:
                 self._linebreak(None, frag)
             else:
-                self.process_type(st, None, self._die(frag.key))
+                self.process_type(st, None, frag.die)
+
+    def _silent_replay(self, st: SymbolState, entry: Entry) -> None:
+        """:meth:`_replay` without output, as an explicit-stack walk.
+
+        It applies process_type's rules for cached entries (mark a struct,
+        union or enum on its first visit in this symbol and walk its COMPLETE
+        entry; walk the UNEXPANDED entry, with expansion off, otherwise).
+        Where the wanted entry does not exist yet, the full process_type
+        renders it, with the same expansion flag upstream would have."""
+        entries = self.entries
+        expanded = st.expanded
+        stack = [(iter(entry.refs), st.expand)]
+        while stack:
+            children, expand = stack[-1]
+            for die in children:
+                key = die.key
+                child_expand = expand
+                want = COMPLETE
+                if die.tag in EXPANDED_TAGS:
+                    if key in expanded:
+                        child_expand = False
+                    if child_expand:
+                        expanded.add(key)
+                    else:
+                        want = UNEXPANDED
+                cached = entries.get(key << 2 | want)
+                if cached is None:
+                    saved = st.expand
+                    st.expand = expand
+                    if want == COMPLETE and die.tag in EXPANDED_TAGS:
+                        expanded.discard(key)  # process_type marks it itself
+                    self.process_type(st, None, die)
+                    st.expand = saved
+                    continue
+                self.hits += 1
+                refs = cached.refs
+                if refs:
+                    stack.append((iter(refs), child_expand))
+                    break
+            else:
+                stack.pop()
 
     # -- exported symbols --------------------------------------------------
     def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols, debug) -> None:
@@ -546,7 +604,7 @@ class DieMap:
         ``subprogram ( ... ) -> ...`` for functions (and subroutine types
         behind symbol pointers), else as ``variable <type>``."""
         symbols.set_die(st.sym, die.key)
-        if (die.key, SYMBOL) in self.entries:
+        if die.key << 2 | SYMBOL in self.entries:
             return
         entry = self._new_entry(die.key)
         entry.tag = die.tag

@@ -32,6 +32,30 @@ def is_reference(piece: str) -> bool:
     return piece[:2] in REF_STARTS
 
 
+class RefToken(str):
+    """A piece that upstream treats as a type reference when hashing."""
+
+    __slots__ = ()
+
+
+def compile_pieces(pieces: list[str]) -> list[str]:
+    """Mark reference pieces and merge runs of literal pieces, so a CRC walk
+    touches one string per run instead of one per fragment."""
+    out: list[str] = []
+    run: list[str] = []
+    for piece in pieces:
+        if is_reference(piece):
+            if run:
+                out.append("".join(run))
+                run = []
+            out.append(RefToken(piece))
+        else:
+            run.append(piece)
+    if run:
+        out.append("".join(run))
+    return out
+
+
 def reference_name(entry: Entry) -> str | None:
     """The ``s#name`` token of a named type entry, or None (inlined)."""
     if entry.state in (SYMBOL,) or not entry.fqn:
@@ -112,7 +136,7 @@ class TypeMap:
                 if i == last or type(frags[i + 1]) is not int:
                     out.append(" ")
             else:
-                child = entries.get((frag.key, COMPLETE)) or entries.get((frag.key, UNEXPANDED))
+                child = entries.get(frag.key << 2 | COMPLETE) or entries.get(frag.key << 2 | UNEXPANDED)
                 if child is None:
                     raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
                 token = reference_name(child)
@@ -140,7 +164,7 @@ class TypeMap:
                 self.debug("type_map_add", f"replacing {name}")
         elif self.dump_types is not None:
             self.debug("type_map_add", f"adding {name}")
-        self.types[name] = (pieces, length)
+        self.types[name] = (compile_pieces(pieces), length)
         if self.dump_types is not None:
             self.dump_types(f"{name} {''.join(pieces)}\n")
 
@@ -153,7 +177,7 @@ class TypeMap:
                 continue
             entry.mapped = True
             if entry.state == UNEXPANDED:
-                complete = entries.get((entry.key, COMPLETE))
+                complete = entries.get(entry.key << 2 | COMPLETE)
                 if complete is not None:
                     if complete.mapped:
                         continue
@@ -184,11 +208,11 @@ class TypeMap:
         out: list[str] = []
         seen: set[str] = set()
         # An explicit stack instead of recursion: kernel type graphs are deep.
-        stack = [(name, iter(pieces))]
+        stack = [(name, iter(compile_pieces(pieces)))]
         while stack:
             owner, it = stack[-1]
             for piece in it:
-                if is_reference(piece):
+                if type(piece) is RefToken:
                     expansion = self.lookup(piece)
                     if expansion is None:
                         raise VersioningError("__calculate_version", f"unknown type reference to "
