@@ -66,6 +66,7 @@ class ObjectResult:
     symtypes: list[tuple[str, str]] = field(default_factory=list)
     matched_in: dict[str, tuple[int, str]] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
+    dwarf_versions: list[int] = field(default_factory=list)
 
 
 class _Scopes:
@@ -166,10 +167,9 @@ class Versioner:
     def process_object(self, path: str) -> ObjectResult:
         """Version the symbols found in one ELF file; raises
         :class:`VersioningError` for anything upstream treats as fatal."""
-        opts = self.options
         elf = ElfObject(path)
         try:
-            return self._process(elf, path, opts)
+            return self.process_reader(DwarfReader(elf, defer=True), path)
         except VersioningError as exc:
             if exc.path is None:
                 exc.path = path
@@ -177,30 +177,31 @@ class Versioner:
         finally:
             elf.close()
 
-    def _process(self, elf: ElfObject, path: str, opts: Options) -> ObjectResult:
+    def process_reader(self, reader: DwarfReader, path: str,
+                       units: list[int] | None = None) -> ObjectResult:
+        """Run upstream's per-object pipeline on an open file, optionally
+        limited to some of its units (a per-CU run of a linked file)."""
+        opts = self.options
+        elf = reader.elf
         self._object_id += 1
         for name, shndx, value in elf.global_symbols():
             if self.symbols.is_exported(name):
                 self.symbols.set_address(name, shndx, value, self.diag.warn)
                 for sym in self._named(name):
                     self.diag.debug("set_symbol_addr", f"{sym.name} -> {{ {sym.section}, {sym.address:x} }}")
-        rules = KabiRules()
-        if opts.stable:
-            sec = elf.section(RULE_SECTION)
-            if sec is None:
-                self.diag.debug("kabi_read_rules", "kABI rules not found")
-            else:
-                rules = KabiRules.parse(elf.data(sec), self.diag.warn, self.diag.debug)
+        rules = read_rules(elf, self.diag) if opts.stable else KabiRules()
         self.diag.debug("process_module", path)
-        reader = DwarfReader(elf)
+        reader.load()
         scopes = _Scopes(reader)
         dump = self.diag.write if (opts.dump_dies or opts.dump_die_map) else None
         die_map = DieMap(reader, rules, opts.stable, scopes.fqn, dump,
                          self.diag.write if opts.dump_die_map else None)
         result = ObjectResult(path)
-        for index, unit in enumerate(reader.units):
+        indices = range(len(reader.units)) if units is None else units
+        result.dwarf_versions = sorted({reader.units[i].version for i in indices})
+        for index in indices:
             scopes.current = index
-            self._process_unit(reader, scopes, die_map, unit, result)
+            self._process_unit(reader, scopes, die_map, reader.units[index], result)
         self._versions(die_map, rules, result)
         return result
 
@@ -288,6 +289,15 @@ class Versioner:
         return out
 
 
+def read_rules(elf: ElfObject, diag: Diagnostics) -> KabiRules:
+    """The object's kABI rules (``--stable``); none when it has no section."""
+    sec = elf.section(RULE_SECTION)
+    if sec is None:
+        diag.debug("kabi_read_rules", "kABI rules not found")
+        return KabiRules()
+    return KabiRules.parse(elf.data(sec), diag.warn, diag.debug)
+
+
 class _TaggedSymbols:
     """The symbol table as the renderer sees it: DIE keys it stores are
     tagged with the current object (see :meth:`Versioner._tagged`)."""
@@ -313,6 +323,7 @@ class VersionResult:
     warnings: list[str]
     matched_in: dict[str, tuple[int, str]]
     producers: list[str]
+    dwarf_versions: list[int]
 
 
 def version_object(path: str, names: Iterable[str], stable: bool = False,
@@ -326,4 +337,4 @@ def version_object(path: str, names: Iterable[str], stable: bool = False,
     result = versioner.process_object(path) if len(versioner.symbols) else ObjectResult(path)
     versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
     return VersionResult(path, versions, result.symtypes, diag.warnings, result.matched_in,
-                         result.producers)
+                         result.producers, result.dwarf_versions)

@@ -149,9 +149,21 @@ def read_sleb(data: bytes, pos: int) -> tuple[int, int]:
 class DwarfReader:
     """The DWARF of one ELF file, as libdw would present it offline."""
 
-    def __init__(self, elf: ElfObject):
+    def __init__(self, elf: ElfObject, defer: bool = False):
         self.elf = elf
         self.path = elf.path
+        self._loaded = False
+        if not defer:
+            self.load()
+
+    def load(self) -> None:
+        """Read and relocate the debug sections and the unit headers.  Kept
+        apart from construction so that errors come after the ELF symbol
+        and kABI-rule checks, in upstream's order."""
+        if self._loaded:
+            return
+        self._loaded = True
+        elf = self.elf
         self.info = elf.debug_section(".debug_info")
         self.types = elf.debug_section(".debug_types")
         if not self.info and not self.types:
@@ -175,6 +187,12 @@ class DwarfReader:
             raise VersioningError("process_module", f"corrupt DWARF unit header in '{self.path}': "
                                   f"{exc}", self.path) from None
         self._starts = [u.key_base + u.offset for u in self.units]
+
+    def forget(self) -> None:
+        """Drop decoded DIEs and strings (between independent unit groups),
+        bounding memory on files with thousands of units."""
+        self._dies = {}
+        self._string_cache = {}
 
     # -- units -------------------------------------------------------------
     def _read_units(self, data: bytes, key_base: int, is_types: bool) -> None:

@@ -67,6 +67,7 @@ class Section:
     link: int
     info: int
     entsize: int
+    addr: int
 
 
 class ElfObject:
@@ -108,11 +109,13 @@ class ElfObject:
             self._first_by_name.setdefault(sec.name, sec)
         self._endian = "<" if self.little_endian else ">"
         self._symvalues: dict[int, list[int]] = {}
+        self._all_symbols: list[tuple[str, int, int, int]] | None = None
+        self._data_cache: dict[int, bytes] = {}
 
     def _describe(self, index: int, sec) -> Section:
         h = sec.header
         return Section(index, sec.name, _sh_type(h["sh_type"]), h["sh_flags"], h["sh_offset"],
-                       h["sh_size"], h["sh_link"], h["sh_info"], h["sh_entsize"])
+                       h["sh_size"], h["sh_link"], h["sh_info"], h["sh_entsize"], h["sh_addr"])
 
     def close(self) -> None:
         self._map.close()
@@ -134,6 +137,15 @@ class ElfObject:
 
     def data(self, sec: Section) -> bytes:
         """A section's contents, decompressed if it is a compressed section."""
+        cached = self._data_cache.get(sec.index)
+        if cached is not None:
+            return cached
+        data = self._load(sec)
+        if sec.type in (SHT_SYMTAB, SHT_REL, SHT_RELA) or sec.name == ".strtab":
+            self._data_cache[sec.index] = data
+        return data
+
+    def _load(self, sec: Section) -> bytes:
         raw = self.raw(sec)
         if sec.flags & SHF_COMPRESSED:
             return self._decompress_chdr(sec, raw)
@@ -248,20 +260,22 @@ class ElfObject:
                 value = struct.unpack_from(pfmt, buf, offset)[0] - value
             struct.pack_into(pfmt, buf, offset, value & mask)
 
-    def global_symbols(self) -> list[tuple[str, int, int]]:
-        """``(name, section index, value)`` of every non-local, named symbol in
+    def symbols(self) -> list[tuple[str, int, int, int]]:
+        """``(name, section index, value, binding)`` of every named symbol in
         every ``SHT_SYMTAB``, with ``SHN_XINDEX`` resolved, in table order."""
+        if self._all_symbols is not None:
+            return self._all_symbols
         xndx_sec = next((s for s in self.sections if s.type == SHT_SYMTAB_SHNDX), None)
         xndx = None
         if xndx_sec is not None:
             raw = self.data(xndx_sec)
             xndx = struct.unpack(self._endian + f"{len(raw) // 4}I", raw[:len(raw) // 4 * 4])
-        out: list[tuple[str, int, int]] = []
+        out: list[tuple[str, int, int, int]] = []
         for sec in self.sections:
             if sec.type != SHT_SYMTAB:
                 continue
             data = self.data(sec)
-            strtab = self.data(self.sections[sec.link])
+            strtab = self.data(self.sections[sec.link]) if sec.link < len(self.sections) else b""
             if self.elfclass == 64:
                 fmt, size = self._endian + "IBBHQQ", 24
                 name_i, info_i, shndx_i, value_i = 0, 1, 3, 4
@@ -273,7 +287,7 @@ class ElfObject:
                                       f"expected sh_entsize ({sec.entsize}) to be {size}", self.path)
             count = len(data) // size
             for n, ent in enumerate(struct.iter_unpack(fmt, data[:count * size])):
-                if n == 0 or (ent[info_i] >> 4) == STB_LOCAL:
+                if n == 0:
                     continue
                 shndx = ent[shndx_i]
                 if shndx == SHN_XINDEX and xndx is not None and n < len(xndx):
@@ -285,8 +299,33 @@ class ElfObject:
                                           "string offset", self.path)
                 if end == start:
                     continue
-                out.append((strtab[start:end].decode("utf-8", "surrogateescape"), shndx, ent[value_i]))
+                out.append((strtab[start:end].decode("utf-8", "surrogateescape"), shndx,
+                            ent[value_i], ent[info_i] >> 4))
+        self._all_symbols = out
         return out
+
+    def global_symbols(self) -> list[tuple[str, int, int]]:
+        """``(name, section index, value)`` of every non-local named symbol,
+        the symbols upstream reads addresses (and so aliases) from."""
+        return [(name, shndx, value) for name, shndx, value, bind in self.symbols()
+                if bind != STB_LOCAL]
+
+    def cstring_at(self, sec: Section, offset: int) -> str:
+        """The NUL-terminated string at ``offset`` inside a section."""
+        data = self.data(sec)
+        end = data.find(b"\0", offset)
+        if offset >= len(data) or end < 0:
+            raise VersioningError("main", f"'{self.path}': no string at offset {offset:#x} of "
+                                  f"{sec.name}", self.path)
+        return data[offset:end].decode("utf-8", "surrogateescape")
+
+    def section_offset(self, shndx: int, value: int) -> tuple[Section, int] | None:
+        """Where a symbol's value points inside its section: an offset in a
+        relocatable object, an address elsewhere."""
+        if not 0 < shndx < len(self.sections):
+            return None
+        sec = self.sections[shndx]
+        return sec, (value if self.is_relocatable else value - sec.addr)
 
 
 def _sh_type(value) -> int:

@@ -1,0 +1,282 @@
+"""Find the work in a kernel tree: which files export what, for which module.
+
+Two kinds of tree:
+
+* **built** (a kbuild output directory, Linux 6.5+): every ``.o`` whose
+  ``.export_symbol`` section declares exports.  ``modules.order`` lists the
+  modules and each module's ``.mod`` file lists the objects linked into it;
+  other objects belong to ``vmlinux`` when the ``vmlinux.a`` thin archive
+  (or a top-level ``built-in.a``) lists them.
+* **linked** (what distros ship as debug info, e.g.
+  ``/usr/lib/debug/lib/modules/<version>/``): ``vmlinux`` and
+  ``kernel/**/*.ko``, exports read from their ksymtab labels; module names
+  are modpost's (``kernel/fs/nfs/nfs.ko`` -> ``fs/nfs/nfs``).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass, field
+
+from .elfdata import ElfObject
+from .errors import VersioningError
+from .exportlist import Export, linked_exports, object_exports
+
+VMLINUX = "vmlinux"
+_SKIP_OBJECTS = ("vmlinux.o", ".vmlinux.export.o")
+
+
+@dataclass
+class WorkItem:
+    """One file to version and what it exports."""
+
+    path: str
+    rel: str
+    module: str
+    exports: list[Export]
+    size: int
+
+
+@dataclass
+class Discovery:
+    tree: str
+    kind: str  # "built" or "linked"
+    items: list[WorkItem] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    member_order: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def export_count(self) -> int:
+        return sum(len(i.exports) for i in self.items)
+
+    def summary(self) -> str:
+        mods = {i.module for i in self.items}
+        return (f"{self.kind} tree {self.tree}: {len(self.items)} exporting "
+                f"{'objects' if self.kind == 'built' else 'files'}, {len(mods)} modules "
+                f"(incl. vmlinux) with exports, {self.export_count} exports"
+                + (f", {len(self.errors)} unreadable" if self.errors else ""))
+
+
+def detect_kind(tree: str) -> str:
+    """A tree with kbuild's bookkeeping files (or loose objects) is a built
+    tree; one with only linked ELF files is a linked tree."""
+    for marker in ("modules.order", "vmlinux.a", "built-in.a", "Module.symvers", ".config"):
+        if os.path.isfile(os.path.join(tree, marker)) and _has_objects(tree):
+            return "built"
+    return "built" if _has_objects(tree) and not _has_modules(tree) else "linked"
+
+
+def _walk_files(tree: str, suffix: str):
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".git"))
+        for name in sorted(files):
+            if name.endswith(suffix):
+                yield os.path.join(root, name)
+
+
+def _has_objects(tree: str) -> bool:
+    return next(_walk_files(tree, ".o"), None) is not None
+
+
+def _has_modules(tree: str) -> bool:
+    return next(_walk_files(tree, ".ko"), None) is not None
+
+
+def discover(tree: str, kind: str | None = None, vmlinux: str | None = None) -> Discovery:
+    """Find every exporting file in ``tree`` and attribute it to a module."""
+    tree = os.path.abspath(tree)
+    if not os.path.isdir(tree):
+        raise VersioningError("discover", f"tree '{tree}' is not a directory", tree)
+    kind = kind or detect_kind(tree)
+    found = Discovery(tree, kind)
+    if kind == "built":
+        _discover_built(found)
+    else:
+        _discover_linked(found, vmlinux)
+    found.items.sort(key=lambda i: (module_sort_key(i.module), i.rel))
+    return found
+
+
+def module_sort_key(module: str) -> tuple[int, str]:
+    """vmlinux first, then modules by name: the order of every report."""
+    return (0, "") if module == VMLINUX else (1, module)
+
+
+# -- built trees -------------------------------------------------------------
+def _module_name(entry: str) -> str:
+    name = entry.strip()
+    if name.startswith("kernel/"):
+        name = name[len("kernel/"):]
+    for suffix in (".ko", ".o"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _read_modules(found: Discovery) -> dict[str, str]:
+    """Object path (relative) -> module name, from modules.order and *.mod."""
+    owner: dict[str, str] = {}
+    order = os.path.join(found.tree, "modules.order")
+    if not os.path.isfile(order):
+        found.notes.append("no modules.order: every exporting object is attributed to vmlinux")
+        return owner
+    with open(order, encoding="utf-8", errors="surrogateescape") as handle:
+        entries = [line.strip() for line in handle if line.strip()]
+    for entry in entries:
+        module = _module_name(entry)
+        found.modules.append(module)
+        mod_file = os.path.join(found.tree, module + ".mod")
+        if os.path.isfile(mod_file):
+            with open(mod_file, encoding="utf-8", errors="surrogateescape") as handle:
+                members = [m for m in handle.read().split() if m.endswith(".o")]
+        else:
+            found.notes.append(f"{module}.mod not found: {module}.o taken as its only object")
+            members = [module + ".o"]
+        found.member_order[module] = members
+        for member in members:
+            owner[os.path.normpath(member)] = module
+        if members != [module + ".o"]:
+            owner.setdefault(module + ".o", "")  # a composite module's link output
+    return owner
+
+
+def read_thin_archive(path: str) -> list[str]:
+    """Member paths of a GNU thin archive (relative to the archive's folder),
+    following nested thin archives."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if not data.startswith(b"!<thin>\n"):
+        raise VersioningError("discover", f"'{path}' is not a thin archive", path)
+    pos = 8
+    names = b""
+    members: list[str] = []
+    base = os.path.dirname(path)
+    while pos + 60 <= len(data):
+        header = data[pos:pos + 60]
+        name = header[:16].rstrip(b" ")
+        size = int(header[48:58].strip() or b"0")
+        pos += 60
+        if name == b"//":
+            names = data[pos:pos + size]
+            pos += size + (size & 1)
+            continue
+        if name in (b"/", b"/SYM64/"):
+            pos += size + (size & 1)
+            continue
+        if name.startswith(b"/") and names:
+            start = int(name[1:])
+            end = names.find(b"/\n", start)
+            member = names[start:end if end >= 0 else len(names)]
+        else:
+            member = name.rstrip(b"/")
+        rel = os.path.normpath(os.path.join(base, member.decode("utf-8", "surrogateescape")))
+        if rel.endswith(".a") and os.path.isfile(rel):
+            members.extend(read_thin_archive(rel))
+        else:
+            members.append(rel)
+        # thin archive members have no data in the archive
+    return members
+
+
+def _builtin_objects(found: Discovery) -> list[str] | None:
+    for archive in ("vmlinux.a", "built-in.a"):
+        path = os.path.join(found.tree, archive)
+        if os.path.isfile(path):
+            members = [os.path.relpath(m, found.tree) for m in read_thin_archive(path)]
+            found.member_order[VMLINUX] = members
+            return members
+    found.notes.append("no vmlinux.a or built-in.a: objects outside modules are taken as vmlinux")
+    return None
+
+
+def _mentions_exports(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                return False
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return data.find(b"__export_symbol_") >= 0
+    except (OSError, ValueError):
+        return True  # let the real reader report it
+
+
+def _discover_built(found: Discovery) -> None:
+    owner = _read_modules(found)
+    builtin = _builtin_objects(found)
+    builtin_set = set(builtin) if builtin is not None else None
+    for path in _walk_files(found.tree, ".o"):
+        rel = os.path.relpath(path, found.tree)
+        base = os.path.basename(rel)
+        if base in _SKIP_OBJECTS or base.endswith(".mod.o") or not _mentions_exports(path):
+            continue
+        module = owner.get(rel)
+        if module == "":
+            continue  # the prelinked output of a composite module
+        if module is None:
+            if builtin_set is not None and rel not in builtin_set:
+                found.notes.append(f"{rel}: exports but is linked into no module or vmlinux; skipped")
+                continue
+            module = VMLINUX
+        try:
+            elf = ElfObject(path)
+            try:
+                exports = object_exports(elf)
+            finally:
+                elf.close()
+        except VersioningError as exc:
+            found.errors.append((rel, str(exc)))
+            found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
+            continue
+        if exports:
+            found.items.append(WorkItem(path, rel, module, exports, os.path.getsize(path)))
+
+
+# -- linked trees ------------------------------------------------------------
+def _find_vmlinux(tree: str) -> str | None:
+    for name in sorted(os.listdir(tree)):
+        if name == VMLINUX or (name.startswith("vmlinux-") and not name.endswith((".map", ".gz"))):
+            path = os.path.join(tree, name)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def linked_module_name(rel: str) -> str:
+    """modpost's name for a module file: its path below ``kernel/``
+    without ``.ko``."""
+    parts = rel.split(os.sep)
+    if "kernel" in parts:
+        parts = parts[parts.index("kernel") + 1:]
+    name = "/".join(parts)
+    return name[:-3] if name.endswith(".ko") else name
+
+
+def _discover_linked(found: Discovery, vmlinux: str | None) -> None:
+    files: list[tuple[str, str]] = []
+    vmlinux = vmlinux or _find_vmlinux(found.tree)
+    if vmlinux is not None:
+        files.append((os.path.abspath(vmlinux), VMLINUX))
+    else:
+        found.notes.append("no vmlinux found (use --vmlinux): only modules are versioned")
+    for path in _walk_files(found.tree, ".ko"):
+        rel = os.path.relpath(path, found.tree)
+        module = linked_module_name(rel)
+        found.modules.append(module)
+        files.append((path, module))
+    for path, module in files:
+        rel = os.path.relpath(path, found.tree) if path.startswith(found.tree) else path
+        try:
+            elf = ElfObject(path)
+            try:
+                exports = linked_exports(elf)
+            finally:
+                elf.close()
+        except VersioningError as exc:
+            found.errors.append((rel, str(exc)))
+            found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
+            continue
+        if exports:
+            found.items.append(WorkItem(path, rel, module, exports, os.path.getsize(path)))

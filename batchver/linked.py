@@ -1,0 +1,140 @@
+"""Versioning exports of *linked* files (modules, vmlinux, ``ld -r`` output).
+
+kbuild runs gendwarfksyms on each object before linking, so the CRC the
+kernel embeds for an export comes from the type map of one translation unit.
+Run on a linked file, upstream instead shares one type map across all CUs and
+takes the first matching DIE in DWARF order, which changes many CRCs.  This
+module offers both:
+
+* ``kbuild`` semantics: each export is versioned inside the CU that exported
+  it (the CU with its ``__gendwarfksyms_ptr_`` variable, else the CU with its
+  definition, else the first CU declaring it), with that CU's types only:
+  an upstream run restricted to one unit, which is what the per-object run
+  computes for a one-CU object.
+* ``file`` semantics: upstream on the whole file.
+
+Units are independent under kbuild semantics, so a huge file is processed as
+ranges of units, each in its own worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .core import Diagnostics, Options, Versioner, _Scopes
+from .dwarfreader import AT_DECLARATION, DwarfReader
+from .errors import VersioningError
+from .symbols import SYMBOL_PTR_PREFIX
+from .typestrings import symbol_name
+
+
+@dataclass
+class UnitCandidates:
+    """The names a unit could supply, split by how it supplies them."""
+
+    index: int
+    pointers: set[str] = field(default_factory=set)
+    definitions: set[str] = field(default_factory=set)
+    declarations: set[str] = field(default_factory=set)
+
+
+def scan_units(reader: DwarfReader, indices: range | list[int]) -> list[UnitCandidates]:
+    """Find, per unit, the exported-symbol candidates upstream's search would
+    see: subprograms and variables at top level or inside namespaces,
+    classes and structs, by linkage name or name, or their origin's."""
+    out = []
+    for index in indices:
+        unit = reader.units[index]
+        scopes = _Scopes(reader)
+        scopes.current = index
+        found = UnitCandidates(index)
+        for die in scopes.walk_unit(unit):
+            origin_key = die.ref(0x31)  # DW_AT_abstract_origin
+            origin = reader.die(origin_key) if origin_key is not None else None
+            for name in {symbol_name(die), symbol_name(origin) if origin is not None else None}:
+                if not name:
+                    continue
+                if name.startswith(SYMBOL_PTR_PREFIX):
+                    found.pointers.add(name[len(SYMBOL_PTR_PREFIX):])
+                elif die.flag(AT_DECLARATION):
+                    found.declarations.add(name)
+                else:
+                    found.definitions.add(name)
+        out.append(found)
+    return out
+
+
+def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> tuple[dict[int, list[str]], list[str]]:
+    """Map each export to the unit that exported it; also return the names
+    no unit mentions (they get no version, as upstream)."""
+    wanted = set(names)
+    chosen: dict[str, int] = {}
+    for kind in ("pointers", "definitions", "declarations"):
+        for scan in scans:
+            for name in getattr(scan, kind) & wanted:
+                if name not in chosen:
+                    chosen[name] = scan.index
+        wanted -= chosen.keys()
+    groups: dict[int, list[str]] = {}
+    for name in names:
+        if name in chosen:
+            groups.setdefault(chosen[name], []).append(name)
+    missing = [n for n in names if n not in chosen]
+    return groups, missing
+
+
+@dataclass
+class GroupResult:
+    """Versions of the exports assigned to one unit."""
+
+    unit: int
+    unit_name: str
+    versions: dict[str, int | None]
+    symtypes: list[tuple[str, str]]
+    warnings: list[str]
+    producers: list[str]
+
+
+def version_unit_groups(reader: DwarfReader, path: str, groups: dict[int, list[str]],
+                        stable: bool, symtypes: bool) -> list[GroupResult]:
+    """Run upstream's pipeline once per unit on that unit's exports only."""
+    out = []
+    for index in sorted(groups):
+        opts = Options(stable=stable, symtypes=symtypes)
+        diag = Diagnostics(opts)
+        versioner = Versioner(groups[index], opts, diag)
+        result = versioner.process_reader(reader, path, [index])
+        versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
+        cu = reader.unit_die(reader.units[index])
+        unit_name = (cu.name if cu is not None else None) or f"unit@{reader.units[index].offset:#x}"
+        out.append(GroupResult(index, unit_name, versions, result.symtypes, diag.warnings,
+                               result.producers))
+        reader.forget()
+    return out
+
+
+def unit_ranges(reader: DwarfReader, parts: int) -> list[range]:
+    """Split the units into ``parts`` contiguous ranges of similar DWARF size."""
+    units = reader.units
+    if not units:
+        return []
+    sizes = [u.end - u.offset for u in units]
+    total = sum(sizes)
+    target = max(1, total // max(1, parts))
+    ranges = []
+    start = 0
+    acc = 0
+    for i, size in enumerate(sizes):
+        acc += size
+        if acc >= target and len(ranges) < parts - 1:
+            ranges.append(range(start, i + 1))
+            start, acc = i + 1, 0
+    if start < len(units):
+        ranges.append(range(start, len(units)))
+    return ranges
+
+
+def check_units_exist(reader: DwarfReader, path: str) -> None:
+    if not reader.units:
+        raise VersioningError("process_module", "dwarf_get_units failed: no debugging information?",
+                              path)

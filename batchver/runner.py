@@ -1,0 +1,177 @@
+"""Fan the work of a discovered tree out across processes.
+
+Scheduling, in order:
+
+1. Linked files larger than ``split_bytes`` (``vmlinux``) are cut into
+   ranges of units of similar DWARF size.  Under kbuild semantics a first
+   round scans the ranges in parallel to find which CU exported each symbol;
+   the exports are then assigned (in the parent, so the decision sees every
+   unit) and each range is versioned by its own task.
+2. Every other file is one task.  Tasks run largest first on a joblib
+   process pool; results come back as small records in any order and are
+   merged by file and unit order, so the output does not depend on the
+   number of jobs or on scheduling.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from .discover import Discovery, WorkItem
+from .dwarfreader import DwarfReader
+from .elfdata import ElfObject
+from .errors import VersioningError
+from .linked import kbuild_assignment, unit_ranges
+from .tasks import TaskResult, run_linked_file, run_object, run_unit_groups, scan_file
+
+
+@dataclass
+class RunOptions:
+    jobs: int = 0
+    stable: bool = False
+    symtypes: bool = False
+    semantics: str = "kbuild"
+    split_bytes: int = 64 << 20
+    quiet: bool = False
+
+    @property
+    def workers(self) -> int:
+        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
+
+
+@dataclass
+class RunOutcome:
+    """Everything the merge step needs, keyed by the item's relative path."""
+
+    results: dict[str, list[TaskResult]] = field(default_factory=dict)
+    split: dict[str, int] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+
+def _progress(total: int, desc: str, quiet: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="export", disable=quiet or not sys.stderr.isatty(),
+                dynamic_ncols=True, smoothing=0.1)
+
+
+def _parallel(jobs: int, calls: list, bar: tqdm, weights: list[int]):
+    """Run calls (largest first as given), yielding results as they finish."""
+    if not calls:
+        return
+    runner = Parallel(n_jobs=min(jobs, len(calls)), return_as="generator_unordered")
+    index_of = {}
+    wrapped = []
+    for i, call in enumerate(calls):
+        index_of[i] = weights[i]
+        wrapped.append(delayed(_indexed)(i, call))
+    for i, result in runner(wrapped):
+        bar.update(index_of[i])
+        yield i, result
+
+
+def _indexed(index: int, call):
+    func, args = call
+    return index, func(*args)
+
+
+def _split_ranges(item: WorkItem, parts: int) -> list[range] | str:
+    try:
+        elf = ElfObject(item.path)
+        try:
+            reader = DwarfReader(elf)
+            return unit_ranges(reader, parts)
+        finally:
+            elf.close()
+    except VersioningError as exc:
+        return str(exc)
+
+
+def run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
+    """Version every export of the discovered tree."""
+    start = time.perf_counter()
+    outcome = RunOutcome()
+    jobs = opts.workers
+    linked = discovery.kind == "linked"
+    big = [i for i in discovery.items if linked and i.exports and opts.semantics == "kbuild"
+           and i.size > opts.split_bytes]
+    plain = [i for i in discovery.items if i not in big]
+
+    bar = _progress(discovery.export_count, "versioning", opts.quiet)
+    calls: list = []
+    weights: list[int] = []
+    sizes: list[int] = []
+
+    # Round one: scan the units of big linked files to assign exports.
+    scan_calls, scan_meta = [], []
+    for item in big:
+        ranges = _split_ranges(item, max(4, 2 * jobs))
+        if isinstance(ranges, str):
+            outcome.results[item.rel] = [TaskResult(item.rel, error=ranges)]
+            continue
+        outcome.split[item.rel] = len(ranges)
+        names = [e.name for e in item.exports]
+        for part, units in enumerate(ranges):
+            scan_calls.append((scan_file, (item.path, names, units)))
+            scan_meta.append((item, part, units))
+    scans: dict[str, list] = {}
+    if scan_calls:
+        bar.set_description("scanning units")
+        errors: dict[str, str] = {}
+        for i, result in _parallel(jobs, scan_calls, bar, [0] * len(scan_calls)):
+            item, part, _ = scan_meta[i]
+            if isinstance(result, str):
+                errors[item.rel] = result
+            else:
+                scans.setdefault(item.rel, []).append((part, result))
+        bar.set_description("versioning")
+        for item in big:
+            if item.rel in outcome.results:
+                continue
+            if item.rel in errors:
+                outcome.results[item.rel] = [TaskResult(item.rel, error=errors[item.rel])]
+                continue
+            ordered = [s for _, part_scans in sorted(scans[item.rel]) for s in part_scans]
+            names = [e.name for e in item.exports]
+            groups, missing = kbuild_assignment(names, ordered)
+            outcome.results[item.rel] = [TaskResult(
+                item.rel, versions={n: None for n in missing},
+                warnings=[f"no information for symbol {n}" for n in missing])]
+            for part, units in ((p, u) for (it, p, u) in scan_meta if it is item):
+                part_groups = {u: groups[u] for u in units if u in groups}
+                if not part_groups:
+                    continue
+                calls.append((run_unit_groups, (item.path, item.rel, names, opts.stable,
+                                                opts.symtypes, part_groups, part + 1)))
+                weights.append(sum(len(v) for v in part_groups.values()))
+                sizes.append(item.size // outcome.split[item.rel])
+
+    # Round two: every file (and every range of a big file) as a task.
+    for item in plain:
+        if not item.exports:
+            if item.rel not in outcome.results:
+                outcome.results[item.rel] = [TaskResult(item.rel, error=next(
+                    (msg for rel, msg in discovery.errors if rel == item.rel), "no exports"))]
+            continue
+        names = [e.name for e in item.exports]
+        if linked:
+            calls.append((run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
+                                            opts.semantics)))
+        else:
+            calls.append((run_object, (item.path, item.rel, names, opts.stable, opts.symtypes)))
+        weights.append(len(names))
+        sizes.append(item.size)
+    order = sorted(range(len(calls)), key=lambda i: -sizes[i])
+    ordered_calls = [calls[i] for i in order]
+    ordered_weights = [weights[i] for i in order]
+    for i, result in _parallel(jobs, ordered_calls, bar, ordered_weights):
+        outcome.results.setdefault(result.rel, []).append(result)
+    bar.close()
+    for results in outcome.results.values():
+        results.sort(key=lambda r: r.part)
+    outcome.wall_seconds = time.perf_counter() - start
+    return outcome

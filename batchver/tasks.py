@@ -1,0 +1,136 @@
+"""Units of work the scheduler fans out, and the small records they return.
+
+Each task opens its own file, so nothing large crosses process boundaries:
+a task gets a path and names, and returns versions, origins, symtypes text
+and timings.  Any failure of one file is caught here and returned as data,
+so one bad object never stops a run.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from .core import version_object
+from .dwarfreader import DwarfReader
+from .elfdata import ElfObject
+from .errors import VersioningError
+from .linked import UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
+
+
+@dataclass
+class TaskResult:
+    """What one task learnt about one file (or a unit range of it)."""
+
+    rel: str
+    versions: dict[str, int | None] = field(default_factory=dict)
+    versioned_in: dict[str, str] = field(default_factory=dict)
+    symtypes: list[tuple[str, str]] = field(default_factory=list)  # (block key, text)
+    warnings: list[str] = field(default_factory=list)
+    producers: list[str] = field(default_factory=list)
+    dwarf_versions: list[int] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    part: int = 0
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, VersioningError):
+        return str(exc)
+    return f"internal error ({type(exc).__name__}: {exc}); " + \
+        traceback.format_exc(limit=3).strip().splitlines()[-1]
+
+
+def _block(lines: list[tuple[str, str]]) -> str:
+    return "".join(f"{key} {text}\n" for key, text in lines)
+
+
+def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
+               name_units: bool = False) -> TaskResult:
+    """Upstream on one file with its exports: kbuild's own step for an
+    unlinked object, or ``--semantics file`` for a linked one (then
+    ``name_units`` records which CU supplied each export)."""
+    start = time.perf_counter()
+    out = TaskResult(rel)
+    try:
+        result = version_object(path, names, stable=stable, symtypes=symtypes)
+        out.versions = result.versions
+        out.versioned_in = {
+            n: (f"{rel}:{result.matched_in[n][1]}" if name_units and n in result.matched_in else rel)
+            for n, v in result.versions.items() if v is not None}
+        out.warnings = result.warnings
+        out.producers = result.producers
+        out.dwarf_versions = result.dwarf_versions
+        if symtypes:
+            out.symtypes = [(rel, _block(result.symtypes))]
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+        out.error = _describe(exc)
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def run_linked_file(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
+                    semantics: str) -> TaskResult:
+    """A whole linked file: upstream on the file, or per exporting CU."""
+    if semantics == "file":
+        return run_object(path, rel, names, stable, symtypes, name_units=True)
+    return run_unit_groups(path, rel, names, stable, symtypes, None, 0)
+
+
+def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates] | str:
+    """Phase one for a split file: which units mention which exports."""
+    try:
+        elf = ElfObject(path)
+        try:
+            reader = DwarfReader(elf)
+            wanted = set(names)
+            scans = []
+            for index in units:
+                (found,) = scan_units(reader, [index])
+                found.pointers &= wanted
+                found.definitions &= wanted
+                found.declarations &= wanted
+                scans.append(found)
+                reader.forget()
+            return scans
+        finally:
+            elf.close()
+    except Exception as exc:  # noqa: BLE001
+        return _describe(exc)
+
+
+def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
+                    groups: dict[int, list[str]] | None, part: int) -> TaskResult:
+    """Version exports per exporting CU (kbuild semantics).  ``groups`` maps
+    unit indices to their exports; None means scan the file and assign."""
+    start = time.perf_counter()
+    out = TaskResult(rel, part=part)
+    try:
+        elf = ElfObject(path)
+        try:
+            reader = DwarfReader(elf)
+            if groups is None:
+                groups, missing = kbuild_assignment(names, scan_units(reader, range(len(reader.units))))
+                reader.forget()
+                for name in missing:
+                    out.versions[name] = None
+                    out.warnings.append(f"no information for symbol {name}")
+            out.dwarf_versions = sorted({u.version for u in reader.units})
+            for group in version_unit_groups(reader, path, groups, stable, symtypes):
+                out.versions.update(group.versions)
+                for name, crc in group.versions.items():
+                    if crc is not None:
+                        out.versioned_in[name] = f"{rel}:{group.unit_name}"
+                out.warnings.extend(group.warnings)
+                for producer in group.producers:
+                    if producer not in out.producers:
+                        out.producers.append(producer)
+                if symtypes:
+                    out.symtypes.append((f"{rel}:{group.unit:08d}", _block(group.symtypes)))
+        finally:
+            elf.close()
+    except Exception as exc:  # noqa: BLE001
+        out.error = _describe(exc)
+    out.seconds = time.perf_counter() - start
+    return out
