@@ -62,7 +62,10 @@ def has_export_section(elf: ElfObject) -> bool:
 
 
 def linked_exports(elf: ElfObject) -> list[Export]:
-    """Exports of a linked module or vmlinux, from its ksymtab labels."""
+    """Exports of a linked module or vmlinux, from its ksymtab labels; an
+    ``ld -r`` output (like ``vmlinux.o``) still has ``.export_symbol``."""
+    if has_export_section(elf):
+        return object_exports(elf)
     symbols = elf.symbols()
     namespaces: dict[str, tuple[int, int]] = {}
     for name, shndx, value, _ in symbols:

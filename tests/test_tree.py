@@ -1,0 +1,188 @@
+"""The whole-tree runner: discovery, attribution, kbuild semantics, merge,
+determinism and failure handling."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from batchver.cli import main as cli_main
+from batchver.discover import discover, linked_module_name, read_thin_archive
+from batchver.dropin import main as dropin_main
+
+from .conftest import CORPUS, REPO
+
+_spec = importlib.util.spec_from_file_location("build_example_tree",
+                                               REPO / "tools" / "build_example_tree.py")
+example = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(example)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, cc):
+    return example.build(str(tmp_path_factory.mktemp("example") / "tree"))
+
+
+def kbuild_versions(obj: str, symtypes_path: str) -> tuple[dict[str, str], str]:
+    """What kbuild computes for one object: nm | sed | gendwarfksyms."""
+    nm = subprocess.run(["nm", obj], capture_output=True, text=True, check=True).stdout
+    names = sorted({line.split(" __export_symbol_")[1] for line in nm.splitlines()
+                    if " __export_symbol_" in line})
+    out, err = io.StringIO(), io.StringIO()
+    rc = dropin_main(["-T", symtypes_path, obj], io.BytesIO("\n".join(names).encode() + b"\n"), out, err)
+    assert rc == 0, err.getvalue()
+    versions = {line.split()[1]: line.split()[2] for line in out.getvalue().splitlines()}
+    with open(symtypes_path) as handle:
+        return versions, handle.read()
+
+
+def run_cli(*args: str) -> int:
+    return cli_main(["run", *args, "--quiet"])
+
+
+def test_discovery_and_attribution(tree):
+    found = discover(tree)
+    assert found.kind == "built"
+    assert [(i.rel, i.module, [e.name for e in i.exports]) for i in found.items] == [
+        ("kernel/core.o", "vmlinux", ["demo_cookie", "demo_core_version", "demo_register",
+                                      "demo_unregister"]),
+        ("lib/util.o", "vmlinux", ["demo_buf_total", "demo_sum"]),
+        ("drivers/demo/demo_helper.o", "drivers/demo/demo", ["demo_queue", "demo_state_names"]),
+        ("drivers/demo/demo_main.o", "drivers/demo/demo", ["demo_open", "demo_private_get"]),
+        ("drivers/single/single.o", "drivers/single/single", ["single_probe"]),
+    ]
+    assert found.modules == ["drivers/demo/demo", "drivers/single/single"]
+    assert read_thin_archive(os.path.join(tree, "vmlinux.a")) == [
+        os.path.join(tree, "kernel/core.o"), os.path.join(tree, "lib/util.o")]
+
+
+def test_module_symvers_is_kbuild_per_object(tree, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(tree, "-o", str(out), "--jobs", "1", "--symtypes") == 0
+    crc = {}
+    symtypes = {}
+    for obj in ("kernel/core.o", "lib/util.o", "drivers/demo/demo_main.o",
+                "drivers/demo/demo_helper.o", "drivers/single/single.o"):
+        versions, text = kbuild_versions(os.path.join(tree, obj), str(tmp_path / "t.symtypes"))
+        crc.update(versions)
+        symtypes[obj] = text
+    expected_rows = [
+        ("demo_buf_total", "vmlinux", "EXPORT_SYMBOL", ""),
+        ("demo_cookie", "vmlinux", "EXPORT_SYMBOL_GPL", "DEMO_INTERNAL"),
+        ("demo_core_version", "vmlinux", "EXPORT_SYMBOL", ""),
+        ("demo_register", "vmlinux", "EXPORT_SYMBOL_GPL", ""),
+        ("demo_sum", "vmlinux", "EXPORT_SYMBOL", ""),
+        ("demo_unregister", "vmlinux", "EXPORT_SYMBOL_GPL", ""),
+        ("demo_open", "drivers/demo/demo", "EXPORT_SYMBOL_GPL", ""),
+        ("demo_private_get", "drivers/demo/demo", "EXPORT_SYMBOL", ""),
+        ("demo_queue", "drivers/demo/demo", "EXPORT_SYMBOL_GPL", "DEMO_INTERNAL"),
+        ("demo_state_names", "drivers/demo/demo", "EXPORT_SYMBOL", ""),
+        ("single_probe", "drivers/single/single", "EXPORT_SYMBOL_GPL", ""),
+    ]
+    assert (out / "Module.symvers").read_text() == "".join(
+        f"{crc[name]}\t{name}\t{module}\t{kind}\t{ns}\n" for name, module, kind, ns in expected_rows)
+    # Per-module symtypes: the objects' blocks in link order.
+    assert (out / "symtypes" / "vmlinux.symtypes").read_text() == \
+        symtypes["kernel/core.o"] + symtypes["lib/util.o"]
+    assert (out / "symtypes" / "drivers" / "demo" / "demo.symtypes").read_text() == \
+        symtypes["drivers/demo/demo_main.o"] + symtypes["drivers/demo/demo_helper.o"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"] == {"files": 5, "failed_files": 0, "modules": 3, "exports": 11,
+                                "versioned": 11, "no_information": 0, "failed_exports": 0}
+    assert report["exports"]["drivers/demo/demo:demo_queue"]["versioned_in"] == \
+        "drivers/demo/demo_helper.o"
+    assert report["toolchain"]["dwarf_versions"] == [5]
+    assert all(p.startswith("GNU C") for p in report["toolchain"]["producers"])
+
+
+def _without_timing(path) -> dict:
+    report = json.loads(path.read_text())
+    report.pop("timing")
+    return report
+
+
+def test_output_independent_of_jobs(tree, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_cli(tree, "-o", str(one), "--jobs", "1", "--symtypes") == 0
+    assert run_cli(tree, "-o", str(two), "--jobs", "2", "--symtypes") == 0
+    for rel in ("Module.symvers", "symtypes/vmlinux.symtypes", "symtypes/drivers/demo/demo.symtypes",
+                "symtypes/drivers/single/single.symtypes"):
+        assert (one / rel).read_bytes() == (two / rel).read_bytes()
+    assert _without_timing(one / "report.json") == _without_timing(two / "report.json")
+
+
+def test_bad_objects_do_not_stop_the_run(tree, tmp_path, cc):
+    bad = tmp_path / "bad"
+    shutil.copytree(tree, bad)
+    # A corrupt object that mentions an export, and one without debug info.
+    (bad / "kernel" / "corrupt.o").write_bytes(b"\x7fELF garbage __export_symbol_x" + b"\0" * 64)
+    src = bad / "kernel" / "nodebug.c"
+    src.write_text('#include "../include/export.h"\nint nodebug_fn(void) { return 1; }\n'
+                   "EXPORT_SYMBOL(nodebug_fn);\n")
+    subprocess.run([cc, "-c", "-O2", "-o", str(bad / "kernel" / "nodebug.o"), str(src)], check=True)
+    os.remove(bad / "vmlinux.a")  # attribute everything outside modules to vmlinux
+    out = tmp_path / "out"
+    assert run_cli(str(bad), "-o", str(out), "--jobs", "1") == 1
+    report = json.loads((out / "report.json").read_text())
+    files = {f["file"]: f for f in report["files"]}
+    assert files["kernel/corrupt.o"]["status"] == "failed"
+    assert "kernel/corrupt.o" in files["kernel/corrupt.o"]["error"]
+    assert files["kernel/nodebug.o"]["status"] == "failed"
+    assert "no debugging information" in files["kernel/nodebug.o"]["error"]
+    assert report["exports"]["vmlinux:nodebug_fn"]["status"] == "failed"
+    assert report["counts"]["versioned"] == 11  # every other export still versioned
+    symvers = (out / "Module.symvers").read_text()
+    assert "0x00000000\tnodebug_fn\tvmlinux\tEXPORT_SYMBOL\t\n" in symvers
+    assert symvers.count("\n") == 12
+
+
+def test_kbuild_semantics_on_ld_r_output(tmp_path):
+    """The 23 defconfig objects linked into one file: per-CU versioning gives
+    each object's own (kbuild) CRCs."""
+    objects = sorted(str(p) for p in (CORPUS / "linux-6.12-defconfig" / "objects").rglob("*.o"))
+    linked_dir = tmp_path / "linked"
+    linked_dir.mkdir()
+    subprocess.run(["ld", "-r", "-o", str(linked_dir / "vmlinux"), *objects], check=True)
+    expected = {}
+    for symver in (CORPUS / "linux-6.12-defconfig" / "expected").glob("*.symver"):
+        if ".stable." not in symver.name:
+            for line in symver.read_text().splitlines():
+                expected[line.split()[1]] = line.split()[2]
+    results = {}
+    for semantics in ("kbuild", "file"):
+        out = tmp_path / semantics
+        assert run_cli(str(linked_dir), "-o", str(out), "--jobs", "1", "--kind", "linked",
+                       "--semantics", semantics, "--split-mb", "1") == 0
+        results[semantics] = {line.split("\t")[1]: line.split("\t")[0]
+                              for line in (out / "Module.symvers").read_text().splitlines()}
+    assert len(expected) == 255
+    assert results["kbuild"] == expected
+    differ = sum(1 for name in expected if results["file"][name] != expected[name])
+    assert differ > 0  # whole-file semantics is not what kbuild embeds
+
+
+def test_linked_columns_match_debian(tmp_path):
+    """Symbol, module, export type and namespace columns for the 28 shared
+    Debian modules equal Debian's own Module.symvers rows."""
+    debian = CORPUS / "debian-6.12.117-cloud"
+    out = tmp_path / "out"
+    assert run_cli(str(debian / "kernel"), "-o", str(out), "--jobs", "2") == 0
+    ours = [tuple(line.split("\t")[1:]) for line in (out / "Module.symvers").read_text().splitlines()]
+    modules = {row[1] for row in ours}
+    assert len(modules) == 28
+    theirs = [tuple(line.split("\t")[1:]) for line in
+              (debian / "Module.symvers.debian").read_text().splitlines()
+              if line.split("\t")[2] in modules]
+    assert sorted(ours) == sorted(theirs)
+    assert len(ours) == 316
+
+
+def test_module_names():
+    assert linked_module_name("kernel/fs/nfs/nfs.ko") == "fs/nfs/nfs"
+    assert linked_module_name("extra/foo.ko") == "extra/foo"
