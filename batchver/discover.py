@@ -15,8 +15,10 @@ Two kinds of tree:
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
+import re
 from dataclasses import dataclass, field
 
 from .elfdata import ElfObject
@@ -47,6 +49,7 @@ class Discovery:
     notes: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     member_order: dict[str, list[str]] = field(default_factory=dict)
+    kernel: dict[str, str] = field(default_factory=dict)
 
     @property
     def export_count(self) -> int:
@@ -97,7 +100,25 @@ def discover(tree: str, kind: str | None = None, vmlinux: str | None = None) -> 
     else:
         _discover_linked(found, vmlinux)
     found.items.sort(key=lambda i: (module_sort_key(i.module), i.rel))
+    found.kernel = kernel_identity(tree, kind)
     return found
+
+
+def kernel_identity(tree: str, kind: str) -> dict[str, str]:
+    """What is known of the kernel built: its release string and a hash of
+    its .config (a baseline records both; a config change moves CRCs)."""
+    identity: dict[str, str] = {}
+    release = os.path.join(tree, "include", "config", "kernel.release")
+    if os.path.isfile(release):
+        with open(release, encoding="utf-8", errors="replace") as handle:
+            identity["release"] = handle.read().strip()
+    elif kind == "linked" and re.match(r"\d+\.\d+", os.path.basename(tree)):
+        identity["release"] = os.path.basename(tree)
+    config = os.path.join(tree, ".config")
+    if os.path.isfile(config):
+        with open(config, "rb") as handle:
+            identity["config_sha256"] = hashlib.sha256(handle.read()).hexdigest()
+    return identity
 
 
 def module_sort_key(module: str) -> tuple[int, str]:

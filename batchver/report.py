@@ -44,6 +44,7 @@ class Merged:
     rows: list[ExportRow] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
     symtypes: dict[str, str] = field(default_factory=dict)
+    symtypes_index: dict[str, list[dict]] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
 
@@ -59,7 +60,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
     merged = Merged()
     producers: set[str] = set()
     dwarf: set[int] = set()
-    blocks: dict[str, list[tuple[tuple, str]]] = {}
+    blocks: dict[str, list[tuple[tuple, str, str]]] = {}
     link_order = {m: {os.path.normpath(p): i for i, p in enumerate(paths)}
                   for m, paths in discovery.member_order.items()}
     for item in discovery.items:
@@ -75,8 +76,8 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             producers.update(r.producers)
             dwarf.update(r.dwarf_versions)
             position = link_order.get(item.module, {}).get(os.path.normpath(item.rel), len(link_order))
-            for key, text in r.symtypes:
-                blocks.setdefault(item.module, []).append(((position, key), text))
+            for key, origin, text in r.symtypes:
+                blocks.setdefault(item.module, []).append(((position, key), origin, text))
         missing = []
         for export in item.exports:
             crc = None if error else versions.get(export.name)
@@ -98,7 +99,14 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
         })
     merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.name, r.file))
     for module, parts in blocks.items():
-        merged.symtypes[module] = "".join(text for _, text in sorted(parts, key=lambda p: p[0]))
+        ordered = sorted(parts, key=lambda p: p[0])
+        merged.symtypes[module] = "".join(text for _, _, text in ordered)
+        index, line = [], 0
+        for _, origin, text in ordered:
+            count = text.count("\n")
+            index.append({"origin": origin, "start": line, "count": count})
+            line += count
+        merged.symtypes_index[module] = index
     merged.producers = sorted(producers)
     merged.dwarf_versions = sorted(dwarf)
     return merged
@@ -117,6 +125,7 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         "kind": discovery.kind,
         "options": {"semantics": opts.semantics if discovery.kind == "linked" else "kbuild",
                     "stable": opts.stable, "symtypes": opts.symtypes},
+        "kernel": discovery.kernel,
         "toolchain": {"producers": merged.producers, "dwarf_versions": merged.dwarf_versions},
         "counts": {
             "files": len(merged.files),
@@ -129,6 +138,7 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         },
         "notes": discovery.notes,
         "files": merged.files,
+        "symtypes_blocks": merged.symtypes_index if opts.symtypes else {},
         "exports": {f"{r.module}:{r.name}": {
             "symbol": r.name, "module": r.module, "crc": None if r.crc is None else f"0x{r.crc:08x}",
             "export_type": r.export_type, "namespace": r.namespace, "status": r.status,

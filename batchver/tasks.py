@@ -26,7 +26,8 @@ class TaskResult:
     rel: str
     versions: dict[str, int | None] = field(default_factory=dict)
     versioned_in: dict[str, str] = field(default_factory=dict)
-    symtypes: list[tuple[str, str]] = field(default_factory=list)  # (block key, text)
+    # (sort key, origin as in versioned_in, text) per symtypes block
+    symtypes: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
@@ -63,7 +64,7 @@ def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bo
         out.producers = result.producers
         out.dwarf_versions = result.dwarf_versions
         if symtypes:
-            out.symtypes = [(rel, _block(result.symtypes))]
+            out.symtypes = [(rel, rel, _block(result.symtypes))]
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
         out.error = _describe(exc)
     out.seconds = time.perf_counter() - start
@@ -127,7 +128,8 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
                     if producer not in out.producers:
                         out.producers.append(producer)
                 if symtypes:
-                    out.symtypes.append((f"{rel}:{group.unit:08d}", _block(group.symtypes)))
+                    out.symtypes.append((f"{rel}:{group.unit:08d}", f"{rel}:{group.unit_name}",
+                                         _block(group.symtypes)))
         finally:
             elf.close()
     except Exception as exc:  # noqa: BLE001
