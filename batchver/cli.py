@@ -43,6 +43,9 @@ def _run(args: list[str]) -> int:
     parser.add_argument("--split-mb", type=int, default=64, metavar="MB",
                         help="split linked files larger than this across workers by CU ranges "
                              "(default: 64)")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="reuse results of unchanged files from this content-addressed "
+                             "cache (and store new ones); report.json says per file why")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     ns = parser.parse_args(args)
     from .discover import discover
@@ -60,7 +63,8 @@ def _run(args: list[str]) -> int:
     if not found.items:
         print(f"batchver run: no exporting files found in {found.tree}", file=sys.stderr)
         return 2
-    opts = RunOptions(ns.jobs, ns.stable, ns.symtypes, ns.semantics, ns.split_mb << 20, ns.quiet)
+    opts = RunOptions(ns.jobs, ns.stable, ns.symtypes, ns.semantics, ns.split_mb << 20, ns.quiet,
+                      ns.cache)
     outcome = run(found, opts)
     merged = merge(found, outcome)
     report = write_outputs(ns.output, found, outcome, merged, opts)

@@ -96,6 +96,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             "error": error,
             "warnings": sorted(set(warnings)),
             "split_into": outcome.split.get(item.rel, 1),
+            "cache": outcome.cache.get(item.rel, "off"),
         })
     merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.name, r.file))
     for module, parts in blocks.items():
@@ -145,6 +146,8 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
             "versioned_in": r.versioned_in} for r in merged.rows},
         "timing": {
             "wall_seconds": round(outcome.wall_seconds, 3),
+            "cache_hits": outcome.cache_hits,
+            "cache_lookups": len(outcome.cache),
             "jobs": opts.workers,
             "file_seconds": {rel: round(sum(r.seconds for r in rs), 3)
                              for rel, rs in sorted(outcome.results.items())},

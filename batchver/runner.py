@@ -15,14 +15,16 @@ Scheduling, in order:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
+from .cache import ResultCache, file_digest, task_key
 from .discover import Discovery, WorkItem
 from .dwarfreader import DwarfReader
 from .elfdata import ElfObject
@@ -39,6 +41,9 @@ class RunOptions:
     semantics: str = "kbuild"
     split_bytes: int = 64 << 20
     quiet: bool = False
+    cache_dir: str | None = None
+    backend: str = "loky"  # any joblib backend; "dask" uses scheduler (or a local cluster)
+    scheduler: str | None = None
 
     @property
     def workers(self) -> int:
@@ -51,7 +56,12 @@ class RunOutcome:
 
     results: dict[str, list[TaskResult]] = field(default_factory=dict)
     split: dict[str, int] = field(default_factory=dict)
+    cache: dict[str, str] = field(default_factory=dict)
     wall_seconds: float = 0.0
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(1 for why in self.cache.values() if why == "hit")
 
 
 def _progress(total: int, desc: str, quiet: bool) -> tqdm:
@@ -63,7 +73,8 @@ def _parallel(jobs: int, calls: list, bar: tqdm, weights: list[int]):
     """Run calls (largest first as given), yielding results as they finish."""
     if not calls:
         return
-    runner = Parallel(n_jobs=min(jobs, len(calls)), return_as="generator_unordered")
+    runner = Parallel(n_jobs=min(jobs, len(calls)) if jobs > 0 else -1,
+                      return_as="generator_unordered")
     index_of = {}
     wrapped = []
     for i, call in enumerate(calls):
@@ -93,15 +104,72 @@ def _split_ranges(item: WorkItem, parts: int) -> list[range] | str:
 
 def run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     """Version every export of the discovered tree."""
+    with _backend(opts):
+        return _run(discovery, opts)
+
+
+@contextlib.contextmanager
+def _backend(opts: RunOptions):
+    """joblib's backend for the run.  For Dask, connect to the scheduler
+    named (or start a local cluster); workers must see the tree's paths."""
+    if opts.backend == "dask":
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise VersioningError("run", "the dask backend needs the 'distributed' package "
+                                  "(pip install 'batchver[dask]')") from None
+        try:
+            if opts.scheduler:
+                client = Client(opts.scheduler, timeout=10)
+            else:
+                client = Client(LocalCluster(n_workers=opts.workers, threads_per_worker=1,
+                                             processes=True, dashboard_address=None))
+        except (OSError, TimeoutError) as exc:
+            raise VersioningError("run", f"cannot reach dask scheduler "
+                                  f"{opts.scheduler or '(local cluster)'}: {exc}") from None
+        try:
+            with parallel_config(backend="dask"):
+                yield
+        finally:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None and not opts.scheduler:
+                cluster.close()
+    else:
+        with parallel_config(backend=opts.backend):
+            yield
+
+
+def _cache_key(item: WorkItem, opts: RunOptions, linked: bool) -> str:
+    return task_key("linked" if linked else "object", file_digest(item.path),
+                    [e.name for e in item.exports],
+                    {"semantics": opts.semantics if linked else "kbuild", "stable": opts.stable,
+                     "symtypes": opts.symtypes, "split": linked and item.size > opts.split_bytes})
+
+
+def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     start = time.perf_counter()
     outcome = RunOutcome()
-    jobs = opts.workers
+    jobs = opts.workers if opts.backend != "dask" else -1
     linked = discovery.kind == "linked"
-    big = [i for i in discovery.items if linked and i.exports and opts.semantics == "kbuild"
+    cache = ResultCache(opts.cache_dir) if opts.cache_dir else None
+    keys: dict[str, str] = {}
+    todo = []
+    for item in discovery.items:
+        if cache is not None and item.exports:
+            keys[item.rel] = _cache_key(item, opts, linked)
+            cached, why = cache.get(keys[item.rel])
+            outcome.cache[item.rel] = why
+            if cached is not None:
+                outcome.results[item.rel] = cached
+                continue
+        todo.append(item)
+    big = [i for i in todo if linked and i.exports and opts.semantics == "kbuild"
            and i.size > opts.split_bytes]
-    plain = [i for i in discovery.items if i not in big]
+    plain = [i for i in todo if i not in big]
 
     bar = _progress(discovery.export_count, "versioning", opts.quiet)
+    bar.update(sum(len(i.exports) for i in discovery.items if i not in todo))
     calls: list = []
     weights: list[int] = []
     sizes: list[int] = []
@@ -173,5 +241,9 @@ def run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     bar.close()
     for results in outcome.results.values():
         results.sort(key=lambda r: r.part)
+    if cache is not None:
+        for item in todo:
+            if item.rel in keys and item.rel in outcome.results:
+                cache.put(keys[item.rel], outcome.results[item.rel])
     outcome.wall_seconds = time.perf_counter() - start
     return outcome

@@ -53,3 +53,58 @@ def compile_c(tmp: Path, source: str, name: str = "fixture", flags: tuple[str, .
     subprocess.run([compiler, "-c", "-O0", *flags, "-o", str(obj), str(src)], check=True,
                    cwd=tmp)
     return obj
+
+
+# --- helpers for the shape / kABI / Rust / bad-input tests -------------------
+
+def run_dropin(args, stdin: bytes = b"") -> tuple[int, str, str]:
+    """Run ``batchver gendwarfksyms`` in-process: (exit status, stdout, stderr)."""
+    import io
+
+    from batchver.dropin import main as dropin_main
+
+    out, err = io.StringIO(), io.StringIO()
+    rc = dropin_main([str(a) for a in args], stdin=io.BytesIO(stdin), stdout=out, stderr=err)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def symbol_list(names) -> bytes:
+    """A symbol list as kbuild feeds it on stdin: one name per line."""
+    return "".join(f"{n}\n" for n in names).encode()
+
+
+def symtypes_by_key(text: str) -> dict[str, str]:
+    """Map each symtypes line's key to the full line (keys are unique within
+    one object's block)."""
+    lines = text.splitlines()
+    by_key = {line.split(" ", 1)[0]: line for line in lines}
+    assert len(by_key) == len(lines), "duplicate keys in one symtypes block"
+    return by_key
+
+
+def symver_by_name(stdout: str) -> dict[str, str]:
+    """``#SYMVER name 0xcrc`` lines -> {name: '0xcrc'}."""
+    out = {}
+    for line in stdout.splitlines():
+        tag, name, crc = line.split(" ")
+        assert tag == "#SYMVER"
+        out[name] = crc
+    return out
+
+
+def dumped_versions(stderr: str, names) -> dict[str, str]:
+    """``--dump-versions`` lines (``name text``) for the given names."""
+    wanted = set(names)
+    out = {}
+    for line in stderr.splitlines():
+        name, _, text = line.partition(" ")
+        if name in wanted:
+            assert name not in out, f"{name} dumped twice"
+            out[name] = text
+    return out
+
+
+def write_files(directory: Path, files: dict[str, str]) -> None:
+    """Write auxiliary sources (headers) next to a fixture."""
+    for name, text in files.items():
+        (directory / name).write_text(text)
