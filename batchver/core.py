@@ -23,8 +23,11 @@ from .elfdata import ElfObject
 from .errors import VersioningError
 from .kabi import RULE_SECTION, KabiRules
 from .symbols import MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
-from .typestrings import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_NAMESPACE, T_STRUCT,
+from .typestrings import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_MEMBER, T_NAMESPACE, T_STRUCT,
                           T_SUBPROGRAM, T_SUBROUTINE, T_VARIABLE, DieMap, SymbolState, symbol_name)
+
+# Tags the unit walk always decodes: scopes it descends into and candidates.
+WALK_DECODED = frozenset((T_NAMESPACE, T_CLASS, T_STRUCT, T_SUBPROGRAM, T_VARIABLE))
 from .versions import TypeMap, crc32_text
 
 
@@ -82,6 +85,7 @@ class _Scopes:
     def __init__(self, reader: DwarfReader):
         self.reader = reader
         self.fqns: dict[int, str] = {}
+        self.plain: set[int] = set()  # DIEs whose fqn is their own name
         self.fully_walked: set[int] = set()
         self.unit_index = {u.key_base + u.offset: i for i, u in enumerate(reader.units)}
         self.current = -1
@@ -101,23 +105,34 @@ class _Scopes:
     def walk_unit(self, unit: Unit) -> list[Die]:
         """Record scopes of the unit's top level and of every namespace,
         class and struct below it; return the subprograms and variables
-        found there, in DWARF order (the candidates for matching)."""
+        found there, in DWARF order (the candidates for matching).
+
+        Only DIEs that matter are decoded: scopes, candidates, and types
+        nested in a scope.  Other DIEs are only noted as having no scoped
+        name (their fqn is their own name); struct members are skipped,
+        since nothing asks for their fqn (a DIE never seen here gets a full
+        walk of its unit if it ever is asked for)."""
+        reader = self.reader
         candidates: list[Die] = []
-        cu = self.reader.unit_die(unit)
+        cu = reader.unit_die(unit)
         if cu is None:
             return candidates
-        stack = [(self.reader.children(cu), None)]
+        plain = self.plain
+        stack = [(reader.child_entries(cu), None)]
         while stack:
-            children, prefix = stack[-1]
-            for die in children:
-                fqn, passed = self._names(die, prefix)
-                self.fqns[die.key] = fqn
-                tag = die.tag
-                if tag in (T_NAMESPACE, T_CLASS, T_STRUCT):
-                    stack.append((self.reader.children(die), passed))
-                    break
-                if tag in (T_SUBPROGRAM, T_VARIABLE):
-                    candidates.append(die)
+            entries, prefix = stack[-1]
+            for key, tag in entries:
+                if tag in WALK_DECODED or (prefix is not None and tag != T_MEMBER):
+                    die = reader.die(key, unit)
+                    fqn, passed = self._names(die, prefix)
+                    self.fqns[key] = fqn
+                    if tag in PREFIX_TAGS:
+                        stack.append((reader.child_entries(die), passed))
+                        break
+                    if tag in (T_SUBPROGRAM, T_VARIABLE):
+                        candidates.append(die)
+                elif prefix is None:
+                    plain.add(key)
             else:
                 stack.pop()
         return candidates
@@ -144,7 +159,7 @@ class _Scopes:
         known = self.fqns.get(die.key)
         if known is not None:
             return known
-        if die.tag == T_ENUMERATOR:  # an enum passes no prefix to its enumerators
+        if die.key in self.plain or die.tag == T_ENUMERATOR:  # an enum passes no prefix to its enumerators
             return die.string(AT_NAME) or ""
         if unit.key_base + unit.offset not in self.fully_walked:
             self._walk_all(unit)

@@ -96,6 +96,7 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
         stderr.write(text)
 
     diag = Diagnostics(opts, write)
+    current = None
     try:
         names = parse_symbol_list(split_lines(stdin.read()))
         versioner = Versioner(names, opts, diag)
@@ -105,6 +106,7 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
             _check_writable(symtypes_path)
         blocks = []
         for path in files:
+            current = path
             result = versioner.process_object(path)
             blocks.append("".join(f"{key} {text}\n" for key, text in result.symtypes))
         if symtypes_path is not None:
@@ -115,6 +117,13 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
         return 1
     except OSError as exc:
         stderr.write(f"error: gendwarfksyms: main: {exc.filename or ''}: {exc.strerror}\n")
+        return 1
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError,
+            MemoryError) as exc:
+        # A defect or an input no check above anticipated: still one line, no traceback.
+        where = f" while reading '{current}'" if current else ""
+        stderr.write(f"error: gendwarfksyms: main: internal error{where}: "
+                     f"{type(exc).__name__}: {exc}\n")
         return 1
     stdout.write("".join(f"#SYMVER {name} 0x{crc:08x}\n" for name, crc, _ in lines))
     return 0

@@ -176,6 +176,7 @@ class DwarfReader:
         self._line = None
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
+        self._layouts: dict[tuple, dict[int, tuple]] = {}
         self._dies: dict[int, Die] = {}
         self._string_cache: dict[tuple[int, int], str] = {}
         self.units: list[Unit] = []
@@ -481,6 +482,94 @@ class DwarfReader:
             return pos + 4 + struct.unpack_from(self.endian + "I", data, pos)[0]
         raise VersioningError("process_module", f"unknown DWARF form {form:#x} in '{self.path}'",
                               self.path)
+
+    # -- light walking -----------------------------------------------------
+    def _layout(self, unit: Unit, code: int) -> tuple | None:
+        """(tag, has_children, size of the attributes or None when a form is
+        variable-sized, (offset, form) of DW_AT_sibling when it sits at a
+        fixed offset) for one abbreviation, for skipping DIEs undecoded."""
+        cache_key = (id(unit.abbrevs), unit.offset_size, unit.addr_size, unit.version)
+        layouts = self._layouts.get(cache_key)
+        if layouts is None:
+            layouts = self._layouts[cache_key] = {}
+        found = layouts.get(code)
+        if found is not None:
+            return found
+        abbrev = unit.abbrevs.get(code)
+        if abbrev is None:
+            return None
+        tag, children, specs = abbrev
+        size: int | None = 0
+        sibling = None
+        for at, form, _ in specs:
+            width = _FIXED.get(form)
+            if width is None:
+                if form in (0x0E, 0x1F, 0x17, 0x1D, 0x1F20, 0x1F21):
+                    width = unit.offset_size
+                elif form == 0x10:
+                    width = unit.addr_size if unit.version == 2 else unit.offset_size
+                elif form == 0x01:
+                    width = unit.addr_size
+            if at == AT_SIBLING and size is not None and sibling is None:
+                sibling = (size, form)
+            if width is None:
+                size = None
+            elif size is not None:
+                size += width
+        found = layouts[code] = (tag, children, size, sibling)
+        return found
+
+    def child_entries(self, die: Die):
+        """Yield ``(key, tag)`` for the children of ``die`` without decoding
+        their attributes (like :meth:`children`, but for scanning)."""
+        if not die.has_children:
+            return
+        unit = die.unit
+        data = unit.data
+        base = unit.key_base
+        key = die.end
+        while True:
+            pos = key - base
+            code, pos = read_uleb(data, pos)
+            if code == 0:
+                return
+            layout = self._layout(unit, code)
+            if layout is None:
+                self.die(key, unit)  # raises the decoding error
+                return
+            yield key, layout[0]
+            key = self._skip(key, base + pos, unit, layout)
+
+    def _skip(self, key: int, attrs_key: int, unit: Unit, layout: tuple) -> int:
+        """The key of the DIE after ``key`` and its subtree."""
+        _, children, size, sibling = layout
+        if sibling is not None and sibling[1] in (0x11, 0x12, 0x13, 0x14):
+            width = _FIXED[sibling[1]]
+            pos = attrs_key - unit.key_base + sibling[0]
+            return unit.key_base + unit.offset + int.from_bytes(
+                unit.data[pos:pos + width], "little" if self.endian == "<" else "big")
+        if size is not None:
+            end = attrs_key + size
+        else:
+            decoded = self.die(key, unit)
+            sib = decoded.ref(AT_SIBLING)
+            if sib is not None:
+                return sib
+            end = decoded.end
+        if not children:
+            return end
+        data = unit.data
+        base = unit.key_base
+        key = end
+        while True:
+            code, pos = read_uleb(data, key - base)
+            if code == 0:
+                return key + 1
+            inner = self._layout(unit, code)
+            if inner is None:
+                self.die(key, unit)
+                return key + 1
+            key = self._skip(key, base + pos, unit, inner)
 
     # -- tree walking ------------------------------------------------------
     def children(self, die: Die):
