@@ -15,14 +15,11 @@ from __future__ import annotations
 import bisect
 import struct
 
+from .dwarfdecode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
 from .elfdata import ElfObject
 from .errors import VersioningError
 
 TYPES_BASE = 1 << 48
-MASK64 = (1 << 64) - 1
-
-# Attribute value classes.
-CONST, REF, STR, FLAG, OTHER = range(5)
 
 # DWARF tags used by versioning.
 TAG = {
@@ -60,9 +57,7 @@ AT_LINKAGE_NAME = 0x6E
 AT_MIPS_LINKAGE_NAME = 0x2007
 AT_STR_OFFSETS_BASE = 0x72
 
-_FIXED = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x0C: 1, 0x11: 1, 0x12: 2, 0x13: 4, 0x14: 8,
-          0x20: 8, 0x1E: 16, 0x19: 0, 0x21: 0, 0x1C: 4, 0x24: 8, 0x25: 1, 0x26: 2, 0x27: 3,
-          0x28: 4, 0x29: 1, 0x2A: 2, 0x2B: 3, 0x2C: 4}
+_FIXED = FIXED_FORMS
 
 
 class Die:
@@ -177,6 +172,7 @@ class DwarfReader:
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
         self._layouts: dict[tuple, dict[int, tuple]] = {}
+        self._decoders: dict[tuple, object] = {}
         self._dies: dict[int, Die] = {}
         self._string_cache: dict[tuple[int, int], str] = {}
         self.units: list[Unit] = []
@@ -321,6 +317,28 @@ class DwarfReader:
             raise VersioningError("process_module", f"invalid abbreviation code {code} at offset "
                                   f"{key - unit.key_base:#x} in '{self.path}'", self.path)
         tag, children, specs = abbrev
+        decoder = self._decoder(unit, specs)
+        if decoder is not None:
+            attrs, pos = decoder(data, pos, unit.key_base + unit.offset, unit, self)
+            if pos > unit.end:
+                raise IndexError("DIE runs past the end of its unit")
+            return Die(key, tag, children, attrs, unit.key_base + pos, unit)
+        return self._decode_generic(key, unit, tag, children, specs, pos)
+
+    def _decoder(self, unit: Unit, specs: tuple):
+        """The compiled decoder for an attribute list in this unit's layout
+        (see :mod:`batchver.dwarfdecode`); None when it cannot be compiled."""
+        layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
+        decoder = self._decoders.get(layout, False)
+        if decoder is False:
+            decoder = self._decoders[layout] = compile_decoder(*layout)
+        return decoder
+
+    def _decode_generic(self, key: int, unit: Unit, tag: int, children: bool, specs: tuple,
+                        pos: int) -> Die:
+        """Form-by-form decoding: the reference the compiled decoders follow,
+        and the path for abbreviations they do not handle."""
+        data = unit.data
         attrs = {}
         e = self.endian
         for at, form, implicit in specs:

@@ -83,7 +83,7 @@ class DieRef:
 class Entry:
     """One die_map entry: a DIE rendered in one state."""
 
-    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "_refs")
+    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "_refs", "frontier")
 
     def __init__(self, key: int, seq: int):
         self.key = key
@@ -94,6 +94,7 @@ class Entry:
         self.frags: list = []
         self.mapped = False
         self._refs: list[Die] | None = None
+        self.frontier: list[Die] | None = None  # see DieMap._frontier
 
     @property
     def refs(self) -> list[Die]:
@@ -557,24 +558,59 @@ class DieMap:
             else:
                 self.process_type(st, None, frag.die)
 
+    def _frontier(self, entry: Entry) -> list[Die]:
+        """The struct/union/enum DIEs a replay of ``entry`` reaches through
+        entries of other tags, in the order a replay visits them.
+
+        Other tags neither mark nor change the expansion flag, and their
+        COMPLETE entries never change once made, so replaying ``entry`` is
+        the same as visiting this list.  It is remembered only once every
+        entry on the way exists (otherwise a replay must render the missing
+        one, which upstream does with side effects); until then the child
+        references themselves are returned."""
+        if entry.frontier is not None:
+            return entry.frontier
+        entries = self.entries
+        out: list[Die] = []
+        on_path = {entry.key}
+        stack = [(iter(entry.refs), entry.key)]
+        while stack:
+            children, _ = stack[-1]
+            for die in children:
+                if die.tag in EXPANDED_TAGS:
+                    out.append(die)
+                    continue
+                inner = entries.get(die.key << 2 | COMPLETE)
+                if inner is None or die.key in on_path:
+                    return entry.refs
+                on_path.add(die.key)
+                stack.append((iter(inner.refs), die.key))
+                break
+            else:
+                on_path.discard(stack.pop()[1])
+        entry.frontier = out
+        return out
+
     def _silent_replay(self, st: SymbolState, entry: Entry) -> None:
         """:meth:`_replay` without output, as an explicit-stack walk.
 
         It applies process_type's rules for cached entries (mark a struct,
         union or enum on its first visit in this symbol and walk its COMPLETE
-        entry; walk the UNEXPANDED entry, with expansion off, otherwise).
-        Where the wanted entry does not exist yet, the full process_type
-        renders it, with the same expansion flag upstream would have."""
+        entry; walk the UNEXPANDED entry, with expansion off, otherwise),
+        over each entry's frontier.  Where the wanted entry does not exist
+        yet, the full process_type renders it, with the same expansion flag
+        upstream would have."""
         entries = self.entries
         expanded = st.expanded
-        stack = [(iter(entry.refs), st.expand)]
+        stack = [(iter(self._frontier(entry)), st.expand)]
         while stack:
             children, expand = stack[-1]
             for die in children:
                 key = die.key
                 child_expand = expand
                 want = COMPLETE
-                if die.tag in EXPANDED_TAGS:
+                is_expanded_tag = die.tag in EXPANDED_TAGS
+                if is_expanded_tag:
                     if key in expanded:
                         child_expand = False
                     if child_expand:
@@ -585,15 +621,14 @@ class DieMap:
                 if cached is None:
                     saved = st.expand
                     st.expand = expand
-                    if want == COMPLETE and die.tag in EXPANDED_TAGS:
+                    if want == COMPLETE and is_expanded_tag:
                         expanded.discard(key)  # process_type marks it itself
                     self.process_type(st, None, die)
                     st.expand = saved
                     continue
                 self.hits += 1
-                refs = cached.refs
-                if refs:
-                    stack.append((iter(refs), child_expand))
+                if cached.refs:
+                    stack.append((iter(self._frontier(cached)), child_expand))
                     break
             else:
                 stack.pop()

@@ -1,0 +1,188 @@
+"""Compiled DIE decoders, one per abbreviation layout.
+
+Decoding DIEs form by form in Python is the hot loop of versioning.  Every
+DIE with the same abbreviation has the same attribute layout, so this module
+turns a layout into a small Python function: consecutive fixed-size fields
+become one ``struct.unpack_from`` call (fields nobody reads become padding),
+and only the attributes versioning reads are stored.  Values are normalised
+exactly as :meth:`DwarfReader._decode_generic` does; layouts it cannot
+compile (``DW_FORM_indirect``, unknown forms) return None and the generic
+decoder is used.
+"""
+
+from __future__ import annotations
+
+import struct
+
+MASK64 = (1 << 64) - 1
+
+# Attribute value classes (what libdw's accessors would accept).
+CONST, REF, STR, FLAG, OTHER = range(5)
+
+# Sizes of forms whose size does not depend on the unit.
+FIXED_FORMS = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x0C: 1, 0x11: 1, 0x12: 2, 0x13: 4, 0x14: 8,
+               0x20: 8, 0x1E: 16, 0x19: 0, 0x21: 0, 0x1C: 4, 0x24: 8, 0x25: 1, 0x26: 2, 0x27: 3,
+               0x28: 4, 0x29: 1, 0x2A: 2, 0x2B: 3, 0x2C: 4}
+OFFSET_SIZED_FORMS = (0x0E, 0x1F, 0x17, 0x1D, 0x1F20, 0x1F21)
+
+# The attributes anything in batchver reads from a DIE.
+WANTED = frozenset((
+    0x01,  # sibling
+    0x03,  # name
+    0x0B,  # byte_size
+    0x0D,  # bit_size
+    0x10,  # stmt_list
+    0x16,  # discr_value
+    0x1C,  # const_value
+    0x25,  # producer
+    0x2F,  # upper_bound
+    0x31,  # abstract_origin
+    0x32,  # accessibility
+    0x37,  # count
+    0x38,  # data_member_location
+    0x3A,  # decl_file
+    0x3C,  # declaration
+    0x3E,  # encoding
+    0x49,  # type
+    0x6B,  # data_bit_offset
+    0x6E,  # linkage_name
+    0x72,  # str_offsets_base
+    0x88,  # alignment
+))
+
+_INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _fixed_width(form: int, offset_size: int, addr_size: int, version: int) -> int | None:
+    width = FIXED_FORMS.get(form)
+    if width is not None:
+        return width
+    if form in OFFSET_SIZED_FORMS:
+        return offset_size
+    if form == 0x10:  # ref_addr
+        return addr_size if version == 2 else offset_size
+    if form == 0x01:  # addr
+        return addr_size
+    return None
+
+
+def _store(form: int, value: str, endian: str) -> str | None:
+    """The expression stored for a fixed-size form's raw field, or None when
+    the generic decoder stores nothing for it."""
+    little = "little" if endian == "<" else "big"
+    if form in (0x0B, 0x05, 0x06, 0x07, 0x17):
+        return f"({CONST}, {value})"
+    if form in (0x11, 0x12, 0x13, 0x14):
+        return f"({REF}, ub + {value})"
+    if form == 0x10:
+        return f"({REF}, {value})"
+    if form == 0x20:
+        return f"_sig(R, {value})"
+    if form == 0x0C:
+        return f"({FLAG}, {value})"
+    if form == 0x0E:
+        return f"({STR}, R._cstr(R.str, {value}, 0))"
+    if form == 0x1F:
+        return f"({STR}, R._cstr(R.line_str, {value}, 1))"
+    if form in (0x25, 0x26, 0x28):
+        return f"({STR}, R._strx(unit, {value}))"
+    if form == 0x27:
+        return f"({STR}, R._strx(unit, int.from_bytes({value}, '{little}')))"
+    if form == 0x01:
+        return None
+    return f"({OTHER}, None)"  # addrx1-4, data16, ref_sup4/8, strp_sup, GNU alt forms
+
+
+def _sig(reader, signature: int) -> tuple:
+    target = reader.signatures.get(signature)
+    return (REF, target) if target is not None else (OTHER, None)
+
+
+def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int, endian: str):
+    """A function ``(data, pos, unit_base_key, unit, reader) -> (attrs,
+    end)`` for DIEs with this attribute list, or None."""
+    from .dwarfreader import read_sleb, read_uleb  # the reader imports this module
+
+    namespace: dict = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": _sig}
+    body: list[str] = []
+    group: list[tuple[int, int | None, int]] = []
+
+    def flush() -> None:
+        if not group:
+            return
+        fmt = endian
+        stores = []
+        for width, at, form in group:
+            if at is None or _store(form, "v", endian) is None:
+                fmt += f"{width}x"
+                continue
+            fmt += _INT_CODES.get(width, f"{width}s")
+            stores.append((at, form))
+        size = sum(width for width, _, _ in group)
+        if stores:
+            name = f"S{len(namespace)}"
+            namespace[name] = struct.Struct(fmt)
+            body.append(f"v = {name}.unpack_from(data, pos)")
+            for i, (at, form) in enumerate(stores):
+                body.append(f"a[{at}] = {_store(form, f'v[{i}]', endian)}")
+        body.append(f"pos += {size}")
+        group.clear()
+
+    for at, form, implicit in specs:
+        wanted = at in WANTED
+        width = _fixed_width(form, offset_size, addr_size, version)
+        if width:
+            group.append((width, at if wanted else None, form))
+            continue
+        flush()
+        if form == 0x19:  # flag_present
+            if wanted:
+                body.append(f"a[{at}] = ({FLAG}, 1)")
+        elif form == 0x21:  # implicit_const
+            if wanted:
+                body.append(f"a[{at}] = ({CONST}, {implicit & MASK64})")
+        elif form in (0x0F, 0x22, 0x23):  # udata, loclistx, rnglistx
+            body.append("x, pos = uleb(data, pos)")
+            if wanted:
+                body.append(f"a[{at}] = ({CONST}, x)")
+        elif form == 0x0D:  # sdata
+            body.append("x, pos = sleb(data, pos)")
+            if wanted:
+                body.append(f"a[{at}] = ({CONST}, x & MASK)")
+        elif form == 0x15:  # ref_udata
+            body.append("x, pos = uleb(data, pos)")
+            if wanted:
+                body.append(f"a[{at}] = ({REF}, ub + x)")
+        elif form == 0x08:  # string
+            body.append("e = data.index(b'\\0', pos)")
+            if wanted:
+                body.append(f"a[{at}] = ({STR}, data[pos:e].decode('utf-8', 'surrogateescape'))")
+            body.append("pos = e + 1")
+        elif form in (0x1A, 0x1F02):  # strx, GNU_str_index
+            body.append("x, pos = uleb(data, pos)")
+            if wanted:
+                body.append(f"a[{at}] = ({STR}, R._strx(unit, x))")
+        elif form in (0x1B, 0x1F01):  # addrx, GNU_addr_index
+            body.append("x, pos = uleb(data, pos)")
+        elif form in (0x18, 0x09):  # exprloc, block
+            body.append("x, pos = uleb(data, pos)")
+            if wanted:
+                body.append(f"a[{at}] = ({OTHER}, None)")
+            body.append("pos += x")
+        elif form == 0x0A:  # block1
+            if wanted:
+                body.append(f"a[{at}] = ({OTHER}, None)")
+            body.append("pos += 1 + data[pos]")
+        elif form in (0x03, 0x04):  # block2, block4
+            code = "H" if form == 0x03 else "I"
+            namespace[f"B{form}"] = struct.Struct(endian + code)
+            if wanted:
+                body.append(f"a[{at}] = ({OTHER}, None)")
+            body.append(f"pos += {2 if form == 0x03 else 4} + B{form}.unpack_from(data, pos)[0]")
+        else:
+            return None  # DW_FORM_indirect or unknown: decode generically
+    flush()
+    source = "def dec(data, pos, ub, unit, R):\n    a = {}\n" + \
+        "".join(f"    {line}\n" for line in body) + "    return a, pos\n"
+    exec(compile(source, "<dwarf decoder>", "exec"), namespace)  # noqa: S102 - generated from DWARF forms only
+    return namespace["dec"]
