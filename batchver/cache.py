@@ -100,6 +100,8 @@ def _from_json(data: dict) -> TaskResult:
     data = dict(data)
     data["symtypes"] = [tuple(block) for block in data["symtypes"]]
     data["seconds"] = 0.0  # nothing was computed this time
+    data["stages"] = {}
+    data["peak_rss_kib"] = 0
     if len({len(b) for b in data["symtypes"]} - {3}):
         raise ValueError("bad symtypes blocks")
     return TaskResult(**data)

@@ -15,6 +15,7 @@ type map, the CRCs and the sorted symtypes lines.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -70,6 +71,7 @@ class ObjectResult:
     matched_in: dict[str, tuple[int, str]] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
 
 
 class _Scopes:
@@ -199,6 +201,7 @@ class Versioner:
         opts = self.options
         elf = reader.elf
         self._object_id += 1
+        clock = time.perf_counter()
         for name, shndx, value in elf.global_symbols():
             if self.symbols.is_exported(name):
                 self.symbols.set_address(name, shndx, value, self.diag.warn)
@@ -212,12 +215,16 @@ class Versioner:
         die_map = DieMap(reader, rules, opts.stable, scopes.fqn, dump,
                          self.diag.write if opts.dump_die_map else None)
         result = ObjectResult(path)
+        stages = result.stages
+        stages["load"] = time.perf_counter() - clock
         indices = range(len(reader.units)) if units is None else units
         result.dwarf_versions = sorted({reader.units[i].version for i in indices})
         for index in indices:
             scopes.current = index
             self._process_unit(reader, scopes, die_map, reader.units[index], result)
+        clock = time.perf_counter()
         self._versions(die_map, rules, result)
+        stages["crc"] = time.perf_counter() - clock
         return result
 
     def _named(self, name: str) -> list[Symbol]:
@@ -225,14 +232,12 @@ class Versioner:
         self.symbols.for_each(name, found.append)
         return found
 
-    def _tagged(self, key: int) -> tuple[int, int]:
-        """Symbol DIE keys carry the object they came from, so a later object
-        never mistakes an earlier object's DIE offset for one of its own."""
-        return (self._object_id, key)
-
     def _process_unit(self, reader: DwarfReader, scopes: _Scopes, die_map: DieMap, unit: Unit,
                       result: ObjectResult) -> None:
+        clock = time.perf_counter()
         candidates = scopes.walk_unit(unit)
+        walked = time.perf_counter()
+        result.stages["walk"] = result.stages.get("walk", 0.0) + walked - clock
         cu = reader.unit_die(unit)
         producer = cu.string(0x25) if cu is not None else None  # DW_AT_producer
         if producer and producer not in result.producers:
@@ -263,6 +268,7 @@ class Versioner:
             self._render(die_map, st, target, target.tag == T_SUBROUTINE)
             result.matched_in.setdefault(sym.name, (unit.offset, unit_name))
         die_map.srcfile_cache.clear()
+        result.stages["render"] = result.stages.get("render", 0.0) + time.perf_counter() - walked
 
     def _render(self, die_map: DieMap, st: SymbolState, die: Die, as_function: bool) -> None:
         die_map.process_symbol(st, die, as_function, _TaggedSymbols(self.symbols, self._object_id),
@@ -315,7 +321,8 @@ def read_rules(elf: ElfObject, diag: Diagnostics) -> KabiRules:
 
 class _TaggedSymbols:
     """The symbol table as the renderer sees it: DIE keys it stores are
-    tagged with the current object (see :meth:`Versioner._tagged`)."""
+    tagged with the current object, so a later object of the same run never
+    mistakes an earlier object's DIE offset for one of its own."""
 
     def __init__(self, symbols: SymbolTable, object_id: int):
         self._symbols = symbols
@@ -330,7 +337,8 @@ class _TaggedSymbols:
 
 @dataclass
 class VersionResult:
-    """Versions of one object run on its own with its own export list."""
+    """Versions of one object run on its own with its own export list (and
+    seconds per stage: ELF/DWARF loading, unit walks, rendering, CRCs)."""
 
     path: str
     versions: dict[str, int | None]
@@ -339,6 +347,7 @@ class VersionResult:
     matched_in: dict[str, tuple[int, str]]
     producers: list[str]
     dwarf_versions: list[int]
+    stages: dict[str, float]
 
 
 def version_object(path: str, names: Iterable[str], stable: bool = False,
@@ -352,4 +361,4 @@ def version_object(path: str, names: Iterable[str], stable: bool = False,
     result = versioner.process_object(path) if len(versioner.symbols) else ObjectResult(path)
     versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
     return VersionResult(path, versions, result.symtypes, diag.warnings, result.matched_in,
-                         result.producers, result.dwarf_versions)
+                         result.producers, result.dwarf_versions, result.stages)

@@ -93,6 +93,7 @@ class GroupResult:
     symtypes: list[tuple[str, str]]
     warnings: list[str]
     producers: list[str]
+    stages: dict[str, float]
 
 
 def version_unit_groups(reader: DwarfReader, path: str, groups: dict[int, list[str]],
@@ -108,7 +109,7 @@ def version_unit_groups(reader: DwarfReader, path: str, groups: dict[int, list[s
         cu = reader.unit_die(reader.units[index])
         unit_name = (cu.name if cu is not None else None) or f"unit@{reader.units[index].offset:#x}"
         out.append(GroupResult(index, unit_name, versions, result.symtypes, diag.warnings,
-                               result.producers))
+                               result.producers, result.stages))
         reader.forget()
     return out
 

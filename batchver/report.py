@@ -151,8 +151,20 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
             "jobs": opts.workers,
             "file_seconds": {rel: round(sum(r.seconds for r in rs), 3)
                              for rel, rs in sorted(outcome.results.items())},
+            "stage_seconds": _stage_totals(outcome),
+            "peak_worker_rss_mib": round(max((r.peak_rss_kib for rs in outcome.results.values()
+                                              for r in rs), default=0) / 1024, 1),
         },
     }
+
+
+def _stage_totals(outcome: RunOutcome) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for results in outcome.results.values():
+        for r in results:
+            for stage, seconds in r.stages.items():
+                totals[stage] = totals.get(stage, 0.0) + seconds
+    return {stage: round(seconds, 3) for stage, seconds in sorted(totals.items())}
 
 
 def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged: Merged,

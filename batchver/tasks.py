@@ -8,6 +8,7 @@ so one bad object never stops a run.
 
 from __future__ import annotations
 
+import resource
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -34,6 +35,19 @@ class TaskResult:
     error: str | None = None
     seconds: float = 0.0
     part: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
+    peak_rss_kib: int = 0  # of the worker process, when the task finished
+
+
+def _finish(out: TaskResult, start: float) -> TaskResult:
+    out.seconds = time.perf_counter() - start
+    out.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return out
+
+
+def _add_stages(total: dict[str, float], stages: dict[str, float]) -> None:
+    for stage, seconds in stages.items():
+        total[stage] = total.get(stage, 0.0) + seconds
 
 
 def _describe(exc: BaseException) -> str:
@@ -63,12 +77,12 @@ def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bo
         out.warnings = result.warnings
         out.producers = result.producers
         out.dwarf_versions = result.dwarf_versions
+        out.stages = result.stages
         if symtypes:
             out.symtypes = [(rel, rel, _block(result.symtypes))]
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
         out.error = _describe(exc)
-    out.seconds = time.perf_counter() - start
-    return out
+    return _finish(out, start)
 
 
 def run_linked_file(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
@@ -124,6 +138,7 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
                     if crc is not None:
                         out.versioned_in[name] = f"{rel}:{group.unit_name}"
                 out.warnings.extend(group.warnings)
+                _add_stages(out.stages, group.stages)
                 for producer in group.producers:
                     if producer not in out.producers:
                         out.producers.append(producer)
@@ -134,5 +149,4 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
             elf.close()
     except Exception as exc:  # noqa: BLE001
         out.error = _describe(exc)
-    out.seconds = time.perf_counter() - start
-    return out
+    return _finish(out, start)

@@ -1,0 +1,370 @@
+"""Load one side of a check (baseline or current), refusing bad input loudly.
+
+Two input forms are accepted:
+
+* a **batchver output directory** (``batchver run TREE -o DIR``):
+  ``Module.symvers`` + ``report.json`` (+ ``symtypes/`` with
+  ``--symtypes``).  It records how it was made (tool version, ``--stable``,
+  compilers, DWARF versions, kernel identity) and, with symtypes, lets CRC
+  changes be explained;
+* a **plain Module.symvers** from any kernel build (a file, or a directory
+  holding ``Module.symvers`` but no ``report.json``, such as a kbuild output
+  directory).  Its changes are classified but cannot be explained.
+
+A gate that passes because an input was empty or half-written is worse than
+no gate, so every problem found here raises :class:`InputError` naming the
+file and, where there is one, the line: a missing file, a line that is not
+modpost's format, a last line without its newline (a truncated copy), no
+exports at all, no CRCs at all, and a ``report.json`` that disagrees with the
+``Module.symvers`` beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE",
+                "EXPORT_UNUSED_SYMBOL", "EXPORT_UNUSED_SYMBOL_GPL")
+REPORT_SCHEMA = 1
+_CRC = re.compile(r"0x[0-9a-fA-F]{1,8}\Z")
+
+
+class InputError(Exception):
+    """Bad input: ``batchver check`` exits 2 and prints ``path[:line]: message``."""
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Export:
+    """One exported symbol as one side records it.
+
+    ``crc`` is None when the side has no version for it: batchver could not
+    version it (``status`` says why), or a plain Module.symvers carries
+    ``0x00000000`` (what kbuild writes when it has no version either).
+    """
+
+    symbol: str
+    module: str
+    crc: int | None
+    export_type: str
+    namespace: str
+    line: int
+    status: str = "ok"  # "ok", "no-information", "failed"
+    origin: str | None = None  # the object/CU whose symtypes block versioned it
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}:{self.symbol}"
+
+    @property
+    def crc_text(self) -> str | None:
+        return None if self.crc is None else f"0x{self.crc:08x}"
+
+
+@dataclass
+class Provenance:
+    """How a batchver output was made: what can move CRCs without any source
+    change."""
+
+    tool_version: str
+    stable: bool
+    semantics: str
+    kind: str
+    symtypes: bool
+    producers: list[str]
+    dwarf_versions: list[int]
+    kernel: dict[str, str]
+    tree: str
+
+    @property
+    def compilers(self) -> list[str]:
+        """Compiler identities without per-file flags (``GNU C11 12.2.0``):
+        the flags vary from file to file, the compiler release does not."""
+        return sorted({compiler_identity(p) for p in self.producers})
+
+
+def compiler_identity(producer: str) -> str:
+    """``GNU C11 12.2.0 -m64 -O2 ...`` -> ``GNU C11 12.2.0``."""
+    words = []
+    for word in producer.split():
+        if word.startswith("-"):
+            break
+        words.append(word)
+    return " ".join(words) or producer
+
+
+@dataclass
+class SymtypesStore:
+    """Per-module symtypes files and their block index, read lazily.
+
+    A block is the type map of one object (or one CU of a linked file); its
+    lines are ``<key> <type string>``.  Blocks are parsed on first use and
+    cached, because a check touches only the blocks of changed symbols.
+    """
+
+    root: str
+    index: dict[str, list[dict]]
+    _lines: dict[str, list[str]] = field(default_factory=dict)
+    _blocks: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+    def path(self, module: str) -> str:
+        return os.path.join(self.root, module + ".symtypes")
+
+    def validate(self) -> None:
+        """Every indexed file exists and has exactly the lines the index says
+        (a truncated symtypes file would otherwise explain nothing silently)."""
+        for module, blocks in self.index.items():
+            path = self.path(module)
+            expected = max((b["start"] + b["count"] for b in blocks), default=0)
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                raise InputError(path, f"cannot read symtypes file listed in report.json: "
+                                       f"{exc.strerror}") from None
+            lines = data.count(b"\n")
+            if data and not data.endswith(b"\n"):
+                raise InputError(path, "truncated: the last line has no newline", lines + 1)
+            if lines != expected:
+                raise InputError(path, f"has {lines} lines but report.json symtypes_blocks "
+                                       f"says {expected} (truncated or from another run)")
+
+    def block(self, module: str, origin: str | None) -> dict[str, str] | None:
+        """The type map of ``module``'s block versioned as ``origin``."""
+        if origin is None:
+            return None
+        cached = self._blocks.get((module, origin))
+        if cached is not None:
+            return cached
+        entry = next((b for b in self.index.get(module, []) if b["origin"] == origin), None)
+        if entry is None:
+            return None
+        lines = self._lines.get(module)
+        if lines is None:
+            with open(self.path(module), encoding="utf-8", errors="surrogateescape") as handle:
+                lines = handle.read().split("\n")
+            self._lines = {module: lines}  # keep one module's text: vmlinux's is large
+        parsed: dict[str, str] = {}
+        for offset, text in enumerate(lines[entry["start"]:entry["start"] + entry["count"]]):
+            key, sep, rest = split_key(text)
+            if not sep:
+                raise InputError(self.path(module), "not a '<key> <type string>' line",
+                                 entry["start"] + offset + 1)
+            parsed[key] = rest
+        self._blocks[(module, origin)] = parsed
+        return parsed
+
+
+def split_key(line: str) -> tuple[str, str, str]:
+    """Split a symtypes line into key, separator and type string; a quoted
+    key (``s#'a b' ...``) keeps its spaces."""
+    if "#'" in line[:3]:
+        end = line.find("'", 3)
+        if end > 0 and line[end + 1:end + 2] == " ":
+            return line[:end + 1], " ", line[end + 2:]
+    return line.partition(" ")
+
+
+@dataclass
+class Side:
+    """One side of a check: its exports and whatever else it records."""
+
+    label: str  # "baseline" or "current"
+    path: str
+    form: str  # "batchver" or "symvers"
+    symvers_path: str
+    exports: list[Export]
+    provenance: Provenance | None = None
+    symtypes: SymtypesStore | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def can_explain(self) -> bool:
+        return self.symtypes is not None
+
+    def describe(self) -> dict:
+        """What the reports say about this input."""
+        out: dict = {"path": self.path, "form": self.form, "exports": len(self.exports),
+                     "symtypes": self.can_explain}
+        if self.provenance is not None:
+            p = self.provenance
+            out["made_by"] = {"batchver": p.tool_version, "stable": p.stable,
+                              "semantics": p.semantics, "kind": p.kind, "tree": p.tree,
+                              "compilers": p.compilers, "dwarf_versions": p.dwarf_versions,
+                              "kernel": p.kernel}
+        return out
+
+
+def parse_symvers(path: str, *, zero_is_unknown: bool) -> list[Export]:
+    """Parse modpost's ``Module.symvers`` strictly.
+
+    Lines are ``crc<TAB>symbol<TAB>module<TAB>export type[<TAB>namespace]``
+    (the namespace column exists since Linux 5.4).  ``zero_is_unknown``: a
+    plain kernel file writes ``0x00000000`` for a symbol it had no version
+    for, so that CRC means "unknown", not a value to compare.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    if not data.strip():
+        raise InputError(path, "empty: no exports to compare (a check must not pass on an "
+                               "empty input)")
+    if data.startswith((b"{", b"[")):
+        raise InputError(path, "this is JSON, not a Module.symvers (pass the batchver output "
+                               "directory instead)", 1)
+    text = data.decode("utf-8", "surrogateescape")
+    lines = text.split("\n")
+    if lines[-1] != "":
+        raise InputError(path, "truncated: the last line has no newline", len(lines))
+    exports: list[Export] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(lines[:-1], 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) not in (4, 5):
+            raise InputError(path, f"expected 'crc<TAB>symbol<TAB>module<TAB>export type"
+                                   f"<TAB>namespace', got {len(fields)} field(s): {line[:80]!r}",
+                             number)
+        crc_text, symbol, module, export_type = fields[:4]
+        namespace = fields[4] if len(fields) == 5 else ""
+        if not _CRC.match(crc_text):
+            raise InputError(path, f"bad CRC {crc_text[:20]!r} (expected 0x and up to 8 hex "
+                                   "digits)", number)
+        if not symbol or not module or any(c.isspace() for c in symbol + module):
+            raise InputError(path, "empty or malformed symbol/module column", number)
+        if export_type not in EXPORT_TYPES:
+            raise InputError(path, f"unknown export type {export_type[:40]!r} (expected one "
+                                   f"of {', '.join(EXPORT_TYPES[:2])}, ...)", number)
+        if (symbol, module) in seen:
+            raise InputError(path, f"duplicate export of {symbol} by {module} (first at line "
+                                   f"{seen[(symbol, module)]})", number)
+        seen[(symbol, module)] = number
+        crc = int(crc_text, 16)
+        exports.append(Export(symbol, module, None if (crc == 0 and zero_is_unknown) else crc,
+                              export_type, namespace.strip(), number))
+    if not exports:
+        raise InputError(path, "no exports: nothing to compare")
+    return exports
+
+
+def _read_report(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg}; truncated?)", exc.lineno) from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    if not isinstance(report, dict) or report.get("tool", {}).get("name") != "batchver":
+        raise InputError(path, "not a batchver report.json (no tool.name 'batchver')")
+    if report.get("schema") != REPORT_SCHEMA:
+        raise InputError(path, f"unsupported report.json schema {report.get('schema')!r} "
+                               f"(this batchver reads schema {REPORT_SCHEMA})")
+    for key in ("options", "toolchain", "exports", "counts"):
+        if not isinstance(report.get(key), dict):
+            raise InputError(path, f"missing or malformed '{key}' (truncated?)")
+    return report
+
+
+def _load_batchver(label: str, directory: str, symvers: str, report_path: str) -> Side:
+    rows = parse_symvers(symvers, zero_is_unknown=False)
+    report = _read_report(report_path)
+    recorded = report["exports"]
+    if report["counts"].get("exports") != len(recorded):
+        raise InputError(report_path, f"counts.exports is {report['counts'].get('exports')} but "
+                                      f"{len(recorded)} exports are listed (truncated?)")
+    listed = {e.key for e in rows}
+    missing = sorted(set(recorded) - listed)
+    extra = sorted(listed - set(recorded))
+    if missing or extra:
+        sample = (missing or extra)[:3]
+        raise InputError(symvers, f"disagrees with report.json: {len(missing)} export(s) of "
+                                  f"report.json missing here, {len(extra)} not in report.json "
+                                  f"(e.g. {', '.join(sample)}); truncated or from another run")
+    exports = []
+    for row in rows:
+        info = recorded[row.key]
+        status = info.get("status", "ok")
+        crc = row.crc if status == "ok" else None
+        recorded_crc = info.get("crc")
+        if status == "ok" and recorded_crc != f"0x{row.crc:08x}":
+            raise InputError(symvers, f"CRC of {row.symbol} is 0x{row.crc:08x} but report.json "
+                                      f"says {recorded_crc} (files from different runs?)",
+                             row.line)
+        exports.append(Export(row.symbol, row.module, crc, row.export_type, row.namespace,
+                              row.line, status, info.get("versioned_in")))
+    options = report["options"]
+    toolchain = report["toolchain"]
+    provenance = Provenance(
+        tool_version=str(report["tool"].get("version", "?")),
+        stable=bool(options.get("stable")), semantics=str(options.get("semantics", "kbuild")),
+        kind=str(report.get("kind", "?")), symtypes=bool(options.get("symtypes")),
+        producers=list(toolchain.get("producers", [])),
+        dwarf_versions=list(toolchain.get("dwarf_versions", [])),
+        kernel=dict(report.get("kernel") or {}), tree=str(report.get("tree", "")))
+    side = Side(label, directory, "batchver", symvers, exports, provenance)
+    symtypes_dir = os.path.join(directory, "symtypes")
+    if provenance.symtypes:
+        index = report.get("symtypes_blocks")
+        if not isinstance(index, dict) or not os.path.isdir(symtypes_dir):
+            raise InputError(report_path if not isinstance(index, dict) else symtypes_dir,
+                             "made with --symtypes but the symtypes index or directory is "
+                             "missing")
+        side.symtypes = SymtypesStore(symtypes_dir, index)
+        side.symtypes.validate()
+    else:
+        side.notes.append(f"{label} {directory} was made without --symtypes: CRC changes "
+                          "cannot be explained (rerun batchver run with --symtypes)")
+    unversioned = [e for e in exports if e.crc is None]
+    if len(unversioned) == len(exports):
+        raise InputError(symvers, "no export has a version (every file failed?): nothing to "
+                                  "compare")
+    if unversioned:
+        side.notes.append(f"{label}: {len(unversioned)} export(s) have no version "
+                          f"({unversioned[0].symbol}, ...): their CRCs cannot be compared")
+    return side
+
+
+def load_side(label: str, path: str) -> Side:
+    """Load BASELINE or CURRENT, detecting its form."""
+    if not os.path.exists(path):
+        raise InputError(path, "no such file or directory")
+    if os.path.isfile(path) and os.path.basename(path) == "report.json":
+        path = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        symvers = os.path.join(path, "Module.symvers")
+        report = os.path.join(path, "report.json")
+        if os.path.isfile(report):
+            if not os.path.isfile(symvers):
+                raise InputError(symvers, "missing beside report.json (incomplete batchver "
+                                          "output directory)")
+            return _load_batchver(label, path, symvers, report)
+        if not os.path.isfile(symvers):
+            raise InputError(path, "neither a batchver output directory (Module.symvers + "
+                                   "report.json) nor a directory holding a Module.symvers")
+        path = symvers
+    exports = parse_symvers(path, zero_is_unknown=True)
+    if all(e.crc is None for e in exports):
+        raise InputError(path, "every CRC is 0x00000000: built without CONFIG_MODVERSIONS? "
+                               "nothing to compare")
+    side = Side(label, path, "symvers", path, exports)
+    side.notes.append(f"{label} {path} is a plain Module.symvers: CRC changes are classified "
+                      "but cannot be explained, and how it was built is unknown")
+    return side

@@ -1,0 +1,162 @@
+"""One check, start to finish: load, classify, judge, explain, compare builds.
+
+:func:`run_check` raises :class:`~.baseline.InputError` for bad input (exit
+status 2) and otherwise returns a :class:`CheckResult` whose
+``exit_status`` is 1 when any change fails the policy and 0 otherwise.
+Every renderer reads only the result, so all formats tell the same story.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import __version__
+from .baseline import Side, load_side
+from .classify import CHANGE_KINDS, SymbolChange, classify, counts
+from .explain import Explanation, RootCause, explain
+from .policy import Decision, Policy, Rule, Stablelist, check_stablelist_names, \
+    load_rules, load_stablelists
+from .provenance import Difference, compare, suspicious_share
+
+CHECK_SCHEMA = 1
+
+
+@dataclass
+class SymbolResult:
+    """One symbol: what changed, whether it is protected, the verdict and
+    (for a changed CRC) why."""
+
+    change: SymbolChange
+    protected: bool
+    decision: Decision
+    explanation: Explanation | None = None
+
+    def to_json(self) -> dict:
+        def side(export) -> dict | None:
+            if export is None:
+                return None
+            return {"module": export.module, "crc": export.crc_text,
+                    "export_type": export.export_type, "namespace": export.namespace}
+        c, e = self.change, self.explanation
+        return {
+            "symbol": c.symbol, "module": c.module, "changes": c.kinds, "details": c.details(),
+            "protected": self.protected, "verdict": self.decision.verdict,
+            "decided_by": self.decision.rule or "default", "reason": self.decision.reason,
+            "baseline": side(c.old), "current": side(c.new),
+            "explanation": None if e is None else {
+                "status": e.status, "root_causes": e.root_causes, "reason": e.reason},
+        }
+
+
+@dataclass
+class CheckResult:
+    baseline: Side
+    current: Side
+    symbols: list[SymbolResult]
+    root_causes: list[RootCause]
+    differences: list[Difference]
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stablelist: Stablelist | None = None
+    rules: list[Rule] = field(default_factory=list)
+    rules_form: str | None = None
+
+    @property
+    def changed(self) -> list[SymbolResult]:
+        return [s for s in self.symbols if s.change.kinds]
+
+    def with_verdict(self, verdict: str) -> list[SymbolResult]:
+        return [s for s in self.symbols if s.decision.verdict == verdict]
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if self.with_verdict("fail") else "pass"
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.verdict == "fail" else 0
+
+    @property
+    def prominent(self) -> list[Difference]:
+        return [d for d in self.differences if d.moves_crcs]
+
+    def summary(self) -> dict:
+        kinds = counts([s.change for s in self.symbols])
+        explained = [s.explanation for s in self.symbols if s.explanation is not None]
+        return {
+            "verdict": self.verdict, "exit_status": self.exit_status,
+            "symbols": len(self.symbols),
+            "baseline_exports": len(self.baseline.exports),
+            "current_exports": len(self.current.exports),
+            "changed": len(self.changed),
+            "kinds": kinds,
+            "verdicts": {v: len(self.with_verdict(v)) for v in ("fail", "warn", "pass")},
+            "protected": sum(1 for s in self.symbols if s.protected),
+            "protected_changed": sum(1 for s in self.changed if s.protected),
+            "root_causes": len(self.root_causes),
+            "explanations": {st: sum(1 for e in explained if e.status == st)
+                             for st in ("explained", "unexplained", "unavailable")},
+        }
+
+    def to_json(self) -> dict:
+        """The documented report (docs/check.md), deterministic for given inputs."""
+        return {
+            "schema": CHECK_SCHEMA,
+            "tool": {"name": "batchver check", "version": __version__},
+            "summary": self.summary(),
+            "inputs": {
+                "baseline": self.baseline.describe(),
+                "current": self.current.describe(),
+                "stablelists": None if self.stablelist is None else {
+                    "files": self.stablelist.files, "symbols": len(self.stablelist.symbols),
+                    "sections": sorted(set(self.stablelist.sections))},
+                "protected_by_default": self.stablelist is None,
+                "rules": None if self.rules_form is None else {
+                    "form": self.rules_form, "count": len(self.rules)},
+            },
+            "provenance": [d.to_json() for d in self.differences],
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "root_causes": [rc.to_json() for rc in self.root_causes],
+            "symbols": [s.to_json() for s in self.changed],
+            "protected_unchanged": sorted(s.change.key for s in self.symbols
+                                          if s.protected and not s.change.kinds),
+            "rules": [r.describe() for r in self.rules],
+        }
+
+
+def run_check(baseline_path: str, current_path: str, stablelists: list[str] | None = None,
+              rules_path: str | None = None, with_explanations: bool = True) -> CheckResult:
+    """Run a whole check; raise InputError on bad input."""
+    baseline = load_side("baseline", baseline_path)
+    current = load_side("current", current_path)
+    stablelist = load_stablelists(stablelists) if stablelists else None
+    rules_form, rules = load_rules(rules_path) if rules_path else (None, [])
+    warnings: list[str] = []
+    notes = baseline.notes + current.notes
+    known = {e.symbol for e in baseline.exports} | {e.symbol for e in current.exports}
+    if stablelist is not None:
+        warnings.extend(check_stablelist_names(stablelist, known))
+    else:
+        notes.append("no --stablelist: every baseline export is protected")
+    policy = Policy(rules, stablelist)
+    policy.count_matches(baseline.exports + current.exports)
+    changes = classify(baseline, current)
+    symbols = [SymbolResult(c, policy.protected(c), policy.decide(c)) for c in changes]
+    warnings.extend(f"{r.source}: rule '{r.text}' matches no symbol of baseline or current "
+                    "(stale rule?)" for r in rules if r.matched_symbols == 0)
+    root_causes: list[RootCause] = []
+    if with_explanations:
+        root_causes, explanations = explain(baseline, current, changes)
+        for s in symbols:
+            s.explanation = explanations.get(s.change.key)
+    differences, unknown = compare(baseline, current)
+    notes.extend(unknown)
+    share = suspicious_share(changes)
+    if share:
+        warnings.insert(0, share)
+    return CheckResult(baseline, current, symbols, root_causes, differences, warnings, notes,
+                       stablelist, rules, rules_form)
+
+
+__all__ = ["CHANGE_KINDS", "CheckResult", "SymbolResult", "run_check"]

@@ -1,0 +1,362 @@
+"""Explain changed CRCs: root-cause types and minimal token-level diffs.
+
+A CRC covers the symbol's own type string plus, recursively, every type
+string it reaches (spec section 7).  A type string refers to other named
+types only by token (``s#demo_buf``), so when ``s#demo_buf`` changes, the
+lines of the types that *reach* it do not change: only the lines whose own
+definitions changed differ.  The root causes of one symbol's CRC change are
+therefore the keys reachable from it, in both graphs, whose lines differ.
+The walk follows only references present on both sides: a type newly
+referenced by a changed line is part of that line's diff, not a cause of
+its own.
+
+Findings are grouped by (key, old line, new line): one struct change that
+breaks 300 symbols is one finding listing 300 symbols, not 300 findings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from .baseline import Side
+from .classify import SymbolChange
+
+_ATTR = re.compile(r"[a-z_]+\(\d+\)\Z")
+_LOCATION = re.compile(r"(data_member_location|data_bit_offset)\(\d+\)\Z")
+_REF = re.compile(r"[sute]#")
+_OPEN = {"{": "}", "(": ")"}
+MAX_DIFF_LINES = 40
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a type string on spaces, keeping quoted names (``s#'a b'``) whole."""
+    out: list[str] = []
+    pending: list[str] | None = None
+    for word in text.split(" "):
+        if pending is not None:
+            pending.append(word)
+            if word.endswith("'"):
+                out.append(" ".join(pending))
+                pending = None
+        elif _REF.match(word) and word[2:3] == "'" and not (len(word) > 3 and word.endswith("'")):
+            pending = [word]
+        elif word:
+            out.append(word)
+    if pending:
+        out.append(" ".join(pending))
+    return out
+
+
+def references(text: str) -> set[str]:
+    return {t for t in tokenize(text) if _REF.match(t)}
+
+
+# -- the walk ----------------------------------------------------------------
+class _Graph:
+    """One side's block with its reference sets cached."""
+
+    def __init__(self, lines: dict[str, str]):
+        self.lines = lines
+        self._refs: dict[str, set[str]] = {}
+
+    def refs(self, key: str) -> set[str]:
+        found = self._refs.get(key)
+        if found is None:
+            found = self._refs[key] = references(self.lines[key])
+        return found
+
+
+def root_keys(symbol: str, old: _Graph, new: _Graph) -> list[str]:
+    """Keys reachable from ``symbol`` on both sides whose lines differ, in
+    walk order (the symbol's own key first when its declaration changed)."""
+    seen = {symbol}
+    queue = [symbol]
+    causes = []
+    while queue:
+        key = queue.pop(0)
+        before, after = old.lines.get(key), new.lines.get(key)
+        if before is None or after is None:
+            causes.append(key)
+            continue
+        if before == after:
+            follow = old.refs(key)
+        else:
+            causes.append(key)
+            follow = old.refs(key) & new.refs(key)
+        for ref in sorted(follow - seen):
+            seen.add(ref)
+            queue.append(ref)
+    return causes
+
+
+# -- token-level diffs -------------------------------------------------------
+@dataclass
+class _Group:
+    open: str
+    children: list  # of str | _Group
+    close: str
+
+    def tokens(self) -> list[str]:
+        return [self.open, *flatten(self.children), self.close]
+
+
+def _parse(tokens: list[str]) -> list:
+    stack: list[list] = [[]]
+    opens: list[str] = []
+    for tok in tokens:
+        if tok in _OPEN:
+            opens.append(tok)
+            stack.append([])
+        elif opens and tok == _OPEN[opens[-1]]:
+            children = stack.pop()
+            stack[-1].append(_Group(opens.pop(), children, tok))
+        else:
+            stack[-1].append(tok)
+    while opens:  # unbalanced text: keep it, flattened
+        children = stack.pop()
+        stack[-1].extend([opens.pop(), *children])
+    return stack[0]
+
+
+def flatten(nodes: list) -> list[str]:
+    out: list[str] = []
+    for node in nodes:
+        out.extend(node.tokens() if isinstance(node, _Group) else [node])
+    return out
+
+
+def _text(nodes: list) -> str:
+    return " ".join(flatten(nodes))
+
+
+def _split_items(children: list) -> list[list]:
+    items: list[list] = [[]]
+    for node in children:
+        if node == ",":
+            items.append([])
+        else:
+            items[-1].append(node)
+    return [i for i in items if i]
+
+
+def item_name(item: list) -> str | None:
+    """The declared name of a member, parameter or enumerator: the first
+    plain word after the item's type expression ends."""
+    if not item or not isinstance(item[0], str):
+        return None
+    if item[0] == "enumerator":
+        return item[1] if len(item) > 1 and isinstance(item[1], str) else None
+    if item[0] not in ("member", "formal_parameter"):
+        return None
+    type_done = in_base = False
+    for node in item[1:]:
+        if isinstance(node, _Group) or _REF.match(node):
+            type_done = True
+        elif _ATTR.match(node):
+            type_done = type_done or in_base
+        elif node == "base_type":
+            in_base = True
+        elif node == "->":
+            type_done = in_base = False
+        elif type_done:
+            return node
+    return None
+
+
+def _keyed(items: list[list]) -> list[tuple[str, list]]:
+    """(identity, item): the name, or kind + position among unnamed ones."""
+    out, seen, unnamed = [], {}, {}
+    for item in items:
+        name = item_name(item)
+        kind = item[0] if item and isinstance(item[0], str) else "item"
+        if name is None:
+            unnamed[kind] = unnamed.get(kind, 0) + 1
+            ident = f"{kind} <unnamed #{unnamed[kind]}>"
+        else:
+            ident = f"{kind} {name}"
+        seen[ident] = seen.get(ident, 0) + 1
+        out.append((ident if seen[ident] == 1 else f"{ident} <{seen[ident]}>", item))
+    return out
+
+
+def token_changes(a: list[str], b: list[str]) -> list[str]:
+    """Minimal token edits turning ``a`` into ``b``, each as one phrase."""
+    out = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        old, new = " ".join(a[i1:i2]), " ".join(b[j1:j2])
+        if tag == "replace":
+            out.append(f"{old} -> {new}")
+        elif tag == "delete":
+            out.append(f"removed '{old}'" + (f" after '{a[i1 - 1]}'" if i1 else ""))
+        elif tag == "insert":
+            out.append(f"added '{new}'" + (f" after '{a[i1 - 1]}'" if i1 else " at the start"))
+    return out
+
+
+def _location(item: list) -> str | None:
+    return next((n for n in reversed(item) if isinstance(n, str) and _LOCATION.match(n)), None)
+
+
+def _without_location(item: list) -> str:
+    return _text([n for n in item if not (isinstance(n, str) and _LOCATION.match(n))])
+
+
+def _body(nodes: list) -> tuple[list, _Group | None, list]:
+    """(head, first top-level group, tail) of a parsed type string."""
+    for i, node in enumerate(nodes):
+        if isinstance(node, _Group):
+            return nodes[:i], node, nodes[i + 1:]
+    return nodes, None, []
+
+
+def describe(old: str | None, new: str | None) -> list[str]:
+    """The minimal description of how one line changed, one phrase a line."""
+    if old is None:
+        return [f"defined only in current: {new}"]
+    if new is None:
+        return [f"defined only in baseline: {old}"]
+    a, b = _parse(tokenize(old)), _parse(tokenize(new))
+    head_a, body_a, tail_a = _body(a)
+    head_b, body_b, tail_b = _body(b)
+    if body_a is None or body_b is None or flatten(head_a) != flatten(head_b) \
+            or body_a.open != body_b.open:
+        return token_changes(flatten(a), flatten(b))
+    items_a, items_b = _split_items(body_a.children), _split_items(body_b.children)
+    out: list[str] = []
+    if not items_a and items_b and not tail_a:
+        out.append(f"was a declaration only, now defined with {len(items_b)} item(s)")
+    elif items_a and not items_b and not tail_b:
+        out.append(f"now a declaration only (was defined with {len(items_a)} item(s); defined "
+                   "in a .c file or declonly?)")
+    else:
+        out.extend(_item_changes(items_a, items_b))
+    # The closing bracket gives a size that appears or vanishes its context.
+    out.extend(token_changes([body_a.close, *flatten(tail_a)], [body_b.close, *flatten(tail_b)]))
+    return out
+
+
+def _item_changes(items_a: list[list], items_b: list[list]) -> list[str]:
+    keyed_a, keyed_b = _keyed(items_a), _keyed(items_b)
+    old_map = dict(keyed_a)
+    new_keys = {k for k, _ in keyed_b}
+    out, shifted = [], []
+    for position, (ident, item) in enumerate(keyed_b, 1):
+        before = old_map.get(ident)
+        if before is None:
+            where = _location(item)
+            at = f"at {where}" if where else f"at position {position}"
+            out.append(f"{_without_location(item)} added {at}")
+            continue
+        ta, tb = flatten(before), flatten(item)
+        if ta == tb:
+            continue
+        if _without_location(before) == _without_location(item):
+            shifted.append(f"{ident.split(' ', 1)[-1]} {_location(before)}->{_location(item)}")
+            continue
+        out.append(f"{ident}: " + "; ".join(token_changes(ta, tb)))
+    for ident, item in keyed_a:
+        if ident not in new_keys:
+            where = _location(item)
+            out.append(f"{_without_location(item)} removed" + (f" (was at {where})" if where else ""))
+    if shifted:
+        out.append(f"{len(shifted)} later item(s) moved: " + ", ".join(shifted))
+    return out
+
+
+# -- findings ----------------------------------------------------------------
+@dataclass
+class RootCause:
+    """One changed definition and every changed symbol it explains."""
+
+    id: str
+    key: str  # "s#demo_dev", or the export's own name when its declaration changed
+    old: str | None
+    new: str | None
+    diff: list[str]
+    symbols: list[str] = field(default_factory=list)  # "module:symbol"
+
+    @property
+    def kind(self) -> str:
+        return "type" if _REF.match(self.key) else "declaration"
+
+    @property
+    def status(self) -> str:
+        return "added" if self.old is None else "removed" if self.new is None else "changed"
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "key": self.key, "kind": self.kind, "status": self.status,
+                "diff": self.diff, "symbols": self.symbols, "old": self.old, "new": self.new}
+
+
+@dataclass
+class Explanation:
+    """Why one symbol's CRC changed, as far as the symtypes can tell."""
+
+    status: str  # "explained", "unexplained", "unavailable"
+    root_causes: list[str] = field(default_factory=list)  # RootCause ids
+    reason: str = ""
+
+
+def _limit(lines: list[str]) -> list[str]:
+    if len(lines) <= MAX_DIFF_LINES:
+        return lines
+    return lines[:MAX_DIFF_LINES] + [f"... and {len(lines) - MAX_DIFF_LINES} more change(s)"]
+
+
+def explain(baseline: Side, current: Side, changes: list[SymbolChange]
+            ) -> tuple[list[RootCause], dict[str, Explanation]]:
+    """Root causes of every CRC change, grouped, and each symbol's explanation
+    (keyed by ``SymbolChange.key``)."""
+    explanations: dict[str, Explanation] = {}
+    findings: dict[tuple[str, str | None, str | None], RootCause] = {}
+    found: dict[str, list[RootCause]] = {}
+    graphs: dict[tuple[str, str, str], _Graph] = {}
+
+    def graph(side: Side, module: str, origin: str) -> _Graph | None:
+        ident = (side.label, module, origin)
+        if ident not in graphs:
+            lines = side.symtypes.block(module, origin)
+            graphs[ident] = _Graph(lines) if lines is not None else None
+        return graphs[ident]
+
+    for change in changes:
+        if "crc_changed" not in change.kinds:
+            continue
+        missing = [s for s in (baseline, current) if not s.can_explain]
+        if missing:
+            explanations[change.key] = Explanation(
+                "unavailable", reason=f"{missing[0].label} has no symtypes ({missing[0].form})")
+            continue
+        old = graph(baseline, change.old.module, change.old.origin)
+        new = graph(current, change.new.module, change.new.origin)
+        if old is None or new is None or change.symbol not in old.lines \
+                or change.symbol not in new.lines:
+            side = "baseline" if old is None or change.symbol not in old.lines else "current"
+            explanations[change.key] = Explanation(
+                "unavailable", reason=f"no symtypes line for {change.symbol} in {side}")
+            continue
+        causes = []
+        for key in root_keys(change.symbol, old, new):
+            before, after = old.lines.get(key), new.lines.get(key)
+            finding = findings.get((key, before, after))
+            if finding is None:
+                finding = findings[(key, before, after)] = RootCause(
+                    "", key, before, after, _limit(describe(before, after)))
+            finding.symbols.append(change.key)
+            causes.append(finding)
+        if causes:
+            explanations[change.key] = Explanation("explained")
+            found[change.key] = causes
+        else:
+            explanations[change.key] = Explanation(
+                "unexplained", reason="every reachable symtypes line is identical on both sides "
+                                      "(CRCs computed differently?)")
+    # Number findings by how many symbols they break, largest first.
+    ordered = sorted(findings.values(), key=lambda f: (-len(f.symbols), f.key, f.old or ""))
+    for number, finding in enumerate(ordered, 1):
+        finding.id = f"rc{number}"
+    for key, causes in found.items():
+        explanations[key].root_causes = [f.id for f in causes]
+    return ordered, explanations

@@ -1,0 +1,149 @@
+"""A self-contained HTML report: one file, no network, inline CSS and a few
+lines of JavaScript (column sorting and a filter box), so it can be archived
+as a CI artifact and opened anywhere."""
+
+from __future__ import annotations
+
+from html import escape
+
+from .check import CheckResult, SymbolResult
+from .classify import KIND_TITLES
+from .render import headline, summary_lines
+
+MAX_SYMBOLS_SHOWN = 200  # per root cause, before "and N more"
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{padding:18px 28px;color:#fff}
+header.fail{background:#b42318}header.pass{background:#1f7a3a}
+header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.9;font-size:13px}
+main{padding:8px 28px 40px;max-width:1500px}
+h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #d5d9e0;padding-bottom:4px}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
+.card{background:#fff;border:1px solid #d5d9e0;border-radius:6px;padding:8px 14px;min-width:110px}
+.card b{display:block;font-size:22px}.card span{font-size:12px;color:#5b6475}
+.card.fail b{color:#b42318}.card.warn b{color:#b54708}.card.pass b{color:#1f7a3a}
+.alert{background:#fff4e5;border:2px solid #f79009;border-radius:6px;padding:10px 14px;margin:12px 0}
+.alert h3{margin:0 0 4px;font-size:15px;color:#93370d}
+ul.plain{margin:4px 0;padding-left:20px}
+pre.summary{background:#fff;border:1px solid #d5d9e0;padding:10px;border-radius:6px;white-space:pre-wrap}
+section.rc{background:#fff;border:1px solid #d5d9e0;border-radius:6px;margin:10px 0;padding:8px 14px}
+section.rc h3{margin:2px 0 6px;font-size:15px}
+pre.diff{background:#0f172a;color:#e2e8f0;padding:8px 10px;border-radius:4px;overflow-x:auto;white-space:pre-wrap;word-break:break-word;margin:4px 0}
+pre.diff .add{color:#86efac}pre.diff .del{color:#fca5a5}pre.diff .chg{color:#fcd34d}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
+th,td{border:1px solid #d5d9e0;padding:4px 7px;text-align:left;vertical-align:top}
+th{background:#eef1f5;cursor:pointer;user-select:none;position:sticky;top:0}
+th:after{content:" \\2195";color:#98a2b3;font-size:11px}
+tr.fail td.v{color:#b42318;font-weight:700}tr.warn td.v{color:#b54708;font-weight:600}tr.pass td.v{color:#1f7a3a}
+input#filter{padding:5px 8px;width:320px;margin:6px 0;border:1px solid #98a2b3;border-radius:4px}
+.muted{color:#5b6475;font-size:12px}
+"""
+
+_JS = """
+function sortBy(th){const table=th.closest('table');const idx=[...th.parentNode.children].indexOf(th);
+const body=table.tBodies[0];const rows=[...body.rows];const asc=th.dataset.asc!=='1';
+th.parentNode.querySelectorAll('th').forEach(h=>delete h.dataset.asc);th.dataset.asc=asc?'1':'0';
+const key=r=>{const c=r.cells[idx];return c.dataset.k!==undefined?c.dataset.k:c.textContent};
+rows.sort((a,b)=>{const x=key(a),y=key(b);const n=parseFloat(x)-parseFloat(y);
+const r=isNaN(n)?x.localeCompare(y):n;return asc?r:-r});rows.forEach(r=>body.appendChild(r));}
+document.querySelectorAll('th').forEach(th=>th.addEventListener('click',()=>sortBy(th)));
+const f=document.getElementById('filter');if(f){f.addEventListener('input',()=>{const q=f.value.toLowerCase();
+document.querySelectorAll('#symbols tbody tr').forEach(r=>{r.style.display=r.textContent.toLowerCase().includes(q)?'':'none'})})}
+"""
+
+_VERDICT_ORDER = {"fail": 0, "warn": 1, "pass": 2, "none": 3}
+
+
+def _diff_line(key: str, line: str) -> str:
+    cls = "add" if " added" in line or line.startswith("added") else \
+        "del" if " removed" in line or line.startswith("removed") else "chg"
+    return f'<span class="{cls}">{escape(key)}: {escape(line)}</span>'
+
+
+def _cards(result: CheckResult) -> str:
+    s = result.summary()
+    cards = [(s["verdicts"]["fail"], "failing", "fail"), (s["verdicts"]["warn"], "warnings", "warn"),
+             (s["verdicts"]["pass"], "accepted", "pass"), (s["kinds"]["unchanged"], "unchanged", ""),
+             (s["root_causes"], "root causes", ""), (s["protected"], "protected", "")]
+    cards += [(n, KIND_TITLES[k], "") for k, n in s["kinds"].items() if n and k != "unchanged"]
+    return '<div class="cards">' + "".join(
+        f'<div class="card {cls}"><b>{n}</b><span>{escape(label)}</span></div>'
+        for n, label, cls in cards) + "</div>"
+
+
+def _root_cause(rc, by_key: dict[str, SymbolResult]) -> str:
+    syms = sorted((by_key[k] for k in rc.symbols),
+                  key=lambda s: (_VERDICT_ORDER[s.decision.verdict], s.change.key))
+    fails = sum(1 for s in syms if s.decision.verdict == "fail")
+    items = "".join(f"<li><code>{escape(s.change.key)}</code> "
+                    f"<span class='muted'>{s.decision.verdict}</span></li>"
+                    for s in syms[:MAX_SYMBOLS_SHOWN])
+    if len(syms) > MAX_SYMBOLS_SHOWN:
+        items += f"<li class='muted'>... and {len(syms) - MAX_SYMBOLS_SHOWN} more (see the table)</li>"
+    diff = "\n".join(_diff_line(rc.key, line) for line in rc.diff)
+    return (f'<section class="rc" id="{rc.id}"><h3>{rc.id}: <code>{escape(rc.key)}</code> '
+            f'{rc.status} &mdash; {len(syms)} symbol(s), {fails} failing</h3>'
+            f'<pre class="diff">{diff}</pre>'
+            f'<details><summary>affected symbols</summary><ul class="plain">{items}</ul></details>'
+            "</section>")
+
+
+def _row(sym: SymbolResult) -> str:
+    c, e = sym.change, sym.explanation
+    causes = "" if e is None else " ".join(f'<a href="#{r}">{r}</a>' for r in e.root_causes) or \
+        escape(e.status)
+    old = c.old.crc_text if c.old else ""
+    new = c.new.crc_text if c.new else ""
+    verdict = sym.decision.verdict
+    return (f'<tr class="{verdict}"><td class="v" data-k="{_VERDICT_ORDER[verdict]}">{verdict}</td>'
+            f"<td><code>{escape(c.symbol)}</code></td><td>{escape(c.module)}</td>"
+            f"<td>{escape('; '.join(c.details()))}</td><td><code>{old or ''}</code></td>"
+            f"<td><code>{new or ''}</code></td><td>{causes}</td>"
+            f"<td>{'yes' if sym.protected else ''}</td>"
+            f"<td>{escape(sym.decision.rule or 'default')}</td></tr>")
+
+
+def render_html(result: CheckResult) -> str:
+    by_key = {s.change.key: s for s in result.symbols}
+    parts = [f'<header class="{result.verdict}"><h1>{escape(headline(result))}</h1>'
+             f"<p>{escape(result.baseline.path)} &rarr; {escape(result.current.path)}</p></header>",
+             "<main>", _cards(result)]
+    if result.prominent:
+        parts.append('<div class="alert"><h3>The two builds differ in ways that move CRCs by '
+                     'themselves</h3><ul class="plain">' + "".join(
+                         f"<li>{escape(d.text())}</li>" for d in result.prominent) + "</ul></div>")
+    if result.warnings:
+        parts.append('<div class="alert"><h3>Warnings</h3><ul class="plain">' + "".join(
+            f"<li>{escape(w)}</li>" for w in result.warnings) + "</ul></div>")
+    parts.append('<h2>Summary</h2><pre class="summary">'
+                 + escape("\n".join(summary_lines(result))) + "</pre>")
+    if result.root_causes:
+        parts.append(f"<h2>Root causes ({len(result.root_causes)})</h2>"
+                     "<p class='muted'>Named types whose own definitions differ, each with the "
+                     "changed symbols it explains.</p>")
+        parts.extend(_root_cause(rc, by_key) for rc in result.root_causes)
+    rows = sorted(result.changed, key=lambda s: (_VERDICT_ORDER[s.decision.verdict],
+                                                 s.change.module != "vmlinux", s.change.key))
+    parts.append(f"<h2>Changed symbols ({len(rows)})</h2>"
+                 '<input id="filter" placeholder="filter rows (symbol, module, change...)">'
+                 '<table id="symbols"><thead><tr><th>verdict</th><th>symbol</th><th>module</th>'
+                 "<th>change</th><th>baseline CRC</th><th>current CRC</th><th>root cause</th>"
+                 "<th>protected</th><th>decided by</th></tr></thead><tbody>"
+                 + "".join(_row(s) for s in rows) + "</tbody></table>")
+    if result.rules:
+        parts.append("<h2>Rules</h2><table><thead><tr><th>rule</th><th>source</th>"
+                     "<th>symbols named</th><th>changes decided</th></tr></thead><tbody>" + "".join(
+                         f"<tr><td><code>{escape(r.text)}</code>"
+                         f"{' <b>STALE</b>' if r.matched_symbols == 0 else ''}</td>"
+                         f"<td>{escape(r.source)}</td><td>{r.matched_symbols}</td>"
+                         f"<td>{r.decided}</td></tr>" for r in result.rules) + "</tbody></table>")
+    notes = [d.text() for d in result.differences if not d.moves_crcs] + result.notes
+    if notes:
+        parts.append('<h2>Notes</h2><ul class="plain">' + "".join(
+            f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
+    parts.append("</main>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(headline(result))}</title><style>{_CSS}</style></head><body>"
+            + "\n".join(parts) + f"<script>{_JS}</script></body></html>\n")

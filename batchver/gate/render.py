@@ -1,0 +1,154 @@
+"""Render a :class:`~.check.CheckResult` as text, JSON or JUnit XML (HTML
+lives in :mod:`.html`).  Every format is a pure function of the result, so
+they cannot disagree."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from .check import CheckResult, SymbolResult
+from .classify import KIND_TITLES
+
+FORMATS = ("text", "json", "junit", "html")
+MAX_LISTED = 20  # symbols listed per root cause in text
+
+
+def render(result: CheckResult, fmt: str) -> str:
+    if fmt == "html":
+        from .html import render_html
+        return render_html(result)
+    return {"text": render_text, "json": render_json, "junit": render_junit}[fmt](result)
+
+
+def render_json(result: CheckResult) -> str:
+    return json.dumps(result.to_json(), indent=1) + "\n"
+
+
+# -- text --------------------------------------------------------------------
+def headline(result: CheckResult) -> str:
+    """The one-line verdict every format starts with."""
+    s = result.summary()
+    v = s["verdicts"]
+    return (f"batchver check: {result.verdict.upper()} (exit {result.exit_status}): "
+            f"{v['fail']} failing, {v['warn']} warning, {v['pass']} accepted change(s) "
+            f"among {s['symbols']} symbols")
+
+
+def summary_lines(result: CheckResult) -> list[str]:
+    s = result.summary()
+    kinds = ", ".join(f"{KIND_TITLES[k]} {n}" for k, n in s["kinds"].items()
+                      if n and k != "unchanged")
+    protected = ("every baseline export (no --stablelist)" if result.stablelist is None
+                 else f"{len(result.stablelist.symbols)} listed")
+    e = s["explanations"]
+    lines = [
+        f"baseline: {result.baseline.path} ({result.baseline.form}, "
+        f"{s['baseline_exports']} exports)",
+        f"current:  {result.current.path} ({result.current.form}, "
+        f"{s['current_exports']} exports)",
+        f"symbols:  {s['kinds']['unchanged']} unchanged; {kinds or 'no changes'}",
+        f"protected: {s['protected']} ({protected}); {s['protected_changed']} of them changed",
+        f"root causes: {s['root_causes']} (CRC changes explained {e['explained']}, "
+        f"unexplained {e['unexplained']}, not explainable {e['unavailable']})",
+    ]
+    return lines
+
+
+def _tag(sym: SymbolResult) -> str:
+    return sym.decision.verdict.upper()
+
+
+def _symbol_line(sym: SymbolResult) -> str:
+    c = sym.change
+    why = sym.decision.reason + (f" ({sym.decision.rule})" if sym.decision.rule else "")
+    return f"  {_tag(sym):4} {c.key}: {'; '.join(c.details())} [{why}]"
+
+
+def render_text(result: CheckResult) -> str:
+    out = [headline(result), *summary_lines(result)]
+    if result.prominent or result.warnings:
+        out.append("")
+    if result.prominent:
+        out.append("!! The two builds differ in ways that move CRCs by themselves:")
+        out.extend(f"!!   {d.text()}" for d in result.prominent)
+    out.extend(f"warning: {w}" for w in result.warnings)
+    by_key = {s.change.key: s for s in result.symbols}
+    if result.root_causes:
+        out += ["", f"Root causes ({len(result.root_causes)})", "-" * 16]
+        for rc in result.root_causes:
+            syms = [by_key[k] for k in rc.symbols]
+            verdicts = ", ".join(f"{sum(1 for s in syms if s.decision.verdict == v)} {v}"
+                                 for v in ("fail", "warn", "pass")
+                                 if any(s.decision.verdict == v for s in syms))
+            out.append(f"[{rc.id}] {rc.key} {rc.status}: {len(syms)} symbol(s) ({verdicts})")
+            out.extend(f"    {rc.key}: {line}" for line in rc.diff)
+            for sym in syms[:MAX_LISTED]:
+                out.append(f"      {_tag(sym):4} {sym.change.key}")
+            if len(syms) > MAX_LISTED:
+                out.append(f"      ... and {len(syms) - MAX_LISTED} more")
+    unexplained = [s for s in result.changed if s.explanation is not None
+                   and s.explanation.status != "explained"]
+    if unexplained:
+        out += ["", f"CRC changes without a root cause ({len(unexplained)})", "-" * 16]
+        out.extend(f"{_symbol_line(s)} {s.explanation.status}: {s.explanation.reason}"
+                   for s in unexplained)
+    others = [s for s in result.changed if s.change.kinds != ["crc_changed"]]
+    if others:
+        out += ["", f"Other changes ({len(others)})", "-" * 16]
+        order = {"fail": 0, "warn": 1, "pass": 2}
+        out.extend(_symbol_line(s) for s in sorted(others,
+                                                    key=lambda s: order[s.decision.verdict]))
+    if result.rules:
+        out += ["", f"Rules ({result.rules_form} form)", "-" * 16]
+        for rule in result.rules:
+            state = " STALE: matches no symbol" if rule.matched_symbols == 0 else ""
+            out.append(f"  {rule.source} '{rule.text}': names {rule.matched_symbols} symbol(s), "
+                       f"decided {rule.decided} change(s){state}")
+    if result.differences or result.notes:
+        out += ["", "Notes", "-" * 16]
+        out.extend(f"  {d.text()}" for d in result.differences if not d.moves_crcs)
+        out.extend(f"  {n}" for n in result.notes)
+    return "\n".join(out) + "\n"
+
+
+# -- JUnit -------------------------------------------------------------------
+def render_junit(result: CheckResult) -> str:
+    """One test case per protected symbol (and per failing unprotected one),
+    so CI dashboards show each kABI symbol's history; listed names that no
+    side exports are skipped cases."""
+    cases = [s for s in result.symbols if s.protected or s.decision.verdict == "fail"]
+    absent = []
+    if result.stablelist is not None:
+        present = {s.change.symbol for s in result.symbols}
+        absent = sorted(n for n in result.stablelist.symbols if n not in present)
+    failures = sum(1 for s in cases if s.decision.verdict == "fail")
+    suites = ET.Element("testsuites", name="batchver check", tests=str(len(cases) + len(absent)),
+                        failures=str(failures))
+    suite = ET.SubElement(suites, "testsuite", name="batchver check", tests=suites.get("tests"),
+                          failures=str(failures), errors="0", skipped=str(len(absent)))
+    by_id = {rc.id: rc for rc in result.root_causes}
+    for sym in cases:
+        case = ET.SubElement(suite, "testcase", classname=sym.change.module.replace("/", "."),
+                             name=sym.change.symbol)
+        text = "\n".join(sym.change.details())
+        if sym.explanation is not None:
+            for rid in sym.explanation.root_causes:
+                rc = by_id[rid]
+                text += f"\nroot cause {rid}: {rc.key}\n" + "\n".join(
+                    f"  {rc.key}: {line}" for line in rc.diff)
+            if sym.explanation.reason:
+                text += f"\n{sym.explanation.status}: {sym.explanation.reason}"
+        if sym.decision.verdict == "fail":
+            failure = ET.SubElement(case, "failure", type=sym.decision.kind or "change",
+                                    message=f"{'; '.join(sym.change.details())}: "
+                                            f"{sym.decision.reason}")
+            failure.text = text
+        elif sym.decision.verdict in ("warn", "pass"):
+            ET.SubElement(case, "system-out").text = (
+                f"{sym.decision.verdict.upper()}: {sym.decision.reason}\n{text}")
+    for name in absent:
+        case = ET.SubElement(suite, "testcase", classname="stablelist", name=name)
+        ET.SubElement(case, "skipped", message="exported by neither baseline nor current")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

@@ -1,0 +1,425 @@
+"""Read a nightly configuration file, refusing anything it does not understand.
+
+A nightly job runs unattended, so a typo must fail loudly before the run
+instead of being ignored for months (``stablelsit:`` silently protecting
+nothing).  The file is therefore read with PyYAML's composer, which keeps the
+position of every node, and checked against a strict schema: every problem
+is reported as ``FILE:LINE: KEY: message`` saying what was expected, every
+unknown or duplicated key is an error, and all problems are reported at once
+so one edit can fix them all.
+
+Relative paths in the file are taken from the file's own directory, so the
+same config works from cron, CI or a shell in any directory.
+
+Paths that a tree's ``command`` may create only exist once the command ran,
+so existence is checked by :func:`missing_paths`, which ``batchver validate``
+calls at load time and ``batchver nightly`` calls per tree at run time (both
+name the same ``FILE:LINE``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import yaml
+
+#: check report formats ``batchver check`` can write, with the file each goes to
+REPORT_FILES = {"text": "check.txt", "json": "check.json", "junit": "check.junit.xml",
+                "html": "check.html"}
+BACKENDS = ("loky", "multiprocessing", "threading", "dask")
+KINDS = ("auto", "built", "linked")
+SEMANTICS = ("kbuild", "file")
+ON_FAILURE = ("continue", "stop")
+#: ``baseline: previous`` compares with this tree's latest completed run
+PREVIOUS = "previous"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
+_SCHEDULER = re.compile(r"(tcp|tls)://[^\s:/]+:\d{1,5}\Z")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config, and where."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; ``str()`` lists every problem, one a line."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class TreeConfig:
+    """One tree (flavour) of a nightly run."""
+
+    name: str
+    path: str | None = None
+    command: str | None = None
+    timeout: float | None = None
+    kind: str = "auto"
+    vmlinux: str | None = None
+    semantics: str = "kbuild"
+    stable: bool = False
+    symtypes: bool = True
+    baseline: str | None = None
+    stablelist: list[str] = field(default_factory=list)
+    rules: str | None = None
+    #: line of each key given (and of the tree's own entry, under ""), for run-time errors
+    lines: dict[str, int] = field(default_factory=dict)
+    index: int = 0
+
+    def where(self, config: "NightlyConfig", key: str = "") -> str:
+        """``FILE:LINE: trees[i].key`` for a message about this tree's key."""
+        line = self.lines.get(key, self.lines.get(""))
+        label = f"trees[{self.index}]" + (f".{key}" if key else "")
+        return f"{config.file}:{line}: {label}"
+
+
+@dataclass
+class NightlyConfig:
+    """A validated config; every path is absolute."""
+
+    file: str
+    output: str
+    jobs: int = 0
+    stable: bool = False
+    cache: str | None = None
+    reports: list[str] = field(default_factory=lambda: ["json", "text"])
+    backend: str = "loky"
+    scheduler: str | None = None
+    on_failure: str = "continue"
+    trees: list[TreeConfig] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return os.path.dirname(os.path.abspath(self.file))
+
+    def where(self, key: str) -> str:
+        return f"{self.file}:{self.lines.get(key, 1)}: {key}"
+
+
+class _Bad(Exception):
+    """A value check failed; the message says what was expected.  ``node``
+    and ``suffix`` point at the offending item when it is inside a list."""
+
+    def __init__(self, message: str, node: yaml.Node | None = None, suffix: str = ""):
+        super().__init__(message)
+        self.node = node
+        self.suffix = suffix
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+_SCALARS = yaml.SafeLoader("")  # only used to resolve scalar nodes to Python values
+
+
+def _scalar(node: yaml.Node) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        return node  # callers check the kind they need
+    return _SCALARS.construct_object(node, deep=True)
+
+
+def _shown(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    value = _scalar(node)
+    return "nothing (null)" if value is None else repr(value)
+
+
+# -- value checkers: node -> value, raising _Bad("expected ...") -------------
+Checker = Callable[[yaml.Node, str], Any]
+
+
+def _string(node: yaml.Node, base: str) -> str:
+    value = _scalar(node)
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"expected a non-empty string, got {_shown(node)}")
+    return value
+
+
+def _path(node: yaml.Node, base: str) -> str:
+    return os.path.normpath(os.path.join(base, os.path.expanduser(_string(node, base))))
+
+
+def _bool(node: yaml.Node, base: str) -> bool:
+    value = _scalar(node)
+    if not isinstance(value, bool):
+        raise _Bad(f"expected true or false, got {_shown(node)}")
+    return value
+
+
+def _count(node: yaml.Node, base: str) -> int:
+    value = _scalar(node)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Bad(f"expected a whole number >= 0 (0 = all cores), got {_shown(node)}")
+    return value
+
+
+def _seconds(node: yaml.Node, base: str) -> float:
+    value = _scalar(node)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise _Bad(f"expected a number of seconds > 0, got {_shown(node)}")
+    return float(value)
+
+
+def _choice(*options: str) -> Checker:
+    def check(node: yaml.Node, base: str) -> str:
+        value = _scalar(node)
+        if value not in options:
+            raise _Bad(f"expected one of {', '.join(options)}, got {_shown(node)}")
+        return value
+    return check
+
+
+def _name(node: yaml.Node, base: str) -> str:
+    value = _scalar(node)
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise _Bad("expected a flavour name of letters, digits, '.', '_', '+' or '-' "
+                   f"(it names the output directory), got {_shown(node)}")
+    return value
+
+
+def _scheduler(node: yaml.Node, base: str) -> str:
+    value = _scalar(node)
+    if not isinstance(value, str) or not _SCHEDULER.match(value):
+        raise _Bad(f"expected a Dask scheduler address tcp://HOST:PORT (or tls://), got {_shown(node)}")
+    return value
+
+
+def _cache(node: yaml.Node, base: str) -> str | None:
+    if _scalar(node) is False:
+        return None
+    try:
+        return _path(node, base)
+    except _Bad:
+        raise _Bad(f"expected a directory path, or false for no cache, got {_shown(node)}") from None
+
+
+def _baseline(node: yaml.Node, base: str) -> str:
+    value = _string(node, base)
+    return PREVIOUS if value == PREVIOUS else _path(node, base)
+
+
+def _list_of(item: Checker, what: str, allow_single: bool) -> Checker:
+    """A list whose items all pass ``item`` (or, if allowed, one bare item)."""
+    def check(node: yaml.Node, base: str) -> list:
+        if isinstance(node, yaml.SequenceNode):
+            items = node.value
+        elif allow_single and isinstance(node, yaml.ScalarNode):
+            items = [node]
+        else:
+            raise _Bad(f"expected a list of {what}, got {_shown(node)}")
+        values = []
+        for position, child in enumerate(items):
+            try:
+                values.append(item(child, base))
+            except _Bad as exc:
+                raise _Bad(str(exc), child, f"[{position}]") from None
+        return values
+    return check
+
+
+@dataclass(frozen=True)
+class _Key:
+    check: Checker
+    required: bool = False
+
+
+_TREE_KEYS: dict[str, _Key] = {
+    "name": _Key(_name, required=True),
+    "path": _Key(_path),
+    "command": _Key(_string),
+    "timeout": _Key(_seconds),
+    "kind": _Key(_choice(*KINDS)),
+    "vmlinux": _Key(_path),
+    "semantics": _Key(_choice(*SEMANTICS)),
+    "stable": _Key(_bool),
+    "symtypes": _Key(_bool),
+    "baseline": _Key(_baseline),
+    "stablelist": _Key(_list_of(_path, "file paths", allow_single=True)),
+    "rules": _Key(_path),
+}
+
+_TOP_KEYS: dict[str, _Key] = {
+    "output": _Key(_path),
+    "jobs": _Key(_count),
+    "stable": _Key(_bool),
+    "cache": _Key(_cache),
+    "reports": _Key(_list_of(_choice(*REPORT_FILES), "report formats", allow_single=False)),
+    "backend": _Key(_choice(*BACKENDS)),
+    "scheduler": _Key(_scheduler),
+    "on_failure": _Key(_choice(*ON_FAILURE)),
+    "trees": _Key(lambda node, base: node, required=True),  # checked by _trees
+}
+
+
+class _Reader:
+    """Walks the composed document, collecting problems instead of stopping."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.base = os.path.dirname(os.path.abspath(file))
+        self.problems: list[Problem] = []
+
+    def problem(self, node: yaml.Node | None, key: str, message: str) -> None:
+        self.problems.append(Problem(self.file, None if node is None else _line(node), key, message))
+
+    def mapping(self, node: yaml.Node, label: str, schema: dict[str, _Key],
+                what: str) -> tuple[dict[str, Any], dict[str, int]]:
+        """Check one mapping against its schema: values by key and their lines."""
+        values: dict[str, Any] = {}
+        lines: dict[str, int] = {"": _line(node)}
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, label, f"expected {what}, got {_shown(node)}")
+            return values, lines
+        prefix = f"{label}." if label else ""
+        for key_node, value_node in node.value:
+            key = _scalar(key_node)
+            if not isinstance(key, str):
+                self.problem(key_node, label or "(top level)",
+                             f"expected a key name, got {_shown(key_node)}")
+                continue
+            if key in lines:
+                self.problem(key_node, prefix + key, f"duplicate key (first given on line {lines[key]})")
+                continue
+            lines[key] = _line(key_node)
+            if key not in schema:
+                close = difflib.get_close_matches(key, schema, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.problem(key_node, prefix + key,
+                             f"unknown key{hint}; expected one of: {', '.join(sorted(schema))}")
+                continue
+            try:
+                values[key] = schema[key].check(value_node, self.base)
+            except _Bad as exc:
+                self.problem(exc.node or value_node, prefix + key + exc.suffix, str(exc))
+                values[key] = None
+        for key, spec in schema.items():
+            if spec.required and key not in lines:
+                self.problem(node, label or "(top level)", f"missing required key '{key}'")
+        return values, lines
+
+    def trees(self, node: yaml.Node, defaults: dict[str, Any]) -> list[TreeConfig]:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, "trees", f"expected a non-empty list of trees, got {_shown(node)}")
+            return []
+        trees = []
+        seen: dict[str, int] = {}
+        for index, tree_node in enumerate(node.value):
+            label = f"trees[{index}]"
+            values, lines = self.mapping(tree_node, label, _TREE_KEYS,
+                                         "a mapping with 'name' and 'path' or 'command'")
+            if not isinstance(tree_node, yaml.MappingNode):
+                continue
+            if "path" not in lines and "command" not in lines:
+                self.problem(tree_node, label, "expected 'path' (the tree) or 'command' (which "
+                             "produces it), got neither")
+            name = values.get("name")
+            if name in seen:
+                self.problem(tree_node, f"{label}.name",
+                             f"duplicate tree name '{name}' (first on line {seen[name]}); "
+                             "expected unique names (each names an output directory)")
+            elif name:
+                seen[name] = lines["name"]
+            given = {k: v for k, v in values.items() if v is not None}
+            given.setdefault("stable", defaults["stable"])
+            trees.append(TreeConfig(**given, lines=lines, index=index) if name else
+                         TreeConfig(name="", lines=lines, index=index))
+        return trees
+
+
+def load_config(file: str, *, check_paths: bool = False) -> NightlyConfig:
+    """Read and validate ``file``; raise :class:`ConfigError` listing every problem.
+
+    ``check_paths`` also requires every input path (trees without a command,
+    vmlinux, baselines, stablelists, rules) to exist, as ``batchver validate``
+    does; ``batchver nightly`` checks them per tree instead, after the tree's
+    command ran.
+    """
+    reader = _Reader(file)
+    try:
+        with open(file, encoding="utf-8") as handle:
+            document = yaml.compose(handle, Loader=yaml.SafeLoader)
+    except OSError as exc:
+        raise ConfigError([Problem(file, None, "", f"cannot read config: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(file, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([_yaml_problem(file, exc)]) from None
+    if document is None:
+        raise ConfigError([Problem(file, None, "", "empty config; expected a mapping with a 'trees' list")])
+    values, lines = reader.mapping(document, "", _TOP_KEYS, "a mapping with a 'trees' list")
+    if values.get("scheduler") and values.get("backend") != "dask":
+        reader.problems.append(Problem(file, lines["scheduler"], "scheduler",
+                                       "only used with 'backend: dask'; expected 'backend: dask' "
+                                       "or no scheduler"))
+    defaults = {"stable": values.get("stable") or False}
+    trees = reader.trees(values["trees"], defaults) if values.get("trees") is not None else []
+    output = values.get("output") or os.path.join(reader.base, "results")
+    config = NightlyConfig(
+        file=file, output=output, jobs=values.get("jobs") or 0, stable=defaults["stable"],
+        cache=(values["cache"] if "cache" in lines else os.path.join(output, ".cache")),
+        reports=values.get("reports") or ["json", "text"],
+        backend=values.get("backend") or "loky", scheduler=values.get("scheduler"),
+        on_failure=values.get("on_failure") or "continue", trees=trees, lines=lines)
+    if check_paths and not reader.problems:
+        for tree in trees:
+            reader.problems.extend(missing_paths(config, tree, before_command=True))
+    if reader.problems:
+        raise ConfigError(sorted(reader.problems, key=lambda p: (p.line or 0, p.key)))
+    return config
+
+
+def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
+    """PyYAML's error as one line: where it gave up, what it was doing."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    message = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        message += f" (column {mark.column + 1})"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        message += f", {context} started at line {context_mark.line + 1}"
+    return Problem(file, mark.line + 1 if mark is not None else None, "", f"malformed YAML: {message}")
+
+
+def missing_paths(config: NightlyConfig, tree: TreeConfig, *, before_command: bool) -> list[Problem]:
+    """Input paths of ``tree`` that do not exist.  Before the tree's command
+    ran (``before_command``), its ``path`` and ``vmlinux`` are not required
+    yet, since the command may create them."""
+    wanted: list[tuple[str, str, str]] = []  # key, path, "directory" | "file" | "file or directory"
+    if tree.path and not (before_command and tree.command):
+        wanted.append(("path", tree.path, "directory"))
+    if tree.vmlinux and not (before_command and tree.command):
+        wanted.append(("vmlinux", tree.vmlinux, "file"))
+    if tree.baseline and tree.baseline != PREVIOUS:
+        wanted.append(("baseline", tree.baseline, "file or directory"))
+    wanted += [("stablelist", path, "file") for path in tree.stablelist]
+    if tree.rules:
+        wanted.append(("rules", tree.rules, "file"))
+    problems = []
+    for key, path, kind in wanted:
+        ok = {"directory": os.path.isdir, "file": os.path.isfile}.get(kind, os.path.exists)(path)
+        if not ok:
+            state = "does not exist" if not os.path.exists(path) else f"is not a {kind}"
+            problems.append(Problem(config.file, tree.lines.get(key), f"trees[{tree.index}].{key}",
+                                    f"expected an existing {kind}; '{path}' {state}"))
+    return problems

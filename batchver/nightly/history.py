@@ -1,0 +1,105 @@
+"""The append-only run history: ``OUTROOT/history.jsonl``, one JSON line per
+tree per nightly run.
+
+Why JSON lines, appended and never rewritten: a nightly can be killed at any
+moment (a reboot, the OOM killer, a CI timeout), and the history is the one
+file every later run and every trend page depends on.  Each record is
+written with a single ``write`` on a descriptor opened with ``O_APPEND``,
+under an exclusive ``flock`` (two nightlies on one output root interleave
+whole lines), then fsynced.  Earlier lines are therefore never touched; the
+worst a crash can leave is a torn *last* line, which :func:`read_history`
+skips with a warning and the next append isolates by starting on a fresh
+line.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass, field
+
+HISTORY_FILE = "history.jsonl"
+HISTORY_SCHEMA = 1
+
+
+def history_path(outroot: str) -> str:
+    return os.path.join(outroot, HISTORY_FILE)
+
+
+def append_record(outroot: str, record: dict) -> None:
+    """Append one record as one line; raises OSError (e.g. a full disk) with
+    the file named, leaving every earlier line as it was."""
+    path = history_path(outroot)
+    line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    os.makedirs(outroot, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a torn line from a killed writer stays on its own line
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(f"short write to {path} ({written} of {len(line)} bytes)")
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.filename is None and not str(exc).startswith("short write"):
+            raise OSError(exc.errno, exc.strerror, path) from None
+        raise
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class History:
+    """The readable records (oldest first) and the lines that were not."""
+
+    records: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def for_tree(self, tree: str) -> list[dict]:
+        return [r for r in self.records if r.get("tree") == tree]
+
+    @property
+    def trees(self) -> list[str]:
+        """Tree names in order of first appearance."""
+        return list(dict.fromkeys(r["tree"] for r in self.records))
+
+
+def read_history(outroot: str) -> History:
+    """Every record in file order.  Unparsable lines (a torn last line from a
+    killed run, a hand edit) are reported in ``skipped`` as ``file:line:
+    why``, never fatal: one bad line must not hide a year of history."""
+    path = history_path(outroot)
+    history = History()
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                if not isinstance(record, dict) or not isinstance(record.get("tree"), str):
+                    raise ValueError("not a history record (no 'tree')")
+            except ValueError as exc:
+                why = "incomplete line (a run killed while writing it?)" if not raw.endswith(b"\n") \
+                    else f"unreadable line ({exc})"
+                history.skipped.append(f"{path}:{number}: {why}; skipped")
+                continue
+            history.records.append(record)
+    return history
+
+
+def latest_completed(outroot: str, tree: str) -> dict | None:
+    """The newest record of ``tree`` whose outputs exist (for ``baseline:
+    previous``); None before the first completed run."""
+    try:
+        records = read_history(outroot).for_tree(tree)
+    except FileNotFoundError:
+        return None
+    for record in reversed(records):
+        run_dir = record.get("run_dir")
+        if run_dir and record.get("status") != "error" and \
+                os.path.isfile(os.path.join(outroot, run_dir, "Module.symvers")):
+            return record
+    return None

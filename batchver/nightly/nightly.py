@@ -1,0 +1,451 @@
+"""Execute a nightly config: for each tree, produce it, version it, check it
+against its baseline, keep the outputs and append one history line.
+
+Per tree, in order (each stage's time is recorded in the history line):
+
+1. **produce** - the tree is ``path``, or what ``command`` made: the command
+   runs in the config's directory; the tree is then ``path`` if given, else
+   the last line the command printed.
+2. **discover** and **version** it with :func:`batchver.runner.run` (cache
+   and backend from the config).
+3. **write** ``Module.symvers``, ``report.json`` and ``symtypes/`` into
+   ``OUTROOT/<tree>/<UTC timestamp>.partial/``.
+4. **check** it against its baseline with ``batchver check`` (when one is
+   configured), the reports going into the same directory, and count the
+   symbols that differ from the baseline's ``Module.symvers``.
+5. Rename the directory to ``OUTROOT/<tree>/<UTC timestamp>/`` and append
+   the history line.
+
+The rename comes before the history line, so a run killed at any point
+leaves either nothing, an ignored ``*.partial`` directory, or a complete
+directory without a line; earlier lines and directories are never touched.
+Results already versioned are in the cache, so the next run picks up there.
+
+A tree fails when it could not be versioned (``error``), a file failed, or
+its check failed or had bad input; ``on_failure: stop`` then skips the
+remaining trees (each recorded as ``skipped``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, TextIO
+
+from .. import __version__
+from ..atomic import atomic_write
+from ..errors import VersioningError
+from .config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
+from .history import HISTORY_SCHEMA, append_record, latest_completed
+
+#: how many recomputed files a history line names (the count is always exact)
+LISTED_MISSES = 20
+FAILING = ("failed", "error")
+
+
+class TreeError(Exception):
+    """A tree could not be versioned; the message names what and where."""
+
+
+@dataclass
+class NightlyResult:
+    """What a nightly did: one history record per tree, in config order."""
+
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r["status"] in FAILING]
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.failed else 0
+
+
+def utc_stamp(moment: datetime) -> str:
+    """The run directory name: sortable, no characters shells or URLs mind."""
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- stage 1: produce the tree ------------------------------------------------
+def produce_tree(config: NightlyConfig, tree: TreeConfig) -> str:
+    """The tree's directory, after running its command if it has one."""
+    if tree.command:
+        try:
+            done = subprocess.run(tree.command, shell=True, cwd=config.base, capture_output=True,
+                                  text=True, errors="replace", timeout=tree.timeout)
+        except subprocess.TimeoutExpired:
+            raise TreeError(f"{tree.where(config, 'command')}: command did not finish within "
+                            f"{tree.timeout:g} s (timeout)") from None
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:]) or "no output on stderr"
+            raise TreeError(f"{tree.where(config, 'command')}: command exited with status "
+                            f"{done.returncode}: {tail}")
+        if not tree.path:
+            lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+            if not lines:
+                raise TreeError(f"{tree.where(config, 'command')}: command printed no tree path "
+                                "(expected the tree's directory on its last line of output, "
+                                "or set 'path')")
+            produced = os.path.join(config.base, lines[-1])
+            if not os.path.isdir(produced):
+                raise TreeError(f"{tree.where(config, 'command')}: the command's last line "
+                                f"'{lines[-1]}' is not a directory (expected the tree's path)")
+            tree_dir = os.path.normpath(produced)
+        else:
+            tree_dir = tree.path
+    else:
+        tree_dir = tree.path or ""
+    problems = missing_paths(config, tree, before_command=False)
+    if problems:
+        raise TreeError("; ".join(str(p) for p in problems))
+    return tree_dir
+
+
+# -- stage 4: compare with the baseline ----------------------------------------
+def read_symvers(path: str) -> dict[str, tuple[str, ...]]:
+    """symbol -> sorted (crc, module, export type, namespace) rows; a symbol
+    exported by several modules keeps all its rows."""
+    rows: dict[str, list[tuple[str, str, str, str]]] = {}
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 4 or not fields[0].startswith("0x"):
+                raise TreeError(f"{path}:{number}: not a Module.symvers line (expected "
+                                "CRC<TAB>symbol<TAB>module<TAB>export type[<TAB>namespace])")
+            crc, name, module, export_type = fields[:4]
+            try:
+                value = int(crc, 16)
+            except ValueError:
+                raise TreeError(f"{path}:{number}: CRC '{crc}' is not hexadecimal") from None
+            namespace = fields[4] if len(fields) > 4 else ""
+            rows.setdefault(name, []).append((f"{value:08x}", module, export_type, namespace))
+    return {name: tuple(sorted(found)) for name, found in rows.items()}
+
+
+def symbols_changed(baseline_symvers: str, current_symvers: str) -> dict[str, int]:
+    """How many symbols differ between two Module.symvers, by name: added,
+    removed, changed (CRC, module, export type or namespace).  The trend
+    plots this; the check report says what each change means."""
+    old, new = read_symvers(baseline_symvers), read_symvers(current_symvers)
+    changed = sum(1 for name in old.keys() & new.keys() if old[name] != new[name])
+    added, removed = len(new.keys() - old.keys()), len(old.keys() - new.keys())
+    return {"added": added, "removed": removed, "changed": changed,
+            "total": added + removed + changed}
+
+
+def resolve_baseline(config: NightlyConfig, tree: TreeConfig) -> str | None:
+    """The baseline's path: as configured, or the tree's latest completed
+    run for ``previous`` (None before there is one)."""
+    if tree.baseline != PREVIOUS:
+        return tree.baseline
+    record = latest_completed(config.output, tree.name)
+    return os.path.join(config.output, record["run_dir"]) if record else None
+
+
+def _symvers_of(path: str) -> str:
+    return os.path.join(path, "Module.symvers") if os.path.isdir(path) else path
+
+
+def run_check(baseline: str, current: str, stablelists: list[str], rules: str | None,
+              formats: list[str], outdir: str) -> dict:
+    """``batchver check`` through its Python entry point, one call per report
+    format.  Imported lazily: when the gate is not installed the history
+    line says ``unavailable`` instead of the nightly crashing."""
+    try:
+        from ..gate.cli import main as check_main  # type: ignore[import-not-found]
+    except ImportError as exc:
+        return {"status": "unavailable", "message": f"check unavailable ({exc})"}
+    common = ["--baseline", baseline, current]
+    for path in stablelists:
+        common += ["--stablelist", path]
+    if rules:
+        common += ["--rules", rules]
+    codes, messages, reports = [], [], []
+    for fmt in formats:
+        target = os.path.join(outdir, REPORT_FILES[fmt])
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                code = check_main(common + ["--format", fmt, "-o", target])
+        except SystemExit as exc:  # argparse refusing our arguments
+            code = exc.code if isinstance(exc.code, int) else 2
+        except Exception as exc:  # the gate's bug must not lose the night's outputs
+            code, err = 2, io.StringIO(f"check crashed: {type(exc).__name__}: {exc}")
+        codes.append(code)
+        messages += [line for line in err.getvalue().splitlines() if line.strip()]
+        if os.path.exists(target):
+            reports.append(REPORT_FILES[fmt])
+    worst = max(codes) if codes else 0
+    status = {0: "pass", 1: "fail"}.get(worst, "bad input")
+    return {"status": status, "exit": worst, "reports": reports,
+            "message": " | ".join(dict.fromkeys(messages))[:2000] or None}
+
+
+# -- cache explanation -----------------------------------------------------------
+def explain_cache(report: dict, previous: dict | None, same_cache: bool = True) -> list[tuple[str, str, str]]:
+    """(file, ``reused``/``parsed``/``off``, why) for every file of a report.
+
+    The cache knows only hit, absent or corrupt; *why* an entry was absent is
+    read from the previous run's report of the same tree (tool version,
+    options, whether the file existed, failed, or had other exports)."""
+    files = report["files"]
+    lookups = [f for f in files if f["cache"] != "off"]
+    all_missed = bool(lookups) and all(f["cache"] != "hit" for f in lookups)
+    old_files = {f["file"]: f for f in previous["files"]} if previous else {}
+    general = None
+    if previous is None:
+        general = "no cached result, and no earlier run of this tree to compare with"
+    elif previous["tool"]["version"] != report["tool"]["version"]:
+        general = (f"batchver version changed ({previous['tool']['version']} -> "
+                   f"{report['tool']['version']}); results of other versions are never reused")
+    elif previous["options"] != report["options"]:
+        moved = [f"{k}: {previous['options'].get(k)} -> {v}" for k, v in report["options"].items()
+                 if previous["options"].get(k) != v]
+        general = "options changed (" + ", ".join(moved) + ")"
+    elif not same_cache:
+        general = "cache location changed since the previous run"
+    explained = []
+    for f in files:
+        state = f["cache"]
+        if state == "off":
+            explained.append((f["file"], "off", "no cache configured"))
+        elif state == "hit":
+            explained.append((f["file"], "reused", "same bytes, exports, options and batchver version"))
+        elif state.startswith("corrupt"):
+            explained.append((f["file"], "parsed", state + "; recomputed"))
+        else:
+            old = old_files.get(f["file"])
+            if general:
+                why = general
+            elif old is None:
+                why = "new file (not in the previous run)"
+            elif old["status"] == "failed":
+                why = "failed in the previous run (failures are never cached)"
+            elif all_missed:
+                why = "no entry for any file: the cache was emptied or is new"
+            elif old["exports"] != f["exports"]:
+                why = f"export list changed ({old['exports']} -> {f['exports']} exports)"
+            else:
+                why = "file contents changed since the previous run"
+            explained.append((f["file"], "parsed", why))
+    return explained
+
+
+def _cache_summary(report: dict, explained: list[tuple[str, str, str]]) -> dict:
+    timing = report["timing"]
+    parsed = [(rel, why) for rel, state, why in explained if state == "parsed"]
+    return {
+        "hits": timing["cache_hits"], "lookups": timing["cache_lookups"],
+        "hit_rate": round(timing["cache_hits"] / timing["cache_lookups"], 6)
+        if timing["cache_lookups"] else None,
+        "recomputed_count": len(parsed),
+        "recomputed": [{"file": rel, "why": why} for rel, why in parsed[:LISTED_MISSES]],
+    }
+
+
+# -- one tree ------------------------------------------------------------------
+@dataclass
+class _Context:
+    config: NightlyConfig
+    run_id: str
+    explain: bool
+    quiet: bool
+    say: Callable[[str], None]
+
+
+def _claim_run_dir(tree_root: str, started: datetime) -> tuple[str, str]:
+    """A fresh ``(final, partial)`` pair of directories: runs never share or
+    overwrite one, even two in the same second."""
+    os.makedirs(tree_root, exist_ok=True)
+    stamp = utc_stamp(started)
+    for attempt in range(1, 1000):
+        name = stamp if attempt == 1 else f"{stamp}-{attempt}"
+        final = os.path.join(tree_root, name)
+        partial = final + ".partial"
+        if os.path.exists(final):
+            continue
+        try:
+            os.mkdir(partial)
+        except FileExistsError:
+            continue
+        return final, partial
+    raise TreeError(f"cannot claim a run directory under {tree_root}")
+
+
+def _previous_report(config: NightlyConfig, tree: TreeConfig) -> tuple[dict | None, dict | None]:
+    record = latest_completed(config.output, tree.name)
+    if record is None:
+        return None, None
+    try:
+        with open(os.path.join(config.output, record["run_dir"], "report.json"), encoding="utf-8") as handle:
+            return record, json.load(handle)
+    except (OSError, ValueError):
+        return record, None
+
+
+def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
+    """Everything for one tree; returns its history record (never raises for
+    a problem of the tree itself: that is recorded as ``error``)."""
+    from ..discover import discover
+    from ..report import merge, summary_lines, write_outputs
+    from ..runner import RunOptions, run
+
+    config = ctx.config
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+    record: dict = {
+        "schema": HISTORY_SCHEMA, "tree": tree.name, "run_id": ctx.run_id, "started": _iso(started),
+        "batchver": __version__, "config": os.path.abspath(config.file), "host": platform.node(),
+        "backend": config.backend + (f" {config.scheduler}" if config.scheduler else ""),
+        "status": "error", "error": None, "run_dir": None, "tree_path": None,
+        "counts": None, "changed": None, "baseline": None, "check": None, "cache": None,
+    }
+
+    def stage(name: str, since: float) -> float:
+        now = time.perf_counter()
+        seconds[name] = round(now - since, 3)
+        return now
+
+    partial = None
+    try:
+        tree_dir = produce_tree(config, tree)
+        record["tree_path"] = tree_dir
+        mark = stage("produce", clock)
+        try:
+            found = discover(tree_dir, None if tree.kind == "auto" else tree.kind, tree.vmlinux)
+        except VersioningError as exc:
+            raise TreeError(f"{tree.where(config, 'path')}: {exc}") from None
+        if not found.items:
+            raise TreeError(f"{tree.where(config, 'path')}: no exporting files found in {found.tree}")
+        mark = stage("discover", mark)
+        previous_record, previous = _previous_report(config, tree)
+        opts = RunOptions(jobs=config.jobs, stable=tree.stable, symtypes=tree.symtypes,
+                          semantics=tree.semantics, quiet=ctx.quiet, cache_dir=config.cache,
+                          backend=config.backend, scheduler=config.scheduler)
+        try:
+            outcome = run(found, opts)
+        except VersioningError as exc:
+            key = "scheduler" if config.scheduler else "backend"
+            raise TreeError(f"{config.where(key)}: {exc}") from None
+        mark = stage("version", mark)
+        final, partial = _claim_run_dir(os.path.join(config.output, tree.name), started)
+        report = write_outputs(partial, found, outcome, merge(found, outcome), opts)
+        mark = stage("write", mark)
+        counts = report["counts"]
+        record["counts"] = {k: counts[k] for k in ("files", "failed_files", "modules", "exports",
+                                                  "versioned", "no_information")}
+        explained = explain_cache(report, previous, previous_record is None or
+                                  previous_record.get("cache_dir") == config.cache)
+        record["cache_dir"] = config.cache
+        record["cache"] = _cache_summary(report, explained) if config.cache else None
+        if ctx.explain:
+            ctx.say(f"[{tree.name}] cache: {record['cache']['hits'] if config.cache else 0} of "
+                    f"{len(explained)} files reused")
+            for rel, state, why in explained:
+                ctx.say(f"[{tree.name}]   {state:6} {rel}: {why}")
+        if not ctx.quiet:
+            for line in summary_lines(report):
+                ctx.say(f"[{tree.name}] {line}")
+        check_failed = _baseline_stage(ctx, tree, partial, record)
+        stage("check", mark)
+        os.rename(partial, final)
+        partial = None
+        record["run_dir"] = os.path.relpath(final, config.output)
+        if counts["failed_files"] or check_failed:
+            record["status"] = "failed"
+        else:
+            record["status"] = "incomplete" if counts["no_information"] else "ok"
+    except TreeError as exc:
+        record["error"] = str(exc)
+    except OSError as exc:  # a full disk, a permission problem: name the file
+        where = f" {exc.filename}" if exc.filename else ""
+        record["error"] = f"cannot write outputs under {config.output}:{where}: {exc.strerror or exc}"
+    finally:
+        if partial is not None:
+            shutil.rmtree(partial, ignore_errors=True)
+    record["seconds"] = seconds
+    record["wall_seconds"] = round(time.perf_counter() - clock, 3)
+    record["finished"] = _iso(datetime.now(timezone.utc))
+    return record
+
+
+def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: dict) -> bool:
+    """Count changes against the baseline and run the check; True when the
+    check failed or could not read its inputs."""
+    if not tree.baseline:
+        return False
+    baseline = resolve_baseline(ctx.config, tree)
+    if baseline is None:
+        record["check"] = {"status": "no baseline yet",
+                           "message": "baseline: previous, and no earlier completed run"}
+        return False
+    record["baseline"] = baseline
+    try:
+        record["changed"] = symbols_changed(_symvers_of(baseline), os.path.join(outdir, "Module.symvers"))
+    except (OSError, TreeError) as exc:
+        record["changed"] = None
+        record["check"] = {"status": "bad input", "exit": 2,
+                           "message": f"{tree.where(ctx.config, 'baseline')}: {exc}"}
+        return True
+    record["check"] = run_check(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports, outdir)
+    if not ctx.quiet:
+        changed = record["changed"]
+        ctx.say(f"[{tree.name}] vs baseline {baseline}: {changed['total']} symbols changed "
+                f"({changed['added']} added, {changed['removed']} removed, {changed['changed']} "
+                f"changed); check: {record['check']['status']}")
+    return record["check"]["status"] in ("fail", "bad input")
+
+
+# -- the whole config --------------------------------------------------------------
+def run_nightly(config: NightlyConfig, *, trees: list[str] | None = None, explain_cache: bool = False,
+                quiet: bool = False, out: TextIO | None = None) -> NightlyResult:
+    """Run every tree of ``config`` (or those named in ``trees``), appending
+    one history line each.  Raises OSError only when the history itself
+    cannot be written."""
+    stream = out or sys.stderr
+    ctx = _Context(config, utc_stamp(datetime.now(timezone.utc)), explain_cache, quiet,
+                   lambda text: print(text, file=stream, flush=True))
+    result = NightlyResult()
+    stopping: str | None = None
+    for tree in config.trees:
+        if trees and tree.name not in trees:
+            continue
+        if stopping:
+            record = {"schema": HISTORY_SCHEMA, "tree": tree.name, "run_id": ctx.run_id,
+                      "started": _iso(datetime.now(timezone.utc)), "batchver": __version__,
+                      "status": "skipped", "error": f"on_failure: stop after {stopping} failed",
+                      "run_dir": None}
+        else:
+            if not quiet:
+                ctx.say(f"[{tree.name}] starting")
+            record = run_tree(ctx, tree)
+            if record["status"] in FAILING and config.on_failure == "stop":
+                stopping = tree.name
+        if record.get("run_dir"):  # the run directory describes itself too
+            try:
+                atomic_write(os.path.join(config.output, record["run_dir"], "run.json"),
+                             json.dumps(record, indent=1, sort_keys=True) + "\n")
+            except OSError as exc:
+                record["warning"] = f"run.json not written: {exc}"
+        append_record(config.output, record)
+        result.records.append(record)
+        if not quiet or record["status"] in FAILING:
+            detail = f": {record['error']}" if record.get("error") else ""
+            where = f" -> {os.path.join(config.output, record['run_dir'])}" if record.get("run_dir") else ""
+            ctx.say(f"[{tree.name}] {record['status']}{where}{detail}")
+    return result
