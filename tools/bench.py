@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Benchmark batchver on a named corpus, optionally against upstream.
+
+Runs ``batchver run`` over a tree with each requested ``--jobs`` value (and
+semantics), and, with ``--reference PATH``, upstream gendwarfksyms over the
+same files with the same export lists, serially, in the same invocation, so
+the ratios compare like with like on the same machine state.  With
+``--semantics file`` the CRCs are also compared with upstream's, file by file.
+
+Writes ``results/bench-<date>[-<label>].json`` and a bar chart ``.svg``:
+wall and CPU time, peak RSS per worker, objects/s, exports/s, MB of
+``.debug_info``/s, and per-stage seconds (loading and relocating DWARF, unit
+walks, rendering type strings, CRCs).
+
+    python tools/bench.py --corpus shared28 --jobs 1,2 --reference /work/cache/upstream/gendwarfksyms
+    python tools/bench.py --corpus debian --jobs 2 --semantics kbuild
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from batchver.discover import discover  # noqa: E402
+from batchver.elfdata import ElfObject  # noqa: E402
+
+CORPORA = {
+    "shared28": os.path.join(REPO, "..", "shared", "corpus", "debian-6.12.117-cloud", "kernel"),
+    "debian": "/work/cache/debian-6.12.117-cloud/root/usr/lib/debug/lib/modules/6.12.117+deb12-cloud-amd64",
+}
+
+
+def debug_info_bytes(path: str) -> int:
+    elf = ElfObject(path)
+    try:
+        sec = elf.section(".debug_info")
+        return sec.size if sec else 0
+    finally:
+        elf.close()
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str]) -> dict:
+    out = tempfile.mkdtemp(prefix="bench-out-")
+    cmd = [sys.executable, "-m", "batchver", "run", tree, "-o", out, "--jobs", str(jobs),
+           "--semantics", semantics, "--quiet", *extra]
+    cpu0, t0 = children_cpu(), time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    with open(os.path.join(out, "report.json")) as handle:
+        report = json.load(handle)
+    crcs = {}
+    with open(os.path.join(out, "Module.symvers")) as handle:
+        for line in handle:
+            crc, name, module = line.split("\t")[:3]
+            crcs[(module, name)] = crc
+    return {"command": " ".join(cmd), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+            "exit_status": proc.returncode, "counts": report["counts"],
+            "stage_seconds": report["timing"]["stage_seconds"],
+            "peak_worker_rss_mib": report["timing"]["peak_worker_rss_mib"], "crcs": crcs}
+
+
+def run_reference(binary: str, items, timeout: float, skip: set[str]) -> dict:
+    """Upstream, one process per file with that file's export list."""
+    total, per_file, crcs, skipped = 0.0, {}, {}, []
+    peak = 0
+    for item in items:
+        if item.module in skip:
+            skipped.append(item.rel)
+            continue
+        names = "".join(e.name + "\n" for e in item.exports).encode()
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run([binary, item.path], input=names, capture_output=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            skipped.append(f"{item.rel} (timeout {timeout:.0f} s)")
+            continue
+        seconds = time.perf_counter() - t0
+        total += seconds
+        per_file[item.rel] = round(seconds, 3)
+        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        for line in proc.stdout.decode().splitlines():
+            _, name, crc = line.split()
+            crcs[(item.module, name)] = crc
+    return {"binary": binary, "wall_seconds": round(total, 2), "files": len(per_file),
+            "skipped": skipped, "peak_rss_mib": round(peak / 1024, 1), "file_seconds": per_file,
+            "crcs": crcs}
+
+
+def svg_chart(rows: list[tuple[str, float]], title: str) -> str:
+    """A small self-contained horizontal bar chart."""
+    width, bar, gap, left = 760, 26, 10, 260
+    height = 50 + len(rows) * (bar + gap)
+    top = max((v for _, v in rows), default=1) or 1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="13">',
+             f'<text x="10" y="22" font-size="15" font-weight="bold">{title}</text>']
+    for i, (label, value) in enumerate(rows):
+        y = 40 + i * (bar + gap)
+        w = (width - left - 90) * value / top
+        parts.append(f'<text x="10" y="{y + 18}">{label}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" fill="#4a7bb7"/>')
+        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 18}">{value:.1f} s</text>')
+    parts.append("</svg>\n")
+    return "\n".join(parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="shared28")
+    parser.add_argument("--tree", help="override the corpus's tree path")
+    parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values")
+    parser.add_argument("--semantics", default="file",
+                        help="comma-separated: file (same work as upstream), kbuild")
+    parser.add_argument("--reference", help="upstream gendwarfksyms binary to compare with")
+    parser.add_argument("--reference-timeout", type=float, default=7200)
+    parser.add_argument("--reference-skip", default="", help="comma-separated modules "
+                        "(e.g. vmlinux) not to run upstream on")
+    parser.add_argument("--label", default="", help="suffix for the result files")
+    parser.add_argument("--out", default=os.path.join(REPO, "results"))
+    args = parser.parse_args()
+    tree = os.path.abspath(args.tree or CORPORA[args.corpus])
+    if not os.path.isdir(tree):
+        raise SystemExit(f"bench: corpus tree {tree} not found (tools/fetch_debian_kernel.py fetches it)")
+    found = discover(tree)
+    info_bytes = sum(debug_info_bytes(i.path) for i in found.items)
+    result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "corpus": args.corpus, "tree": tree, "files": len(found.items),
+              "exports": found.export_count, "debug_info_mib": round(info_bytes / 2**20, 1),
+              "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
+              "command": " ".join(sys.argv), "runs": []}
+    for semantics in args.semantics.split(","):
+        for jobs in (int(j) for j in args.jobs.split(",")):
+            print(f"bench: batchver --jobs {jobs} --semantics {semantics} ...", file=sys.stderr)
+            run = run_batchver(tree, jobs, semantics, [])
+            run.update(jobs=jobs, semantics=semantics,
+                       objects_per_second=round(len(found.items) / run["wall_seconds"], 2),
+                       exports_per_second=round(found.export_count / run["wall_seconds"], 1),
+                       debug_info_mib_per_second=round(info_bytes / 2**20 / run["wall_seconds"], 2))
+            result["runs"].append(run)
+    if args.reference:
+        print("bench: upstream reference ...", file=sys.stderr)
+        ref = run_reference(args.reference, found.items, args.reference_timeout,
+                            set(filter(None, args.reference_skip.split(","))))
+        result["reference"] = ref
+        for run in result["runs"]:
+            run["ratio_to_reference"] = round(run["wall_seconds"] / max(ref["wall_seconds"], 1e-9), 2)
+            if run["semantics"] == "file":
+                compared = [k for k in ref["crcs"] if k in run["crcs"]]
+                run["crcs_equal_to_reference"] = sum(ref["crcs"][k] == run["crcs"][k] for k in compared)
+                run["crcs_compared"] = len(compared)
+        ref.pop("crcs")
+    for run in result["runs"]:
+        run.pop("crcs")
+    stamp = dt.date.today().isoformat() + (f"-{args.label}" if args.label else "")
+    os.makedirs(args.out, exist_ok=True)
+    base = os.path.join(args.out, f"bench-{args.corpus}-{stamp}")
+    with open(base + ".json", "w") as handle:
+        json.dump(result, handle, indent=1)
+    rows = [(f"batchver {r['semantics']} --jobs {r['jobs']}", r["wall_seconds"]) for r in result["runs"]]
+    if "reference" in result:
+        rows.append(("upstream gendwarfksyms (serial)", result["reference"]["wall_seconds"]))
+    with open(base + ".svg", "w") as handle:
+        handle.write(svg_chart(rows, f"{args.corpus}: {len(found.items)} files, "
+                                     f"{found.export_count} exports, wall time"))
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"} | {
+        "runs": [{k: r[k] for k in ("jobs", "semantics", "wall_seconds", "cpu_seconds",
+                                    "ratio_to_reference", "crcs_equal_to_reference", "crcs_compared")
+                  if k in r} for r in result["runs"]]}, indent=1, default=str))
+    print(f"bench: wrote {base}.json and .svg", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
