@@ -12,14 +12,19 @@ import tempfile
 
 def atomic_write(path: str, text: str | bytes) -> None:
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)  # write through symlinks, as open(path, "w") would
+    try:
+        mode = os.stat(path).st_mode & 0o7777  # keep an existing file's permissions
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -204,9 +204,7 @@ class Versioner:
         clock = time.perf_counter()
         for name, shndx, value in elf.global_symbols():
             if self.symbols.is_exported(name):
-                self.symbols.set_address(name, shndx, value, self.diag.warn)
-                for sym in self._named(name):
-                    self.diag.debug("set_symbol_addr", f"{sym.name} -> {{ {sym.section}, {sym.address:x} }}")
+                self.symbols.set_address(name, shndx, value, self.diag.warn, self.diag.debug)
         rules = read_rules(elf, self.diag) if opts.stable else KabiRules()
         self.diag.debug("process_module", path)
         reader.load()
@@ -226,11 +224,6 @@ class Versioner:
         self._versions(die_map, rules, result)
         stages["crc"] = time.perf_counter() - clock
         return result
-
-    def _named(self, name: str) -> list[Symbol]:
-        found: list[Symbol] = []
-        self.symbols.for_each(name, found.append)
-        return found
 
     def _process_unit(self, reader: DwarfReader, scopes: _Scopes, die_map: DieMap, unit: Unit,
                       result: ObjectResult) -> None:

@@ -63,8 +63,8 @@ def _getopt_message(exc: getopt.GetoptError) -> str:
 def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     stdin = stdin if stdin is not None else sys.stdin.buffer
-    stdout = stdout if stdout is not None else sys.stdout
-    stderr = stderr if stderr is not None else sys.stderr
+    stdout = _RawText(stdout if stdout is not None else sys.stdout)
+    stderr = _RawText(stderr if stderr is not None else sys.stderr)
     opts = Options()
     symtypes_path: str | None = None
     try:
@@ -110,7 +110,7 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
             result = versioner.process_object(path)
             blocks.append("".join(f"{key} {text}\n" for key, text in result.symtypes))
         if symtypes_path is not None:
-            atomic_write(symtypes_path, "".join(blocks))
+            _write_symtypes(symtypes_path, "".join(blocks))
         lines = versioner.finish()
     except VersioningError as exc:
         stderr.write(exc.upstream_line() + "\n")
@@ -127,6 +127,34 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
         return 1
     stdout.write("".join(f"#SYMVER {name} 0x{crc:08x}\n" for name, crc, _ in lines))
     return 0
+
+
+class _RawText:
+    """Writes text to a stream's bytes, so names that are not valid UTF-8
+    come out as the bytes they were read as, whatever the locale."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self._buffer = getattr(stream, "buffer", None)
+
+    def write(self, text: str) -> None:
+        if self._buffer is None:
+            self._stream.write(text)
+            return
+        self._stream.flush()
+        self._buffer.write(text.encode("utf-8", "surrogateescape"))
+        self._buffer.flush()
+
+
+def _write_symtypes(path: str, text: str) -> None:
+    """Atomically for files; straight through for what is not a regular file
+    (``-T /dev/null``), as upstream's fopen would."""
+    target = os.path.realpath(path)
+    if os.path.exists(target) and not os.path.isfile(target):
+        with open(target, "wb") as handle:
+            handle.write(text.encode("utf-8", "surrogateescape"))
+        return
+    atomic_write(target, text)
 
 
 def _check_writable(path: str) -> None:

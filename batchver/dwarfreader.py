@@ -564,15 +564,15 @@ class DwarfReader:
         if sibling is not None and sibling[1] in (0x11, 0x12, 0x13, 0x14):
             width = _FIXED[sibling[1]]
             pos = attrs_key - unit.key_base + sibling[0]
-            return unit.key_base + unit.offset + int.from_bytes(
-                unit.data[pos:pos + width], "little" if self.endian == "<" else "big")
+            return self._checked_sibling(key, unit, unit.key_base + unit.offset + int.from_bytes(
+                unit.data[pos:pos + width], "little" if self.endian == "<" else "big"))
         if size is not None:
             end = attrs_key + size
         else:
             decoded = self.die(key, unit)
             sib = decoded.ref(AT_SIBLING)
             if sib is not None:
-                return sib
+                return self._checked_sibling(key, unit, sib)
             end = decoded.end
         if not children:
             return end
@@ -590,6 +590,14 @@ class DwarfReader:
             key = self._skip(key, base + pos, unit, inner)
 
     # -- tree walking ------------------------------------------------------
+    def _checked_sibling(self, key: int, unit: Unit, sibling: int) -> int:
+        """A DW_AT_sibling must point forward within the unit (libdw rejects
+        anything else); a corrupt one must not send a walk round in circles."""
+        if not key < sibling <= unit.key_base + unit.end:
+            raise VersioningError("dwarf_siblingof", f"invalid DW_AT_sibling at offset "
+                                  f"{key - unit.key_base:#x} in '{self.path}'", self.path)
+        return sibling
+
     def children(self, die: Die):
         """Yield the children of ``die`` in order (like dwarf_child and
         dwarf_siblingof), following DW_AT_sibling where present."""
@@ -607,7 +615,7 @@ class DwarfReader:
     def next_sibling(self, die: Die) -> int:
         sib = die.ref(AT_SIBLING)
         if sib is not None:
-            return sib
+            return self._checked_sibling(die.key, die.unit, sib)
         if not die.has_children:
             return die.end
         key = die.end

@@ -105,7 +105,8 @@ class SymbolTable:
         self.for_each(name, lambda s: found.append(s) if s.state == UNPROCESSED else None)
         return found[-1] if found else None
 
-    def set_address(self, name: str, section: int, address: int, warn: Callable[[str, str], None]) -> None:
+    def set_address(self, name: str, section: int, address: int, warn: Callable[[str, str], None],
+                    debug: Callable[[str, str], None]) -> None:
         """Record an ELF address for an exported name (first address wins)."""
         if section == SHN_UNDEF:
             return
@@ -114,6 +115,7 @@ class SymbolTable:
             if sym.section == SHN_UNDEF:
                 sym.section, sym.address = section, address
                 self._by_addr.setdefault((section, address), []).insert(0, sym)
+                debug("set_symbol_addr", f"{sym.name} -> {{ {section}, {address:x} }}")
             elif (sym.section, sym.address) != (section, address):
                 warn("set_symbol_addr", f"multiple addresses for symbol {sym.name}?")
 
@@ -148,6 +150,7 @@ def parse_symbol_list(lines: Iterable[str]) -> list[str]:
     whitespace-separated token of each line; a line without one is an error."""
     names = []
     for line in lines:
+        line = line.split("\0", 1)[0]  # sscanf sees a C string
         token = _TOKEN.search(line)
         if token is None:
             raise VersioningError("symbol_read_exports", f"malformed input line: {line}")

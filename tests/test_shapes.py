@@ -553,9 +553,6 @@ def test_first_matching_die_wins_across_units(tmp_path, cc):
         assert symtypes.read_text() == f"shared {text}\n"
 
 
-@pytest.mark.xfail(strict=True, reason="-d prints 'X -> { 0, 0 }' for undefined (SHN_UNDEF) "
-                   "exported symbols and repeats the line of an already-placed alias; upstream's "
-                   "set_symbol_addr only prints when it records a new address")
 def test_debug_prints_each_recorded_address_once(tmp_path, cc):
     source = PTR_SOURCE + "int real_fn(int x) { return x; }\n" \
         "int alias_fn(int x) __attribute__((alias(\"real_fn\")));\n"
