@@ -59,6 +59,10 @@ AT_STR_OFFSETS_BASE = 0x72
 
 _FIXED = FIXED_FORMS
 
+# Compiled decoders by attribute layout, shared by every file a process reads
+# (compilers emit the same few hundred layouts everywhere).
+_DECODERS: dict[tuple, object] = {}
+
 
 class Die:
     """One decoded DIE.  ``attrs`` maps an attribute number to
@@ -172,7 +176,6 @@ class DwarfReader:
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
         self._layouts: dict[tuple, dict[int, tuple]] = {}
-        self._decoders: dict[tuple, object] = {}
         self._dies: dict[int, Die] = {}
         self._string_cache: dict[tuple[int, int], str] = {}
         self.units: list[Unit] = []
@@ -329,9 +332,9 @@ class DwarfReader:
         """The compiled decoder for an attribute list in this unit's layout
         (see :mod:`batchver.dwarfdecode`); None when it cannot be compiled."""
         layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
-        decoder = self._decoders.get(layout, False)
+        decoder = _DECODERS.get(layout, False)
         if decoder is False:
-            decoder = self._decoders[layout] = compile_decoder(*layout)
+            decoder = _DECODERS[layout] = compile_decoder(*layout)
         return decoder
 
     def _decode_generic(self, key: int, unit: Unit, tag: int, children: bool, specs: tuple,

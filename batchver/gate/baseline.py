@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from array import array
 from dataclasses import dataclass, field
 
 EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE",
@@ -107,17 +108,18 @@ def compiler_identity(producer: str) -> str:
 
 @dataclass
 class SymtypesStore:
-    """Per-module symtypes files and their block index, read lazily.
+    """Per-module symtypes files and their block index.
 
     A block is the type map of one object (or one CU of a linked file); its
-    lines are ``<key> <type string>``.  Blocks are parsed on first use and
-    cached, because a check touches only the blocks of changed symbols.
+    lines are ``<key> <type string>``.  :meth:`validate` records where every
+    line starts, so :meth:`block` reads just one block: vmlinux's symtypes
+    file is far too large to hold while a check walks thousands of blocks.
     """
 
     root: str
     index: dict[str, list[dict]]
-    _lines: dict[str, list[str]] = field(default_factory=dict)
-    _blocks: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    _offsets: dict[str, array] = field(default_factory=dict)
+    _entries: dict[tuple[str, str], dict] = field(default_factory=dict)
 
     def path(self, module: str) -> str:
         return os.path.join(self.root, module + ".symtypes")
@@ -128,42 +130,42 @@ class SymtypesStore:
         for module, blocks in self.index.items():
             path = self.path(module)
             expected = max((b["start"] + b["count"] for b in blocks), default=0)
+            offsets = array("q", [0])
             try:
                 with open(path, "rb") as handle:
-                    data = handle.read()
+                    for line in handle:
+                        if not line.endswith(b"\n"):
+                            raise InputError(path, "truncated: the last line has no newline",
+                                             len(offsets))
+                        offsets.append(offsets[-1] + len(line))
             except OSError as exc:
                 raise InputError(path, f"cannot read symtypes file listed in report.json: "
                                        f"{exc.strerror}") from None
-            lines = data.count(b"\n")
-            if data and not data.endswith(b"\n"):
-                raise InputError(path, "truncated: the last line has no newline", lines + 1)
+            lines = len(offsets) - 1
             if lines != expected:
                 raise InputError(path, f"has {lines} lines but report.json symtypes_blocks "
                                        f"says {expected} (truncated or from another run)")
+            self._offsets[module] = offsets
+            for entry in blocks:
+                self._entries.setdefault((module, entry["origin"]), entry)
 
     def block(self, module: str, origin: str | None) -> dict[str, str] | None:
         """The type map of ``module``'s block versioned as ``origin``."""
-        if origin is None:
-            return None
-        cached = self._blocks.get((module, origin))
-        if cached is not None:
-            return cached
-        entry = next((b for b in self.index.get(module, []) if b["origin"] == origin), None)
+        entry = self._entries.get((module, origin)) if origin is not None else None
         if entry is None:
             return None
-        lines = self._lines.get(module)
-        if lines is None:
-            with open(self.path(module), encoding="utf-8", errors="surrogateescape") as handle:
-                lines = handle.read().split("\n")
-            self._lines = {module: lines}  # keep one module's text: vmlinux's is large
+        offsets = self._offsets[module]
+        first, count = entry["start"], entry["count"]
+        with open(self.path(module), "rb") as handle:
+            handle.seek(offsets[first])
+            data = handle.read(offsets[first + count] - offsets[first])
         parsed: dict[str, str] = {}
-        for offset, text in enumerate(lines[entry["start"]:entry["start"] + entry["count"]]):
+        for number, text in enumerate(data.decode("utf-8", "surrogateescape").split("\n")[:-1],
+                                      first + 1):
             key, sep, rest = split_key(text)
             if not sep:
-                raise InputError(self.path(module), "not a '<key> <type string>' line",
-                                 entry["start"] + offset + 1)
+                raise InputError(self.path(module), "not a '<key> <type string>' line", number)
             parsed[key] = rest
-        self._blocks[(module, origin)] = parsed
         return parsed
 
 
@@ -366,5 +368,6 @@ def load_side(label: str, path: str) -> Side:
                                "nothing to compare")
     side = Side(label, path, "symvers", path, exports)
     side.notes.append(f"{label} {path} is a plain Module.symvers: CRC changes are classified "
-                      "but cannot be explained, and how it was built is unknown")
+                      "but cannot be explained, and how it was built (compiler, DWARF version) "
+                      "is unknown, so a toolchain change cannot be ruled out")
     return side

@@ -150,8 +150,7 @@ def run_check(baseline_path: str, current_path: str, stablelists: list[str] | No
         root_causes, explanations = explain(baseline, current, changes)
         for s in symbols:
             s.explanation = explanations.get(s.change.key)
-    differences, unknown = compare(baseline, current)
-    notes.extend(unknown)
+    differences = compare(baseline, current)
     share = suspicious_share(changes)
     if share:
         warnings.insert(0, share)

@@ -17,6 +17,7 @@ breaks 300 symbols is one finding listing 300 symbols, not 300 findings.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -72,10 +73,10 @@ def root_keys(symbol: str, old: _Graph, new: _Graph) -> list[str]:
     """Keys reachable from ``symbol`` on both sides whose lines differ, in
     walk order (the symbol's own key first when its declaration changed)."""
     seen = {symbol}
-    queue = [symbol]
+    queue = deque([symbol])
     causes = []
     while queue:
-        key = queue.pop(0)
+        key = queue.popleft()
         before, after = old.lines.get(key), new.lines.get(key)
         if before is None or after is None:
             causes.append(key)
@@ -181,10 +182,25 @@ def _keyed(items: list[list]) -> list[tuple[str, list]]:
     return out
 
 
+def _edits(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """Token edits, with edits one unchanged token apart merged, so that
+    ``int`` -> ``long int`` reads as one replacement, not an insertion."""
+    merged: list[list] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if merged and i1 - merged[-1][2] <= 1 and j1 - merged[-1][4] <= 1:
+            merged[-1][2], merged[-1][4] = i2, j2
+            merged[-1][0] = "replace"
+        else:
+            merged.append([tag, i1, i2, j1, j2])
+    return [tuple(m) for m in merged]
+
+
 def token_changes(a: list[str], b: list[str]) -> list[str]:
     """Minimal token edits turning ``a`` into ``b``, each as one phrase."""
     out = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in _edits(a, b):
         old, new = " ".join(a[i1:i2]), " ".join(b[j1:j2])
         if tag == "replace":
             out.append(f"{old} -> {new}")
@@ -312,51 +328,49 @@ def explain(baseline: Side, current: Side, changes: list[SymbolChange]
     explanations: dict[str, Explanation] = {}
     findings: dict[tuple[str, str | None, str | None], RootCause] = {}
     found: dict[str, list[RootCause]] = {}
-    graphs: dict[tuple[str, str, str], _Graph] = {}
-
-    def graph(side: Side, module: str, origin: str) -> _Graph | None:
-        ident = (side.label, module, origin)
-        if ident not in graphs:
-            lines = side.symtypes.block(module, origin)
-            graphs[ident] = _Graph(lines) if lines is not None else None
-        return graphs[ident]
-
-    for change in changes:
-        if "crc_changed" not in change.kinds:
-            continue
-        missing = [s for s in (baseline, current) if not s.can_explain]
-        if missing:
-            explanations[change.key] = Explanation(
-                "unavailable", reason=f"{missing[0].label} has no symtypes ({missing[0].form})")
-            continue
-        old = graph(baseline, change.old.module, change.old.origin)
-        new = graph(current, change.new.module, change.new.origin)
-        if old is None or new is None or change.symbol not in old.lines \
-                or change.symbol not in new.lines:
-            side = "baseline" if old is None or change.symbol not in old.lines else "current"
-            explanations[change.key] = Explanation(
-                "unavailable", reason=f"no symtypes line for {change.symbol} in {side}")
-            continue
-        causes = []
-        for key in root_keys(change.symbol, old, new):
-            before, after = old.lines.get(key), new.lines.get(key)
-            finding = findings.get((key, before, after))
-            if finding is None:
-                finding = findings[(key, before, after)] = RootCause(
-                    "", key, before, after, _limit(describe(before, after)))
-            finding.symbols.append(change.key)
-            causes.append(finding)
-        if causes:
-            explanations[change.key] = Explanation("explained")
-            found[change.key] = causes
-        else:
-            explanations[change.key] = Explanation(
-                "unexplained", reason="every reachable symtypes line is identical on both sides "
-                                      "(CRCs computed differently?)")
-    # Number findings by how many symbols they break, largest first.
+    crc_changed = [c for c in changes if "crc_changed" in c.kinds]
+    missing = [s for s in (baseline, current) if not s.can_explain]
+    if missing:
+        reason = f"{missing[0].label} has no symtypes ({missing[0].form})"
+        return [], {c.key: Explanation("unavailable", reason=reason) for c in crc_changed}
+    # One pair of blocks at a time: each is read once and dropped after use.
+    pairs: dict[tuple, list[SymbolChange]] = {}
+    for change in crc_changed:
+        pair = (change.old.module, change.old.origin, change.new.module, change.new.origin)
+        pairs.setdefault(pair, []).append(change)
+    for (old_module, old_origin, new_module, new_origin), group in pairs.items():
+        old_lines = baseline.symtypes.block(old_module, old_origin) or {}
+        new_lines = current.symtypes.block(new_module, new_origin) or {}
+        old, new = _Graph(old_lines), _Graph(new_lines)
+        for change in group:
+            if change.symbol not in old_lines or change.symbol not in new_lines:
+                side = "baseline" if change.symbol not in old_lines else "current"
+                explanations[change.key] = Explanation(
+                    "unavailable", reason=f"no symtypes line for {change.symbol} in {side}")
+                continue
+            causes = []
+            for key in root_keys(change.symbol, old, new):
+                before, after = old_lines.get(key), new_lines.get(key)
+                finding = findings.get((key, before, after))
+                if finding is None:
+                    finding = findings[(key, before, after)] = RootCause(
+                        "", key, before, after, _limit(describe(before, after)))
+                finding.symbols.append(change.key)
+                causes.append(finding)
+            if causes:
+                explanations[change.key] = Explanation("explained")
+                found[change.key] = causes
+            else:
+                explanations[change.key] = Explanation(
+                    "unexplained", reason="every reachable symtypes line is identical on both "
+                                          "sides (CRCs computed differently?)")
+    # Number findings by how many symbols they break, largest first; list
+    # each finding's symbols in report order.
+    order = {c.key: i for i, c in enumerate(changes)}
     ordered = sorted(findings.values(), key=lambda f: (-len(f.symbols), f.key, f.old or ""))
     for number, finding in enumerate(ordered, 1):
         finding.id = f"rc{number}"
+        finding.symbols.sort(key=order.__getitem__)
     for key, causes in found.items():
         explanations[key].root_causes = [f.id for f in causes]
     return ordered, explanations

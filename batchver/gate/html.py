@@ -90,6 +90,13 @@ def _root_cause(rc, by_key: dict[str, SymbolResult]) -> str:
             "</section>")
 
 
+def _change_text(change) -> str:
+    """The change column: kinds, with values except the CRCs (they have
+    their own columns)."""
+    return "; ".join(KIND_TITLES[k] if k in ("crc_changed", "crc_unavailable") else detail
+                     for k, detail in zip(change.kinds, change.details()))
+
+
 def _row(sym: SymbolResult) -> str:
     c, e = sym.change, sym.explanation
     causes = "" if e is None else " ".join(f'<a href="#{r}">{r}</a>' for r in e.root_causes) or \
@@ -99,7 +106,7 @@ def _row(sym: SymbolResult) -> str:
     verdict = sym.decision.verdict
     return (f'<tr class="{verdict}"><td class="v" data-k="{_VERDICT_ORDER[verdict]}">{verdict}</td>'
             f"<td><code>{escape(c.symbol)}</code></td><td>{escape(c.module)}</td>"
-            f"<td>{escape('; '.join(c.details()))}</td><td><code>{old or ''}</code></td>"
+            f"<td>{escape(_change_text(c))}</td><td><code>{old or ''}</code></td>"
             f"<td><code>{new or ''}</code></td><td>{causes}</td>"
             f"<td>{'yes' if sym.protected else ''}</td>"
             f"<td>{escape(sym.decision.rule or 'default')}</td></tr>")

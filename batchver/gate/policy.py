@@ -302,7 +302,7 @@ class Policy:
                     "removed" if kind == "removed" else "changed"))
             else:
                 decision = Decision("warn", kind, None,
-                                    "not protected" if not protected else "addition")
+                                    "addition" if kind == "added" else "not protected")
             if _RANK[decision.verdict] > _RANK[worst.verdict]:
                 worst = decision
         return worst

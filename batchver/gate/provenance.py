@@ -42,14 +42,12 @@ class Difference:
                 "moves_crcs": self.moves_crcs}
 
 
-def compare(baseline: Side, current: Side) -> tuple[list[Difference], list[str]]:
-    """(differences, notes): what differs, and what cannot be known."""
-    notes = [f"how the {s.label} was built is unknown (plain Module.symvers): a compiler or "
-             f"DWARF-version change cannot be ruled out" for s in (baseline, current)
-             if s.provenance is None]
+def compare(baseline: Side, current: Side) -> list[Difference]:
+    """What differs between the two builds.  Nothing can be compared when a
+    side is a plain Module.symvers; that side's own note says so."""
     a, b = baseline.provenance, current.provenance
     if a is None or b is None:
-        return [], notes
+        return []
     fields = [
         ("compilers", a.compilers, b.compilers, True),
         ("DWARF versions", a.dwarf_versions, b.dwarf_versions, True),
@@ -61,7 +59,7 @@ def compare(baseline: Side, current: Side) -> tuple[list[Difference], list[str]]
         ("batchver version", a.tool_version, b.tool_version, True),
         ("kernel release", a.kernel.get("release"), b.kernel.get("release"), False),
     ]
-    return [Difference(name, x, y, moves) for name, x, y, moves in fields if x != y], notes
+    return [Difference(name, x, y, moves) for name, x, y, moves in fields if x != y]
 
 
 def suspicious_share(changes: list[SymbolChange]) -> str | None:

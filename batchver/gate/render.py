@@ -65,6 +65,10 @@ def _symbol_line(sym: SymbolResult) -> str:
     return f"  {_tag(sym):4} {c.key}: {'; '.join(c.details())} [{why}]"
 
 
+def _section(title: str) -> list[str]:
+    return ["", title, "-" * len(title)]
+
+
 def render_text(result: CheckResult) -> str:
     out = [headline(result), *summary_lines(result)]
     if result.prominent or result.warnings:
@@ -75,7 +79,7 @@ def render_text(result: CheckResult) -> str:
     out.extend(f"warning: {w}" for w in result.warnings)
     by_key = {s.change.key: s for s in result.symbols}
     if result.root_causes:
-        out += ["", f"Root causes ({len(result.root_causes)})", "-" * 16]
+        out += _section(f"Root causes ({len(result.root_causes)})")
         for rc in result.root_causes:
             syms = [by_key[k] for k in rc.symbols]
             verdicts = ", ".join(f"{sum(1 for s in syms if s.decision.verdict == v)} {v}"
@@ -87,26 +91,26 @@ def render_text(result: CheckResult) -> str:
                 out.append(f"      {_tag(sym):4} {sym.change.key}")
             if len(syms) > MAX_LISTED:
                 out.append(f"      ... and {len(syms) - MAX_LISTED} more")
-    unexplained = [s for s in result.changed if s.explanation is not None
-                   and s.explanation.status != "explained"]
-    if unexplained:
-        out += ["", f"CRC changes without a root cause ({len(unexplained)})", "-" * 16]
-        out.extend(f"{_symbol_line(s)} {s.explanation.status}: {s.explanation.reason}"
-                   for s in unexplained)
-    others = [s for s in result.changed if s.change.kinds != ["crc_changed"]]
-    if others:
-        out += ["", f"Other changes ({len(others)})", "-" * 16]
+    # Everything not fully told by a root cause: other kinds, and CRC changes
+    # without one (each with why, unless no side could explain anything).
+    explainable = result.baseline.can_explain and result.current.can_explain
+    rest = [s for s in result.changed if s.change.kinds != ["crc_changed"]
+            or s.explanation is None or s.explanation.status != "explained"]
+    if rest:
+        out += _section(f"Changes not grouped under a root cause ({len(rest)})")
         order = {"fail": 0, "warn": 1, "pass": 2}
-        out.extend(_symbol_line(s) for s in sorted(others,
-                                                    key=lambda s: order[s.decision.verdict]))
+        for sym in sorted(rest, key=lambda s: order[s.decision.verdict]):
+            e = sym.explanation
+            why = f" {e.status}: {e.reason}" if e and e.reason and explainable else ""
+            out.append(_symbol_line(sym) + why)
     if result.rules:
-        out += ["", f"Rules ({result.rules_form} form)", "-" * 16]
+        out += _section(f"Rules ({result.rules_form} form)")
         for rule in result.rules:
             state = " STALE: matches no symbol" if rule.matched_symbols == 0 else ""
             out.append(f"  {rule.source} '{rule.text}': names {rule.matched_symbols} symbol(s), "
                        f"decided {rule.decided} change(s){state}")
     if result.differences or result.notes:
-        out += ["", "Notes", "-" * 16]
+        out += _section("Notes")
         out.extend(f"  {d.text()}" for d in result.differences if not d.moves_crcs)
         out.extend(f"  {n}" for n in result.notes)
     return "\n".join(out) + "\n"

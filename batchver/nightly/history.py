@@ -78,7 +78,7 @@ def read_history(outroot: str) -> History:
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                record = json.loads(raw.rstrip(b"\n"))
                 if not isinstance(record, dict) or not isinstance(record.get("tree"), str):
                     raise ValueError("not a history record (no 'tree')")
             except ValueError as exc:

@@ -9,17 +9,18 @@ Per tree, in order (each stage's time is recorded in the history line):
 2. **discover** and **version** it with :func:`batchver.runner.run` (cache
    and backend from the config).
 3. **write** ``Module.symvers``, ``report.json`` and ``symtypes/`` into
-   ``OUTROOT/<tree>/<UTC timestamp>.partial/``.
+   ``OUTROOT/<tree>/<UTC timestamp>.partial/``, then rename it to
+   ``OUTROOT/<tree>/<UTC timestamp>/``.
 4. **check** it against its baseline with ``batchver check`` (when one is
    configured), the reports going into the same directory, and count the
    symbols that differ from the baseline's ``Module.symvers``.
-5. Rename the directory to ``OUTROOT/<tree>/<UTC timestamp>/`` and append
-   the history line.
+5. Write ``run.json`` (the history record) there and append the record to
+   the history.
 
-The rename comes before the history line, so a run killed at any point
-leaves either nothing, an ignored ``*.partial`` directory, or a complete
-directory without a line; earlier lines and directories are never touched.
-Results already versioned are in the cache, so the next run picks up there.
+A run killed at any point leaves either nothing, an ignored ``*.partial``
+directory, or a directory without ``run.json`` and without a history line;
+earlier lines and directories are never touched.  Results already versioned
+are in the cache, so the next run picks up there.
 
 A tree fails when it could not be versioned (``error``), a file failed, or
 its check failed or had bad input; ``on_failure: stop`` then skips the
@@ -361,11 +362,11 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
         if not ctx.quiet:
             for line in summary_lines(report):
                 ctx.say(f"[{tree.name}] {line}")
-        check_failed = _baseline_stage(ctx, tree, partial, record)
-        stage("check", mark)
-        os.rename(partial, final)
+        os.rename(partial, final)  # before the check, whose reports name the directory
         partial = None
         record["run_dir"] = os.path.relpath(final, config.output)
+        check_failed = _baseline_stage(ctx, tree, final, record)
+        stage("check", mark)
         if counts["failed_files"] or check_failed:
             record["status"] = "failed"
         else:
