@@ -72,6 +72,7 @@ class ObjectResult:
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
+    partial: "PartialTypes | None" = None
 
 
 class _Scopes:
@@ -194,10 +195,11 @@ class Versioner:
         finally:
             elf.close()
 
-    def process_reader(self, reader: DwarfReader, path: str,
-                       units: list[int] | None = None) -> ObjectResult:
+    def process_reader(self, reader: DwarfReader, path: str, units: list[int] | None = None,
+                       finalize: bool = True) -> ObjectResult:
         """Run upstream's per-object pipeline on an open file, optionally
-        limited to some of its units (a per-CU run of a linked file)."""
+        limited to some of its units (a per-CU run of a linked file).  With
+        ``finalize`` off, stop before CRCs and leave ``result.partial``."""
         opts = self.options
         elf = reader.elf
         self._object_id += 1
@@ -221,7 +223,17 @@ class Versioner:
             scopes.current = index
             self._process_unit(reader, scopes, die_map, reader.units[index], result)
         clock = time.perf_counter()
-        self._versions(die_map, rules, result)
+        if finalize:
+            self._versions(die_map, rules, result)
+        else:
+            types = TypeMap(die_map, rules, opts.stable, self.diag.debug)
+            types.build()
+            pieces = {}
+            for sym in self.symbols:
+                found = self._symbol_pieces(die_map, types, sym)
+                if found is not None:
+                    pieces[sym.name] = found
+            result.partial = PartialTypes([(n, p) for n, (p, _) in types.types.items()], pieces)
         stages["crc"] = time.perf_counter() - clock
         return result
 
@@ -272,35 +284,93 @@ class Versioner:
         dump_types = self.diag.write if opts.dump_types else None
         types = TypeMap(die_map, rules, opts.stable, self.diag.debug, dump_types)
         types.build()
-        for sym in self.symbols:
-            if not opts.symtypes and sym.state == PROCESSED:
-                continue
-            if sym.die_key is None or sym.die_key[0] != self._object_id:
-                continue
-            entry = die_map.get(sym.die_key[1], SYMBOL)
-            if entry is None:
-                continue
-            pieces = types.symbol_pieces(sym.name, entry)
-            if sym.state != PROCESSED:
-                text = types.version_text(sym.name, pieces)
-                crc = crc32_text(text)
-                self.symbols.set_crc(sym, crc, self.diag.warn)
-                self.diag.debug("expand_symbol", f"{sym.name} = {crc:x}")
-                if opts.dump_versions:
-                    self.diag.write(f"{sym.name} {text}\n")
-            if opts.symtypes:
-                types.add(sym.name, pieces)
+        assign_versions(self.symbols, types, lambda sym: self._symbol_pieces(die_map, types, sym),
+                        opts, self.diag)
         result.symtypes = types.symtypes_lines()
+
+    def _symbol_pieces(self, die_map: DieMap, types: TypeMap, sym: Symbol) -> list[str] | None:
+        """The symbol's own type string, if this object rendered it."""
+        if sym.die_key is None or sym.die_key[0] != self._object_id:
+            return None
+        entry = die_map.get(sym.die_key[1], SYMBOL)
+        return None if entry is None else types.symbol_pieces(sym.name, entry)
+
+    def partial(self, reader: DwarfReader, path: str, units: list[int]) -> "PartialTypes":
+        """Render the exports that first match in ``units`` (a range of a
+        split file) and return the named type strings and symbol strings,
+        for :func:`merge_partials` to finish with the other ranges."""
+        result = self.process_reader(reader, path, units, finalize=False)
+        return result.partial
 
     def finish(self) -> list[tuple[str, int, bool]]:
         """``(name, crc, has_information)`` in upstream's output order; warns
         for every symbol that got no version."""
-        out = []
-        for sym in self.symbols:
-            if sym.state != PROCESSED:
-                self.diag.warn("symbol_print_versions", f"no information for symbol {sym.name}")
-            out.append((sym.name, sym.crc, sym.state == PROCESSED))
-        return out
+        return version_lines(self.symbols, self.diag)
+
+
+def version_lines(symbols: SymbolTable, diag: Diagnostics) -> list[tuple[str, int, bool]]:
+    out = []
+    for sym in symbols:
+        if sym.state != PROCESSED:
+            diag.warn("symbol_print_versions", f"no information for symbol {sym.name}")
+        out.append((sym.name, sym.crc, sym.state == PROCESSED))
+    return out
+
+
+@dataclass
+class PartialTypes:
+    """What one range of units contributes before CRCs: its named type
+    strings in die_map order, and the strings of the symbols it rendered."""
+
+    types: list[tuple[str, list[str]]]
+    symbols: dict[str, list[str]]
+
+
+def assign_versions(symbols: SymbolTable, types: TypeMap,
+                    pieces_of: Callable[[Symbol], list[str] | None], opts: Options,
+                    diag: Diagnostics) -> None:
+    """CRCs for every symbol with a type string, in upstream's order: an
+    alias already versioned is not versioned again, and with symtypes each
+    symbol's own line joins the type map."""
+    for sym in symbols:
+        if not opts.symtypes and sym.state == PROCESSED:
+            continue
+        pieces = pieces_of(sym)
+        if pieces is None:
+            continue
+        if sym.state != PROCESSED:
+            text = types.version_text(sym.name, pieces)
+            crc = crc32_text(text)
+            symbols.set_crc(sym, crc, diag.warn)
+            diag.debug("expand_symbol", f"{sym.name} = {crc:x}")
+            if opts.dump_versions:
+                diag.write(f"{sym.name} {text}\n")
+        if opts.symtypes:
+            types.add(sym.name, pieces)
+
+
+def merge_partials(elf: ElfObject, names: list[str], partials: list[PartialTypes],
+                   opts: Options, diag: Diagnostics) -> tuple[list[tuple[str, int, bool]],
+                                                              list[tuple[str, str]]]:
+    """Finish a split whole-file run: merge the ranges' type maps in unit
+    order (the longest string per name wins, the earlier on a tie, as in one
+    run) and compute the CRCs.  Returns the version lines and symtypes."""
+    symbols = SymbolTable(names)
+    for name, shndx, value in elf.global_symbols():
+        if symbols.is_exported(name):
+            symbols.set_address(name, shndx, value, diag.warn, diag.debug)
+    rules = read_rules(elf, diag) if opts.stable else KabiRules()
+    types = TypeMap(None, rules, opts.stable, diag.debug)
+    pieces: dict[str, list[str]] = {}
+    for part in partials:
+        for name, text in part.types:
+            types.add(name, text)
+        pieces.update(part.symbols)
+    for sym in symbols:
+        if sym.name in pieces:
+            sym.state = MAPPED  # its range matched it to a DIE
+    assign_versions(symbols, types, lambda sym: pieces.get(sym.name), opts, diag)
+    return version_lines(symbols, diag), types.symtypes_lines()
 
 
 def read_rules(elf: ElfObject, diag: Diagnostics) -> KabiRules:

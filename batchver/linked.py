@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from .core import Diagnostics, Options, Versioner, _Scopes
 from .dwarfreader import AT_DECLARATION, DwarfReader
 from .errors import VersioningError
-from .symbols import SYMBOL_PTR_PREFIX
+from .symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
 from .typestrings import symbol_name
 
 
@@ -36,6 +36,17 @@ class UnitCandidates:
     pointers: set[str] = field(default_factory=set)
     definitions: set[str] = field(default_factory=set)
     declarations: set[str] = field(default_factory=set)
+    # Candidate DIEs in DWARF order, as upstream's search meets them: (own
+    # name, abstract origin's name, whether the DIE used is a symbol pointer).
+    ordered: list[tuple[str | None, str | None, bool]] = field(default_factory=list)
+
+    def keep(self, wanted: set[str]) -> None:
+        """Drop what concerns no export (keeps results small)."""
+        self.pointers &= wanted
+        self.definitions &= wanted
+        self.declarations &= wanted
+        self.ordered = [c for c in self.ordered
+                        if any(_bare(n) in wanted for n in c[:2] if n)]
 
 
 def scan_units(reader: DwarfReader, indices: range | list[int]) -> list[UnitCandidates]:
@@ -51,6 +62,10 @@ def scan_units(reader: DwarfReader, indices: range | list[int]) -> list[UnitCand
         for die in scopes.walk_unit(unit):
             origin_key = die.ref(0x31)  # DW_AT_abstract_origin
             origin = reader.die(origin_key) if origin_key is not None else None
+            source = origin if origin is not None else die
+            source_name = symbol_name(source)
+            found.ordered.append((symbol_name(die), symbol_name(origin) if origin is not None else None,
+                                  bool(source_name) and source_name.startswith(SYMBOL_PTR_PREFIX)))
             for name in {symbol_name(die), symbol_name(origin) if origin is not None else None}:
                 if not name:
                     continue
@@ -81,6 +96,50 @@ def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> tuple[di
             groups.setdefault(chosen[name], []).append(name)
     missing = [n for n in names if n not in chosen]
     return groups, missing
+
+
+def _bare(name: str) -> str:
+    return name[len(SYMBOL_PTR_PREFIX):] if name.startswith(SYMBOL_PTR_PREFIX) else name
+
+
+def file_assignment(names: list[str], scans: list[UnitCandidates],
+                    elf_symbols: list[tuple[str, int, int]]) -> tuple[dict[int, list[str]], list[str]]:
+    """Which unit upstream's whole-file run versions each export in: replay
+    its search (first unprocessed match in DWARF order, origin names, symbol
+    pointers rendered at the end of their unit, aliases moving together)."""
+    table = SymbolTable(names)
+    for name, shndx, value in elf_symbols:
+        if table.is_exported(name):
+            table.set_address(name, shndx, value, _ignore, _ignore)
+    chosen: dict[str, int] = {}
+
+    def take(sym: Symbol, index: int) -> None:
+        table.set_die(sym, index)
+        table.for_each(sym.name, lambda s: chosen.setdefault(s.name, index))
+
+    for scan in scans:
+        for own, origin, is_pointer in scan.ordered:
+            sym = table.get_unprocessed(own)
+            if sym is None and origin is not None:
+                sym = table.get_unprocessed(origin)
+            if sym is None:
+                continue
+            if is_pointer:
+                table.set_ptr(sym, scan.index)
+            else:
+                take(sym, scan.index)
+        for sym in table:
+            if sym.state == UNPROCESSED and sym.ptr_key is not None:
+                take(sym, scan.index)
+    groups: dict[int, list[str]] = {}
+    for name in names:
+        if name in chosen:
+            groups.setdefault(chosen[name], []).append(name)
+    return groups, [n for n in names if n not in chosen]
+
+
+def _ignore(*_: object) -> None:
+    pass
 
 
 @dataclass

@@ -3,10 +3,13 @@
 Scheduling, in order:
 
 1. Linked files larger than ``split_bytes`` (``vmlinux``) are cut into
-   ranges of units of similar DWARF size.  Under kbuild semantics a first
-   round scans the ranges in parallel to find which CU exported each symbol;
-   the exports are then assigned (in the parent, so the decision sees every
-   unit) and each range is versioned by its own task.
+   ranges of units of similar DWARF size.  A first round scans the ranges in
+   parallel for candidate DIEs; the parent then assigns each export to a
+   unit (kbuild semantics: the CU that exported it; whole-file semantics:
+   where upstream's first-match search would take it) and each range is
+   versioned by its own task.  Under whole-file semantics the ranges return
+   type strings, and CRCs are computed once they are merged, so upstream's
+   object-wide rules (longest string per type, first match) still hold.
 2. Every other file is one task.  Tasks run largest first on a joblib
    process pool; results come back as small records in any order and are
    merged by file and unit order, so the output does not depend on the
@@ -29,8 +32,9 @@ from .discover import Discovery, WorkItem
 from .dwarfreader import DwarfReader
 from .elfdata import ElfObject
 from .errors import VersioningError
-from .linked import kbuild_assignment, unit_ranges
-from .tasks import TaskResult, run_linked_file, run_object, run_unit_groups, scan_file
+from .linked import file_assignment, kbuild_assignment, unit_ranges
+from .tasks import (TaskResult, finish_file, run_file_range, run_linked_file, run_object,
+                    run_unit_groups, scan_file)
 
 
 @dataclass
@@ -88,6 +92,14 @@ def _parallel(jobs: int, calls: list, bar: tqdm, weights: list[int]):
 def _indexed(index: int, call):
     func, args = call
     return index, func(*args)
+
+
+def _file_assignment(item: WorkItem, names: list[str], scans: list) -> tuple[dict, list]:
+    elf = ElfObject(item.path)
+    try:
+        return file_assignment(names, scans, elf.global_symbols())
+    finally:
+        elf.close()
 
 
 def _split_ranges(item: WorkItem, parts: int) -> list[range] | str:
@@ -164,8 +176,7 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
                 outcome.results[item.rel] = cached
                 continue
         todo.append(item)
-    big = [i for i in todo if linked and i.exports and opts.semantics == "kbuild"
-           and i.size > opts.split_bytes]
+    big = [i for i in todo if linked and i.exports and i.size > opts.split_bytes]
     plain = [i for i in todo if i not in big]
 
     bar = _progress(discovery.export_count, "versioning", opts.quiet)
@@ -203,18 +214,28 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
             if item.rel in errors:
                 outcome.results[item.rel] = [TaskResult(item.rel, error=errors[item.rel])]
                 continue
-            ordered = [s for _, part_scans in sorted(scans[item.rel]) for s in part_scans]
+            ordered = [s for _, part_scans in sorted(scans[item.rel], key=lambda p: p[0])
+                       for s in part_scans]
             names = [e.name for e in item.exports]
-            groups, missing = kbuild_assignment(names, ordered)
-            outcome.results[item.rel] = [TaskResult(
-                item.rel, versions={n: None for n in missing},
-                warnings=[f"no information for symbol {n}" for n in missing])]
+            if opts.semantics == "kbuild":
+                groups, missing = kbuild_assignment(names, ordered)
+                outcome.results[item.rel] = [TaskResult(
+                    item.rel, versions={n: None for n in missing},
+                    warnings=[f"no information for symbol {n}" for n in missing])]
+            else:
+                groups, _ = _file_assignment(item, names, ordered)
+                outcome.results[item.rel] = []
             for part, units in ((p, u) for (it, p, u) in scan_meta if it is item):
                 part_groups = {u: groups[u] for u in units if u in groups}
                 if not part_groups:
                     continue
-                calls.append((run_unit_groups, (item.path, item.rel, names, opts.stable,
-                                                opts.symtypes, part_groups, part + 1)))
+                if opts.semantics == "kbuild":
+                    calls.append((run_unit_groups, (item.path, item.rel, names, opts.stable,
+                                                    opts.symtypes, part_groups, part + 1)))
+                else:
+                    calls.append((run_file_range, (item.path, item.rel,
+                                                   [n for g in part_groups.values() for n in g],
+                                                   opts.stable, units, part + 1)))
                 weights.append(sum(len(v) for v in part_groups.values()))
                 sizes.append(item.size // outcome.split[item.rel])
 
@@ -236,8 +257,20 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     order = sorted(range(len(calls)), key=lambda i: -sizes[i])
     ordered_calls = [calls[i] for i in order]
     ordered_weights = [weights[i] for i in order]
+    partials: dict[str, list] = {}
     for i, result in _parallel(jobs, ordered_calls, bar, ordered_weights):
-        outcome.results.setdefault(result.rel, []).append(result)
+        if isinstance(result, tuple):  # a range of a split file, whole-file semantics
+            partial, result = result
+            partials.setdefault(result.rel, []).append((result.part, partial, result))
+        else:
+            outcome.results.setdefault(result.rel, []).append(result)
+    for item in big:
+        if opts.semantics == "file" and outcome.results.get(item.rel) == []:
+            parts = sorted(partials.get(item.rel, []), key=lambda p: p[0])
+            failed = [r for _, _, r in parts if r.error]
+            outcome.results[item.rel] = failed or [finish_file(
+                item.path, item.rel, [e.name for e in item.exports], opts.stable, opts.symtypes,
+                [p for _, p, _ in parts], [r for _, _, r in parts])]
     bar.close()
     for results in outcome.results.values():
         results.sort(key=lambda r: r.part)

@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from .core import version_object
+from .core import Diagnostics, Options, PartialTypes, Versioner, merge_partials, version_object
 from .dwarfreader import DwarfReader
 from .elfdata import ElfObject
 from .errors import VersioningError
@@ -103,9 +103,7 @@ def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates]
             scans = []
             for index in units:
                 (found,) = scan_units(reader, [index])
-                found.pointers &= wanted
-                found.definitions &= wanted
-                found.declarations &= wanted
+                found.keep(wanted)
                 scans.append(found)
                 reader.forget()
             return scans
@@ -150,3 +148,59 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
     except Exception as exc:  # noqa: BLE001
         out.error = _describe(exc)
     return _finish(out, start)
+
+
+def run_file_range(path: str, rel: str, names: list[str], stable: bool, units: range,
+                   part: int) -> tuple[PartialTypes | None, TaskResult]:
+    """One range of a split file under whole-file semantics: render the
+    exports assigned to these units; CRCs come after all ranges merge."""
+    start = time.perf_counter()
+    out = TaskResult(rel, part=part)
+    partial = None
+    try:
+        elf = ElfObject(path)
+        try:
+            reader = DwarfReader(elf)
+            opts = Options(stable=stable, symtypes=True)
+            versioner = Versioner(names, opts, Diagnostics(opts))
+            result = versioner.process_reader(reader, path, list(units), finalize=False)
+            partial = result.partial
+            out.versioned_in = {n: f"{rel}:{unit_name}" for n, (_, unit_name) in result.matched_in.items()}
+            out.producers = result.producers
+            out.dwarf_versions = result.dwarf_versions
+            out.stages = result.stages
+        finally:
+            elf.close()
+    except Exception as exc:  # noqa: BLE001
+        out.error = _describe(exc)
+    return partial, _finish(out, start)
+
+
+def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
+                partials: list[PartialTypes], ranges: list[TaskResult]) -> TaskResult:
+    """Merge a split file's ranges into one whole-file result."""
+    start = time.perf_counter()
+    out = TaskResult(rel)
+    for r in ranges:
+        out.versioned_in.update(r.versioned_in)
+        out.producers.extend(p for p in r.producers if p not in out.producers)
+        out.dwarf_versions = sorted(set(out.dwarf_versions) | set(r.dwarf_versions))
+        _add_stages(out.stages, r.stages)
+    try:
+        elf = ElfObject(path)
+        try:
+            opts = Options(stable=stable, symtypes=symtypes)
+            diag = Diagnostics(opts)
+            lines, types = merge_partials(elf, names, partials, opts, diag)
+        finally:
+            elf.close()
+        out.versions = {name: (crc if ok else None) for name, crc, ok in lines}
+        out.versioned_in = {n: v for n, v in out.versioned_in.items() if out.versions.get(n) is not None}
+        out.warnings = diag.warnings
+        if symtypes:
+            out.symtypes = [(rel, rel, _block(types))]
+    except Exception as exc:  # noqa: BLE001
+        out.error = _describe(exc)
+    merged = _finish(out, start)
+    merged.seconds += sum(r.seconds for r in ranges)
+    return merged

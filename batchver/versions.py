@@ -113,7 +113,7 @@ def parse_type_string(name: str, text: str) -> list[str]:
 class TypeMap:
     """Reference name -> longest expansion (as pieces), for one object."""
 
-    def __init__(self, die_map: DieMap, rules: KabiRules, stable: bool,
+    def __init__(self, die_map: DieMap | None, rules: KabiRules, stable: bool,
                  debug: Callable[[str, str], None], dump_types: Callable[[str], None] | None = None):
         self.die_map = die_map
         self.rules = rules

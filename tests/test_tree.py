@@ -165,6 +165,19 @@ def test_kbuild_semantics_on_ld_r_output(tmp_path):
     assert results["kbuild"] == expected
     differ = sum(1 for name in expected if results["file"][name] != expected[name])
     assert differ > 0  # whole-file semantics is not what kbuild embeds
+    # Whole-file semantics split by CU ranges (above) equals one unsplit run
+    # and the drop-in on the whole file, symtypes included.
+    whole = tmp_path / "whole"
+    assert run_cli(str(linked_dir), "-o", str(whole), "--jobs", "1", "--kind", "linked",
+                   "--semantics", "file", "--symtypes") == 0
+    split = tmp_path / "split"
+    assert run_cli(str(linked_dir), "-o", str(split), "--jobs", "2", "--kind", "linked",
+                   "--semantics", "file", "--symtypes", "--split-mb", "1") == 0
+    assert json.loads((split / "report.json").read_text())["files"][0]["split_into"] > 1
+    assert (split / "Module.symvers").read_bytes() == (whole / "Module.symvers").read_bytes()
+    dropin_crcs, dropin_symtypes = kbuild_versions(str(linked_dir / "vmlinux"), str(tmp_path / "d.symtypes"))
+    assert results["file"] == dropin_crcs
+    assert (split / "symtypes" / "vmlinux.symtypes").read_text() == dropin_symtypes
 
 
 def test_linked_columns_match_debian(tmp_path):
