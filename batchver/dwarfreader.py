@@ -176,6 +176,7 @@ class DwarfReader:
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
         self._layouts: dict[tuple, dict[int, tuple]] = {}
+        self._spec_decoders: dict[tuple, object] = {}
         self._dies: dict[int, Die] = {}
         self._string_cache: dict[tuple[int, int], str] = {}
         self.units: list[Unit] = []
@@ -331,10 +332,16 @@ class DwarfReader:
     def _decoder(self, unit: Unit, specs: tuple):
         """The compiled decoder for an attribute list in this unit's layout
         (see :mod:`batchver.dwarfdecode`); None when it cannot be compiled."""
-        layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
-        decoder = _DECODERS.get(layout, False)
+        # Keyed by the identity of the (long-lived) spec tuple first: hashing
+        # the tuple itself on every DIE costs more than decoding it.
+        fast_key = (id(specs), unit.offset_size, unit.addr_size, unit.version)
+        decoder = self._spec_decoders.get(fast_key, False)
         if decoder is False:
-            decoder = _DECODERS[layout] = compile_decoder(*layout)
+            layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
+            decoder = _DECODERS.get(layout, False)
+            if decoder is False:
+                decoder = _DECODERS[layout] = compile_decoder(*layout)
+            self._spec_decoders[fast_key] = decoder
         return decoder
 
     def _decode_generic(self, key: int, unit: Unit, tag: int, children: bool, specs: tuple,
