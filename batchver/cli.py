@@ -76,8 +76,33 @@ def _run(args: list[str]) -> int:
     return 0 if counts["failed_files"] == 0 and counts["no_information"] == 0 else 1
 
 
+def _check(args: list[str]) -> int:
+    from .gate.cli import main as check_main
+    return check_main(args)
+
+
+def _nightly(args: list[str]) -> int:
+    from .nightly.cli import nightly_main
+    return nightly_main(args)
+
+
+def _validate(args: list[str]) -> int:
+    from .nightly.cli import validate_main
+    return validate_main(args)
+
+
+def _history(args: list[str]) -> int:
+    from .nightly.cli import history_main
+    return history_main(args)
+
+
 SUBCOMMANDS = {
     "run": (_run, "version a whole kernel tree into one Module.symvers + report.json"),
+    "check": (_check, "compare a build with a stored baseline and explain every break "
+                      "(exit 0 pass, 1 failing change, 2 bad input)"),
+    "nightly": (_nightly, "run every tree of a YAML config, check, and keep history"),
+    "validate": (_validate, "check a nightly YAML config without running it"),
+    "history": (_history, "print the run history and write the HTML trend page"),
     "gendwarfksyms": (_gendwarfksyms, "drop-in for the kernel's scripts/gendwarfksyms "
                       "(same options, stdin symbol list, #SYMVER lines on stdout)"),
 }
