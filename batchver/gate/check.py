@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from .. import __version__
 from .baseline import Side, load_side
-from .classify import CHANGE_KINDS, SymbolChange, classify, counts
+from .classify import SymbolChange, classify, counts
 from .explain import Explanation, RootCause, explain
-from .policy import Decision, Policy, Rule, Stablelist, check_stablelist_names, \
-    load_rules, load_stablelists
+from .policy import (Decision, Policy, Rule, Stablelist, check_stablelist_names, load_rules,
+                     load_stablelists)
 from .provenance import Difference, compare, suspicious_share
 
 CHECK_SCHEMA = 1
@@ -157,5 +157,3 @@ def run_check(baseline_path: str, current_path: str, stablelists: list[str] | No
     return CheckResult(baseline, current, symbols, root_causes, differences, warnings, notes,
                        stablelist, rules, rules_form)
 
-
-__all__ = ["CHANGE_KINDS", "CheckResult", "SymbolResult", "run_check"]

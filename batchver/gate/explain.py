@@ -29,6 +29,7 @@ _LOCATION = re.compile(r"(data_member_location|data_bit_offset)\(\d+\)\Z")
 _REF = re.compile(r"[sute]#")
 _OPEN = {"{": "}", "(": ")"}
 MAX_DIFF_LINES = 40
+MAX_SHIFTS_SHOWN = 3
 
 
 def tokenize(text: str) -> list[str]:
@@ -257,7 +258,8 @@ def _item_changes(items_a: list[list], items_b: list[list]) -> list[str]:
     keyed_a, keyed_b = _keyed(items_a), _keyed(items_b)
     old_map = dict(keyed_a)
     new_keys = {k for k, _ in keyed_b}
-    out, shifted = [], []
+    out: list[str] = []
+    shifted: list[tuple[str, str | None, str | None]] = []
     for position, (ident, item) in enumerate(keyed_b, 1):
         before = old_map.get(ident)
         if before is None:
@@ -269,7 +271,7 @@ def _item_changes(items_a: list[list], items_b: list[list]) -> list[str]:
         if ta == tb:
             continue
         if _without_location(before) == _without_location(item):
-            shifted.append(f"{ident.split(' ', 1)[-1]} {_location(before)}->{_location(item)}")
+            shifted.append((ident.split(" ", 1)[-1], _location(before), _location(item)))
             continue
         out.append(f"{ident}: " + "; ".join(token_changes(ta, tb)))
     for ident, item in keyed_a:
@@ -277,8 +279,22 @@ def _item_changes(items_a: list[list], items_b: list[list]) -> list[str]:
             where = _location(item)
             out.append(f"{_without_location(item)} removed" + (f" (was at {where})" if where else ""))
     if shifted:
-        out.append(f"{len(shifted)} later item(s) moved: " + ", ".join(shifted))
+        out.append(_shifted(shifted))
     return out
+
+
+def _shifted(moves: list[tuple[str, str | None, str | None]]) -> str:
+    """One line for members that only moved: ``3 later item(s) moved
+    (data_member_location): a 8->16, b 16->24, c 24->32``."""
+    def number(attr: str | None) -> str:
+        return attr[attr.index("(") + 1:-1] if attr else "?"
+    attrs = {a.split("(")[0] for _, old, new in moves for a in (old, new) if a}
+    what = attrs.pop() if len(attrs) == 1 else "offsets"
+    shown = ", ".join(f"{name} {number(old)}->{number(new)}"
+                      for name, old, new in moves[:MAX_SHIFTS_SHOWN])
+    more = len(moves) - MAX_SHIFTS_SHOWN
+    return (f"{len(moves)} later item(s) moved ({what}): {shown}"
+            + (f", and {more} more" if more > 0 else ""))
 
 
 # -- findings ----------------------------------------------------------------
@@ -292,6 +308,7 @@ class RootCause:
     new: str | None
     diff: list[str]
     symbols: list[str] = field(default_factory=list)  # "module:symbol"
+    same_symbols_as: str | None = None  # an earlier finding breaking exactly these symbols
 
     @property
     def kind(self) -> str:
@@ -303,7 +320,8 @@ class RootCause:
 
     def to_json(self) -> dict:
         return {"id": self.id, "key": self.key, "kind": self.kind, "status": self.status,
-                "diff": self.diff, "symbols": self.symbols, "old": self.old, "new": self.new}
+                "diff": self.diff, "symbols": self.symbols,
+                "same_symbols_as": self.same_symbols_as, "old": self.old, "new": self.new}
 
 
 @dataclass
@@ -368,9 +386,15 @@ def explain(baseline: Side, current: Side, changes: list[SymbolChange]
     # each finding's symbols in report order.
     order = {c.key: i for i, c in enumerate(changes)}
     ordered = sorted(findings.values(), key=lambda f: (-len(f.symbols), f.key, f.old or ""))
+    first_with: dict[frozenset[str], str] = {}
     for number, finding in enumerate(ordered, 1):
         finding.id = f"rc{number}"
         finding.symbols.sort(key=order.__getitem__)
+        # Changes made together (a member moved from one struct to another)
+        # break the same symbols: say so rather than list them twice.
+        finding.same_symbols_as = first_with.setdefault(frozenset(finding.symbols), finding.id)
+        if finding.same_symbols_as == finding.id:
+            finding.same_symbols_as = None
     for key, causes in found.items():
         explanations[key].root_causes = [f.id for f in causes]
     return ordered, explanations

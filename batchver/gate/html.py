@@ -33,7 +33,8 @@ pre.diff{background:#0f172a;color:#e2e8f0;padding:8px 10px;border-radius:4px;ove
 pre.diff .add{color:#86efac}pre.diff .del{color:#fca5a5}pre.diff .chg{color:#fcd34d}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
-th,td{border:1px solid #d5d9e0;padding:4px 7px;text-align:left;vertical-align:top}
+th,td{border:1px solid #d5d9e0;padding:4px 7px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+.scroll{overflow-x:auto}
 th{background:#eef1f5;cursor:pointer;user-select:none;position:sticky;top:0}
 th:after{content:" \\2195";color:#98a2b3;font-size:11px}
 tr.fail td.v{color:#b42318;font-weight:700}tr.warn td.v{color:#b54708;font-weight:600}tr.pass td.v{color:#1f7a3a}
@@ -64,7 +65,7 @@ def _diff_line(key: str, line: str) -> str:
 
 def _cards(result: CheckResult) -> str:
     s = result.summary()
-    cards = [(s["verdicts"]["fail"], "failing", "fail"), (s["verdicts"]["warn"], "warnings", "warn"),
+    cards = [(s["verdicts"]["fail"], "failing", "fail"), (s["verdicts"]["warn"], "warned", "warn"),
              (s["verdicts"]["pass"], "accepted", "pass"), (s["kinds"]["unchanged"], "unchanged", ""),
              (s["root_causes"], "root causes", ""), (s["protected"], "protected", "")]
     cards += [(n, KIND_TITLES[k], "") for k, n in s["kinds"].items() if n and k != "unchanged"]
@@ -83,6 +84,9 @@ def _root_cause(rc, by_key: dict[str, SymbolResult]) -> str:
     if len(syms) > MAX_SYMBOLS_SHOWN:
         items += f"<li class='muted'>... and {len(syms) - MAX_SYMBOLS_SHOWN} more (see the table)</li>"
     diff = "\n".join(_diff_line(rc.key, line) for line in rc.diff)
+    if rc.same_symbols_as:
+        items = (f"<li>the same symbols as <a href='#{rc.same_symbols_as}'>"
+                 f"{rc.same_symbols_as}</a></li>")
     return (f'<section class="rc" id="{rc.id}"><h3>{rc.id}: <code>{escape(rc.key)}</code> '
             f'{rc.status} &mdash; {len(syms)} symbol(s), {fails} failing</h3>'
             f'<pre class="diff">{diff}</pre>'
@@ -135,10 +139,10 @@ def render_html(result: CheckResult) -> str:
                                                  s.change.module != "vmlinux", s.change.key))
     parts.append(f"<h2>Changed symbols ({len(rows)})</h2>"
                  '<input id="filter" placeholder="filter rows (symbol, module, change...)">'
-                 '<table id="symbols"><thead><tr><th>verdict</th><th>symbol</th><th>module</th>'
+                 '<div class="scroll"><table id="symbols"><thead><tr><th>verdict</th><th>symbol</th><th>module</th>'
                  "<th>change</th><th>baseline CRC</th><th>current CRC</th><th>root cause</th>"
                  "<th>protected</th><th>decided by</th></tr></thead><tbody>"
-                 + "".join(_row(s) for s in rows) + "</tbody></table>")
+                 + "".join(_row(s) for s in rows) + "</tbody></table></div>")
     if result.rules:
         parts.append("<h2>Rules</h2><table><thead><tr><th>rule</th><th>source</th>"
                      "<th>symbols named</th><th>changes decided</th></tr></thead><tbody>" + "".join(

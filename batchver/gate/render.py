@@ -31,7 +31,7 @@ def headline(result: CheckResult) -> str:
     s = result.summary()
     v = s["verdicts"]
     return (f"batchver check: {result.verdict.upper()} (exit {result.exit_status}): "
-            f"{v['fail']} failing, {v['warn']} warning, {v['pass']} accepted change(s) "
+            f"{v['fail']} failing, {v['warn']} warned, {v['pass']} accepted change(s) "
             f"among {s['symbols']} symbols")
 
 
@@ -87,6 +87,9 @@ def render_text(result: CheckResult) -> str:
                                  if any(s.decision.verdict == v for s in syms))
             out.append(f"[{rc.id}] {rc.key} {rc.status}: {len(syms)} symbol(s) ({verdicts})")
             out.extend(f"    {rc.key}: {line}" for line in rc.diff)
+            if rc.same_symbols_as:
+                out.append(f"      (the same symbols as {rc.same_symbols_as})")
+                continue
             for sym in syms[:MAX_LISTED]:
                 out.append(f"      {_tag(sym):4} {sym.change.key}")
             if len(syms) > MAX_LISTED:
