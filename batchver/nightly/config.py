@@ -219,11 +219,13 @@ def _baseline(node: yaml.Node, base: str) -> str:
     return PREVIOUS if value == PREVIOUS else _path(node, base)
 
 
-def _list_of(item: Checker, what: str, allow_single: bool) -> Checker:
+def _list_of(item: Checker, what: str, allow_single: bool, non_empty: bool = False) -> Checker:
     """A list whose items all pass ``item`` (or, if allowed, one bare item)."""
     def check(node: yaml.Node, base: str) -> list:
         if isinstance(node, yaml.SequenceNode):
             items = node.value
+            if non_empty and not items:
+                raise _Bad(f"expected a non-empty list of {what}, got an empty list")
         elif allow_single and isinstance(node, yaml.ScalarNode):
             items = [node]
         else:
@@ -264,11 +266,12 @@ _TOP_KEYS: dict[str, _Key] = {
     "jobs": _Key(_count),
     "stable": _Key(_bool),
     "cache": _Key(_cache),
-    "reports": _Key(_list_of(_choice(*REPORT_FILES), "report formats", allow_single=False)),
+    "reports": _Key(_list_of(_choice(*REPORT_FILES), "report formats", allow_single=False,
+                             non_empty=True)),
     "backend": _Key(_choice(*BACKENDS)),
     "scheduler": _Key(_scheduler),
     "on_failure": _Key(_choice(*ON_FAILURE)),
-    "trees": _Key(lambda node, base: node, required=True),  # checked by _trees
+    "trees": _Key(lambda node, base: node, required=True),  # checked by _Reader.trees
 }
 
 
@@ -280,17 +283,19 @@ class _Reader:
         self.base = os.path.dirname(os.path.abspath(file))
         self.problems: list[Problem] = []
 
-    def problem(self, node: yaml.Node | None, key: str, message: str) -> None:
-        self.problems.append(Problem(self.file, None if node is None else _line(node), key, message))
+    def problem(self, where: yaml.Node | int | None, key: str, message: str) -> None:
+        """Record a problem at a node or a line number."""
+        line = _line(where) if isinstance(where, yaml.Node) else where
+        self.problems.append(Problem(self.file, line, key, message))
 
     def mapping(self, node: yaml.Node, label: str, schema: dict[str, _Key],
                 what: str) -> tuple[dict[str, Any], dict[str, int]]:
         """Check one mapping against its schema: values by key and their lines."""
         values: dict[str, Any] = {}
-        lines: dict[str, int] = {"": _line(node)}
+        lines: dict[str, int] = {}
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, label, f"expected {what}, got {_shown(node)}")
-            return values, lines
+            return values, {"": _line(node)}
         prefix = f"{label}." if label else ""
         for key_node, value_node in node.value:
             key = _scalar(key_node)
@@ -316,6 +321,7 @@ class _Reader:
         for key, spec in schema.items():
             if spec.required and key not in lines:
                 self.problem(node, label or "(top level)", f"missing required key '{key}'")
+        lines[""] = _line(node)  # the mapping's own line, for messages about it as a whole
         return values, lines
 
     def trees(self, node: yaml.Node, defaults: dict[str, Any]) -> list[TreeConfig]:
@@ -333,6 +339,9 @@ class _Reader:
             if "path" not in lines and "command" not in lines:
                 self.problem(tree_node, label, "expected 'path' (the tree) or 'command' (which "
                              "produces it), got neither")
+            if "timeout" in lines and "command" not in lines:
+                self.problem(lines["timeout"], f"{label}.timeout",
+                             "only used with 'command'; expected a 'command' or no timeout")
             name = values.get("name")
             if name in seen:
                 self.problem(tree_node, f"{label}.name",
@@ -369,9 +378,8 @@ def load_config(file: str, *, check_paths: bool = False) -> NightlyConfig:
         raise ConfigError([Problem(file, None, "", "empty config; expected a mapping with a 'trees' list")])
     values, lines = reader.mapping(document, "", _TOP_KEYS, "a mapping with a 'trees' list")
     if values.get("scheduler") and values.get("backend") != "dask":
-        reader.problems.append(Problem(file, lines["scheduler"], "scheduler",
-                                       "only used with 'backend: dask'; expected 'backend: dask' "
-                                       "or no scheduler"))
+        reader.problem(lines["scheduler"], "scheduler",
+                       "only used with 'backend: dask'; expected 'backend: dask' or no scheduler")
     defaults = {"stable": values.get("stable") or False}
     trees = reader.trees(values["trees"], defaults) if values.get("trees") is not None else []
     output = values.get("output") or os.path.join(reader.base, "results")

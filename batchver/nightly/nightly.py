@@ -258,6 +258,17 @@ def _cache_summary(report: dict, explained: list[tuple[str, str, str]]) -> dict:
     }
 
 
+def _counts(report: dict) -> dict[str, int]:
+    """The report's counts for the history.  Files are counted by status
+    here because report.json's ``failed_files`` also counts ``incomplete``
+    files (some exports without DWARF, normal for vmlinux), which are not
+    failures of a nightly."""
+    statuses = [f["status"] for f in report["files"]]
+    counts = {k: report["counts"][k] for k in ("files", "modules", "exports", "versioned", "no_information")}
+    counts.update(failed_files=statuses.count("failed"), incomplete_files=statuses.count("incomplete"))
+    return counts
+
+
 # -- one tree ------------------------------------------------------------------
 @dataclass
 class _Context:
@@ -287,10 +298,13 @@ def _claim_run_dir(tree_root: str, started: datetime) -> tuple[str, str]:
     raise TreeError(f"cannot claim a run directory under {tree_root}")
 
 
-def _previous_report(config: NightlyConfig, tree: TreeConfig) -> tuple[dict | None, dict | None]:
+def _previous_report(config: NightlyConfig, tree: TreeConfig, load: bool) -> tuple[dict | None, dict | None]:
+    """The tree's latest completed history record and (if ``load``) its
+    report.json, which explains cache misses; an unchanged re-run has none
+    and skips reading a large report."""
     record = latest_completed(config.output, tree.name)
-    if record is None:
-        return None, None
+    if record is None or not load:
+        return record, None
     try:
         with open(os.path.join(config.output, record["run_dir"], "report.json"), encoding="utf-8") as handle:
             return record, json.load(handle)
@@ -327,17 +341,18 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
         tree_dir = produce_tree(config, tree)
         record["tree_path"] = tree_dir
         mark = stage("produce", clock)
+        source = tree.where(config, "path" if "path" in tree.lines else "command")
         try:
             found = discover(tree_dir, None if tree.kind == "auto" else tree.kind, tree.vmlinux)
         except VersioningError as exc:
-            raise TreeError(f"{tree.where(config, 'path')}: {exc}") from None
+            raise TreeError(f"{source}: {exc}") from None
         if not found.items:
-            raise TreeError(f"{tree.where(config, 'path')}: no exporting files found in {found.tree}")
+            raise TreeError(f"{source}: no exporting files found in {found.tree}")
         mark = stage("discover", mark)
-        previous_record, previous = _previous_report(config, tree)
         opts = RunOptions(jobs=config.jobs, stable=tree.stable, symtypes=tree.symtypes,
                           semantics=tree.semantics, quiet=ctx.quiet, cache_dir=config.cache,
                           backend=config.backend, scheduler=config.scheduler)
+        record["jobs"] = opts.workers if config.backend != "dask" else None  # dask: the cluster's
         try:
             outcome = run(found, opts)
         except VersioningError as exc:
@@ -347,9 +362,9 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
         final, partial = _claim_run_dir(os.path.join(config.output, tree.name), started)
         report = write_outputs(partial, found, outcome, merge(found, outcome), opts)
         mark = stage("write", mark)
-        counts = report["counts"]
-        record["counts"] = {k: counts[k] for k in ("files", "failed_files", "modules", "exports",
-                                                  "versioned", "no_information")}
+        record["counts"] = counts = _counts(report)
+        previous_record, previous = _previous_report(
+            config, tree, load=any(f["cache"] == "absent" for f in report["files"]))
         explained = explain_cache(report, previous, previous_record is None or
                                   previous_record.get("cache_dir") == config.cache)
         record["cache_dir"] = config.cache
@@ -374,8 +389,10 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
     except TreeError as exc:
         record["error"] = str(exc)
     except OSError as exc:  # a full disk, a permission problem: name the file
-        where = f" {exc.filename}" if exc.filename else ""
-        record["error"] = f"cannot write outputs under {config.output}:{where}: {exc.strerror or exc}"
+        path = str(exc.filename or "")
+        what = f"cannot write outputs under {config.output}" if path.startswith(config.output) \
+            else f"tree '{tree.name}': I/O error"
+        record["error"] = f"{what}:{' ' + path if path else ''}: {exc.strerror or exc}"
     finally:
         if partial is not None:
             shutil.rmtree(partial, ignore_errors=True)
@@ -396,19 +413,20 @@ def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: dict) 
                            "message": "baseline: previous, and no earlier completed run"}
         return False
     record["baseline"] = baseline
-    try:
-        record["changed"] = symbols_changed(_symvers_of(baseline), os.path.join(outdir, "Module.symvers"))
-    except (OSError, TreeError) as exc:
-        record["changed"] = None
-        record["check"] = {"status": "bad input", "exit": 2,
-                           "message": f"{tree.where(ctx.config, 'baseline')}: {exc}"}
-        return True
     record["check"] = run_check(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports, outdir)
+    try:
+        changed = symbols_changed(_symvers_of(baseline), os.path.join(outdir, "Module.symvers"))
+    except (OSError, TreeError) as exc:
+        changed = None
+        if record["check"]["status"] == "unavailable":  # then nobody else judged the baseline
+            record["check"] = {"status": "bad input", "exit": 2,
+                               "message": f"{tree.where(ctx.config, 'baseline')}: {exc}"}
+    record["changed"] = changed
     if not ctx.quiet:
-        changed = record["changed"]
-        ctx.say(f"[{tree.name}] vs baseline {baseline}: {changed['total']} symbols changed "
-                f"({changed['added']} added, {changed['removed']} removed, {changed['changed']} "
-                f"changed); check: {record['check']['status']}")
+        counted = "symbols changed: not counted" if changed is None else (
+            f"{changed['total']} symbols changed ({changed['added']} added, {changed['removed']} "
+            f"removed, {changed['changed']} changed)")
+        ctx.say(f"[{tree.name}] vs baseline {baseline}: {counted}; check: {record['check']['status']}")
     return record["check"]["status"] in ("fail", "bad input")
 
 
@@ -446,7 +464,10 @@ def run_nightly(config: NightlyConfig, *, trees: list[str] | None = None, explai
         append_record(config.output, record)
         result.records.append(record)
         if not quiet or record["status"] in FAILING:
-            detail = f": {record['error']}" if record.get("error") else ""
+            check = record.get("check") or {}
+            detail = f": {record['error']}" if record.get("error") else (
+                f": check {check['status']}" + (f": {check['message']}" if check.get("message") else "")
+                if check.get("status") in ("fail", "bad input") else "")
             where = f" -> {os.path.join(config.output, record['run_dir'])}" if record.get("run_dir") else ""
             ctx.say(f"[{tree.name}] {record['status']}{where}{detail}")
     return result
