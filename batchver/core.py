@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from .deepstack import call_deep
 from .dwarfreader import AT_NAME, Die, DwarfReader, Unit
 from .elfdata import ElfObject
 from .errors import VersioningError
@@ -199,7 +200,12 @@ class Versioner:
                        finalize: bool = True) -> ObjectResult:
         """Run upstream's per-object pipeline on an open file, optionally
         limited to some of its units (a per-CU run of a linked file).  With
-        ``finalize`` off, stop before CRCs and leave ``result.partial``."""
+        ``finalize`` off, stop before CRCs and leave ``result.partial``.
+        Runs on a deep stack: rendering recurses as deep as the type graph."""
+        return call_deep(self._process_reader, reader, path, units, finalize)
+
+    def _process_reader(self, reader: DwarfReader, path: str, units: list[int] | None,
+                        finalize: bool) -> ObjectResult:
         opts = self.options
         elf = reader.elf
         self._object_id += 1

@@ -1,0 +1,47 @@
+"""Type graphs deeper than Python's default recursion limit.
+
+Rendering follows types depth first, as upstream does; Debian's 6.12
+``nfsv4.ko`` already needs more than a thousand frames.  A chain of
+thousands of structs, each pointing at the next, must version like any other
+object, in the drop-in and in the whole-tree runner.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+
+from .conftest import compile_c, dumped_versions, run_dropin, symbol_list, symtypes_by_key, write_files
+
+DEPTH = 3000
+
+
+def chain_header(depth: int) -> str:
+    lines = [f"struct s{i};" for i in range(depth + 1)]
+    lines += [f"struct s{i} {{ struct s{i + 1} *next; int v; }};" for i in range(depth)]
+    lines.append(f"struct s{depth} {{ int end; }};")
+    return "\n".join(lines) + "\n"
+
+
+def test_chain_deeper_than_the_default_recursion_limit(tmp_path):
+    write_files(tmp_path, {"chain.h": chain_header(DEPTH)})
+    obj = compile_c(tmp_path, '#include "chain.h"\nint walk(struct s0 *p) { return p->v; }\n',
+                    "chain", ("-gdwarf-5",))
+    limit = sys.getrecursionlimit()
+    rc, out, err = run_dropin(["--dump-versions", "-T", tmp_path / "out.symtypes", obj],
+                              symbol_list(["walk"]))
+    assert rc == 0, err
+    assert sys.getrecursionlimit() == limit  # raised for the run only
+    lines = symtypes_by_key((tmp_path / "out.symtypes").read_text())
+    assert len(lines) == DEPTH + 2  # every struct, and the symbol
+    assert lines["s#s0"] == ("s#s0 structure_type s0 { member pointer_type { s#s1 } byte_size(8) "
+                             "next data_member_location(0) , member base_type int byte_size(4) "
+                             "encoding(5) v data_member_location(8) } byte_size(16)")
+    assert lines[f"s#s{DEPTH}"] == (f"s#s{DEPTH} structure_type s{DEPTH} {{ member base_type int "
+                                    f"byte_size(4) encoding(5) end data_member_location(0) }} "
+                                    f"byte_size(4)")
+    assert lines["walk"] == ("walk subprogram ( formal_parameter pointer_type { s#s0 } byte_size(8) "
+                             "p ) -> base_type int byte_size(4) encoding(5)")
+    text = dumped_versions(err, ["walk"])["walk"]
+    assert text.count("structure_type s") == DEPTH + 1
+    assert out == f"#SYMVER walk 0x{zlib.crc32(text.encode()):08x}\n"
