@@ -56,6 +56,9 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
 }
 
 
+_PACK_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
 @dataclass(frozen=True)
 class Section:
     index: int
@@ -217,48 +220,51 @@ class ElfObject:
         return values
 
     def _apply(self, rsec: Section, buf: bytearray, target: Section) -> None:
+        """Apply one relocation section to ``buf``.  A debug section of a
+        module has hundreds of thousands of relocations, so each type's
+        packer is prepared once and the loop does no other lookups."""
         table = _RELOCS.get(self.machine)
         if table is None:
             raise VersioningError("main", f"'{self.path}': relocating {target.name} for machine "
                                   f"{self.machine} is not supported", self.path)
         symvals = self._symbol_values(rsec.link)
+        nsyms = len(symvals)
         data = self.data(rsec)
         e = self._endian
+        rela = rsec.type == SHT_RELA
         if self.elfclass == 64:
-            fmt, size = e + ("QQq" if rsec.type == SHT_RELA else "QQ"), (24 if rsec.type == SHT_RELA else 16)
-
-            def split(info: int) -> tuple[int, int]:
-                return info >> 32, info & 0xFFFFFFFF
+            fmt, size, shift, type_mask = e + ("QQq" if rela else "QQ"), (24 if rela else 16), 32, 0xFFFFFFFF
         else:
-            fmt, size = e + ("IIi" if rsec.type == SHT_RELA else "II"), (12 if rsec.type == SHT_RELA else 8)
-
-            def split(info: int) -> tuple[int, int]:
-                return info >> 8, info & 0xFF
-        packers = {1: "B", 2: "H", 4: "I", 8: "Q"}
+            fmt, size, shift, type_mask = e + ("IIi" if rela else "II"), (12 if rela else 8), 8, 0xFF
+        # rtype -> (width, kind, packer, mask), filled in as types appear
+        packers: dict[int, tuple[int, str, struct.Struct, int]] = {}
         limit = len(buf)
         count = len(data) // size
         for entry in struct.iter_unpack(fmt, data[:count * size]):
             offset, info = entry[0], entry[1]
-            symidx, rtype = split(info)
-            width_kind = table.get(rtype)
-            if width_kind is None:
-                raise VersioningError("main", f"'{self.path}': unsupported relocation type {rtype} "
-                                      f"in {rsec.name}", self.path)
-            width, kind = width_kind
+            rtype = info & type_mask
+            how = packers.get(rtype)
+            if how is None:
+                width_kind = table.get(rtype)
+                if width_kind is None:
+                    raise VersioningError("main", f"'{self.path}': unsupported relocation type "
+                                          f"{rtype} in {rsec.name}", self.path)
+                width, kind = width_kind
+                how = packers[rtype] = (width, kind, struct.Struct(e + _PACK_CODES.get(width, "B")),
+                                        (1 << (8 * width)) - 1)
+            width, kind, packer, mask = how
             if width == 0:
                 continue
-            if offset + width > limit or symidx >= len(symvals):
+            symidx = info >> shift
+            if offset + width > limit or symidx >= nsyms:
                 raise VersioningError("main", f"'{self.path}': bad relocation at {offset:#x} in "
                                       f"{rsec.name}", self.path)
-            pfmt = e + packers[width]
-            mask = (1 << (8 * width)) - 1
-            addend = entry[2] if len(entry) == 3 else struct.unpack_from(pfmt, buf, offset)[0]
-            value = symvals[symidx] + addend
+            value = symvals[symidx] + (entry[2] if rela else packer.unpack_from(buf, offset)[0])
             if kind == "add":
-                value = struct.unpack_from(pfmt, buf, offset)[0] + value
+                value += packer.unpack_from(buf, offset)[0]
             elif kind == "sub":
-                value = struct.unpack_from(pfmt, buf, offset)[0] - value
-            struct.pack_into(pfmt, buf, offset, value & mask)
+                value = packer.unpack_from(buf, offset)[0] - value
+            packer.pack_into(buf, offset, value & mask)
 
     def symbols(self) -> list[tuple[str, int, int, int]]:
         """``(name, section index, value, binding)`` of every named symbol in
