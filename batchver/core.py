@@ -91,7 +91,7 @@ class _Scopes:
         self.fqns: dict[int, str] = {}
         self.plain: set[int] = set()  # DIEs whose fqn is their own name
         self.fully_walked: set[int] = set()
-        self.unit_index = {u.key_base + u.offset: i for i, u in enumerate(reader.units)}
+        self.unit_index = reader.unit_numbers
         self.current = -1
 
     @staticmethod

@@ -188,6 +188,9 @@ class DwarfReader:
             raise VersioningError("process_module", f"corrupt DWARF unit header in '{self.path}': "
                                   f"{exc}", self.path) from None
         self._starts = [u.key_base + u.offset for u in self.units]
+        # unit start key -> index in DWARF order; built once per file, since
+        # every per-unit run asks it (a per-run copy made vmlinux quadratic)
+        self.unit_numbers = {start: i for i, start in enumerate(self._starts)}
 
     def forget(self) -> None:
         """Drop decoded DIEs and strings (between independent unit groups),
