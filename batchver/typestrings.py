@@ -2,7 +2,8 @@
 
 This is the stage upstream calls ``die_map``.  Every DIE rendered for a
 symbol gets an :class:`Entry` keyed by (DIE, state) holding *fragments*:
-literal strings, line-break markers (+1, 0, -1) and references to child DIEs.
+literal strings, line-break markers (+1, 0, -1) and child DIEs (the decoded
+:class:`~batchver.dwarfreader.Die` itself, so replaying never looks one up).
 Type strings and CRCs are later built from these entries (see
 :mod:`batchver.versions`), so the rules here decide every byte of output:
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .dwarfdecode import CONST
 from .dwarfreader import (AT_ABSTRACT_ORIGIN, AT_ACCESSIBILITY, AT_ALIGNMENT, AT_BIT_SIZE,
                           AT_BYTE_SIZE, AT_CONST_VALUE, AT_COUNT, AT_DATA_BIT_OFFSET,
                           AT_DATA_MEMBER_LOCATION, AT_DECL_FILE, AT_DECLARATION, AT_DISCR_VALUE,
@@ -65,19 +67,13 @@ MODIFIER_LABELS = {
 }
 STRUCT_LABELS = {T_STRUCT: "structure_type", T_CLASS: "class_type"}
 
+# Attributes a member or parameter line ends with, in upstream's order.
+LIST_ITEM_ATTRS = ((AT_ACCESSIBILITY, "accessibility"), (AT_BIT_SIZE, "bit_size"),
+                   (AT_DATA_BIT_OFFSET, "data_bit_offset"),
+                   (AT_DATA_MEMBER_LOCATION, "data_member_location"))
+
 KABI_PREFIX = "__kabi_"
 KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
-
-
-class DieRef:
-    """A fragment naming a child DIE (kept as the decoded DIE, so replaying
-    never has to look it up again)."""
-
-    __slots__ = ("key", "die")
-
-    def __init__(self, die: Die):
-        self.key = die.key
-        self.die = die
 
 
 class Entry:
@@ -100,7 +96,7 @@ class Entry:
     def refs(self) -> list[Die]:
         """The child DIEs among the fragments (what a silent replay visits)."""
         if self._refs is None:
-            self._refs = [f.die for f in self.frags if type(f) is DieRef]
+            self._refs = [f for f in self.frags if type(f) is Die]
         return self._refs
 
 
@@ -288,10 +284,11 @@ class DieMap:
         if name is not None:
             self._put(entry, " ")
             self._put(entry, name)
-        self._udata_attr(entry, die, AT_ACCESSIBILITY, "accessibility")
-        self._udata_attr(entry, die, AT_BIT_SIZE, "bit_size")
-        self._udata_attr(entry, die, AT_DATA_BIT_OFFSET, "data_bit_offset")
-        self._udata_attr(entry, die, AT_DATA_MEMBER_LOCATION, "data_member_location")
+        attrs = die.attrs  # members are the commonest DIE: read the attributes in place
+        for at, label in LIST_ITEM_ATTRS:
+            value = attrs.get(at)
+            if value is not None and value[0] == CONST:
+                self._put(entry, f" {label}({value[1]})")
 
     def _modifier(self, st: SymbolState, entry: Entry, die: Die) -> None:
         self._put(entry, MODIFIER_LABELS[die.tag])
@@ -525,7 +522,7 @@ class DieMap:
                 self.debug_map(f"<cached {die.key:x} {STATE_NAMES[want]}>")
             self._replay(st, entry)
             if parent is not None:
-                parent.frags.append(DieRef(die))
+                parent.frags.append(die)
             st.expand, st.current_fqn = saved_expand, saved_fqn
             return
         entry = self._new_entry(die.key)
@@ -539,7 +536,7 @@ class DieMap:
         if self.debug_map is not None:
             self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
         if parent is not None:
-            parent.frags.append(DieRef(die))
+            parent.frags.append(die)
         st.expand, st.current_fqn = saved_expand, saved_fqn
 
     def _replay(self, st: SymbolState, entry: Entry) -> None:
@@ -556,7 +553,7 @@ class DieMap:
             elif kind is int:
                 self._linebreak(None, frag)
             else:
-                self.process_type(st, None, frag.die)
+                self.process_type(st, None, frag)
 
     def _frontier(self, entry: Entry) -> list[Die]:
         """The struct/union/enum DIEs a replay of ``entry`` reaches through
