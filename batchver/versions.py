@@ -121,63 +121,37 @@ class TypeMap:
         self.debug = debug
         self.dump_types = dump_types
         self.types: dict[str, tuple[list[str], int]] = {}
-        self._inlined: dict[int, list[str]] = {}  # anonymous entry (by seq) -> its pieces
 
     # -- building ----------------------------------------------------------
-    def expand_entry(self, entry: Entry) -> list[str]:
-        """``entry``'s text as compiled pieces (see :func:`compile_pieces`):
-        named children become reference tokens, anonymous ones are inlined.
-
-        An entry's text depends only on the finished die_map, so the text of
-        each anonymous entry is worked out once and reused: a pointer type
-        such as ``pointer_type { s#page }`` is inlined wherever it is used,
-        often thousands of times in one object."""
-        memo = self._inlined.get(entry.seq)
-        if memo is not None:
-            return memo
+    def expand_entry(self, entry: Entry, out: list[str]) -> None:
+        """Append the pieces of ``entry``'s text to ``out``."""
         entries = self.die_map.entries
-        out: list[str] = []
-        run: list[str] = []
         frags = entry.frags
         last = len(frags) - 1
         for i, frag in enumerate(frags):
             kind = type(frag)
             if kind is str:
-                if frag[:2] in REF_STARTS:
-                    if run:
-                        out.append("".join(run))
-                        run = []
-                    out.append(RefToken(frag))
-                else:
-                    run.append(frag)
+                out.append(frag)
             elif kind is int:
                 if i == last or type(frags[i + 1]) is not int:
-                    run.append(" ")
+                    out.append(" ")
             else:
                 child = entries.get(frag.key << 2 | COMPLETE) or entries.get(frag.key << 2 | UNEXPANDED)
                 if child is None:
                     raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
                 token = reference_name(child)
-                inner = [RefToken(token)] if token is not None else self.expand_entry(child)
-                for piece in inner:
-                    if type(piece) is RefToken:
-                        if run:
-                            out.append("".join(run))
-                            run = []
-                        out.append(piece)
-                    else:
-                        run.append(piece)
-        if run:
-            out.append("".join(run))
-        if reference_name(entry) is None:
-            self._inlined[entry.seq] = out
-        return out
+                if token is not None:
+                    out.append(token)
+                else:
+                    self.expand_entry(child, out)
 
     def _expansion(self, name: str, entry: Entry) -> list[str]:
         override = self.rules.type_string(name) if self.stable else None
         if override is not None:
             return parse_type_string(name, override)
-        return self.expand_entry(entry)
+        pieces: list[str] = []
+        self.expand_entry(entry, pieces)
+        return pieces
 
     def add(self, name: str, pieces: list[str]) -> None:
         """Keep the longest expansion for ``name`` (the first on a tie)."""
