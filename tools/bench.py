@@ -14,6 +14,12 @@ walks, rendering type strings, CRCs).
 
     python tools/bench.py --corpus shared28 --jobs 1,2 --reference /work/cache/upstream/gendwarfksyms
     python tools/bench.py --corpus debian --jobs 2 --semantics kbuild
+    python tools/bench.py --corpus debian --subset modules --jobs 2 --reference ...
+    python tools/bench.py --corpus debian --subset vmlinux --jobs 2 --reference ...
+
+``--subset`` benchmarks part of a linked tree (its modules, or vmlinux
+alone) through a staged tree of symlinks, so batchver and upstream see the
+same files.
 """
 
 from __future__ import annotations
@@ -33,11 +39,24 @@ sys.path.insert(0, REPO)
 
 from batchver.discover import discover  # noqa: E402
 from batchver.elfdata import ElfObject  # noqa: E402
+from nightly_timing import stage_tree  # noqa: E402  (tools/ is on sys.path as the script's dir)
 
 CORPORA = {
     "shared28": os.path.join(REPO, "..", "shared", "corpus", "debian-6.12.117-cloud", "kernel"),
     "debian": "/work/cache/debian-6.12.117-cloud/root/usr/lib/debug/lib/modules/6.12.117+deb12-cloud-amd64",
 }
+
+
+def stage_subset(tree: str, subset: str) -> str:
+    """A symlink tree holding only ``subset`` of a linked tree ("modules"
+    or "vmlinux"); it keeps the tree's name, which carries the release."""
+    dest = os.path.join(tempfile.mkdtemp(prefix="bench-tree-"), os.path.basename(tree.rstrip("/")))
+    if subset == "modules":
+        stage_tree(tree, dest, modules_only=True)
+    else:
+        os.makedirs(dest)
+        os.symlink(os.path.realpath(os.path.join(tree, "vmlinux")), os.path.join(dest, "vmlinux"))
+    return dest
 
 
 def debug_info_bytes(path: str) -> int:
@@ -126,6 +145,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="shared28")
     parser.add_argument("--tree", help="override the corpus's tree path")
+    parser.add_argument("--subset", choices=("all", "modules", "vmlinux"), default="all",
+                        help="of a linked tree: everything, only the modules, or only vmlinux")
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values")
     parser.add_argument("--semantics", default="file",
                         help="comma-separated: file (same work as upstream), kbuild")
@@ -139,10 +160,12 @@ def main() -> int:
     tree = os.path.abspath(args.tree or CORPORA[args.corpus])
     if not os.path.isdir(tree):
         raise SystemExit(f"bench: corpus tree {tree} not found (tools/fetch_debian_kernel.py fetches it)")
+    if args.subset != "all":
+        tree = stage_subset(tree, args.subset)
     found = discover(tree)
     info_bytes = sum(debug_info_bytes(i.path) for i in found.items)
     result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "corpus": args.corpus, "tree": tree, "files": len(found.items),
+              "corpus": args.corpus, "subset": args.subset, "tree": tree, "files": len(found.items),
               "exports": found.export_count, "debug_info_mib": round(info_bytes / 2**20, 1),
               "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
               "command": " ".join(sys.argv), "runs": []}
@@ -169,7 +192,8 @@ def main() -> int:
         ref.pop("crcs")
     for run in result["runs"]:
         run.pop("crcs")
-    stamp = dt.date.today().isoformat() + (f"-{args.label}" if args.label else "")
+    stamp = dt.date.today().isoformat() + (f"-{args.subset}" if args.subset != "all" else "") + \
+        (f"-{args.label}" if args.label else "")
     os.makedirs(args.out, exist_ok=True)
     base = os.path.join(args.out, f"bench-{args.corpus}-{stamp}")
     with open(base + ".json", "w") as handle:
