@@ -39,7 +39,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -340,22 +339,6 @@ def _md(text: str) -> str:
             .replace("|", "\\|").replace("`", "'"))
 
 
-def screenshot(html: Path, png: Path, chromium: str | None) -> bool:
-    """Render the page in headless Chromium; False when there is no browser."""
-    browser = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        log("chromium not found (apt-get install chromium): no screenshot")
-        return False
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
-                        "--window-size=1280,1600", html.resolve().as_uri()],
-                       check=True, capture_output=True, timeout=300)
-    log(f"wrote {png}")
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1],
@@ -449,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     write_markdown(md, data)
     md.with_suffix(".json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     log(f"wrote {md} and {md.with_suffix('.json')}")
+    from browser import screenshot  # tools/ is on sys.path when this runs as a script
     screenshot(html, ns.results / f"check-{stem}.png", ns.chromium)
     return 0
 

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEBUG = "/work/cache/debian-{v}-cloud/root/usr/lib/debug/lib/modules/{v}+deb12-cloud-amd64"
@@ -189,7 +191,10 @@ def main() -> int:
     with open(stem + ".md", "w", encoding="utf-8") as handle:
         handle.write(summarise(runs, meta))
     from batchver.nightly.cli import history_main
-    history_main([outroot, "--html", os.path.join(ns.results, "trend-example.html")])
+    trend = os.path.join(ns.results, "trend-example.html")
+    history_main([outroot, "--html", trend])
+    from browser import screenshot  # tools/ is on sys.path when this runs as a script
+    screenshot(Path(trend), Path(ns.results) / "trend-example.png")
     print(f"ratio {meta['ratio']:.4f}; wrote {stem}.json and .md", file=sys.stderr)
     return 0 if meta["ratio"] <= RATIO_LIMIT else 1
 
