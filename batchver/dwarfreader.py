@@ -316,7 +316,11 @@ class DwarfReader:
         if pos >= unit.end:
             raise VersioningError("process_module", f"DIE offset {pos:#x} beyond its unit in "
                                   f"'{self.path}'", self.path)
-        code, pos = read_uleb(data, pos)
+        code = data[pos]
+        if code < 0x80:  # nearly every abbreviation code fits one byte
+            pos += 1
+        else:
+            code, pos = read_uleb(data, pos)
         if code == 0:
             return None
         abbrev = unit.abbrevs.get(code)

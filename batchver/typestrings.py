@@ -161,8 +161,6 @@ class DieMap:
         self.entries: dict[int, Entry] = {}
         self.order: list[Entry] = []
         self.srcfile_cache: dict[int, bool] = {}
-        self.hits = 0
-        self.misses = 0
         self._indent = 0
         self._pending_break = False
         self._handlers = {
@@ -181,7 +179,6 @@ class DieMap:
         return self.entries.get(key << 2 | state)
 
     def _new_entry(self, key: int) -> Entry:
-        self.misses += 1
         entry = Entry(key, len(self.order))
         self.order.append(entry)
         return entry
@@ -517,7 +514,6 @@ class DieMap:
                 want = UNEXPANDED
         entry = self.entries.get(die.key << 2 | want)
         if entry is not None:
-            self.hits += 1
             if self.debug_map is not None:
                 self.debug_map(f"<cached {die.key:x} {STATE_NAMES[want]}>")
             self._replay(st, entry)
@@ -623,7 +619,6 @@ class DieMap:
                     self.process_type(st, None, die)
                     st.expand = saved
                     continue
-                self.hits += 1
                 if cached.refs:
                     stack.append((iter(self._frontier(cached)), child_expand))
                     break
