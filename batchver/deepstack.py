@@ -6,8 +6,10 @@ over a thousand Python frames, past the interpreter's default limit, while
 upstream only needs more C stack.  Rather than cap the depth we can handle,
 the work runs on a thread whose stack is large enough for a much deeper
 limit (the stack is reserved, not committed: memory is used only as deep as
-the recursion really goes).  The limit is raised for the call and put back
-afterwards, so the caller's thread keeps its usual protection.
+the recursion really goes).  Where the system refuses a large reservation
+(``ulimit -v``), a smaller stack with a proportionally smaller limit is
+used.  The limit is raised while deep calls run and put back afterwards, so
+other threads keep their usual protection.
 """
 
 from __future__ import annotations
@@ -18,13 +20,30 @@ from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
-STACK_BYTES = 1 << 30
-RECURSION_LIMIT = 250_000
+STACK_SIZES = (1 << 30, 1 << 28, 1 << 26)  # tried in order
+FRAME_BYTES = 4096  # C stack allowed per Python frame: generous for CPython 3.10+
 
 _state = threading.local()
-_limit_lock = threading.Lock()
-_active = 0  # deep calls running in this process (threads of a dask worker, say)
+_lock = threading.Lock()
+_active: list[int] = []  # recursion limits of the deep calls now running
 _saved_limit = 0
+
+
+def _enter(limit: int) -> None:
+    """Raise the process-wide limit for one more running deep call; with
+    several, the smallest stack decides."""
+    global _saved_limit
+    with _lock:
+        if not _active:
+            _saved_limit = sys.getrecursionlimit()
+        _active.append(limit)
+        sys.setrecursionlimit(max(_saved_limit, min(_active)))
+
+
+def _leave(limit: int) -> None:
+    with _lock:
+        _active.remove(limit)
+        sys.setrecursionlimit(max(_saved_limit, min(_active)) if _active else _saved_limit)
 
 
 def call_deep(func: Callable[..., T], *args, **kwargs) -> T:
@@ -33,34 +52,34 @@ def call_deep(func: Callable[..., T], *args, **kwargs) -> T:
     if getattr(_state, "deep", False):  # already on a deep thread
         return func(*args, **kwargs)
     outcome: dict[str, object] = {}
+    granted = [0]  # the limit for the stack the thread got, set before it starts
 
     def target() -> None:
         _state.deep = True
+        _enter(granted[0])
         try:
             outcome["value"] = func(*args, **kwargs)
         except BaseException as exc:  # handed to the caller below
             outcome["error"] = exc
+        finally:
+            _leave(granted[0])
 
-    global _active, _saved_limit
-    with _limit_lock:
-        if _active == 0:
-            _saved_limit = sys.getrecursionlimit()
-            sys.setrecursionlimit(max(_saved_limit, RECURSION_LIMIT))
-        _active += 1
-    try:
-        worker = threading.Thread(target=target, name="batchver-deep", daemon=True)
-        with _limit_lock:  # the size applies to threads started while it is set
-            previous = threading.stack_size(STACK_BYTES)
+    worker = threading.Thread(target=target, name="batchver-deep", daemon=True)
+    with _lock:  # a stack size applies to threads started while it is set
+        for size in STACK_SIZES:
+            granted[0] = size // FRAME_BYTES
+            previous = threading.stack_size(size)
             try:
                 worker.start()
+                break
+            except RuntimeError:  # the reservation was refused: try a smaller one
+                continue
             finally:
                 threading.stack_size(previous)
-        worker.join()
-    finally:
-        with _limit_lock:
-            _active -= 1
-            if _active == 0:
-                sys.setrecursionlimit(_saved_limit)
+        else:
+            raise RuntimeError(f"cannot start a thread with a stack of even "
+                               f"{STACK_SIZES[-1] >> 20} MiB for deep type graphs")
+    worker.join()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]  # type: ignore[return-value]

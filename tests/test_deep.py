@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 import zlib
 
+import pytest
+
 from .conftest import compile_c, dumped_versions, run_dropin, symbol_list, symtypes_by_key, write_files
 
 DEPTH = 3000
@@ -45,3 +47,24 @@ def test_chain_deeper_than_the_default_recursion_limit(tmp_path):
     text = dumped_versions(err, ["walk"])["walk"]
     assert text.count("structure_type s") == DEPTH + 1
     assert out == f"#SYMVER walk 0x{zlib.crc32(text.encode()):08x}\n"
+
+
+def test_smaller_stack_when_a_large_one_is_refused(monkeypatch):
+    """Under a tight ``ulimit -v`` the large reservation fails: a smaller
+    stack is used, with a proportionally smaller recursion limit."""
+    from batchver import deepstack
+
+    monkeypatch.setattr(deepstack, "STACK_SIZES", (1 << 46, 1 << 26))
+    before = sys.getrecursionlimit()
+    assert deepstack.call_deep(sys.getrecursionlimit) == (1 << 26) // deepstack.FRAME_BYTES
+    assert sys.getrecursionlimit() == before
+
+
+def test_errors_come_back_to_the_caller():
+    from batchver import deepstack
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="^boom$"):
+        deepstack.call_deep(fail)
