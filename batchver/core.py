@@ -210,9 +210,7 @@ class Versioner:
         elf = reader.elf
         self._object_id += 1
         clock = time.perf_counter()
-        for name, shndx, value in elf.global_symbols():
-            if self.symbols.is_exported(name):
-                self.symbols.set_address(name, shndx, value, self.diag.warn, self.diag.debug)
+        read_addresses(self.symbols, elf, self.diag)
         rules = read_rules(elf, self.diag) if opts.stable else KabiRules()
         self.diag.debug("process_module", path)
         reader.load()
@@ -362,9 +360,7 @@ def merge_partials(elf: ElfObject, names: list[str], partials: list[PartialTypes
     order (the longest string per name wins, the earlier on a tie, as in one
     run) and compute the CRCs.  Returns the version lines and symtypes."""
     symbols = SymbolTable(names)
-    for name, shndx, value in elf.global_symbols():
-        if symbols.is_exported(name):
-            symbols.set_address(name, shndx, value, diag.warn, diag.debug)
+    read_addresses(symbols, elf, diag)
     rules = read_rules(elf, diag) if opts.stable else KabiRules()
     types = TypeMap(None, rules, opts.stable, diag.debug)
     pieces: dict[str, list[str]] = {}
@@ -377,6 +373,17 @@ def merge_partials(elf: ElfObject, names: list[str], partials: list[PartialTypes
             sym.state = MAPPED  # its range matched it to a DIE
     assign_versions(symbols, types, lambda sym: pieces.get(sym.name), opts, diag)
     return version_lines(symbols, diag), types.symtypes_lines()
+
+
+def read_addresses(symbols: SymbolTable, elf: ElfObject, diag: Diagnostics) -> None:
+    """Give the exported symbols their ELF addresses (aliases share one), in
+    symbol-table order as upstream does.  Only the exported names (and their
+    ``__gendwarfksyms_ptr_`` variables, which count as them) are looked up,
+    so a run over a few exports of vmlinux does not walk its whole table."""
+    names = symbols.names()
+    for name, shndx, value in elf.global_symbols_named(names + [SYMBOL_PTR_PREFIX + n for n in names]):
+        if symbols.is_exported(name):
+            symbols.set_address(name, shndx, value, diag.warn, diag.debug)
 
 
 def read_rules(elf: ElfObject, diag: Diagnostics) -> KabiRules:

@@ -16,6 +16,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Iterable
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -113,6 +114,7 @@ class ElfObject:
         self._endian = "<" if self.little_endian else ">"
         self._symvalues: dict[int, list[int]] = {}
         self._all_symbols: list[tuple[str, int, int, int]] | None = None
+        self._global_index: dict[str, list[tuple[int, str, int, int]]] | None = None
         self._data_cache: dict[int, bytes] = {}
 
     def _describe(self, index: int, sec) -> Section:
@@ -315,6 +317,18 @@ class ElfObject:
         the symbols upstream reads addresses (and so aliases) from."""
         return [(name, shndx, value) for name, shndx, value, bind in self.symbols()
                 if bind != STB_LOCAL]
+
+    def global_symbols_named(self, names: Iterable[str]) -> list[tuple[str, int, int]]:
+        """:meth:`global_symbols` restricted to ``names``, still in table
+        order.  A linked file is versioned in many small runs (one per
+        exporting CU of vmlinux); each looks its few names up in an index
+        built once instead of walking the whole symbol table."""
+        if self._global_index is None:
+            self._global_index = {}
+            for position, (name, shndx, value) in enumerate(self.global_symbols()):
+                self._global_index.setdefault(name, []).append((position, name, shndx, value))
+        found = sorted(entry for name in set(names) for entry in self._global_index.get(name, ()))
+        return [(name, shndx, value) for _, name, shndx, value in found]
 
     def cstring_at(self, sec: Section, offset: int) -> str:
         """The NUL-terminated string at ``offset`` inside a section."""
