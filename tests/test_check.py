@@ -354,6 +354,29 @@ def test_every_kind_on_plain_files(tmp_path):
     assert {s["symbol"]: s["verdict"] for s in report["symbols"]}["fresh"] == "warn"
 
 
+def test_no_version_on_either_side_warns(tmp_path):
+    """An export that never had a version (vmlinux's exports without DWARF)
+    is the same every night: the gate warns instead of failing, while losing
+    a version is still a failing change."""
+    old = tmp_path / "old.symvers"
+    new = tmp_path / "new.symvers"
+    old.write_text("0x00000000\tnever\tvmlinux\tEXPORT_SYMBOL\t\n"
+                   "0x00000001\tlost\tvmlinux\tEXPORT_SYMBOL\t\n")
+    new.write_text("0x00000000\tnever\tvmlinux\tEXPORT_SYMBOL\t\n"
+                   "0x00000001\tlost\tvmlinux\tEXPORT_SYMBOL\t\n")
+    status, report = check("--baseline", str(old), str(new))
+    assert status == 0
+    assert {s["symbol"]: (s["changes"], s["verdict"]) for s in report["symbols"]} == {
+        "never": (["crc_unavailable"], "warn")}  # changed symbols only
+    new.write_text("0x00000000\tnever\tvmlinux\tEXPORT_SYMBOL\t\n"
+                   "0x00000000\tlost\tvmlinux\tEXPORT_SYMBOL\t\n"
+                   "0x00000002\tfresh\tvmlinux\tEXPORT_SYMBOL\t\n")
+    status, report = check("--baseline", str(old), str(new))
+    assert status == 1
+    assert {s["symbol"]: s["verdict"] for s in report["symbols"]} == {
+        "never": "warn", "lost": "fail", "fresh": "warn"}
+
+
 def test_build_differences_are_prominent(builds):
     status, report = check("--baseline", builds.out("base"),
                            builds.out("base", cflags=("-gdwarf-4", "-O2")))

@@ -29,7 +29,9 @@ of whose names exist anywhere is an error: it is the wrong list.
 
 **Verdicts.**  Each change kind of a symbol is judged by the first rule that
 matches it, else by the default: a protected symbol that is removed or
-changed in any way fails, anything else warns.  The symbol's verdict is the
+changed in any way fails, anything else warns (including a symbol with no
+version on either side: it cannot be compared, but nothing is seen to
+change).  The symbol's verdict is the
 worst of its kinds.  Without a stablelist every baseline export counts as
 protected, so a bare ``check`` is a strict gate rather than a silent pass.
 
@@ -297,6 +299,10 @@ class Policy:
             if rule is not None:
                 rule.decided += 1
                 decision = Decision(rule.verdict, kind, rule.source, f"rule {rule.text}")
+            elif kind == "crc_unavailable" and change.old.crc is None and change.new.crc is None:
+                # Never versioned on either side (e.g. vmlinux exports without
+                # DWARF, the same every night): nothing is seen to change.
+                decision = Decision("warn", kind, None, "no version on either side")
             elif protected and kind != "added":
                 decision = Decision("fail", kind, None, "protected symbol " + (
                     "removed" if kind == "removed" else "changed"))
