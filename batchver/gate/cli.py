@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: list[str]) -> int:
     """Run ``batchver check`` with ``args``; return the exit status."""
+    return check_to_files(args, [])
+
+
+def check_to_files(args: list[str], outputs: list[tuple[str, str]]) -> int:
+    """Run the check ``args`` describe once and write it in each of
+    ``outputs`` (format, file), besides the ``--format``/``-o`` of ``args``
+    when no outputs are given: the nightly writes several formats of one
+    check, and a check of a whole kernel is worth computing once."""
     parser = build_parser()
     try:
         ns = parser.parse_args(args)
@@ -77,19 +85,21 @@ def main(args: list[str]) -> int:
     except InputError as exc:
         print(f"batchver check: error: {exc}", file=sys.stderr)
         return 2
-    report = render(result, ns.format)
-    if ns.output:
-        try:
-            directory = os.path.dirname(os.path.abspath(ns.output))
-            os.makedirs(directory, exist_ok=True)
-            atomic_write(ns.output, report)
-        except OSError as exc:
-            print(f"batchver check: error: cannot write {ns.output}: {exc.strerror}",
-                  file=sys.stderr)
-            return 2
-    else:
-        sys.stdout.write(report)
-    if ns.output or ns.format != "text":
+    targets = outputs or [(ns.format, ns.output)]
+    for fmt, output in targets:
+        report = render(result, fmt)
+        if output:
+            try:
+                directory = os.path.dirname(os.path.abspath(output))
+                os.makedirs(directory, exist_ok=True)
+                atomic_write(output, report)
+            except OSError as exc:
+                print(f"batchver check: error: cannot write {output}: {exc.strerror}",
+                      file=sys.stderr)
+                return 2
+        else:
+            sys.stdout.write(report)
+    if any(output or fmt != "text" for fmt, output in targets):
         # The verdict and the input warnings always reach the CI log.
         print(headline(result), file=sys.stderr)
         for difference in result.prominent:

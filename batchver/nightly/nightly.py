@@ -163,36 +163,29 @@ def _symvers_of(path: str) -> str:
 
 def run_check(baseline: str, current: str, stablelists: list[str], rules: str | None,
               formats: list[str], outdir: str) -> dict:
-    """``batchver check`` through its Python entry point, one call per report
-    format.  Imported lazily: when the gate is not installed the history
-    line says ``unavailable`` instead of the nightly crashing."""
+    """``batchver check`` through its Python entry point: one check, written
+    in every report format.  Imported lazily: when the gate is not installed
+    the history line says ``unavailable`` instead of the nightly crashing."""
     try:
-        from ..gate.cli import main as check_main  # type: ignore[import-not-found]
+        from ..gate.cli import check_to_files  # type: ignore[import-not-found]
     except ImportError as exc:
         return {"status": "unavailable", "message": f"check unavailable ({exc})"}
-    common = ["--baseline", baseline, current]
+    args = ["--baseline", baseline, current]
     for path in stablelists:
-        common += ["--stablelist", path]
+        args += ["--stablelist", path]
     if rules:
-        common += ["--rules", rules]
-    codes, messages, reports = [], [], []
-    for fmt in formats:
-        target = os.path.join(outdir, REPORT_FILES[fmt])
-        err = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-                code = check_main(common + ["--format", fmt, "-o", target])
-        except SystemExit as exc:  # argparse refusing our arguments
-            code = exc.code if isinstance(exc.code, int) else 2
-        except Exception as exc:  # the gate's bug must not lose the night's outputs
-            code, err = 2, io.StringIO(f"check crashed: {type(exc).__name__}: {exc}")
-        codes.append(code)
-        messages += [line for line in err.getvalue().splitlines() if line.strip()]
-        if os.path.exists(target):
-            reports.append(REPORT_FILES[fmt])
-    worst = max(codes) if codes else 0
-    status = {0: "pass", 1: "fail"}.get(worst, "bad input")
-    return {"status": status, "exit": worst, "reports": reports,
+        args += ["--rules", rules]
+    targets = [(fmt, os.path.join(outdir, REPORT_FILES[fmt])) for fmt in formats]
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = check_to_files(args, targets)
+    except Exception as exc:  # the gate's bug must not lose the night's outputs
+        code, err = 2, io.StringIO(f"check crashed: {type(exc).__name__}: {exc}")
+    messages = [line for line in err.getvalue().splitlines() if line.strip()]
+    reports = [REPORT_FILES[fmt] for fmt, target in targets if os.path.exists(target)]
+    status = {0: "pass", 1: "fail"}.get(code, "bad input")
+    return {"status": status, "exit": code, "reports": reports,
             "message": " | ".join(dict.fromkeys(messages))[:2000] or None}
 
 
