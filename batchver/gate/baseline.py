@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE",
                 "EXPORT_UNUSED_SYMBOL", "EXPORT_UNUSED_SYMBOL_GPL")
 REPORT_SCHEMA = 1
+_CHUNK = 16 << 20  # bytes read at a time when counting symtypes lines
 _CRC = re.compile(r"0x[0-9a-fA-F]{1,8}\Z")
 
 
@@ -126,35 +127,47 @@ class SymtypesStore:
 
     def validate(self) -> None:
         """Every indexed file exists and has exactly the lines the index says
-        (a truncated symtypes file would otherwise explain nothing silently)."""
+        (a truncated symtypes file would otherwise explain nothing silently).
+        Lines are counted in large chunks: a whole kernel's symtypes run to
+        hundreds of megabytes and most checks never open a block."""
         for module, blocks in self.index.items():
             path = self.path(module)
             expected = max((b["start"] + b["count"] for b in blocks), default=0)
-            offsets = array("q", [0])
+            lines, last = 0, b"\n"
             try:
                 with open(path, "rb") as handle:
-                    for line in handle:
-                        if not line.endswith(b"\n"):
-                            raise InputError(path, "truncated: the last line has no newline",
-                                             len(offsets))
-                        offsets.append(offsets[-1] + len(line))
+                    while chunk := handle.read(_CHUNK):
+                        lines += chunk.count(b"\n")
+                        last = chunk[-1:]
             except OSError as exc:
                 raise InputError(path, f"cannot read symtypes file listed in report.json: "
                                        f"{exc.strerror}") from None
-            lines = len(offsets) - 1
+            if last != b"\n":
+                raise InputError(path, "truncated: the last line has no newline", lines + 1)
             if lines != expected:
                 raise InputError(path, f"has {lines} lines but report.json symtypes_blocks "
                                        f"says {expected} (truncated or from another run)")
-            self._offsets[module] = offsets
             for entry in blocks:
                 self._entries.setdefault((module, entry["origin"]), entry)
+
+    def _line_offsets(self, module: str) -> array:
+        """Where each line of a module's file starts (and where the file
+        ends), worked out the first time a block of it is read."""
+        offsets = self._offsets.get(module)
+        if offsets is None:
+            offsets = array("q", [0])
+            with open(self.path(module), "rb") as handle:
+                for line in handle:
+                    offsets.append(offsets[-1] + len(line))
+            self._offsets[module] = offsets
+        return offsets
 
     def block(self, module: str, origin: str | None) -> dict[str, str] | None:
         """The type map of ``module``'s block versioned as ``origin``."""
         entry = self._entries.get((module, origin)) if origin is not None else None
         if entry is None:
             return None
-        offsets = self._offsets[module]
+        offsets = self._line_offsets(module)
         first, count = entry["start"], entry["count"]
         with open(self.path(module), "rb") as handle:
             handle.seek(offsets[first])
