@@ -3,9 +3,11 @@
 A task's result depends only on the bytes of the file it reads, the exports
 it versions (and, for a range of a split file, which units), the options, and
 the batchver version.  Those go into a SHA-256 key; the entry is the task's
-result as JSON, stored under ``CACHE/ab/<key>.json`` with a checksum of its
-own payload.  An entry that cannot be read, does not parse or fails its
-checksum is deleted and recomputed, never trusted.
+result as JSON, stored under ``CACHE/ab/<key>.json`` after a first line
+holding the SHA-256 of that JSON text, so checking an entry hashes its bytes
+(a vmlinux entry is hundreds of megabytes) rather than re-encoding it.  An
+entry that cannot be read, fails its checksum or does not parse is deleted
+and recomputed, never trusted.
 """
 
 from __future__ import annotations
@@ -59,12 +61,14 @@ class ResultCache:
         if not os.path.exists(path):
             return None, "absent"
         try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-                stored = json.load(handle)
-            payload = stored["payload"]
-            if stored.get("sha256") != _payload_digest(payload):
+            with open(path, "rb") as handle:
+                data = handle.read()
+            digest, newline, text = data.partition(b"\n")
+            if not newline:
+                raise ValueError("no checksum line: truncated or not a cache entry")
+            if digest != hashlib.sha256(text).hexdigest().encode():
                 raise ValueError("checksum mismatch")
-            results = [_from_json(item) for item in payload]
+            results = [_from_json(item) for item in json.loads(text.decode("utf-8", "surrogateescape"))]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             try:
                 os.remove(path)
@@ -77,14 +81,10 @@ class ResultCache:
         """Remember a file's results; failures are retried, not remembered."""
         if any(r.error is not None for r in results):
             return
-        payload = [_to_json(r) for r in results]
+        text = json.dumps([_to_json(r) for r in results]).encode("utf-8", "surrogateescape")
         path = self._path(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write(path, json.dumps({"sha256": _payload_digest(payload), "payload": payload}))
-
-
-def _payload_digest(payload: list) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
+        atomic_write(path, hashlib.sha256(text).hexdigest().encode() + b"\n" + text)
 
 
 def _to_json(result: TaskResult) -> dict:
