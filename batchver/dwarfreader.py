@@ -62,6 +62,8 @@ _FIXED = FIXED_FORMS
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
 _DECODERS: dict[tuple, object] = {}
+_SEEN: dict[tuple, int] = {}  # DIEs decoded per layout not yet compiled
+COMPILE_AFTER = 32
 
 
 class Die:
@@ -347,6 +349,12 @@ class DwarfReader:
             layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
             decoder = _DECODERS.get(layout, False)
             if decoder is False:
+                # Compiling costs as much as decoding a few hundred DIEs, and
+                # most layouts are met only a few times: decode those
+                # generically and compile the ones that keep coming back.
+                seen = _SEEN[layout] = _SEEN.get(layout, 0) + 1
+                if seen < COMPILE_AFTER:
+                    return None
                 decoder = _DECODERS[layout] = compile_decoder(*layout)
             self._spec_decoders[fast_key] = decoder
         return decoder
