@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from batchver import dwarfreader
 from batchver.dwarfdecode import WANTED
 from batchver.dwarfreader import DwarfReader, read_uleb
 from batchver.elfdata import ElfObject
@@ -17,7 +18,8 @@ FILES = sorted(CORPUS.glob("fixtures/*.o")) + [
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_compiled_decoder_matches_generic(path):
+def test_compiled_decoder_matches_generic(path, monkeypatch):
+    monkeypatch.setattr(dwarfreader, "COMPILE_AFTER", 1)  # compile every layout at once
     reader = DwarfReader(ElfObject(str(path)))
     decoded = 0
     for unit in reader.units:
@@ -35,3 +37,17 @@ def test_compiled_decoder_matches_generic(path):
             decoded += 1
             pos = fast.end - unit.key_base
     assert decoded > 100
+
+
+def test_rare_layouts_are_decoded_generically_until_they_recur(monkeypatch):
+    """A layout is compiled once it has been met COMPILE_AFTER times; before
+    that the generic decoder serves it (all attributes, same values)."""
+    monkeypatch.setattr(dwarfreader, "_DECODERS", {})
+    monkeypatch.setattr(dwarfreader, "_SEEN", {})
+    reader = DwarfReader(ElfObject(str(FILES[0])))
+    unit = reader.units[0]
+    specs = next(specs for tag, _, specs in unit.abbrevs.values() if tag == 0x0D)  # a member
+    for _ in range(dwarfreader.COMPILE_AFTER - 1):
+        assert reader._decoder(unit, specs) is None
+    assert callable(reader._decoder(unit, specs))
+    assert callable(reader._decoder(unit, specs))  # and it stays compiled
