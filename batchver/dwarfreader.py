@@ -58,6 +58,7 @@ AT_MIPS_LINKAGE_NAME = 0x2007
 AT_STR_OFFSETS_BASE = 0x72
 
 _FIXED = FIXED_FORMS
+_REF_WIDTHS = {0x11: 1, 0x12: 2, 0x13: 4, 0x14: 8}  # DW_FORM_ref1/2/4/8
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
@@ -527,14 +528,20 @@ class DwarfReader:
                               self.path)
 
     # -- light walking -----------------------------------------------------
-    def _layout(self, unit: Unit, code: int) -> tuple | None:
-        """(tag, has_children, size of the attributes or None when a form is
-        variable-sized, (offset, form) of DW_AT_sibling when it sits at a
-        fixed offset) for one abbreviation, for skipping DIEs undecoded."""
+    def _unit_layouts(self, unit: Unit) -> dict[int, tuple]:
+        """The layouts (see :meth:`_layout`) of a unit's abbreviations, shared
+        by units with the same abbreviation table and header sizes."""
         cache_key = (id(unit.abbrevs), unit.offset_size, unit.addr_size, unit.version)
         layouts = self._layouts.get(cache_key)
         if layouts is None:
             layouts = self._layouts[cache_key] = {}
+        return layouts
+
+    def _layout(self, unit: Unit, code: int) -> tuple | None:
+        """(tag, has_children, size of the attributes or None when a form is
+        variable-sized, (offset, form) of DW_AT_sibling when it sits at a
+        fixed offset) for one abbreviation, for skipping DIEs undecoded."""
+        layouts = self._unit_layouts(unit)
         found = layouts.get(code)
         if found is not None:
             return found
@@ -570,27 +577,41 @@ class DwarfReader:
         unit = die.unit
         data = unit.data
         base = unit.key_base
+        layouts = self._unit_layouts(unit)
+        byteorder = "little" if self.endian == "<" else "big"
         key = die.end
+        # Every top-level DIE of every unit passes here: the common cases (a
+        # one-byte abbreviation code, a DW_AT_sibling at a fixed offset) are
+        # handled inline.
         while True:
             pos = key - base
-            code, pos = read_uleb(data, pos)
+            code = data[pos]
+            if code < 0x80:
+                pos += 1
+            else:
+                code, pos = read_uleb(data, pos)
             if code == 0:
                 return
-            layout = self._layout(unit, code)
+            layout = layouts.get(code) or self._layout(unit, code)
             if layout is None:
                 self.die(key, unit)  # raises the decoding error
                 return
             yield key, layout[0]
-            key = self._skip(key, base + pos, unit, layout)
+            sibling = layout[3]
+            if sibling is not None and sibling[1] in _REF_WIDTHS:
+                at = pos + sibling[0]
+                key = self._checked_sibling(key, unit, base + unit.offset + int.from_bytes(
+                    data[at:at + _REF_WIDTHS[sibling[1]]], byteorder))
+            else:
+                key = self._skip(key, base + pos, unit, layout)
 
     def _skip(self, key: int, attrs_key: int, unit: Unit, layout: tuple) -> int:
         """The key of the DIE after ``key`` and its subtree."""
         _, children, size, sibling = layout
-        if sibling is not None and sibling[1] in (0x11, 0x12, 0x13, 0x14):
-            width = _FIXED[sibling[1]]
+        if sibling is not None and sibling[1] in _REF_WIDTHS:
             pos = attrs_key - unit.key_base + sibling[0]
             return self._checked_sibling(key, unit, unit.key_base + unit.offset + int.from_bytes(
-                unit.data[pos:pos + width], "little" if self.endian == "<" else "big"))
+                unit.data[pos:pos + _REF_WIDTHS[sibling[1]]], "little" if self.endian == "<" else "big"))
         if size is not None:
             end = attrs_key + size
         else:
