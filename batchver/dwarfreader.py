@@ -58,7 +58,7 @@ AT_MIPS_LINKAGE_NAME = 0x2007
 AT_STR_OFFSETS_BASE = 0x72
 
 _FIXED = FIXED_FORMS
-_REF_WIDTHS = {0x11: 1, 0x12: 2, 0x13: 4, 0x14: 8}  # DW_FORM_ref1/2/4/8
+_REF_WIDTHS = {form: _FIXED[form] for form in (0x11, 0x12, 0x13, 0x14)}  # DW_FORM_ref1/2/4/8
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
@@ -578,11 +578,9 @@ class DwarfReader:
         data = unit.data
         base = unit.key_base
         layouts = self._unit_layouts(unit)
-        byteorder = "little" if self.endian == "<" else "big"
         key = die.end
-        # Every top-level DIE of every unit passes here: the common cases (a
-        # one-byte abbreviation code, a DW_AT_sibling at a fixed offset) are
-        # handled inline.
+        # Every top-level DIE of every unit passes here: the layout table is
+        # looked up once, and a one-byte abbreviation code needs no call.
         while True:
             pos = key - base
             code = data[pos]
@@ -597,13 +595,7 @@ class DwarfReader:
                 self.die(key, unit)  # raises the decoding error
                 return
             yield key, layout[0]
-            sibling = layout[3]
-            if sibling is not None and sibling[1] in _REF_WIDTHS:
-                at = pos + sibling[0]
-                key = self._checked_sibling(key, unit, base + unit.offset + int.from_bytes(
-                    data[at:at + _REF_WIDTHS[sibling[1]]], byteorder))
-            else:
-                key = self._skip(key, base + pos, unit, layout)
+            key = self._skip(key, base + pos, unit, layout)
 
     def _skip(self, key: int, attrs_key: int, unit: Unit, layout: tuple) -> int:
         """The key of the DIE after ``key`` and its subtree."""
