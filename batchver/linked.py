@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .core import Diagnostics, Options, Versioner, _Scopes
+from .core import Diagnostics, Options, Versioner, _Scopes, read_addresses
 from .dwarfreader import AT_DECLARATION, DwarfReader
+from .elfdata import ElfObject
 from .errors import VersioningError
 from .symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
 from .typestrings import symbol_name
@@ -103,14 +104,12 @@ def _bare(name: str) -> str:
 
 
 def file_assignment(names: list[str], scans: list[UnitCandidates],
-                    elf_symbols: list[tuple[str, int, int]]) -> tuple[dict[int, list[str]], list[str]]:
+                    elf: ElfObject) -> tuple[dict[int, list[str]], list[str]]:
     """Which unit upstream's whole-file run versions each export in: replay
     its search (first unprocessed match in DWARF order, origin names, symbol
     pointers rendered at the end of their unit, aliases moving together)."""
     table = SymbolTable(names)
-    for name, shndx, value in elf_symbols:
-        if table.is_exported(name):
-            table.set_address(name, shndx, value, _ignore, _ignore)
+    read_addresses(table, elf, Diagnostics(Options()))  # the run itself reports any warnings
     chosen: dict[str, int] = {}
 
     def take(sym: Symbol, index: int) -> None:
@@ -136,10 +135,6 @@ def file_assignment(names: list[str], scans: list[UnitCandidates],
         if name in chosen:
             groups.setdefault(chosen[name], []).append(name)
     return groups, [n for n in names if n not in chosen]
-
-
-def _ignore(*_: object) -> None:
-    pass
 
 
 @dataclass

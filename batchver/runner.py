@@ -97,7 +97,7 @@ def _indexed(index: int, call):
 def _file_assignment(item: WorkItem, names: list[str], scans: list) -> tuple[dict, list]:
     elf = ElfObject(item.path)
     try:
-        return file_assignment(names, scans, elf.global_symbols())
+        return file_assignment(names, scans, elf)
     finally:
         elf.close()
 
