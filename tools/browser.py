@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 
-def screenshot(html: Path, png: Path, chromium: str | None = None,
+def screenshot(html: str | Path, png: str | Path, chromium: str | None = None,
                size: tuple[int, int] = (1280, 1600)) -> bool:
     """Render ``html`` into ``png``; False (and a message) without a browser."""
     browser = chromium or shutil.which("chromium") or shutil.which("chromium-browser")

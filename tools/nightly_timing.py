@@ -27,8 +27,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
-
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEBUG = "/work/cache/debian-{v}-cloud/root/usr/lib/debug/lib/modules/{v}+deb12-cloud-amd64"
@@ -194,7 +192,7 @@ def main() -> int:
     trend = os.path.join(ns.results, "trend-example.html")
     history_main([outroot, "--html", trend])
     from browser import screenshot  # tools/ is on sys.path when this runs as a script
-    screenshot(Path(trend), Path(ns.results) / "trend-example.png")
+    screenshot(trend, os.path.join(ns.results, "trend-example.png"))
     print(f"ratio {meta['ratio']:.4f}; wrote {stem}.json and .md", file=sys.stderr)
     return 0 if meta["ratio"] <= RATIO_LIMIT else 1
 

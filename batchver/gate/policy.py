@@ -31,9 +31,9 @@ of whose names exist anywhere is an error: it is the wrong list.
 matches it, else by the default: a protected symbol that is removed or
 changed in any way fails, anything else warns (including a symbol with no
 version on either side: it cannot be compared, but nothing is seen to
-change).  The symbol's verdict is the
-worst of its kinds.  Without a stablelist every baseline export counts as
-protected, so a bare ``check`` is a strict gate rather than a silent pass.
+change).  The symbol's verdict is the worst of its kinds.  Without a
+stablelist every baseline export counts as protected, so a bare ``check``
+is a strict gate rather than a silent pass.
 
 **Stale rules**: a rule whose pattern matches no symbol of either side is
 reported, since stale rules are how gates silently rot.
