@@ -23,6 +23,7 @@ from .deepstack import call_deep
 from .dwarfreader import AT_NAME, Die, DwarfReader, Unit
 from .elfdata import ElfObject
 from .errors import VersioningError
+from .gcpause import collector_paused
 from .kabi import RULE_SECTION, KabiRules
 from .symbols import MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
 from .typestrings import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_MEMBER, T_NAMESPACE, T_STRUCT,
@@ -201,8 +202,10 @@ class Versioner:
         """Run upstream's per-object pipeline on an open file, optionally
         limited to some of its units (a per-CU run of a linked file).  With
         ``finalize`` off, stop before CRCs and leave ``result.partial``.
-        Runs on a deep stack: rendering recurses as deep as the type graph."""
-        return call_deep(self._process_reader, reader, path, units, finalize)
+        Runs on a deep stack, since rendering recurses as deep as the type
+        graph, and with the cyclic collector paused (see :mod:`.gcpause`)."""
+        with collector_paused():
+            return call_deep(self._process_reader, reader, path, units, finalize)
 
     def _process_reader(self, reader: DwarfReader, path: str, units: list[int] | None,
                         finalize: bool) -> ObjectResult:

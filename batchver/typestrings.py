@@ -163,16 +163,6 @@ class DieMap:
         self.srcfile_cache: dict[int, bool] = {}
         self._indent = 0
         self._pending_break = False
-        self._handlers = {
-            T_STRUCT: self._structure, T_CLASS: self._structure, T_UNION: self._union,
-            T_ENUM: self._enumeration, T_ENUMERATOR: self._enumerator,
-            T_PARAM: self._list_item, T_MEMBER: self._list_item, T_SUBRANGE: self._subrange,
-            TAG["variant"]: self._variant, TAG["variant_part"]: self._variant_part,
-            TAG["array_type"]: self._array, TAG["base_type"]: self._base,
-            T_SUBROUTINE: self._subroutine, TAG["unspecified_type"]: self._unspecified,
-        }
-        for tag in MODIFIER_LABELS:
-            self._handlers[tag] = self._modifier
 
     # -- lookups -----------------------------------------------------------
     def get(self, key: int, state: int) -> Entry | None:
@@ -522,10 +512,10 @@ class DieMap:
             st.expand, st.current_fqn = saved_expand, saved_fqn
             return
         entry = self._new_entry(die.key)
-        handler = self._handlers.get(tag)
+        handler = _HANDLERS.get(tag)
         if handler is None:
             raise VersioningError("process_type", f"unexpected type: {tag:x}", self.reader.path)
-        handler(st, entry, die)
+        handler(self, st, entry, die)
         entry.tag = tag
         entry.state = want
         self._store(entry)
@@ -663,3 +653,18 @@ class DieMap:
     def origin_of(self, die: Die) -> Die | None:
         key = die.ref(AT_ABSTRACT_ORIGIN)
         return None if key is None else self._die(key)
+
+
+# Renderer per tag.  A module-level table of plain functions rather than a
+# per-instance dict of bound methods: that dict would tie every DieMap into
+# a reference cycle, which only the cyclic collector could free (see
+# :mod:`batchver.gcpause`).
+_HANDLERS: dict[int, Callable[[DieMap, SymbolState, Entry, Die], None]] = {
+    T_STRUCT: DieMap._structure, T_CLASS: DieMap._structure, T_UNION: DieMap._union,
+    T_ENUM: DieMap._enumeration, T_ENUMERATOR: DieMap._enumerator,
+    T_PARAM: DieMap._list_item, T_MEMBER: DieMap._list_item, T_SUBRANGE: DieMap._subrange,
+    TAG["variant"]: DieMap._variant, TAG["variant_part"]: DieMap._variant_part,
+    TAG["array_type"]: DieMap._array, TAG["base_type"]: DieMap._base,
+    T_SUBROUTINE: DieMap._subroutine, TAG["unspecified_type"]: DieMap._unspecified,
+    **{tag: DieMap._modifier for tag in MODIFIER_LABELS},
+}
