@@ -3,7 +3,9 @@
 Each task opens its own file, so nothing large crosses process boundaries:
 a task gets a path and names, and returns versions, origins, symtypes text
 and timings.  Any failure of one file is caught here and returned as data,
-so one bad object never stops a run.
+so one bad object never stops a run.  Tasks run with the cyclic collector
+paused (see :mod:`batchver.gcpause`): scanning a linked file's units
+allocates as heavily as versioning does.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .core import Diagnostics, Options, PartialTypes, Versioner, merge_partials,
 from .dwarfreader import DwarfReader
 from .elfdata import ElfObject
 from .errors import VersioningError
+from .gcpause import collector_paused
 from .linked import UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
 
 
@@ -61,6 +64,7 @@ def _block(lines: list[tuple[str, str]]) -> str:
     return "".join(f"{key} {text}\n" for key, text in lines)
 
 
+@collector_paused()
 def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
                name_units: bool = False) -> TaskResult:
     """Upstream on one file with its exports: kbuild's own step for an
@@ -93,6 +97,7 @@ def run_linked_file(path: str, rel: str, names: list[str], stable: bool, symtype
     return run_unit_groups(path, rel, names, stable, symtypes, None, 0)
 
 
+@collector_paused()
 def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates] | str:
     """Phase one for a split file: which units mention which exports."""
     try:
@@ -113,6 +118,7 @@ def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates]
         return _describe(exc)
 
 
+@collector_paused()
 def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
                     groups: dict[int, list[str]] | None, part: int) -> TaskResult:
     """Version exports per exporting CU (kbuild semantics).  ``groups`` maps
@@ -150,6 +156,7 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
     return _finish(out, start)
 
 
+@collector_paused()
 def run_file_range(path: str, rel: str, names: list[str], stable: bool, units: range,
                    part: int) -> tuple[PartialTypes | None, TaskResult]:
     """One range of a split file under whole-file semantics: render the
@@ -176,6 +183,7 @@ def run_file_range(path: str, rel: str, names: list[str], stable: bool, units: r
     return partial, _finish(out, start)
 
 
+@collector_paused()
 def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
                 partials: list[PartialTypes], ranges: list[TaskResult]) -> TaskResult:
     """Merge a split file's ranges into one whole-file result."""

@@ -79,7 +79,8 @@ KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
 class Entry:
     """One die_map entry: a DIE rendered in one state."""
 
-    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "_refs", "frontier")
+    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "_refs", "frontier",
+                 "token", "pieces")
 
     def __init__(self, key: int, seq: int):
         self.key = key
@@ -91,6 +92,10 @@ class Entry:
         self.mapped = False
         self._refs: list[Die] | None = None
         self.frontier: list[Die] | None = None  # see DieMap._frontier
+        # Filled in by versions.TypeMap once rendering is done: the type's
+        # reference token ("" when it is inlined) and its text as pieces.
+        self.token: str | None = None
+        self.pieces: list[str] | None = None
 
     @property
     def refs(self) -> list[Die]:

@@ -40,11 +40,11 @@ class RefToken(str):
 
 def compile_pieces(pieces: list[str]) -> list[str]:
     """Mark reference pieces and merge runs of literal pieces, so a CRC walk
-    touches one string per run instead of one per fragment."""
+    touches one string per run instead of one per fragment.  Idempotent."""
     out: list[str] = []
     run: list[str] = []
     for piece in pieces:
-        if is_reference(piece):
+        if type(piece) is RefToken or is_reference(piece):
             if run:
                 out.append("".join(run))
                 run = []
@@ -54,6 +54,22 @@ def compile_pieces(pieces: list[str]) -> list[str]:
     if run:
         out.append("".join(run))
     return out
+
+
+def _flush(run: list[str], out: list[str]) -> None:
+    """Append a run of literal fragments to compiled pieces as one string.
+    Upstream treats any *fragment* starting with ``s#``, ``u#``, ``e#`` or
+    ``t#`` as a reference; no rendered fragment ever does (names cannot
+    hold ``#``), so the fragment-wise check runs only on the rare run that
+    has a ``#`` at all."""
+    if not run:
+        return
+    text = "".join(run)
+    if "#" in text:
+        out.extend(compile_pieces(run))
+    else:
+        out.append(text)
+    run.clear()
 
 
 def reference_name(entry: Entry) -> str | None:
@@ -123,35 +139,66 @@ class TypeMap:
         self.types: dict[str, tuple[list[str], int]] = {}
 
     # -- building ----------------------------------------------------------
-    def expand_entry(self, entry: Entry, out: list[str]) -> None:
-        """Append the pieces of ``entry``'s text to ``out``."""
+    def entry_pieces(self, entry: Entry) -> list[str]:
+        """``entry``'s text as compiled pieces (see :func:`compile_pieces`).
+
+        The result is remembered on the entry: an unnamed type (a base
+        type, a pointer, a function type) is inlined into every named type
+        that uses it, and its text cannot change once rendering is done."""
+        pieces = entry.pieces
+        if pieces is not None:
+            return pieces
         entries = self.die_map.entries
+        pieces = []
+        run: list[str] = []  # literal text since the last reference
         frags = entry.frags
         last = len(frags) - 1
         for i, frag in enumerate(frags):
             kind = type(frag)
             if kind is str:
-                out.append(frag)
+                run.append(frag)
             elif kind is int:
                 if i == last or type(frags[i + 1]) is not int:
-                    out.append(" ")
+                    run.append(" ")
             else:
-                child = entries.get(frag.key << 2 | COMPLETE) or entries.get(frag.key << 2 | UNEXPANDED)
+                key = frag.key << 2
+                child = entries.get(key | COMPLETE) or entries.get(key | UNEXPANDED)
                 if child is None:
                     raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
-                token = reference_name(child)
-                if token is not None:
-                    out.append(token)
+                token = child.token
+                if token is None:
+                    token = child.token = reference_name(child) or ""
+                if token:
+                    _flush(run, pieces)
+                    pieces.append(RefToken(token))
+                    continue
+                inner = self.entry_pieces(child)
+                if not inner:
+                    continue
+                # splice: the child's leading and trailing text join this run
+                if type(inner[0]) is RefToken:
+                    _flush(run, pieces)
+                    start = 0
                 else:
-                    self.expand_entry(child, out)
+                    run.append(inner[0])
+                    start = 1
+                if len(inner) > start:
+                    _flush(run, pieces)
+                    pieces.extend(inner[start:-1])
+                    tail = inner[-1]
+                    if type(tail) is RefToken:
+                        pieces.append(tail)
+                    else:
+                        run.append(tail)
+        _flush(run, pieces)
+        entry.pieces = pieces
+        return pieces
 
     def _expansion(self, name: str, entry: Entry) -> list[str]:
         override = self.rules.type_string(name) if self.stable else None
         if override is not None:
-            return parse_type_string(name, override)
-        pieces: list[str] = []
-        self.expand_entry(entry, pieces)
-        return pieces
+            return compile_pieces(parse_type_string(name, override))
+        return self.entry_pieces(entry)
 
     def add(self, name: str, pieces: list[str]) -> None:
         """Keep the longest expansion for ``name`` (the first on a tie)."""
