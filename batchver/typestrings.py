@@ -150,6 +150,46 @@ def symbol_name(die: Die) -> str | None:
     return name if name is not None else die.string(AT_NAME)
 
 
+class _Dumper:
+    """``--dump-dies`` output: fragments as upstream prints them while it
+    renders, a line break starting a new line at the current indent only
+    once more text follows."""
+
+    __slots__ = ("write", "indent", "pending_break")
+
+    def __init__(self, write: Callable[[str], None]):
+        self.write = write
+        self.indent = 0
+        self.pending_break = False
+
+    def echo(self, frag: str | int) -> None:
+        """Print a text fragment, or note a line break (its indent change)."""
+        if type(frag) is int:
+            self.indent += frag
+            self.pending_break = True
+            return
+        if self.pending_break:
+            self.write("\n" + "  " * self.indent)
+            self.pending_break = False
+        self.write(frag)
+
+
+class _EchoedFrags(list):
+    """An entry's fragment list while dumping: text and line breaks are
+    echoed as they are added (child DIEs print themselves when rendered)."""
+
+    __slots__ = ("dumper",)
+
+    def __init__(self, dumper: _Dumper):
+        super().__init__()
+        self.dumper = dumper
+
+    def append(self, frag) -> None:
+        if type(frag) is not Die:
+            self.dumper.echo(frag)
+        super().append(frag)
+
+
 class DieMap:
     """All entries rendered for one object file, in creation order."""
 
@@ -160,14 +200,12 @@ class DieMap:
         self.rules = rules
         self.stable = stable
         self.fqn_of = fqn_of
-        self.dump = dump
+        self.dump = _Dumper(dump) if dump is not None else None
         self.debug_map = debug_map
         # Finished entries by slot (DIE key << 2 | state); see slot().
         self.entries: dict[int, Entry] = {}
         self.order: list[Entry] = []
         self.srcfile_cache: dict[int, bool] = {}
-        self._indent = 0
-        self._pending_break = False
 
     # -- lookups -----------------------------------------------------------
     def get(self, key: int, state: int) -> Entry | None:
@@ -175,6 +213,8 @@ class DieMap:
 
     def _new_entry(self, key: int) -> Entry:
         entry = Entry(key, len(self.order))
+        if self.dump is not None:
+            entry.frags = _EchoedFrags(self.dump)
         self.order.append(entry)
         return entry
 
@@ -201,32 +241,18 @@ class DieMap:
         return None if key is None else self._die(key)
 
     # -- fragment output ---------------------------------------------------
-    def _put(self, entry: Entry | None, text: str) -> None:
-        if self.dump is not None:
-            if self._pending_break:
-                self.dump("\n" + "  " * self._indent)
-                self._pending_break = False
-            self.dump(text)
-        if entry is not None:
-            entry.frags.append(text)
-
-    def _linebreak(self, entry: Entry | None, delta: int) -> None:
-        self._indent += delta
-        self._pending_break = True
-        if entry is not None:
-            entry.frags.append(delta)
-
     def _fqn(self, entry: Entry, die: Die) -> None:
+        put = entry.frags.append
         if entry.fqn is None:
             entry.fqn = self.fqn_of(die)
         if entry.fqn:
-            self._put(entry, " ")
-        self._put(entry, entry.fqn)
+            put(" ")
+        put(entry.fqn)
 
     def _udata_attr(self, entry: Entry, die: Die, at: int, label: str) -> None:
         value = die.udata(at)
         if value is not None:
-            self._put(entry, f" {label}({value})")
+            entry.frags.append(f" {label}({value})")
 
     def _byte_size(self, entry: Entry, die: Die) -> None:
         value = die.udata(AT_BYTE_SIZE)
@@ -235,7 +261,7 @@ class DieMap:
                 override = self.rules.byte_size(entry.fqn)
                 if override is not None:
                     value = override
-            self._put(entry, f" byte_size({value})")
+            entry.frags.append(f" byte_size({value})")
 
     # -- containers --------------------------------------------------------
     def _container(self, st: SymbolState, entry: Entry, die: Die, func, tags) -> None:
@@ -252,97 +278,105 @@ class DieMap:
         if target is not None:
             self.process_type(st, entry, target)
         else:
-            self._put(entry, "base_type void")
+            entry.frags.append("base_type void")
 
     def _comma(self, st: SymbolState, entry: Entry) -> None:
+        put = entry.frags.append
         if st.first_list_item:
             st.first_list_item = False
         else:
-            self._put(entry, " ,")
-            self._linebreak(entry, 0)
+            put(" ,")
+            put(0)
 
     # -- per-tag rendering -------------------------------------------------
     def _list_item(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        put = entry.frags.append
         name = die.string(AT_NAME)
         if self.stable:
             if name is not None and name.startswith(KABI_PREFIX):
                 name = None
             st.orig_name = None
         self._comma(st, entry)
-        self._put(entry, "member " if die.tag == T_MEMBER else "formal_parameter ")
+        put("member " if die.tag == T_MEMBER else "formal_parameter ")
         self._type_attr(st, entry, die)
         if self.stable and st.orig_name is not None:
             name = st.orig_name
         if name is not None:
-            self._put(entry, " ")
-            self._put(entry, name)
+            put(" ")
+            put(name)
         attrs = die.attrs  # members are the commonest DIE: read the attributes in place
         for at, label in LIST_ITEM_ATTRS:
             value = attrs.get(at)
             if value is not None and value[0] == CONST:
-                self._put(entry, f" {label}({value[1]})")
+                put(f" {label}({value[1]})")
 
     def _modifier(self, st: SymbolState, entry: Entry, die: Die) -> None:
-        self._put(entry, MODIFIER_LABELS[die.tag])
+        put = entry.frags.append
+        put(MODIFIER_LABELS[die.tag])
         self._fqn(entry, die)
-        self._put(entry, " {")
-        self._linebreak(entry, 1)
+        put(" {")
+        put(1)
         self._type_attr(st, entry, die)
-        self._linebreak(entry, -1)
-        self._put(entry, "}")
+        put(-1)
+        put("}")
         self._byte_size(entry, die)
         self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
 
     def _subrange(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        put = entry.frags.append
         count = die.udata(AT_COUNT)
         if count is not None:
-            self._put(entry, f"[{count}]")
+            put(f"[{count}]")
             return
         upper = die.udata(AT_UPPER_BOUND)
         if upper is not None:
-            self._put(entry, f"[{(upper + 1) & MASK64}]")
+            put(f"[{(upper + 1) & MASK64}]")
         else:
-            self._put(entry, "[]")
+            put("[]")
 
     def _array(self, st: SymbolState, entry: Entry, die: Die) -> None:
-        self._put(entry, "array_type")
+        put = entry.frags.append
+        put("array_type")
         self._container(st, entry, die, self.process_type, (T_SUBRANGE,))
-        self._put(entry, " {")
-        self._linebreak(entry, 1)
+        put(" {")
+        put(1)
         self._type_attr(st, entry, die)
-        self._linebreak(entry, -1)
-        self._put(entry, "}")
+        put(-1)
+        put("}")
 
     def _subroutine_like(self, st: SymbolState, entry: Entry, die: Die, label: str) -> None:
-        self._put(entry, label)
-        self._put(entry, " (")
-        self._linebreak(entry, 1)
+        put = entry.frags.append
+        put(label)
+        put(" (")
+        put(1)
         self._container(st, entry, die, self.process_type, (T_PARAM,))
-        self._linebreak(entry, -1)
-        self._put(entry, ")")
-        self._linebreak(entry, 0)
-        self._put(entry, "-> ")
+        put(-1)
+        put(")")
+        put(0)
+        put("-> ")
         self._type_attr(st, entry, die)
 
     def _subroutine(self, st: SymbolState, entry: Entry, die: Die) -> None:
         self._subroutine_like(st, entry, die, "subroutine_type")
 
     def _variant(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        put = entry.frags.append
         self._comma(st, entry)
-        self._put(entry, "variant {")
-        self._linebreak(entry, 1)
+        put("variant {")
+        put(1)
         self._container(st, entry, die, self.process_type, (T_MEMBER,))
-        self._linebreak(entry, -1)
-        self._put(entry, "}")
+        put(-1)
+        put("}")
         self._udata_attr(entry, die, AT_DISCR_VALUE, "discr_value")
 
     def _variant_part(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        put = entry.frags.append
         self._comma(st, entry)
-        self._put(entry, "variant_part {")
-        self._linebreak(entry, 1)
+        put("variant_part {")
+        put(1)
         self._container(st, entry, die, self.process_type, None)
-        self._linebreak(entry, -1)
-        self._put(entry, "}")
+        put(-1)
+        put("}")
 
     def _is_private(self, die: Die) -> bool:
         """Types defined in a ``.c`` file cannot be public ABI.  The cache is
@@ -370,16 +404,17 @@ class DieMap:
         return not self._is_private(die)
 
     def _struct_body(self, st: SymbolState, entry: Entry, die: Die, label: str, func, tags) -> None:
-        self._put(entry, label)
+        put = entry.frags.append
+        put(label)
         self._fqn(entry, die)
-        self._put(entry, " {")
-        self._linebreak(entry, 1)
+        put(" {")
+        put(1)
         expand = st.expand and self._is_definition(entry, die)
         if expand:
             st.current_fqn = entry.fqn
             self._container(st, entry, die, func, tags)
-        self._linebreak(entry, -1)
-        self._put(entry, "}")
+        put(-1)
+        put("}")
         if expand:
             self._byte_size(entry, die)
             self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
@@ -408,6 +443,7 @@ class DieMap:
         self._struct_body(st, entry, die, "union_type", self._struct_child, None)
 
     def _enumerator(self, st: SymbolState, entry: Entry, die: Die) -> None:
+        put = entry.frags.append
         value = None
         if self.stable:
             if entry.fqn is None:
@@ -416,26 +452,26 @@ class DieMap:
                 return
             value = self.rules.enumerator_value(st.current_fqn, entry.fqn)
         self._comma(st, entry)
-        self._put(entry, "enumerator")
+        put("enumerator")
         self._fqn(entry, die)
         if value is None:
             value = die.udata(AT_CONST_VALUE)
         if value is not None:
-            self._put(entry, " = ")
-            self._put(entry, str(value))
+            put(" = ")
+            put(str(value))
 
     def _enumeration(self, st: SymbolState, entry: Entry, die: Die) -> None:
         self._struct_body(st, entry, die, "enumeration_type", self.process_type, (T_ENUMERATOR,))
 
     def _base(self, st: SymbolState, entry: Entry, die: Die) -> None:
-        self._put(entry, "base_type")
+        entry.frags.append("base_type")
         self._fqn(entry, die)
         self._byte_size(entry, die)
         self._udata_attr(entry, die, AT_ENCODING, "encoding")
         self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
 
     def _unspecified(self, st: SymbolState, entry: Entry, die: Die) -> None:
-        self._put(entry, "unspecified_type")
+        entry.frags.append("unspecified_type")
 
     # -- kABI unions -------------------------------------------------------
     def union_kabi_status(self, die: Die) -> tuple[int, Die | None, str | None]:
@@ -538,13 +574,10 @@ class DieMap:
             self._silent_replay(st, entry)
             return
         for frag in entry.frags:
-            kind = type(frag)
-            if kind is str:
-                self._put(None, frag)
-            elif kind is int:
-                self._linebreak(None, frag)
-            else:
+            if type(frag) is Die:
                 self.process_type(st, None, frag)
+            else:
+                self.dump.echo(frag)
 
     def _frontier(self, entry: Entry) -> list[Die]:
         """The struct/union/enum DIEs a replay of ``entry`` reaches through
@@ -634,12 +667,12 @@ class DieMap:
         if as_function:
             self._subroutine_like(st, entry, die, "subprogram")
         else:
-            self._put(entry, "variable ")
+            entry.frags.append("variable ")
             self._type_attr(st, entry, die)
         entry.state = SYMBOL
         self._store(entry)
         if self.dump is not None:
-            self.dump("\n")
+            self.dump.write("\n")
 
     def save_symbol_ptr(self, st: SymbolState, symbols) -> None:
         """Remember a ``__gendwarfksyms_ptr_`` variable's target for symbols
