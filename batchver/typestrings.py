@@ -532,8 +532,15 @@ class DieMap:
     # -- the type walk -----------------------------------------------------
     def process_type(self, st: SymbolState, parent: Entry | None, die: Die) -> None:
         """Render ``die`` (or replay its cached entry) and append a reference
-        to it to ``parent``."""
+        to it to ``parent``.
+
+        A member is the exception: it is only ever rendered inside the one
+        rendering of its struct, union or variant, so it needs no entry of
+        its own and its fragments go straight into the parent's."""
         tag = die.tag
+        if tag == T_MEMBER:
+            self._list_item(st, parent, die)
+            return
         saved_expand, saved_fqn = st.expand, st.current_fqn
         want = COMPLETE
         if tag in EXPANDED_TAGS:
