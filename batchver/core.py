@@ -184,9 +184,12 @@ class Versioner:
         self.diag.debug("symbol_read_exports", f"{len(self.symbols)} exported symbols")
         self._object_id = 0
 
+    @collector_paused()
     def process_object(self, path: str) -> ObjectResult:
         """Version the symbols found in one ELF file; raises
-        :class:`VersioningError` for anything upstream treats as fatal."""
+        :class:`VersioningError` for anything upstream treats as fatal.
+        The collector stays paused until the file's decoded DIEs are freed
+        (see :mod:`.gcpause`)."""
         elf = ElfObject(path)
         try:
             return self.process_reader(DwarfReader(elf, defer=True), path)
