@@ -31,6 +31,8 @@ from .typestrings import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_MEMBER, 
 
 # Tags the unit walk always decodes: scopes it descends into and candidates.
 WALK_DECODED = frozenset((T_NAMESPACE, T_CLASS, T_STRUCT, T_SUBPROGRAM, T_VARIABLE))
+# ... and the tag it never needs to see (nothing asks for a member's fqn).
+MEMBERS = frozenset((T_MEMBER,))
 from .versions import TypeMap, crc32_text
 
 
@@ -114,25 +116,25 @@ class _Scopes:
 
         Only DIEs that matter are decoded: scopes, candidates, and types
         nested in a scope.  Other DIEs are only noted as having no scoped
-        name (their fqn is their own name); struct members are skipped,
-        since nothing asks for their fqn (a DIE never seen here gets a full
-        walk of its unit if it ever is asked for)."""
+        name (their fqn is their own name); struct members are not even
+        seen, since nothing asks for their fqn (a DIE never seen here gets a
+        full walk of its unit if it ever is asked for)."""
         reader = self.reader
         candidates: list[Die] = []
         cu = reader.unit_die(unit)
         if cu is None:
             return candidates
         plain = self.plain
-        stack = [(reader.child_entries(cu), None)]
+        stack = [(reader.child_entries(cu, MEMBERS), None)]
         while stack:
             entries, prefix = stack[-1]
             for key, tag in entries:
-                if tag in WALK_DECODED or (prefix is not None and tag != T_MEMBER):
+                if tag in WALK_DECODED or prefix is not None:
                     die = reader.die(key, unit)
                     fqn, passed = self._names(die, prefix)
                     self.fqns[key] = fqn
                     if tag in PREFIX_TAGS:
-                        stack.append((reader.child_entries(die), passed))
+                        stack.append((reader.child_entries(die, MEMBERS), passed))
                         break
                     if tag in (T_SUBPROGRAM, T_VARIABLE):
                         candidates.append(die)

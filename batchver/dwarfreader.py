@@ -569,9 +569,12 @@ class DwarfReader:
         found = layouts[code] = (tag, children, size, sibling)
         return found
 
-    def child_entries(self, die: Die):
+    def child_entries(self, die: Die, passed_over: frozenset = frozenset()):
         """Yield ``(key, tag)`` for the children of ``die`` without decoding
-        their attributes (like :meth:`children`, but for scanning)."""
+        their attributes (like :meth:`children`, but for scanning).
+        Children whose tag is in ``passed_over`` are stepped over unseen:
+        a unit walk meets hundreds of thousands of struct members and has
+        nothing to do with any of them."""
         if not die.has_children:
             return
         unit = die.unit
@@ -580,7 +583,8 @@ class DwarfReader:
         layouts = self._unit_layouts(unit)
         key = die.end
         # Every top-level DIE of every unit passes here: the layout table is
-        # looked up once, and a one-byte abbreviation code needs no call.
+        # looked up once, a one-byte abbreviation code needs no call, and a
+        # childless DIE of fixed size is stepped over without one.
         while True:
             pos = key - base
             code = data[pos]
@@ -594,8 +598,14 @@ class DwarfReader:
             if layout is None:
                 self.die(key, unit)  # raises the decoding error
                 return
-            yield key, layout[0]
-            key = self._skip(key, base + pos, unit, layout)
+            tag, children, size, _ = layout
+            if children or size is None:
+                following = self._skip(key, base + pos, unit, layout)
+            else:
+                following = base + pos + size
+            if tag not in passed_over:
+                yield key, tag
+            key = following
 
     def _skip(self, key: int, attrs_key: int, unit: Unit, layout: tuple) -> int:
         """The key of the DIE after ``key`` and its subtree."""
