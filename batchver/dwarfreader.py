@@ -196,10 +196,11 @@ class DwarfReader:
         self.unit_numbers = {start: i for i, start in enumerate(self._starts)}
 
     def forget(self) -> None:
-        """Drop decoded DIEs and strings (between independent unit groups),
-        bounding memory on files with thousands of units."""
+        """Drop decoded DIEs (between independent unit groups), bounding
+        memory on files with thousands of units.  Decoded strings stay:
+        ``.debug_str`` is shared by every unit (vmlinux's is 4.5 MB), so
+        the next group needs most of them again."""
         self._dies = {}
-        self._string_cache = {}
 
     # -- units -------------------------------------------------------------
     def _read_units(self, data: bytes, key_base: int, is_types: bool) -> None:
