@@ -79,7 +79,7 @@ class ObjectResult:
     partial: "PartialTypes | None" = None
 
 
-class _Scopes:
+class Scopes:
     """Fully qualified names, computed as upstream's per-CU pre-pass would.
 
     Only scopes that can pass a prefix (namespace, class, struct) matter, and
@@ -96,6 +96,7 @@ class _Scopes:
         self.fully_walked: set[int] = set()
         self.unit_index = reader.unit_numbers
         self.current = -1
+        self.walked: dict[int, list[Die]] = {}  # unit start key -> its candidates
 
     @staticmethod
     def _names(die: Die, prefix: str | None) -> tuple[str, str | None]:
@@ -118,9 +119,17 @@ class _Scopes:
         nested in a scope.  Other DIEs are only noted as having no scoped
         name (their fqn is their own name); struct members are not even
         seen, since nothing asks for their fqn (a DIE never seen here gets a
-        full walk of its unit if it ever is asked for)."""
+        full walk of its unit if it ever is asked for).
+
+        A unit is walked once per instance: kbuild semantics scans every
+        unit of a file for its exports, then versions the exporting ones
+        with the same instance."""
+        start = unit.key_base + unit.offset
+        candidates = self.walked.get(start)
+        if candidates is not None:
+            return candidates
         reader = self.reader
-        candidates: list[Die] = []
+        candidates = self.walked[start] = []
         cu = reader.unit_die(unit)
         if cu is None:
             return candidates
@@ -203,17 +212,18 @@ class Versioner:
             elf.close()
 
     def process_reader(self, reader: DwarfReader, path: str, units: list[int] | None = None,
-                       finalize: bool = True) -> ObjectResult:
+                       finalize: bool = True, scopes: Scopes | None = None) -> ObjectResult:
         """Run upstream's per-object pipeline on an open file, optionally
         limited to some of its units (a per-CU run of a linked file).  With
         ``finalize`` off, stop before CRCs and leave ``result.partial``.
+        ``scopes`` may bring units already walked over ``reader``.
         Runs on a deep stack, since rendering recurses as deep as the type
         graph, and with the cyclic collector paused (see :mod:`.gcpause`)."""
         with collector_paused():
-            return call_deep(self._process_reader, reader, path, units, finalize)
+            return call_deep(self._process_reader, reader, path, units, finalize, scopes)
 
     def _process_reader(self, reader: DwarfReader, path: str, units: list[int] | None,
-                        finalize: bool) -> ObjectResult:
+                        finalize: bool, scopes: Scopes | None) -> ObjectResult:
         opts = self.options
         elf = reader.elf
         self._object_id += 1
@@ -222,7 +232,8 @@ class Versioner:
         rules = read_rules(elf, self.diag) if opts.stable else KabiRules()
         self.diag.debug("process_module", path)
         reader.load()
-        scopes = _Scopes(reader)
+        if scopes is None:
+            scopes = Scopes(reader)
         dump = self.diag.write if (opts.dump_dies or opts.dump_die_map) else None
         die_map = DieMap(reader, rules, opts.stable, scopes.fqn, dump,
                          self.diag.write if opts.dump_die_map else None)
@@ -249,7 +260,7 @@ class Versioner:
         stages["crc"] = time.perf_counter() - clock
         return result
 
-    def _process_unit(self, reader: DwarfReader, scopes: _Scopes, die_map: DieMap, unit: Unit,
+    def _process_unit(self, reader: DwarfReader, scopes: Scopes, die_map: DieMap, unit: Unit,
                       result: ObjectResult) -> None:
         clock = time.perf_counter()
         candidates = scopes.walk_unit(unit)

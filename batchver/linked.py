@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .core import Diagnostics, Options, Versioner, _Scopes, read_addresses
+from .core import Diagnostics, Options, Scopes, Versioner, read_addresses
 from .dwarfreader import AT_DECLARATION, DwarfReader
 from .elfdata import ElfObject
 from .errors import VersioningError
@@ -50,14 +50,17 @@ class UnitCandidates:
                         if any(_bare(n) in wanted for n in c[:2] if n)]
 
 
-def scan_units(reader: DwarfReader, indices: range | list[int]) -> list[UnitCandidates]:
+def scan_units(reader: DwarfReader, indices: range | list[int],
+               scopes: Scopes | None = None) -> list[UnitCandidates]:
     """Find, per unit, the exported-symbol candidates upstream's search would
     see: subprograms and variables at top level or inside namespaces,
-    classes and structs, by linkage name or name, or their origin's."""
+    classes and structs, by linkage name or name, or their origin's.
+    Pass ``scopes`` to keep the walks for versioning the same units."""
+    if scopes is None:
+        scopes = Scopes(reader)
     out = []
     for index in indices:
         unit = reader.units[index]
-        scopes = _Scopes(reader)
         scopes.current = index
         found = UnitCandidates(index)
         for die in scopes.walk_unit(unit):
@@ -151,14 +154,15 @@ class GroupResult:
 
 
 def version_unit_groups(reader: DwarfReader, path: str, groups: dict[int, list[str]],
-                        stable: bool, symtypes: bool) -> list[GroupResult]:
-    """Run upstream's pipeline once per unit on that unit's exports only."""
+                        stable: bool, symtypes: bool, scopes: Scopes | None = None) -> list[GroupResult]:
+    """Run upstream's pipeline once per unit on that unit's exports only
+    (``scopes``: the walks of a scan of these units, if there was one)."""
     out = []
     for index in sorted(groups):
         opts = Options(stable=stable, symtypes=symtypes)
         diag = Diagnostics(opts)
         versioner = Versioner(groups[index], opts, diag)
-        result = versioner.process_reader(reader, path, [index])
+        result = versioner.process_reader(reader, path, [index], scopes=scopes)
         versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
         cu = reader.unit_die(reader.units[index])
         unit_name = (cu.name if cu is not None else None) or f"unit@{reader.units[index].offset:#x}"

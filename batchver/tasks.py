@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from .core import Diagnostics, Options, PartialTypes, Versioner, merge_partials, version_object
+from .core import Diagnostics, Options, PartialTypes, Scopes, Versioner, merge_partials, version_object
 from .dwarfreader import DwarfReader
 from .elfdata import ElfObject
 from .errors import VersioningError
@@ -129,14 +129,17 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
         elf = ElfObject(path)
         try:
             reader = DwarfReader(elf)
-            if groups is None:
-                groups, missing = kbuild_assignment(names, scan_units(reader, range(len(reader.units))))
+            scopes = None
+            if groups is None:  # the whole file: its scan's walks serve the versioning too
+                scopes = Scopes(reader)
+                groups, missing = kbuild_assignment(
+                    names, scan_units(reader, range(len(reader.units)), scopes))
                 reader.forget()
                 for name in missing:
                     out.versions[name] = None
                     out.warnings.append(f"no information for symbol {name}")
             out.dwarf_versions = sorted({u.version for u in reader.units})
-            for group in version_unit_groups(reader, path, groups, stable, symtypes):
+            for group in version_unit_groups(reader, path, groups, stable, symtypes, scopes):
                 out.versions.update(group.versions)
                 for name, crc in group.versions.items():
                     if crc is not None:
