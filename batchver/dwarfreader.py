@@ -109,7 +109,7 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files")
+                 "str_offsets_base", "files", "start", "decoders")
 
     def __init__(self):
         self.files: list[str] | None = None
@@ -180,6 +180,7 @@ class DwarfReader:
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
         self._layouts: dict[tuple, dict[int, tuple]] = {}
         self._spec_decoders: dict[tuple, object] = {}
+        self._unit_decoders: dict[tuple, dict[int, tuple]] = {}
         self._dies: dict[int, Die] = {}
         self._string_cache: dict[tuple[int, int], str] = {}
         self.units: list[Unit] = []
@@ -249,7 +250,12 @@ class DwarfReader:
                     u.type_offset = struct.unpack_from(e + osize, data, pos + 8)[0]
                     pos += 8 + u.offset_size
             u.die_offset = pos
+            u.start = key_base + u.offset
             u.abbrevs = self._abbrev_table(abbrev_off)
+            # abbreviation code -> (tag, has_children, compiled decoder), for
+            # codes whose decoder is compiled; shared like the layouts
+            u.decoders = self._unit_decoders.setdefault(
+                (abbrev_off, u.offset_size, u.addr_size, u.version), {})
             if u.type_signature is not None:
                 self.signatures.setdefault(u.type_signature, key_base + u.offset + u.type_offset)
             self.units.append(u)
@@ -325,20 +331,24 @@ class DwarfReader:
             pos += 1
         else:
             code, pos = read_uleb(data, pos)
-        if code == 0:
-            return None
-        abbrev = unit.abbrevs.get(code)
-        if abbrev is None:
-            raise VersioningError("process_module", f"invalid abbreviation code {code} at offset "
-                                  f"{key - unit.key_base:#x} in '{self.path}'", self.path)
-        tag, children, specs = abbrev
-        decoder = self._decoder(unit, specs)
-        if decoder is not None:
-            attrs, pos = decoder(data, pos, unit.key_base + unit.offset, unit, self)
-            if pos > unit.end:
-                raise IndexError("DIE runs past the end of its unit")
-            return Die(key, tag, children, attrs, unit.key_base + pos, unit)
-        return self._decode_generic(key, unit, tag, children, specs, pos)
+        known = unit.decoders.get(code)
+        if known is None:
+            if code == 0:
+                return None
+            abbrev = unit.abbrevs.get(code)
+            if abbrev is None:
+                raise VersioningError("process_module", f"invalid abbreviation code {code} at "
+                                      f"offset {key - unit.key_base:#x} in '{self.path}'", self.path)
+            tag, children, specs = abbrev
+            decoder = self._decoder(unit, specs)
+            if decoder is None:
+                return self._decode_generic(key, unit, tag, children, specs, pos)
+            known = unit.decoders[code] = (tag, children, decoder)
+        tag, children, decoder = known
+        attrs, pos = decoder(data, pos, unit.start, unit, self)
+        if pos > unit.end:
+            raise IndexError("DIE runs past the end of its unit")
+        return Die(key, tag, children, attrs, unit.key_base + pos, unit)
 
     def _decoder(self, unit: Unit, specs: tuple):
         """The compiled decoder for an attribute list in this unit's layout
