@@ -201,7 +201,8 @@ class TypeMap:
         return self.entry_pieces(entry)
 
     def add(self, name: str, pieces: list[str]) -> None:
-        """Keep the longest expansion for ``name`` (the first on a tie)."""
+        """Keep the longest expansion for ``name`` (the first on a tie);
+        ``pieces`` are compiled (see :func:`compile_pieces`)."""
         length = sum(map(len, pieces))
         current = self.types.get(name)
         if current is not None:
@@ -211,7 +212,7 @@ class TypeMap:
                 self.debug("type_map_add", f"replacing {name}")
         elif self.dump_types is not None:
             self.debug("type_map_add", f"adding {name}")
-        self.types[name] = (compile_pieces(pieces), length)
+        self.types[name] = (pieces, length)
         if self.dump_types is not None:
             self.dump_types(f"{name} {''.join(pieces)}\n")
 
@@ -246,16 +247,17 @@ class TypeMap:
             return found[0]
         override = self.rules.type_string(name) if self.stable else None
         if override is not None:
-            self.add(name, parse_type_string(name, override))
+            self.add(name, compile_pieces(parse_type_string(name, override)))
             return self.types[name][0]
         return None
 
     def version_text(self, name: str, pieces: list[str]) -> str:
-        """The fully expanded text a symbol's CRC is computed over."""
+        """The fully expanded text a symbol's CRC is computed over, from
+        the symbol's compiled pieces."""
         out: list[str] = []
         seen: set[str] = set()
         # An explicit stack instead of recursion: kernel type graphs are deep.
-        stack = [(name, iter(compile_pieces(pieces)))]
+        stack = [(name, iter(pieces))]
         while stack:
             owner, it = stack[-1]
             for piece in it:
