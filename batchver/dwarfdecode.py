@@ -81,9 +81,9 @@ def _store(form: int, value: str, endian: str) -> str | None:
     if form == 0x0C:
         return f"({FLAG}, {value})"
     if form == 0x0E:
-        return f"({STR}, R._cstr(R.str, {value}, 0))"
+        return f"({STR}, R.strs[{value}])"
     if form == 0x1F:
-        return f"({STR}, R._cstr(R.line_str, {value}, 1))"
+        return f"({STR}, R.line_strs[{value}])"
     if form in (0x25, 0x26, 0x28):
         return f"({STR}, R._strx(unit, {value}))"
     if form == 0x27:

@@ -148,6 +148,28 @@ def read_sleb(data: bytes, pos: int) -> tuple[int, int]:
             return result, pos
 
 
+class StringTable(dict):
+    """A string section's NUL-terminated strings by offset, each decoded on
+    first use: a plain dict lookup for every later one (compiled decoders
+    index it directly)."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: bytes, path: str):
+        super().__init__()
+        self.data = data
+        self.path = path
+
+    def __missing__(self, offset: int) -> str:
+        data = self.data
+        end = data.find(b"\0", offset)
+        if offset >= len(data) or end < 0:
+            raise VersioningError("dwarf_formstring", f"string offset {offset:#x} out of range in "
+                                  f"'{self.path}'", self.path)
+        text = self[offset] = data[offset:end].decode("utf-8", "surrogateescape")
+        return text
+
+
 class DwarfReader:
     """The DWARF of one ELF file, as libdw would present it offline."""
 
@@ -172,8 +194,9 @@ class DwarfReader:
             raise VersioningError("process_module",
                                   "dwarf_get_units failed: no debugging information?", self.path)
         self.abbrev = elf.debug_section(".debug_abbrev") or b""
-        self.str = elf.debug_section(".debug_str") or b""
-        self.line_str = elf.debug_section(".debug_line_str") or b""
+        # decoded once each, and kept by forget(): every unit shares them
+        self.strs = StringTable(elf.debug_section(".debug_str") or b"", self.path)
+        self.line_strs = StringTable(elf.debug_section(".debug_line_str") or b"", self.path)
         self.str_offsets = elf.debug_section(".debug_str_offsets") or b""
         self._line = None
         self.endian = "<" if elf.little_endian else ">"
@@ -182,7 +205,6 @@ class DwarfReader:
         self._spec_decoders: dict[tuple, object] = {}
         self._unit_decoders: dict[tuple, dict[int, tuple]] = {}
         self._dies: dict[int, Die] = {}
-        self._string_cache: dict[tuple[int, int], str] = {}
         self.units: list[Unit] = []
         self.signatures: dict[int, int] = {}
         try:
@@ -402,10 +424,10 @@ class DwarfReader:
                 attrs[at] = (CONST, self._offset(data, pos, unit))
                 pos += unit.offset_size
             elif form == 0x0E:  # strp
-                attrs[at] = (STR, self._cstr(self.str, self._offset(data, pos, unit), 0))
+                attrs[at] = (STR, self.strs[self._offset(data, pos, unit)])
                 pos += unit.offset_size
             elif form == 0x1F:  # line_strp
-                attrs[at] = (STR, self._cstr(self.line_str, self._offset(data, pos, unit), 1))
+                attrs[at] = (STR, self.line_strs[self._offset(data, pos, unit)])
                 pos += unit.offset_size
             elif form == 0x08:  # string
                 end = data.index(b"\0", pos)
@@ -473,18 +495,6 @@ class DwarfReader:
     def _offset(self, data: bytes, pos: int, unit: Unit) -> int:
         return struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"), data, pos)[0]
 
-    def _cstr(self, table: bytes, offset: int, which: int) -> str:
-        cached = self._string_cache.get((which, offset))
-        if cached is not None:
-            return cached
-        end = table.find(b"\0", offset)
-        if offset >= len(table) or end < 0:
-            raise VersioningError("dwarf_formstring", f"string offset {offset:#x} out of range in "
-                                  f"'{self.path}'", self.path)
-        s = table[offset:end].decode("utf-8", "surrogateescape")
-        self._string_cache[(which, offset)] = s
-        return s
-
     def _strx(self, unit: Unit, index: int) -> str:
         base = unit.str_offsets_base
         if base is None:
@@ -492,7 +502,7 @@ class DwarfReader:
         pos = base + index * unit.offset_size
         off = struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"),
                                  self.str_offsets, pos)[0]
-        return self._cstr(self.str, off, 0)
+        return self.strs[off]
 
     def _str_offsets_base(self, unit: Unit) -> int:
         """DW_AT_str_offsets_base of the unit DIE, read without resolving its
@@ -766,8 +776,7 @@ def _line_files(data: bytes, pos: int, reader: DwarfReader) -> list[str]:
                         continue
                     if form in (0x1F, 0x0E):
                         off = struct.unpack_from(e + ("I" if osize == 4 else "Q"), data, pos)[0]
-                        name = reader._cstr(reader.line_str if form == 0x1F else reader.str, off,
-                                            1 if form == 0x1F else 0)
+                        name = (reader.line_strs if form == 0x1F else reader.strs)[off]
                         pos += osize
                         continue
                 pos = reader._skip_form(data, pos, form, _Fake)
