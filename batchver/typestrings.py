@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .dwarfdecode import CONST
+from .dwarfdecode import CONST, REF
 from .dwarfreader import (AT_ABSTRACT_ORIGIN, AT_ACCESSIBILITY, AT_ALIGNMENT, AT_BIT_SIZE,
                           AT_BYTE_SIZE, AT_CONST_VALUE, AT_COUNT, AT_DATA_BIT_OFFSET,
                           AT_DATA_MEMBER_LOCATION, AT_DECL_FILE, AT_DECLARATION, AT_DISCR_VALUE,
@@ -237,8 +237,12 @@ class DieMap:
         return die
 
     def _type_of(self, die: Die) -> Die | None:
-        key = die.ref(AT_TYPE)
-        return None if key is None else self._die(key)
+        # the commonest lookup of all: Die.ref and _die, inlined
+        value = die.attrs.get(AT_TYPE)
+        if value is None or value[0] != REF:
+            return None
+        target = self.reader.die(value[1])
+        return target if target is not None else self._die(value[1])
 
     # -- fragment output ---------------------------------------------------
     def _fqn(self, entry: Entry, die: Die) -> None:
