@@ -130,11 +130,14 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
         try:
             reader = DwarfReader(elf)
             scopes = None
+            out.stages["load"] = time.perf_counter() - start
             if groups is None:  # the whole file: its scan's walks serve the versioning too
+                clock = time.perf_counter()
                 scopes = Scopes(reader)
                 groups, missing = kbuild_assignment(
                     names, scan_units(reader, range(len(reader.units)), scopes))
                 reader.forget()
+                out.stages["walk"] = time.perf_counter() - clock
                 for name in missing:
                     out.versions[name] = None
                     out.warnings.append(f"no information for symbol {name}")
