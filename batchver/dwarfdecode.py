@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import struct
 
+from .elfdata import UINT_CODES
+
 MASK64 = (1 << 64) - 1
 
 # Attribute value classes (what libdw's accessors would accept).
@@ -49,9 +51,6 @@ WANTED = frozenset((
     0x72,  # str_offsets_base
     0x88,  # alignment
 ))
-
-_INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
-
 
 def _fixed_width(form: int, offset_size: int, addr_size: int, version: int) -> int | None:
     width = FIXED_FORMS.get(form)
@@ -116,7 +115,7 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
             if at is None or _store(form, "v", endian) is None:
                 fmt += f"{width}x"
                 continue
-            fmt += _INT_CODES.get(width, f"{width}s")
+            fmt += UINT_CODES.get(width, f"{width}s")
             stores.append((at, form))
         size = sum(width for width, _, _ in group)
         if stores:

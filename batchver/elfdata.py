@@ -57,7 +57,9 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
 }
 
 
-_PACK_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+# struct format letters of unsigned integers by width (relocation fields and
+# the fixed-size DWARF forms alike)
+UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,7 @@ class ElfObject:
                     raise VersioningError("main", f"'{self.path}': unsupported relocation type "
                                           f"{rtype} in {rsec.name}", self.path)
                 width, kind = width_kind
-                how = packers[rtype] = (width, kind, struct.Struct(e + _PACK_CODES.get(width, "B")),
+                how = packers[rtype] = (width, kind, struct.Struct(e + UINT_CODES.get(width, "B")),
                                         (1 << (8 * width)) - 1)
             width, kind, packer, mask = how
             if width == 0:

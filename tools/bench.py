@@ -25,10 +25,12 @@ same files.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,17 +80,20 @@ def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str]) -> dict
     cmd = [sys.executable, "-m", "batchver", "run", tree, "-o", out, "--jobs", str(jobs),
            "--semantics", semantics, "--quiet", *extra]
     cpu0, t0 = children_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    with open(os.path.join(out, "report.json")) as handle:
-        report = json.load(handle)
-    crcs = {}
-    with open(os.path.join(out, "Module.symvers")) as handle:
-        for line in handle:
-            crc, name, module = line.split("\t")[:3]
-            crcs[(module, name)] = crc
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        with open(os.path.join(out, "report.json")) as handle:
+            report = json.load(handle)
+        crcs = {}
+        with open(os.path.join(out, "Module.symvers")) as handle:
+            for line in handle:
+                crc, name, module = line.split("\t")[:3]
+                crcs[(module, name)] = crc
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     return {"command": " ".join(cmd), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
             "exit_status": proc.returncode, "counts": report["counts"],
             "stage_seconds": report["timing"]["stage_seconds"],
@@ -165,6 +170,7 @@ def main() -> int:
         raise SystemExit(f"bench: corpus tree {tree} not found (tools/fetch_debian_kernel.py fetches it)")
     if args.subset != "all":
         tree = stage_subset(tree, args.subset)
+        atexit.register(shutil.rmtree, os.path.dirname(tree), True)
     found = discover(tree)
     info_bytes = sum(debug_info_bytes(i.path) for i in found.items)
     result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
