@@ -168,18 +168,43 @@ def _stage_totals(outcome: RunOutcome) -> dict[str, float]:
 
 
 def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged: Merged,
-                  opts: RunOptions) -> dict:
-    """Write every output atomically; return the report."""
+                  opts: RunOptions, earlier: str | None = None) -> dict:
+    """Write every output atomically; return the report.  ``earlier`` is an
+    earlier run's output directory: symtypes files that come out identical
+    are hard-linked from it rather than written again."""
     os.makedirs(outdir, exist_ok=True)
     report = report_dict(discovery, outcome, merged, opts)
     if opts.symtypes:
         for module, text in sorted(merged.symtypes.items()):
-            path = os.path.join(outdir, "symtypes", (module or VMLINUX) + ".symtypes")
+            name = os.path.join("symtypes", (module or VMLINUX) + ".symtypes")
+            path = os.path.join(outdir, name)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, text)
+            atomic_write(path, text, os.path.join(earlier, name) if earlier else None)
     atomic_write(os.path.join(outdir, "Module.symvers"), symvers_text(merged.rows))
-    atomic_write(os.path.join(outdir, "report.json"), json.dumps(report, indent=1, sort_keys=False) + "\n")
+    atomic_write(os.path.join(outdir, "report.json"), report_json(report))
     return report
+
+
+def report_json(report: dict) -> str:
+    """``report.json``'s text: one line per top-level key and, for lists and
+    objects, one line per item.  Diffable and greppable like an indented
+    dump, but each line is encoded by json's C encoder (``indent`` falls
+    back to the pure-Python one: a second per whole-tree run)."""
+    lines = ["{"]
+    keys = list(report)
+    for i, key in enumerate(keys):
+        value = report[key]
+        head = f" {json.dumps(key)}: "
+        tail = "," if i < len(keys) - 1 else ""
+        if isinstance(value, dict) and value:
+            items = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()]
+            lines += [head + "{", ",\n".join(items), " }" + tail]
+        elif isinstance(value, list) and value:
+            lines += [head + "[", ",\n".join(f"  {json.dumps(v)}" for v in value), " ]" + tail]
+        else:
+            lines.append(head + json.dumps(value) + tail)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def summary_lines(report: dict) -> list[str]:

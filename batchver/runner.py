@@ -22,6 +22,7 @@ import contextlib
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from joblib import Parallel, delayed, parallel_config
@@ -152,11 +153,18 @@ def _backend(opts: RunOptions):
             yield
 
 
-def _cache_key(item: WorkItem, opts: RunOptions, linked: bool) -> str:
-    return task_key("linked" if linked else "object", file_digest(item.path),
-                    [e.name for e in item.exports],
-                    {"semantics": opts.semantics if linked else "kbuild", "stable": opts.stable,
-                     "symtypes": opts.symtypes, "split": linked and item.size > opts.split_bytes})
+def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool) -> dict[str, str]:
+    """Cache keys of the exporting items.  Hashing a distro tree's files is
+    most of an unchanged re-run; hashlib releases the GIL, so threads share
+    the work."""
+    items = [item for item in items if item.exports]
+    with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, os.cpu_count() or 1))) as pool:
+        digests = list(pool.map(file_digest, [item.path for item in items]))
+    return {item.rel: task_key("linked" if linked else "object", digest, [e.name for e in item.exports],
+                               {"semantics": opts.semantics if linked else "kbuild",
+                                "stable": opts.stable, "symtypes": opts.symtypes,
+                                "split": linked and item.size > opts.split_bytes})
+            for item, digest in zip(items, digests)}
 
 
 def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
@@ -165,11 +173,10 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     jobs = opts.workers if opts.backend != "dask" else -1
     linked = discovery.kind == "linked"
     cache = ResultCache(opts.cache_dir) if opts.cache_dir else None
-    keys: dict[str, str] = {}
+    keys = _cache_keys(discovery.items, opts, linked) if cache is not None else {}
     todo = []
     for item in discovery.items:
         if cache is not None and item.exports:
-            keys[item.rel] = _cache_key(item, opts, linked)
             cached, why = cache.get(keys[item.rel])
             outcome.cache[item.rel] = why
             if cached is not None:

@@ -224,6 +224,12 @@ def test_run_layout_history_reuse_and_trend(tree, tmp_path, capsys):
     assert first["check"] == {"status": "no baseline yet",
                               "message": "baseline: previous, and no earlier completed run"}
     assert (second["cache"]["hits"], second["cache"]["hit_rate"]) == (5, 1.0)
+    # An unchanged run's symtypes are the same files: linked, not written again.
+    symtypes = sorted((out / first["run_dir"] / "symtypes").rglob("*.symtypes"))
+    assert len(symtypes) == 3
+    for earlier in symtypes:
+        later = out / second["run_dir"] / earlier.relative_to(out / first["run_dir"])
+        assert later.read_bytes() == earlier.read_bytes() and later.stat().st_ino == earlier.stat().st_ino
     assert second["changed"] == {"added": 0, "removed": 0, "changed": 0, "total": 0}
     assert second["baseline"] == str(out / first["run_dir"])
     if GATE:
@@ -262,6 +268,12 @@ def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
     assert (record["cache"]["hits"], record["cache"]["lookups"]) == (4, 5)
     assert record["changed"] == {"added": 0, "removed": 0, "changed": 1, "total": 1}
     assert "[demo]   parsed lib/util.o: file contents changed since the previous run" in capsys.readouterr().err
+    # Only the changed module's symtypes file is new; the others are linked.
+    first, second = (tmp_path / "out" / r["run_dir"] / "symtypes" for r in history(tmp_path / "out"))
+    linked = {p.relative_to(second).as_posix(): p.stat().st_ino == (first / p.relative_to(second)).stat().st_ino
+              for p in second.rglob("*.symtypes")}
+    assert linked == {"vmlinux.symtypes": False, "drivers/demo/demo.symtypes": True,
+                      "drivers/single/single.symtypes": True}
     if GATE:  # no stablelist: every baseline export is protected, so a CRC change fails
         assert (status, record["status"], record["check"]["status"]) == (1, "failed", "fail")
     else:
@@ -397,7 +409,7 @@ def test_command_output_problems(tmp_path):
 def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monkeypatch, capsys):
     import batchver.report
 
-    def full(path, text):
+    def full(path, text, same_as=None):
         raise OSError(errno.ENOSPC, "No space left on device", path)
 
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n")

@@ -353,7 +353,9 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
             raise TreeError(f"{config.where(key)}: {exc}") from None
         mark = stage("version", mark)
         final, partial = _claim_run_dir(os.path.join(config.output, tree.name), started)
-        report = write_outputs(partial, found, outcome, merge(found, outcome), opts)
+        earlier = latest_completed(config.output, tree.name)
+        report = write_outputs(partial, found, outcome, merge(found, outcome), opts,
+                               os.path.join(config.output, earlier["run_dir"]) if earlier else None)
         mark = stage("write", mark)
         record["counts"] = counts = _counts(report)
         previous_record, previous = _previous_report(
