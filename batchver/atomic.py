@@ -16,10 +16,10 @@ def atomic_write(path: str, text: str | bytes, same_as: str | None = None) -> No
     it is hard-linked instead: outputs are only ever replaced, never edited
     in place, so sharing the inode is safe, and an unchanged tree's hundreds
     of megabytes of symtypes are not written again."""
-    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     path = os.path.realpath(path)  # write through symlinks, as open(path, "w") would
-    if same_as is not None and _holds(same_as, data) and _link(same_as, path):
+    if same_as is not None and _holds(same_as, text) and _link(same_as, path):
         return
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     try:
         mode = os.stat(path).st_mode & 0o7777  # keep an existing file's permissions
     except FileNotFoundError:
@@ -41,12 +41,22 @@ def atomic_write(path: str, text: str | bytes, same_as: str | None = None) -> No
         raise
 
 
-def _holds(path: str, data: bytes) -> bool:
+_COMPARE_CHUNK = 1 << 22
+
+
+def _holds(path: str, text: str | bytes) -> bool:
+    """Whether the file holds exactly ``text`` (encoded as outputs are).
+    Compared a few megabytes at a time: encoding or reading a whole
+    symtypes file at once costs more in fresh memory than the comparison."""
     try:
-        if os.path.getsize(path) != len(data):
-            return False
         with open(path, "rb") as handle:
-            return handle.read() == data
+            for start in range(0, len(text), _COMPARE_CHUNK):
+                piece = text[start:start + _COMPARE_CHUNK]
+                if isinstance(piece, str):
+                    piece = piece.encode("utf-8", "surrogateescape")
+                if handle.read(len(piece)) != piece:
+                    return False
+            return handle.read(1) == b""
     except OSError:
         return False
 

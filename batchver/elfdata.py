@@ -1,10 +1,11 @@
 """Read the parts of an ELF file that versioning needs.
 
-pyelftools parses the headers; the bulk work (symbol tables, relocating
-``.debug_*`` sections of relocatable objects, decompressing compressed debug
-sections) is done here with ``struct`` over whole sections, because doing it
-one pyelftools object per symbol or relocation is far too slow for
-``vmlinux``-sized inputs.
+Everything is read with ``struct`` over whole tables and sections: the ELF
+and section headers, symbol tables, relocation of the ``.debug_*`` sections
+of relocatable objects, decompression of compressed debug sections.  An
+earlier version used pyelftools for the headers; building its parser objects
+cost more than the reading itself on a distro tree's thousand files, and one
+pyelftools object per symbol or relocation is far too slow for ``vmlinux``.
 
 Like libdw, when a section name appears more than once the first one wins.
 """
@@ -17,9 +18,6 @@ import struct
 import zlib
 from dataclasses import dataclass
 from typing import Iterable
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from .errors import VersioningError
 
@@ -76,11 +74,23 @@ class Section:
     addr: int
 
 
+@dataclass
+class _Header:
+    """The ELF header fields batchver uses."""
+
+    e_type: int
+    e_machine: int
+    e_shoff: int
+    e_shentsize: int
+    e_shnum: int
+    e_shstrndx: int
+
+
 class ElfObject:
     """One ELF file opened read-only (memory-mapped).
 
     Raises :class:`VersioningError` naming the file for anything that is not
-    a readable ELF file, so callers never see a pyelftools traceback.
+    a readable ELF file, so callers never see a ``struct`` traceback.
     """
 
     def __init__(self, path: str):
@@ -97,19 +107,13 @@ class ElfObject:
         finally:
             os.close(fd)
         try:
-            self._elf = ELFFile(self._map)
-            header = self._elf.header
-            self.little_endian = self._elf.little_endian
-            self.elfclass = self._elf.elfclass
-            self.elf_type = header["e_type"]
+            header = self._read_header(size)
             self.sections = self._read_section_headers(header, size)
         except VersioningError:
             raise
-        except (ELFError, struct.error, ValueError, KeyError, IndexError, OSError, TypeError) as exc:
+        except (struct.error, ValueError, IndexError) as exc:
             raise VersioningError("main", f"'{path}' is not a readable ELF file: {exc}", path) from None
-        raw_machine = struct.unpack_from(("<" if self.little_endian else ">") + "H", self._map, 18)[0]
-        self.machine = raw_machine
-        self.is_relocatable = self.elf_type == "ET_REL"
+        self.is_relocatable = header.e_type == ET_REL
         self._first_by_name: dict[str, Section] = {}
         for sec in self.sections:
             self._first_by_name.setdefault(sec.name, sec)
@@ -119,25 +123,49 @@ class ElfObject:
         self._global_index: dict[str, list[tuple[int, str, int, int]]] | None = None
         self._data_cache: dict[int, bytes] = {}
 
-    def _read_section_headers(self, header, size: int) -> list[Section]:
-        """The section header table, read with ``struct`` (pyelftools has
-        checked the ELF header).  Building pyelftools' section objects cost
-        more than anything else when discovering a distro tree: its 1,138
-        modules have 73,000 sections."""
+    def _read_header(self, size: int) -> "_Header":
+        """The ELF header, read with ``struct``.  It is 64 bytes of fixed
+        layout; pyelftools spent 1.2 ms per file building its parsers for
+        it, most of the time of discovering a distro tree's 1,139 files."""
+        ident = self._map[:16]
+        if len(ident) < 16 or ident[:4] != b"\x7fELF":
+            raise ValueError("Magic number does not match")
+        if ident[4] not in (1, 2):
+            raise ValueError(f"Invalid EI_CLASS {ident[4]}")
+        if ident[5] not in (1, 2):
+            raise ValueError(f"Invalid EI_DATA {ident[5]}")
+        self.elfclass = 32 * ident[4]
+        self.little_endian = ident[5] == 1
+        fmt = ("<" if self.little_endian else ">") + \
+            ("HHIQQQIHHHHHH" if self.elfclass == 64 else "HHIIIIIHHHHHH")
+        if size < 16 + struct.calcsize(fmt):
+            raise ValueError(f"the ELF header is truncated ({size} bytes)")
+        fields = struct.unpack_from(fmt, self._map, 16)
+        header = _Header(e_type=fields[0], e_machine=fields[1], e_shoff=fields[5],
+                         e_shentsize=fields[10], e_shnum=fields[11], e_shstrndx=fields[12])
+        self.machine = header.e_machine
+        return header
+
+    def _read_section_headers(self, header: "_Header", size: int) -> list[Section]:
+        """The section header table, read with ``struct``.  Building
+        pyelftools' section objects cost more than anything else when
+        discovering a distro tree: its 1,138 modules have 73,000 sections."""
         e = "<" if self.little_endian else ">"
         fmt = e + ("IIQQQQIIQQ" if self.elfclass == 64 else "IIIIIIIIII")
         entsize = struct.calcsize(fmt)
-        count = self._elf.num_sections()
-        offset = header["e_shoff"]
-        if count and header["e_shentsize"] != entsize:
+        offset = header.e_shoff
+        count = header.e_shnum
+        if count == 0 and offset:  # 65,280 sections or more: the count is section 0's sh_size
+            count = struct.unpack_from(fmt, self._map, offset)[5]
+        if count and header.e_shentsize != entsize:
             raise VersioningError("main", f"'{self.path}' is not a readable ELF file: section "
-                                  f"header size {header['e_shentsize']}, expected {entsize}", self.path)
+                                  f"header size {header.e_shentsize}, expected {entsize}", self.path)
         if offset + count * entsize > size:
             raise VersioningError("main", f"'{self.path}' is not a readable ELF file: the section "
                                   f"header table (offset {offset:#x}, {count} entries) runs past "
                                   f"the end of the file ({size} bytes)", self.path)
         raw = list(struct.iter_unpack(fmt, self._map[offset:offset + count * entsize]))
-        names_index = header["e_shstrndx"]
+        names_index = header.e_shstrndx
         if names_index == SHN_XINDEX and raw:
             names_index = raw[0][6]  # sh_link of section 0
         names = b""

@@ -93,6 +93,20 @@ def test_truncated_elf(good_obj, tmp_path):
     assert len(line) > len(f"error: gendwarfksyms: main: '{path}' is not a readable ELF file: ")
 
 
+@pytest.mark.parametrize("mangle, cause", [
+    (lambda d: d[:4] + b"\x03" + d[5:], "Invalid EI_CLASS 3"),
+    (lambda d: d[:5] + b"\x00" + d[6:], "Invalid EI_DATA 0"),
+    (lambda d: d[:40], "the ELF header is truncated (40 bytes)"),
+    (lambda d: d[:58] + b"\x00\x01" + d[60:], "section header size 256, expected 64"),
+])
+def test_malformed_elf_header(good_obj, tmp_path, mangle, cause):
+    path = tmp_path / "mangled.o"
+    path.write_bytes(mangle(good_obj.read_bytes()))
+    symtypes = tmp_path / "out.symtypes"
+    line = check_error(run_dropin(["-T", symtypes, path], b"good_fn\n"), symtypes)
+    assert line == f"error: gendwarfksyms: main: '{path}' is not a readable ELF file: {cause}"
+
+
 def test_object_without_debug_info(tmp_path, cc):
     obj = compile_c(tmp_path, SOURCE, "nodebug", flags=("-g0",))
     symtypes = tmp_path / "out.symtypes"

@@ -32,6 +32,7 @@ EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE"
 REPORT_SCHEMA = 1
 _CHUNK = 16 << 20  # bytes read at a time when counting symtypes lines
 _CRC = re.compile(r"0x[0-9a-fA-F]{1,8}\Z")
+_SPACE = re.compile(r"\s")  # what str.isspace() accepts
 
 
 class InputError(Exception):
@@ -107,6 +108,28 @@ def compiler_identity(producer: str) -> str:
     return " ".join(words) or producer
 
 
+# (device, inode, size, mtime) -> (newlines, last byte): a nightly's unchanged
+# symtypes files are links to the previous run's, so a check of one run
+# against the other would otherwise count each of them twice.
+_LINE_COUNTS: dict[tuple[int, int, int, int], tuple[int, bytes]] = {}
+
+
+def _count_lines(path: str) -> tuple[int, bytes]:
+    """Newlines in a file and its last byte (``\\n`` for an empty file)."""
+    with open(path, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        known = _LINE_COUNTS.get(identity)
+        if known is not None:
+            return known
+        lines, last = 0, b"\n"
+        while chunk := handle.read(_CHUNK):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    _LINE_COUNTS[identity] = (lines, last)
+    return lines, last
+
+
 @dataclass
 class SymtypesStore:
     """Per-module symtypes files and their block index.
@@ -133,12 +156,8 @@ class SymtypesStore:
         for module, blocks in self.index.items():
             path = self.path(module)
             expected = max((b["start"] + b["count"] for b in blocks), default=0)
-            lines, last = 0, b"\n"
             try:
-                with open(path, "rb") as handle:
-                    while chunk := handle.read(_CHUNK):
-                        lines += chunk.count(b"\n")
-                        last = chunk[-1:]
+                lines, last = _count_lines(path)
             except OSError as exc:
                 raise InputError(path, f"cannot read symtypes file listed in report.json: "
                                        f"{exc.strerror}") from None
@@ -262,7 +281,7 @@ def parse_symvers(path: str, *, zero_is_unknown: bool) -> list[Export]:
         if not _CRC.match(crc_text):
             raise InputError(path, f"bad CRC {crc_text[:20]!r} (expected 0x and up to 8 hex "
                                    "digits)", number)
-        if not symbol or not module or any(c.isspace() for c in symbol + module):
+        if not symbol or not module or _SPACE.search(symbol) or _SPACE.search(module):
             raise InputError(path, "empty or malformed symbol/module column", number)
         if export_type not in EXPORT_TYPES:
             raise InputError(path, f"unknown export type {export_type[:40]!r} (expected one "
