@@ -10,15 +10,19 @@ import os
 import tempfile
 
 
-def atomic_write(path: str, text: str | bytes, same_as: str | None = None) -> None:
-    """Replace ``path`` with ``text``.  When the file ``same_as`` already
+def atomic_write(path: str, text: str | bytes | list[str], same_as: str | None = None) -> None:
+    """Replace ``path`` with ``text`` (or the concatenation of a list of
+    strings, which large outputs are made of).  When the file ``same_as`` already
     holds exactly these bytes (an unchanged output of an earlier nightly),
     it is hard-linked instead: outputs are only ever replaced, never edited
     in place, so sharing the inode is safe, and an unchanged tree's hundreds
     of megabytes of symtypes are not written again."""
     path = os.path.realpath(path)  # write through symlinks, as open(path, "w") would
-    if same_as is not None and _holds(same_as, text) and _link(same_as, path):
+    pieces = text if isinstance(text, list) else [text]
+    if same_as is not None and _holds(same_as, pieces) and _link(same_as, path):
         return
+    if isinstance(text, list):
+        text = "".join(text)
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     try:
         mode = os.stat(path).st_mode & 0o7777  # keep an existing file's permissions
@@ -44,18 +48,20 @@ def atomic_write(path: str, text: str | bytes, same_as: str | None = None) -> No
 _COMPARE_CHUNK = 1 << 22
 
 
-def _holds(path: str, text: str | bytes) -> bool:
-    """Whether the file holds exactly ``text`` (encoded as outputs are).
-    Compared a few megabytes at a time: encoding or reading a whole
-    symtypes file at once costs more in fresh memory than the comparison."""
+def _holds(path: str, pieces: list[str | bytes]) -> bool:
+    """Whether the file holds exactly the concatenation of ``pieces``
+    (encoded as outputs are).  Compared a few megabytes at a time: joining,
+    encoding or reading a whole symtypes file at once costs more in fresh
+    memory than the comparison."""
     try:
         with open(path, "rb") as handle:
-            for start in range(0, len(text), _COMPARE_CHUNK):
-                piece = text[start:start + _COMPARE_CHUNK]
-                if isinstance(piece, str):
-                    piece = piece.encode("utf-8", "surrogateescape")
-                if handle.read(len(piece)) != piece:
-                    return False
+            for text in pieces:
+                for start in range(0, len(text), _COMPARE_CHUNK):
+                    piece = text[start:start + _COMPARE_CHUNK]
+                    if isinstance(piece, str):
+                        piece = piece.encode("utf-8", "surrogateescape")
+                    if handle.read(len(piece)) != piece:
+                        return False
             return handle.read(1) == b""
     except OSError:
         return False

@@ -43,7 +43,9 @@ class ExportRow:
 class Merged:
     rows: list[ExportRow] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
-    symtypes: dict[str, str] = field(default_factory=dict)
+    # module -> its symtypes file's text, as the blocks it is made of (a
+    # whole kernel's symtypes are hundreds of megabytes: not joined twice)
+    symtypes: dict[str, list[str]] = field(default_factory=dict)
     symtypes_index: dict[str, list[dict]] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
@@ -101,7 +103,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
     merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.name, r.file))
     for module, parts in blocks.items():
         ordered = sorted(parts, key=lambda p: p[0])
-        merged.symtypes[module] = "".join(text for _, _, text in ordered)
+        merged.symtypes[module] = [text for _, _, text in ordered]
         index, line = [], 0
         for _, origin, text in ordered:
             count = text.count("\n")
@@ -175,11 +177,11 @@ def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged
     os.makedirs(outdir, exist_ok=True)
     report = report_dict(discovery, outcome, merged, opts)
     if opts.symtypes:
-        for module, text in sorted(merged.symtypes.items()):
+        for module, texts in sorted(merged.symtypes.items()):
             name = os.path.join("symtypes", (module or VMLINUX) + ".symtypes")
             path = os.path.join(outdir, name)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, text, os.path.join(earlier, name) if earlier else None)
+            atomic_write(path, texts, os.path.join(earlier, name) if earlier else None)
     atomic_write(os.path.join(outdir, "Module.symvers"), symvers_text(merged.rows))
     atomic_write(os.path.join(outdir, "report.json"), report_json(report))
     return report
