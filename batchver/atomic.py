@@ -1,4 +1,6 @@
-"""Atomic output files: write beside the target, fsync, then rename.
+"""Atomic output files: write beside the target, fsync, then rename (or,
+for a file identical to an earlier output, link that file beside the target
+and rename the link).
 
 A reader (or a run killed half-way) sees either the old file or the complete
 new one, never a truncated one.
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def atomic_write(path: str, text: str | bytes | list[str], same_as: str | None = None) -> None:
@@ -30,13 +34,20 @@ def atomic_write(path: str, text: str | bytes | list[str], same_as: str | None =
         mode = 0o666 & ~_umask()
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
-    try:
+    with _removed_on_failure(tmp):
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+
+
+@contextmanager
+def _removed_on_failure(tmp: str) -> Iterator[None]:
+    """Delete the temporary name ``tmp`` if the body fails, then re-raise."""
+    try:
+        yield
     except BaseException:
         try:
             os.unlink(tmp)
@@ -76,14 +87,8 @@ def _link(existing: str, path: str) -> bool:
         os.link(existing, tmp)
     except OSError:
         return False
-    try:
+    with _removed_on_failure(tmp):
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return True
 
 

@@ -30,7 +30,6 @@ any failure, with a message naming the package and the cause.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
