@@ -124,7 +124,7 @@ class Scopes:
         A unit is walked once per instance: kbuild semantics scans every
         unit of a file for its exports, then versions the exporting ones
         with the same instance."""
-        start = unit.key_base + unit.offset
+        start = unit.start
         candidates = self.walked.get(start)
         if candidates is not None:
             return candidates
@@ -154,7 +154,7 @@ class Scopes:
         return candidates
 
     def _walk_all(self, unit: Unit) -> None:
-        self.fully_walked.add(unit.key_base + unit.offset)
+        self.fully_walked.add(unit.start)
         cu = self.reader.unit_die(unit)
         stack = [(self.reader.children(cu), None)] if cu is not None else []
         while stack:
@@ -170,14 +170,14 @@ class Scopes:
 
     def fqn(self, die: Die) -> str:
         unit = die.unit
-        if self.unit_index[unit.key_base + unit.offset] > self.current:
+        if self.unit_index[unit.start] > self.current:
             return ""
         known = self.fqns.get(die.key)
         if known is not None:
             return known
         if die.key in self.plain or die.tag == T_ENUMERATOR:  # an enum passes no prefix to its enumerators
             return die.string(AT_NAME) or ""
-        if unit.key_base + unit.offset not in self.fully_walked:
+        if unit.start not in self.fully_walked:
             self._walk_all(unit)
         return self.fqns.get(die.key, "")
 

@@ -109,7 +109,7 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "decoders")
+                 "str_offsets_base", "files", "start", "decoders", "layouts")
 
     def __init__(self):
         self.files: list[str] | None = None
@@ -201,7 +201,7 @@ class DwarfReader:
         self._line = None
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
-        self._layouts: dict[tuple, dict[int, tuple]] = {}
+        self._layouts: dict[tuple, dict[int, tuple]] = {}  # see Unit.layouts
         self._spec_decoders: dict[tuple, object] = {}
         self._unit_decoders: dict[tuple, dict[int, tuple]] = {}
         self._dies: dict[int, Die] = {}
@@ -213,7 +213,7 @@ class DwarfReader:
         except (IndexError, struct.error) as exc:
             raise VersioningError("process_module", f"corrupt DWARF unit header in '{self.path}': "
                                   f"{exc}", self.path) from None
-        self._starts = [u.key_base + u.offset for u in self.units]
+        self._starts = [u.start for u in self.units]
         # unit start key -> index in DWARF order; built once per file, since
         # every per-unit run asks it (a per-run copy made vmlinux quadratic)
         self.unit_numbers = {start: i for i, start in enumerate(self._starts)}
@@ -274,10 +274,13 @@ class DwarfReader:
             u.die_offset = pos
             u.start = key_base + u.offset
             u.abbrevs = self._abbrev_table(abbrev_off)
-            # abbreviation code -> (tag, has_children, compiled decoder), for
-            # codes whose decoder is compiled; shared like the layouts
-            u.decoders = self._unit_decoders.setdefault(
-                (abbrev_off, u.offset_size, u.addr_size, u.version), {})
+            # Per-abbreviation tables, shared by the units with the same
+            # abbreviation table and header sizes: code -> (tag,
+            # has_children, compiled decoder) once a code's decoder is
+            # compiled, and code -> layout (see _layout) for skipping DIEs.
+            shape = (abbrev_off, u.offset_size, u.addr_size, u.version)
+            u.decoders = self._unit_decoders.setdefault(shape, {})
+            u.layouts = self._layouts.setdefault(shape, {})
             if u.type_signature is not None:
                 self.signatures.setdefault(u.type_signature, key_base + u.offset + u.type_offset)
             self.units.append(u)
@@ -405,7 +408,7 @@ class DwarfReader:
                 form, pos = read_uleb(data, pos)
             size = _FIXED.get(form)
             if form == 0x13:  # ref4, the most common form
-                attrs[at] = (REF, unit.key_base + unit.offset +
+                attrs[at] = (REF, unit.start +
                              int.from_bytes(data[pos:pos + 4], "little" if e == "<" else "big"))
                 pos += 4
                 continue
@@ -441,12 +444,12 @@ class DwarfReader:
                     pos += size
                 attrs[at] = (STR, self._strx(unit, idx))
             elif form in (0x11, 0x12, 0x14):  # ref1/2/8
-                attrs[at] = (REF, unit.key_base + unit.offset +
+                attrs[at] = (REF, unit.start +
                              int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big"))
                 pos += size
             elif form == 0x15:  # ref_udata
                 v, pos = read_uleb(data, pos)
-                attrs[at] = (REF, unit.key_base + unit.offset + v)
+                attrs[at] = (REF, unit.start + v)
             elif form == 0x10:  # ref_addr
                 width = unit.addr_size if unit.version == 2 else unit.offset_size
                 attrs[at] = (REF, int.from_bytes(data[pos:pos + width], "little" if e == "<" else "big"))
@@ -549,20 +552,11 @@ class DwarfReader:
                               self.path)
 
     # -- light walking -----------------------------------------------------
-    def _unit_layouts(self, unit: Unit) -> dict[int, tuple]:
-        """The layouts (see :meth:`_layout`) of a unit's abbreviations, shared
-        by units with the same abbreviation table and header sizes."""
-        cache_key = (id(unit.abbrevs), unit.offset_size, unit.addr_size, unit.version)
-        layouts = self._layouts.get(cache_key)
-        if layouts is None:
-            layouts = self._layouts[cache_key] = {}
-        return layouts
-
     def _layout(self, unit: Unit, code: int) -> tuple | None:
         """(tag, has_children, size of the attributes or None when a form is
         variable-sized, (offset, form) of DW_AT_sibling when it sits at a
         fixed offset) for one abbreviation, for skipping DIEs undecoded."""
-        layouts = self._unit_layouts(unit)
+        layouts = unit.layouts
         found = layouts.get(code)
         if found is not None:
             return found
@@ -601,7 +595,7 @@ class DwarfReader:
         unit = die.unit
         data = unit.data
         base = unit.key_base
-        layouts = self._unit_layouts(unit)
+        layouts = unit.layouts
         key = die.end
         # Every top-level DIE of every unit passes here: the layout table is
         # looked up once, a one-byte abbreviation code needs no call, and a
@@ -633,7 +627,7 @@ class DwarfReader:
         _, children, size, sibling = layout
         if sibling is not None and sibling[1] in _REF_WIDTHS:
             pos = attrs_key - unit.key_base + sibling[0]
-            return self._checked_sibling(key, unit, unit.key_base + unit.offset + int.from_bytes(
+            return self._checked_sibling(key, unit, unit.start + int.from_bytes(
                 unit.data[pos:pos + _REF_WIDTHS[sibling[1]]], "little" if self.endian == "<" else "big"))
         if size is not None:
             end = attrs_key + size
