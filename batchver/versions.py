@@ -40,11 +40,11 @@ class RefToken(str):
 
 def compile_pieces(pieces: list[str]) -> list[str]:
     """Mark reference pieces and merge runs of literal pieces, so a CRC walk
-    touches one string per run instead of one per fragment.  Idempotent."""
+    touches one string per run instead of one per fragment."""
     out: list[str] = []
     run: list[str] = []
     for piece in pieces:
-        if type(piece) is RefToken or is_reference(piece):
+        if is_reference(piece):
             if run:
                 out.append("".join(run))
                 run = []
@@ -83,6 +83,15 @@ def reference_name(entry: Entry) -> str | None:
     if " " in fqn:
         fqn = f"'{fqn}'"
     return f"{prefix}#{fqn}"
+
+
+def _token(entry: Entry) -> str:
+    """:func:`reference_name`, remembered on the entry ("" when inlined):
+    the type map asks it of every child reference and of every entry."""
+    token = entry.token
+    if token is None:
+        token = entry.token = reference_name(entry) or ""
+    return token
 
 
 def parse_type_string(name: str, text: str) -> list[str]:
@@ -165,9 +174,7 @@ class TypeMap:
                 child = entries.get(key | COMPLETE) or entries.get(key | UNEXPANDED)
                 if child is None:
                     raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
-                token = child.token
-                if token is None:
-                    token = child.token = reference_name(child) or ""
+                token = _token(child)
                 if token:
                     _flush(run, pieces)
                     pieces.append(RefToken(token))
@@ -231,8 +238,8 @@ class TypeMap:
                         continue
                     complete.mapped = True
                     entry = complete
-            name = reference_name(entry)
-            if name is None:
+            name = _token(entry)
+            if not name:
                 continue
             self.debug("expand_type", name)
             self.add(name, self._expansion(name, entry))
