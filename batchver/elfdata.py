@@ -109,8 +109,6 @@ class ElfObject:
         try:
             header = self._read_header(size)
             self.sections = self._read_section_headers(header, size)
-        except VersioningError:
-            raise
         except (struct.error, ValueError, IndexError) as exc:
             raise VersioningError("main", f"'{path}' is not a readable ELF file: {exc}", path) from None
         self.is_relocatable = header.e_type == ET_REL
@@ -124,7 +122,8 @@ class ElfObject:
         self._data_cache: dict[int, bytes] = {}
 
     def _read_header(self, size: int) -> "_Header":
-        """The ELF header, read with ``struct``.  It is 64 bytes of fixed
+        """The ELF header, read with ``struct`` (ValueError: what is wrong
+        with it).  It is 64 bytes of fixed
         layout; pyelftools spent 1.2 ms per file building its parsers for
         it, most of the time of discovering a distro tree's 1,139 files."""
         ident = self._map[:16]
@@ -147,7 +146,8 @@ class ElfObject:
         return header
 
     def _read_section_headers(self, header: "_Header", size: int) -> list[Section]:
-        """The section header table, read with ``struct``.  Building
+        """The section header table, read with ``struct`` (ValueError: what
+        is wrong with it).  Building
         pyelftools' section objects cost more than anything else when
         discovering a distro tree: its 1,138 modules have 73,000 sections."""
         e = "<" if self.little_endian else ">"
@@ -158,12 +158,10 @@ class ElfObject:
         if count == 0 and offset:  # 65,280 sections or more: the count is section 0's sh_size
             count = struct.unpack_from(fmt, self._map, offset)[5]
         if count and header.e_shentsize != entsize:
-            raise VersioningError("main", f"'{self.path}' is not a readable ELF file: section "
-                                  f"header size {header.e_shentsize}, expected {entsize}", self.path)
+            raise ValueError(f"section header size {header.e_shentsize}, expected {entsize}")
         if offset + count * entsize > size:
-            raise VersioningError("main", f"'{self.path}' is not a readable ELF file: the section "
-                                  f"header table (offset {offset:#x}, {count} entries) runs past "
-                                  f"the end of the file ({size} bytes)", self.path)
+            raise ValueError(f"the section header table (offset {offset:#x}, {count} entries) "
+                             f"runs past the end of the file ({size} bytes)")
         raw = list(struct.iter_unpack(fmt, self._map[offset:offset + count * entsize]))
         names_index = header.e_shstrndx
         if names_index == SHN_XINDEX and raw:
