@@ -61,7 +61,7 @@ def run_dropin(args, stdin: bytes = b"") -> tuple[int, str, str]:
     """Run ``batchver gendwarfksyms`` in-process: (exit status, stdout, stderr)."""
     import io
 
-    from batchver.dropin import main as dropin_main
+    from batchver.cli.gendwarfksyms import main as dropin_main
 
     out, err = io.StringIO(), io.StringIO()
     rc = dropin_main([str(a) for a in args], stdin=io.BytesIO(stdin), stdout=out, stderr=err)

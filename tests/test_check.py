@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from batchver.cli import main as batchver_main
-from batchver.gate.cli import main as check_main
+from batchver.cli.check import main as check_main
 from batchver.gate.explain import describe, item_name, tokenize, _parse, _split_items
 
 from .conftest import REPO

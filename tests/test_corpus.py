@@ -11,7 +11,7 @@ import io
 
 import pytest
 
-from batchver.dropin import main as dropin_main
+from batchver.cli.gendwarfksyms import main as dropin_main
 
 from .conftest import corpus_cases
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from batchver import dwarfreader
-from batchver.dwarfdecode import WANTED
-from batchver.dwarfreader import DwarfReader, read_uleb
-from batchver.elfdata import ElfObject
+from batchver.dwarf import reader as dwarfreader
+from batchver.dwarf.decode import WANTED
+from batchver.dwarf.reader import DwarfReader, read_uleb
+from batchver.elf.file import ElfObject
 
 from .conftest import CORPUS
 

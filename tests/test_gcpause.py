@@ -9,7 +9,7 @@ import gc
 
 import pytest
 
-from batchver.core import version_object
+from batchver.gendwarfksyms.gendwarfksyms import version_object
 from batchver.errors import VersioningError
 from batchver.gcpause import collector_paused
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from batchver.nightly import history_main, nightly_main, validate_main
+from batchver.cli.nightly import history_main, nightly_main, validate_main
 from batchver.nightly.config import ConfigError, load_config
 from batchver.nightly.history import append_record, read_history
 from batchver.nightly.nightly import explain_cache, symbols_changed
@@ -29,7 +29,7 @@ _spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "too
 example = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(example)
 
-GATE = importlib.util.find_spec("batchver.gate.cli") is not None
+GATE = importlib.util.find_spec("batchver.cli.check") is not None
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +281,7 @@ def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
 
 
 def test_check_unavailable_is_recorded_not_fatal(tree, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "batchver.gate.cli", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "batchver.cli.check", None)  # import now raises ImportError
     (tmp_path / "base.symvers").write_text("0x00000001\tdemo_sum\tvmlinux\tEXPORT_SYMBOL\t\n")
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n"
                    f"    baseline: base.symvers\n  - name: bad\n    path: {tree}\n"
@@ -407,13 +407,13 @@ def test_command_output_problems(tmp_path):
 
 
 def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monkeypatch, capsys):
-    import batchver.report
+    import batchver.tree.outputs
 
     def full(path, text, same_as=None):
         raise OSError(errno.ENOSPC, "No space left on device", path)
 
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n")
-    monkeypatch.setattr(batchver.report, "atomic_write", full)
+    monkeypatch.setattr(batchver.tree.outputs, "atomic_write", full)
     assert nightly(config) == 1
     record = history(tmp_path / "out")[0]
     assert record["status"] == "error" and record["run_dir"] is None
@@ -431,14 +431,14 @@ def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monk
 
 
 def test_killed_run_keeps_history_and_next_run_uses_cache(tree, tmp_path, monkeypatch):
-    import batchver.runner
+    import batchver.tree.pipeline
 
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: one\n    path: {tree}\n"
                    f"  - name: two\n    path: {tree}\n    stable: true\n")
     assert nightly(config) == 0
     hist = tmp_path / "out" / "history.jsonl"
     before = hist.read_bytes()
-    real_run = batchver.runner.run
+    real_run = batchver.tree.pipeline.run
     calls = []
 
     def killed_on_second_tree(discovery, opts):
@@ -447,10 +447,10 @@ def test_killed_run_keeps_history_and_next_run_uses_cache(tree, tmp_path, monkey
             raise KeyboardInterrupt  # as if killed while versioning the second tree
         return real_run(discovery, opts)
 
-    monkeypatch.setattr(batchver.runner, "run", killed_on_second_tree)
+    monkeypatch.setattr(batchver.tree.pipeline, "run", killed_on_second_tree)
     with pytest.raises(KeyboardInterrupt):
         nightly(config)
-    monkeypatch.setattr(batchver.runner, "run", real_run)
+    monkeypatch.setattr(batchver.tree.pipeline, "run", real_run)
     after = hist.read_bytes()
     assert after.startswith(before) and after.count(b"\n") == 3  # only tree one's line was added
     assert not list((tmp_path / "out").glob("*/*.partial"))

@@ -13,8 +13,9 @@ import subprocess
 import pytest
 
 from batchver.cli import main as cli_main
-from batchver.discover import discover, linked_module_name, read_thin_archive
-from batchver.dropin import main as dropin_main
+from batchver.elf.archive import read_thin_archive
+from batchver.tree.discover import discover, linked_module_name
+from batchver.cli.gendwarfksyms import main as dropin_main
 
 from .conftest import CORPUS, REPO
 

@@ -39,8 +39,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from batchver.discover import discover  # noqa: E402
-from batchver.elfdata import ElfObject  # noqa: E402
+from batchver.tree.discover import discover  # noqa: E402
+from batchver.elf.file import ElfObject  # noqa: E402
 from nightly_timing import stage_tree  # noqa: E402  (tools/ is on sys.path as the script's dir)
 
 CORPORA = {

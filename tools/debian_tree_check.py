@@ -32,7 +32,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from batchver.discover import discover  # noqa: E402
+from batchver.tree.discover import discover  # noqa: E402
 
 DEFAULT_TREE = ("/work/cache/debian-6.12.117-cloud/root/usr/lib/debug/lib/modules/"
                 "6.12.117+deb12-cloud-amd64")

@@ -79,7 +79,7 @@ def nightly_command(config: str) -> list[str]:
             return [sys.executable, "-m", "batchver", "nightly", config, "--explain-cache"]
     except ImportError:
         pass
-    return [sys.executable, "-c", "import sys; from batchver.nightly.cli import nightly_main; "
+    return [sys.executable, "-c", "import sys; from batchver.cli.nightly import nightly_main; "
             "sys.exit(nightly_main(sys.argv[1:]))", config, "--explain-cache"]
 
 
@@ -188,7 +188,7 @@ def main() -> int:
         handle.write("\n")
     with open(stem + ".md", "w", encoding="utf-8") as handle:
         handle.write(summarise(runs, meta))
-    from batchver.nightly.cli import history_main
+    from batchver.cli.nightly import history_main
     trend = os.path.join(ns.results, "trend-example.html")
     history_main([outroot, "--html", trend])
     from browser import screenshot  # tools/ is on sys.path when this runs as a script

@@ -17,12 +17,12 @@ The stages live in their own modules, in the order a check runs them:
 * :mod:`.check` ties the stages into one :class:`~.check.CheckResult`;
 * :mod:`.render` turns a result into text, JSON, JUnit XML or HTML.
 
-``batchver.gate.cli.main`` is the ``batchver check`` command.
+``batchver.cli.check.main`` is the ``batchver check`` command.
 """
 
 from __future__ import annotations
 
-from .baseline import InputError, Side, load_side
-from .check import CheckResult, run_check
+from batchver.gate.baseline import InputError, Side, load_side
+from batchver.gate.check import CheckResult, run_check
 
 __all__ = ["CheckResult", "InputError", "Side", "load_side", "run_check"]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import __version__
-from .baseline import Side, load_side
-from .classify import SymbolChange, classify, counts
-from .explain import Explanation, RootCause, explain
-from .policy import (Decision, Policy, Rule, Stablelist, check_stablelist_names, load_rules,
+from batchver import __version__
+from batchver.gate.baseline import Side, load_side
+from batchver.gate.classify import SymbolChange, classify, counts
+from batchver.gate.explain import Explanation, RootCause, explain
+from batchver.gate.policy import (Decision, Policy, Rule, Stablelist, check_stablelist_names, load_rules,
                      load_stablelists)
-from .provenance import Difference, compare, suspicious_share
+from batchver.gate.provenance import Difference, compare, suspicious_share
 
 CHECK_SCHEMA = 1
 

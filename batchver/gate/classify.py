@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .baseline import Export, Side
+from batchver.gate.baseline import Export, Side
 
 # In report order: the kinds that break loading first.
 CHANGE_KINDS = ("removed", "crc_changed", "crc_unavailable", "export_type_changed",

@@ -21,8 +21,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from .baseline import Side
-from .classify import SymbolChange
+from batchver.gate.baseline import Side
+from batchver.gate.classify import SymbolChange
 
 _ATTR = re.compile(r"[a-z_]+\(\d+\)\Z")
 _LOCATION = re.compile(r"(data_member_location|data_bit_offset)\(\d+\)\Z")

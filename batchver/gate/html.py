@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from html import escape
 
-from .check import CheckResult, SymbolResult
-from .classify import KIND_TITLES
-from .render import headline, summary_lines
+from batchver.gate.check import CheckResult, SymbolResult
+from batchver.gate.classify import KIND_TITLES
+from batchver.gate.render import headline, summary_lines
 
 MAX_SYMBOLS_SHOWN = 200  # per root cause, before "and N more"
 

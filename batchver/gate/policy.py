@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .baseline import Export, InputError
-from .classify import CHANGE_KINDS, SymbolChange
+from batchver.gate.baseline import Export, InputError
+from batchver.gate.classify import CHANGE_KINDS, SymbolChange
 
 VERDICTS = ("pass", "warn", "fail")
 _RANK = {"none": -1, "pass": 0, "warn": 1, "fail": 2}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .baseline import Side
-from .classify import SymbolChange
+from batchver.gate.baseline import Side
+from batchver.gate.classify import SymbolChange
 
 # Share of common symbols with changed CRCs above which both sides are
 # probably not versioned the same way (for example genksyms vs DWARF).

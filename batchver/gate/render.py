@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from .check import CheckResult, SymbolResult
-from .classify import KIND_TITLES
+from batchver.gate.check import CheckResult, SymbolResult
+from batchver.gate.classify import KIND_TITLES
 
 FORMATS = ("text", "json", "junit", "html")
 MAX_LISTED = 20  # symbols listed per root cause in text
@@ -16,7 +16,7 @@ MAX_LISTED = 20  # symbols listed per root cause in text
 
 def render(result: CheckResult, fmt: str) -> str:
     if fmt == "html":
-        from .html import render_html
+        from batchver.gate.html import render_html
         return render_html(result)
     return {"text": render_text, "json": render_json, "junit": render_junit}[fmt](result)
 

@@ -9,14 +9,13 @@ The stages live in their own modules, in the order a nightly uses them:
   configured backend, write, check against the baseline);
 * :mod:`.history` appends one JSON line per tree per run, crash-safely;
 * :mod:`.trend` turns the history into a table and an HTML trend page;
-* :mod:`.cli` holds the three commands' entry points.
+* :mod:`batchver.cli.nightly` holds the three commands' entry points.
 """
 
 from __future__ import annotations
 
-from .cli import history_main, nightly_main, validate_main
-from .config import ConfigError, NightlyConfig, TreeConfig, load_config
-from .nightly import NightlyResult, run_nightly
+from batchver.nightly.config import ConfigError, NightlyConfig, TreeConfig, load_config
+from batchver.nightly.nightly import NightlyResult, run_nightly
 
-__all__ = ["ConfigError", "NightlyConfig", "NightlyResult", "TreeConfig", "history_main",
-           "load_config", "nightly_main", "run_nightly", "validate_main"]
+__all__ = ["ConfigError", "NightlyConfig", "NightlyResult", "TreeConfig", "load_config",
+           "run_nightly"]

@@ -6,7 +6,7 @@ Per tree, in order (each stage's time is recorded in the history line):
 1. **produce** - the tree is ``path``, or what ``command`` made: the command
    runs in the config's directory; the tree is then ``path`` if given, else
    the last line the command printed.
-2. **discover** and **version** it with :func:`batchver.runner.run` (cache
+2. **discover** and **version** it with :func:`batchver.tree.scheduler.run` (cache
    and backend from the config).
 3. **write** ``Module.symvers``, ``report.json`` and ``symtypes/`` into
    ``OUTROOT/<tree>/<UTC timestamp>.partial/``, then rename it to
@@ -42,11 +42,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
-from .. import __version__
-from ..atomic import atomic_write
-from ..errors import VersioningError
-from .config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
-from .history import HISTORY_SCHEMA, append_record, latest_completed
+from batchver import __version__
+from batchver.atomic import atomic_write
+from batchver.nightly.config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
+from batchver.nightly.history import HISTORY_SCHEMA, append_record, latest_completed
 
 #: how many recomputed files a history line names (the count is always exact)
 LISTED_MISSES = 20
@@ -167,7 +166,7 @@ def run_check(baseline: str, current: str, stablelists: list[str], rules: str | 
     in every report format.  Imported lazily: when the gate is not installed
     the history line says ``unavailable`` instead of the nightly crashing."""
     try:
-        from ..gate.cli import check_to_files  # type: ignore[import-not-found]
+        from batchver.cli.check import check_to_files  # type: ignore[import-not-found]
     except ImportError as exc:
         return {"status": "unavailable", "message": f"check unavailable ({exc})"}
     args = ["--baseline", baseline, current]
@@ -308,9 +307,9 @@ def _previous_report(config: NightlyConfig, tree: TreeConfig, load: bool) -> tup
 def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
     """Everything for one tree; returns its history record (never raises for
     a problem of the tree itself: that is recorded as ``error``)."""
-    from ..discover import discover
-    from ..report import merge, summary_lines, write_outputs
-    from ..runner import RunOptions, run
+    from batchver.tree.outputs import summary_lines
+    from batchver.tree.pipeline import DiscoveryError, SchedulerError, version_tree
+    from batchver.tree.scheduler import RunOptions
 
     config = ctx.config
     started = datetime.now(timezone.utc)
@@ -335,28 +334,24 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
         record["tree_path"] = tree_dir
         mark = stage("produce", clock)
         source = tree.where(config, "path" if "path" in tree.lines else "command")
-        try:
-            found = discover(tree_dir, None if tree.kind == "auto" else tree.kind, tree.vmlinux)
-        except VersioningError as exc:
-            raise TreeError(f"{source}: {exc}") from None
-        if not found.items:
-            raise TreeError(f"{source}: no exporting files found in {found.tree}")
-        mark = stage("discover", mark)
         opts = RunOptions(jobs=config.jobs, stable=tree.stable, symtypes=tree.symtypes,
                           semantics=tree.semantics, quiet=ctx.quiet, cache_dir=config.cache,
                           backend=config.backend, scheduler=config.scheduler)
         record["jobs"] = opts.workers if config.backend != "dask" else None  # dask: the cluster's
-        try:
-            outcome = run(found, opts)
-        except VersioningError as exc:
-            key = "scheduler" if config.scheduler else "backend"
-            raise TreeError(f"{config.where(key)}: {exc}") from None
-        mark = stage("version", mark)
         final, partial = _claim_run_dir(os.path.join(config.output, tree.name), started)
         earlier = latest_completed(config.output, tree.name)
-        report = write_outputs(partial, found, outcome, merge(found, outcome), opts,
-                               os.path.join(config.output, earlier["run_dir"]) if earlier else None)
-        mark = stage("write", mark)
+        try:
+            done = version_tree(tree_dir, partial, opts, kind=None if tree.kind == "auto" else tree.kind,
+                                vmlinux=tree.vmlinux,
+                                earlier=os.path.join(config.output, earlier["run_dir"]) if earlier else None)
+        except DiscoveryError as exc:
+            raise TreeError(f"{source}: {exc}") from None
+        except SchedulerError as exc:
+            key = "scheduler" if config.scheduler else "backend"
+            raise TreeError(f"{config.where(key)}: {exc}") from None
+        seconds.update(done.seconds)
+        mark = time.perf_counter()
+        report = done.report
         record["counts"] = counts = _counts(report)
         previous_record, previous = _previous_report(
             config, tree, load=any(f["cache"] == "absent" for f in report["files"]))

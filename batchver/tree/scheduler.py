@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
-from .cache import ResultCache, file_digest, task_key
-from .discover import Discovery, WorkItem
-from .dwarfreader import DwarfReader
-from .elfdata import ElfObject
-from .errors import VersioningError
-from .linked import file_assignment, kbuild_assignment, unit_ranges
-from .tasks import (TaskResult, finish_file, run_file_range, run_linked_file, run_object,
+from batchver.tree.cache import ResultCache, file_digest, task_key
+from batchver.tree.discover import Discovery, WorkItem
+from batchver.dwarf.reader import DwarfReader
+from batchver.elf.file import ElfObject
+from batchver.errors import VersioningError
+from batchver.tree.linked import file_assignment, kbuild_assignment, unit_ranges
+from batchver.tree.tasks import (TaskResult, finish_file, run_file_range, run_linked_file, run_object,
                     run_unit_groups, scan_file)
 
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .core import Diagnostics, Options, Scopes, Versioner, read_addresses
-from .dwarfreader import AT_DECLARATION, DwarfReader
-from .elfdata import ElfObject
-from .errors import VersioningError
-from .symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
-from .typestrings import symbol_name
+from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, Scopes, Versioner, read_addresses
+from batchver.dwarf.reader import AT_DECLARATION, DwarfReader
+from batchver.elf.file import ElfObject
+from batchver.errors import VersioningError
+from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
+from batchver.gendwarfksyms.dwarf import symbol_name
 
 
 @dataclass

@@ -14,10 +14,10 @@ import os
 import sys
 from typing import BinaryIO, TextIO
 
-from .atomic import atomic_write
-from .core import Diagnostics, Options, Versioner
-from .errors import VersioningError
-from .symbols import parse_symbol_list
+from batchver.atomic import atomic_write
+from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, Versioner
+from batchver.errors import VersioningError
+from batchver.gendwarfksyms.symbols import parse_symbol_list
 
 USAGE = (
     "Usage: gendwarfksyms [options] elf-object-file ... < symbol-list\n\n"

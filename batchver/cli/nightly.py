@@ -11,11 +11,11 @@ import argparse
 import os
 import sys
 
-from ..atomic import atomic_write
-from .config import ConfigError, load_config
-from .history import HISTORY_FILE, history_path, read_history
-from .nightly import run_nightly
-from .trend import format_table, render_trend
+from batchver.atomic import atomic_write
+from batchver.nightly.config import ConfigError, load_config
+from batchver.nightly.history import HISTORY_FILE, history_path, read_history
+from batchver.nightly.nightly import run_nightly
+from batchver.nightly.trend import format_table, render_trend
 
 TREND_PAGE = "trend.html"
 

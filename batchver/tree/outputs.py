@@ -19,10 +19,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from . import __version__
-from .atomic import atomic_write
-from .discover import VMLINUX, Discovery, module_sort_key
-from .runner import RunOptions, RunOutcome
+from batchver import __version__
+from batchver.atomic import atomic_write
+from batchver.tree.discover import VMLINUX, Discovery, module_sort_key
+from batchver.tree.scheduler import RunOptions, RunOutcome
 
 REPORT_SCHEMA = 1
 

@@ -21,9 +21,10 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .elfdata import ElfObject
-from .errors import VersioningError
-from .exportlist import Export, linked_exports, object_exports
+from batchver.elf.file import ElfObject
+from batchver.errors import VersioningError
+from batchver.elf.archive import read_thin_archive
+from batchver.elf.exports import Export, linked_exports, object_exports
 
 VMLINUX = "vmlinux"
 _SKIP_OBJECTS = ("vmlinux.o", ".vmlinux.export.o")
@@ -162,44 +163,6 @@ def _read_modules(found: Discovery) -> dict[str, str]:
         if members != [module + ".o"]:
             owner.setdefault(module + ".o", "")  # a composite module's link output
     return owner
-
-
-def read_thin_archive(path: str) -> list[str]:
-    """Member paths of a GNU thin archive (relative to the archive's folder),
-    following nested thin archives."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if not data.startswith(b"!<thin>\n"):
-        raise VersioningError("discover", f"'{path}' is not a thin archive", path)
-    pos = 8
-    names = b""
-    members: list[str] = []
-    base = os.path.dirname(path)
-    while pos + 60 <= len(data):
-        header = data[pos:pos + 60]
-        name = header[:16].rstrip(b" ")
-        size = int(header[48:58].strip() or b"0")
-        pos += 60
-        if name == b"//":
-            names = data[pos:pos + size]
-            pos += size + (size & 1)
-            continue
-        if name in (b"/", b"/SYM64/"):
-            pos += size + (size & 1)
-            continue
-        if name.startswith(b"/") and names:
-            start = int(name[1:])
-            end = names.find(b"/\n", start)
-            member = names[start:end if end >= 0 else len(names)]
-        else:
-            member = name.rstrip(b"/")
-        rel = os.path.normpath(os.path.join(base, member.decode("utf-8", "surrogateescape")))
-        if rel.endswith(".a") and os.path.isfile(rel):
-            members.extend(read_thin_archive(rel))
-        else:
-            members.append(rel)
-        # thin archive members have no data in the archive
-    return members
 
 
 def _builtin_objects(found: Discovery) -> list[str] | None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import zlib
 from typing import Callable
 
-from .errors import VersioningError
-from .kabi import KabiRules
-from .typestrings import (COMPLETE, SYMBOL, T_CLASS, T_ENUM, T_STRUCT, T_TYPEDEF, T_UNION,
+from batchver.errors import VersioningError
+from batchver.gendwarfksyms.kabi import KabiRules
+from batchver.gendwarfksyms.dwarf import (COMPLETE, SYMBOL, T_CLASS, T_ENUM, T_STRUCT, T_TYPEDEF, T_UNION,
                           UNEXPANDED, DieMap, Entry)
 
 TYPE_PREFIX = {T_CLASS: "s", T_STRUCT: "s", T_UNION: "u", T_ENUM: "e", T_TYPEDEF: "t"}

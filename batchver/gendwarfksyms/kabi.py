@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .errors import VersioningError
+from batchver.errors import VersioningError
 
 RULE_SECTION = ".discard.gendwarfksyms.kabi_rules"
 RULE_VERSION = "1"

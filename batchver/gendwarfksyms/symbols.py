@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Iterator
 
-from .errors import VersioningError
+from batchver.errors import VersioningError
 
 SYMBOL_PTR_PREFIX = "__gendwarfksyms_ptr_"
 SHN_UNDEF = 0

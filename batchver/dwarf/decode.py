@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 
-from .elfdata import UINT_CODES
+from batchver.elf.file import UINT_CODES
 
 MASK64 = (1 << 64) - 1
 
@@ -100,7 +100,7 @@ def _sig(reader, signature: int) -> tuple:
 def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int, endian: str):
     """A function ``(data, pos, unit_base_key, unit, reader) -> (attrs,
     end)`` for DIEs with this attribute list, or None."""
-    from .dwarfreader import read_sleb, read_uleb  # the reader imports this module
+    from batchver.dwarf.reader import read_sleb, read_uleb  # the reader imports this module
 
     namespace: dict = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": _sig}
     body: list[str] = []

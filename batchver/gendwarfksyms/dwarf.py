@@ -3,9 +3,9 @@
 This is the stage upstream calls ``die_map``.  Every DIE rendered for a
 symbol gets an :class:`Entry` keyed by (DIE, state) holding *fragments*:
 literal strings, line-break markers (+1, 0, -1) and child DIEs (the decoded
-:class:`~batchver.dwarfreader.Die` itself, so replaying never looks one up).
+:class:`~batchver.dwarf.reader.Die` itself, so replaying never looks one up).
 Type strings and CRCs are later built from these entries (see
-:mod:`batchver.versions`), so the rules here decide every byte of output:
+:mod:`batchver.gendwarfksyms.types`), so the rules here decide every byte of output:
 
 * structs, unions, enums and classes are expanded at most once per exported
   symbol (a per-symbol *expansion set* cuts recursion), never when they are
@@ -24,14 +24,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .dwarfdecode import CONST, REF
-from .dwarfreader import (AT_ABSTRACT_ORIGIN, AT_ACCESSIBILITY, AT_ALIGNMENT, AT_BIT_SIZE,
+from batchver.dwarf.decode import CONST, REF
+from batchver.dwarf.reader import (AT_ABSTRACT_ORIGIN, AT_ACCESSIBILITY, AT_ALIGNMENT, AT_BIT_SIZE,
                           AT_BYTE_SIZE, AT_CONST_VALUE, AT_COUNT, AT_DATA_BIT_OFFSET,
                           AT_DATA_MEMBER_LOCATION, AT_DECL_FILE, AT_DECLARATION, AT_DISCR_VALUE,
                           AT_ENCODING, AT_LINKAGE_NAME, AT_NAME, AT_TYPE, AT_UPPER_BOUND, TAG, Die,
                           DwarfReader, MASK64)
-from .errors import VersioningError
-from .kabi import KabiRules
+from batchver.errors import VersioningError
+from batchver.gendwarfksyms.kabi import KabiRules
 
 INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
 STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")

@@ -19,9 +19,9 @@ import json
 import os
 from dataclasses import asdict, fields
 
-from . import __version__
-from .atomic import atomic_write
-from .tasks import TaskResult
+from batchver import __version__
+from batchver.atomic import atomic_write
+from batchver.tree.tasks import TaskResult
 
 _CHUNK = 1 << 20
 ENTRY_FORMAT = 2  # part of every key: entries of another layout are simply not found

@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
-from .errors import VersioningError
+from batchver.errors import VersioningError
 
 SHT_SYMTAB = 2
 SHT_RELA = 4

@@ -15,12 +15,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from .core import Diagnostics, Options, PartialTypes, Scopes, Versioner, merge_partials, version_object
-from .dwarfreader import DwarfReader
-from .elfdata import ElfObject
-from .errors import VersioningError
-from .gcpause import collector_paused
-from .linked import UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
+from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, PartialTypes, Scopes, Versioner, merge_partials, version_object
+from batchver.dwarf.reader import DwarfReader
+from batchver.elf.file import ElfObject
+from batchver.errors import VersioningError
+from batchver.gcpause import collector_paused
+from batchver.tree.linked import UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
 
 
 @dataclass

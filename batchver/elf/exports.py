@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .elfdata import ElfObject
-from .errors import VersioningError
+from batchver.elf.file import ElfObject
+from batchver.errors import VersioningError
 
 EXPORT_PREFIX = "__export_symbol_"
 KSYMTAB_PREFIX = "__ksymtab_"

@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
-from ..atomic import atomic_write
-from .baseline import InputError
-from .render import FORMATS, headline, render
+from batchver.atomic import atomic_write
+from batchver.gate.baseline import InputError
+from batchver.gate.render import FORMATS, headline, render
 
 DESCRIPTION = """\
 Compare a CURRENT kernel build with a BASELINE and decide whether the kernel
@@ -78,7 +78,7 @@ def check_to_files(args: list[str], outputs: list[tuple[str, str]]) -> int:
         ns = parser.parse_args(args)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return int(exc.code or 0)
-    from .check import run_check
+    from batchver.gate.check import run_check
     try:
         result = run_check(ns.baseline, ns.current, ns.stablelist, ns.rules,
                            with_explanations=not ns.no_explain)

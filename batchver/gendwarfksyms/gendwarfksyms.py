@@ -19,21 +19,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .deepstack import call_deep
-from .dwarfreader import AT_NAME, Die, DwarfReader, Unit
-from .elfdata import ElfObject
-from .errors import VersioningError
-from .gcpause import collector_paused
-from .kabi import RULE_SECTION, KabiRules
-from .symbols import MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
-from .typestrings import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_MEMBER, T_NAMESPACE, T_STRUCT,
+from batchver.deepstack import call_deep
+from batchver.dwarf.reader import AT_NAME, Die, DwarfReader, Unit
+from batchver.elf.file import ElfObject
+from batchver.errors import VersioningError
+from batchver.gcpause import collector_paused
+from batchver.gendwarfksyms.kabi import RULE_SECTION, KabiRules
+from batchver.gendwarfksyms.symbols import MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
+from batchver.gendwarfksyms.dwarf import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_MEMBER, T_NAMESPACE, T_STRUCT,
                           T_SUBPROGRAM, T_SUBROUTINE, T_VARIABLE, DieMap, SymbolState, symbol_name)
 
 # Tags the unit walk always decodes: scopes it descends into and candidates.
 WALK_DECODED = frozenset((T_NAMESPACE, T_CLASS, T_STRUCT, T_SUBPROGRAM, T_VARIABLE))
 # ... and the tag it never needs to see (nothing asks for a member's fqn).
 MEMBERS = frozenset((T_MEMBER,))
-from .versions import TypeMap, crc32_text
+from batchver.gendwarfksyms.types import TypeMap, crc32_text
 
 
 @dataclass

@@ -15,9 +15,9 @@ from __future__ import annotations
 import bisect
 import struct
 
-from .dwarfdecode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
-from .elfdata import ElfObject
-from .errors import VersioningError
+from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
+from batchver.elf.file import ElfObject
+from batchver.errors import VersioningError
 
 TYPES_BASE = 1 << 48
 
@@ -377,7 +377,7 @@ class DwarfReader:
 
     def _decoder(self, unit: Unit, specs: tuple):
         """The compiled decoder for an attribute list in this unit's layout
-        (see :mod:`batchver.dwarfdecode`); None when it cannot be compiled."""
+        (see :mod:`batchver.dwarf.decode`); None when it cannot be compiled."""
         # Keyed by the identity of the (long-lived) spec tuple first: hashing
         # the tuple itself on every DIE costs more than decoding it.
         fast_key = (id(specs), unit.offset_size, unit.addr_size, unit.version)
