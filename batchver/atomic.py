@@ -1,17 +1,73 @@
-"""Atomic output files: write beside the target, fsync, then rename (or,
-for a file identical to an earlier output, link that file beside the target
-and rename the link).
+"""How batchver touches files it does not own: outputs are written
+atomically, and inputs are opened only when they are regular files.
 
-A reader (or a run killed half-way) sees either the old file or the complete
-new one, never a truncated one.
+Atomic output files: write beside the target, fsync, then rename (or, for a
+file identical to an earlier output, link that file beside the target and
+rename the link).  A reader (or a run killed half-way) sees either the old
+file or the complete new one, never a truncated one.
+
+Regular inputs only: a FIFO, socket or device named like an object, a
+symtypes file or a cache entry would block ``open`` or ``read`` forever (or
+return endless bytes), so every input is opened non-blocking and refused
+unless ``fstat`` says it is a regular file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from typing import Iterator
+
+#: the name prefix of every temporary file: a leftover of a killed run is
+#: recognised (and removed) by it
+TMP_PREFIX = ".tmp-"
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISLNK, "a symbolic link"))
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words ("a FIFO"), for error messages."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: str, follow: bool = True) -> int:
+    """A read-only descriptor of ``path``; OSError (``EINVAL``, with the
+    file's kind as its text) unless it is a regular file.  Opening with
+    ``O_NONBLOCK`` makes a FIFO without a writer fail the check instead of
+    blocking; ``follow=False`` refuses a symbolic link itself."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})", path)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_regular(path: str, follow: bool = True) -> bytes:
+    """The bytes of the regular file ``path`` (see :func:`open_regular`)."""
+    with os.fdopen(open_regular(path, follow), "rb") as handle:
+        return handle.read()
+
+
+def remove_any(path: str) -> None:
+    """Remove ``path`` whatever it is (a directory tree, a file, a FIFO, a
+    symbolic link, not what it points to); what cannot be removed stays."""
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def atomic_write(path: str, text: str | bytes | list[str], same_as: str | None = None) -> None:
@@ -33,7 +89,7 @@ def atomic_write(path: str, text: str | bytes | list[str], same_as: str | None =
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
     directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix="-" + os.path.basename(path), dir=directory)
     with _removed_on_failure(tmp):
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -65,7 +121,7 @@ def _holds(path: str, pieces: list[str | bytes]) -> bool:
     encoding or reading a whole symtypes file at once costs more in fresh
     memory than the comparison."""
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular(path), "rb") as handle:
             for text in pieces:
                 for start in range(0, len(text), _COMPARE_CHUNK):
                     piece = text[start:start + _COMPARE_CHUNK]
@@ -81,7 +137,7 @@ def _holds(path: str, pieces: list[str | bytes]) -> bool:
 def _link(existing: str, path: str) -> bool:
     """Atomically make ``path`` another name of ``existing``; False where
     links are impossible (another file system, no permission)."""
-    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.urandom(6).hex()}-"
+    tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}-"
                        + os.path.basename(path))
     try:
         os.link(existing, tmp)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+from typing import Iterator
 
 from batchver.tree.discover import Discovery
 
@@ -30,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", metavar="DIR",
                         help="reuse results of unchanged files from this content-addressed "
                              "cache (and store new ones); report.json says per file why")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when an export has no DWARF information (by default such "
+                             "exports are counted and warned about, as upstream and kbuild do: "
+                             "assembler exports of every real kernel have none)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -38,8 +45,14 @@ DESCRIPTION = ("Version every exported symbol of a kernel tree and write one Mod
                "directory (objects with .export_symbol sections, modules.order, *.mod, vmlinux.a) "
                "or a linked debug tree (vmlinux and kernel/**/*.ko, e.g. "
                "/usr/lib/debug/lib/modules/VERSION).")
-EPILOG = ("Exit status: 0 every export versioned; 1 some file failed or some export had no DWARF "
-          "information (see the summary and report.json); 2 bad arguments or nothing to do.")
+EPILOG = ("Exit status: 0 outputs written and no file failed (exports without DWARF information, "
+          "e.g. assembler exports, are warned about and counted in report.json); "
+          "1 outputs written but some file failed, or some export had no DWARF information under "
+          "--strict; or the outputs could not be written (full disk: the previous outputs are kept); "
+          "2 bad arguments, found before any versioning: TREE missing or with nothing to version, "
+          "OUTDIR or --cache not a writable directory; "
+          "130 interrupted (SIGINT), 143 terminated (SIGTERM): the previous outputs are kept. "
+          "OUTDIR's Module.symvers, report.json and symtypes/ are replaced as one set.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,12 +61,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is, so that it unwinds as for Ctrl-C:
+    workers stopped, staging removed, previous outputs intact."""
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    def raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(args: list[str]) -> int:
     ns = build_parser().parse_args(args)
-    from batchver.tree.outputs import summary_lines
-    from batchver.tree.pipeline import DiscoveryError, version_tree
-    from batchver.tree.scheduler import RunOptions
     from batchver.errors import VersioningError
+    from batchver.tree.outputs import summary_lines
+    from batchver.tree.pipeline import DiscoveryError, UnusableDirectory, version_tree
+    from batchver.tree.scheduler import RunOptions
 
     def show(found: Discovery) -> None:
         if not ns.quiet:
@@ -61,21 +91,36 @@ def main(args: list[str]) -> int:
             for note in found.notes:
                 print(f"note: {note}", file=sys.stderr)
 
+    written = []
+    kept = "the previous outputs are kept"
     opts = RunOptions(ns.jobs, ns.stable, ns.symtypes, ns.semantics, ns.split_mb << 20, ns.quiet,
                       ns.cache)
     try:
-        done = version_tree(ns.tree, ns.output, opts, kind=None if ns.kind == "auto" else ns.kind,
-                            vmlinux=ns.vmlinux, on_discovered=show)
-    except DiscoveryError as exc:
+        with _terminate_as_exception():
+            done = version_tree(ns.tree, ns.output, opts, kind=None if ns.kind == "auto" else ns.kind,
+                                vmlinux=ns.vmlinux, on_discovered=show,
+                                on_written=lambda: written.append(True))
+    except (DiscoveryError, UnusableDirectory) as exc:
         print(f"batchver run: {exc}", file=sys.stderr)
         return 2
     except VersioningError as exc:
         print(f"batchver run: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"batchver run: cannot write outputs: {exc.filename or ns.output}: "
+              f"{exc.strerror or exc}; {kept}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Terminated) as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        state = "the new outputs were written; the cache was not updated" if written else kept
+        print(f"batchver run: {what}; {state}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     report = done.report
+    for warning in done.warnings:
+        print(f"batchver run: warning: {warning}", file=sys.stderr)
     if not ns.quiet:
         for line in summary_lines(report):
             print(line, file=sys.stderr)
         print(f"wrote {ns.output}/Module.symvers and report.json", file=sys.stderr)
     counts = report["counts"]
-    return 0 if counts["failed_files"] == 0 and counts["no_information"] == 0 else 1
+    return 1 if counts["failed_files"] or (ns.strict and counts["no_information"]) else 0

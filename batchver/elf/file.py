@@ -19,6 +19,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
+from batchver.atomic import open_regular
 from batchver.errors import VersioningError
 
 SHT_SYMTAB = 2
@@ -96,7 +97,7 @@ class ElfObject:
     def __init__(self, path: str):
         self.path = path
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_regular(path)  # a FIFO named *.o must not block
         except OSError as exc:
             raise VersioningError("main", f"open failed for '{path}': {exc.strerror}", path) from None
         try:

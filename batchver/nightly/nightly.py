@@ -202,9 +202,10 @@ def explain_cache(report: dict, previous: dict | None, same_cache: bool = True) 
     general = None
     if previous is None:
         general = "no cached result, and no earlier run of this tree to compare with"
-    elif previous["tool"]["version"] != report["tool"]["version"]:
-        general = (f"batchver version changed ({previous['tool']['version']} -> "
-                   f"{report['tool']['version']}); results of other versions are never reused")
+    elif previous["tool"].get("code") != report["tool"]["code"]:
+        general = (f"batchver's code changed (version {previous['tool']['version']} -> "
+                   f"{report['tool']['version']}, code {previous['tool'].get('code', 'unrecorded')} -> "
+                   f"{report['tool']['code']}); results of other code are never reused")
     elif previous["options"] != report["options"]:
         moved = [f"{k}: {previous['options'].get(k)} -> {v}" for k, v in report["options"].items()
                  if previous["options"].get(k) != v]
@@ -217,7 +218,7 @@ def explain_cache(report: dict, previous: dict | None, same_cache: bool = True) 
         if state == "off":
             explained.append((f["file"], "off", "no cache configured"))
         elif state == "hit":
-            explained.append((f["file"], "reused", "same bytes, exports, options and batchver version"))
+            explained.append((f["file"], "reused", "same bytes, exports, options and batchver code"))
         elif state.startswith("corrupt"):
             explained.append((f["file"], "parsed", state + "; recomputed"))
         else:
@@ -251,14 +252,11 @@ def _cache_summary(report: dict, explained: list[tuple[str, str, str]]) -> dict:
 
 
 def _counts(report: dict) -> dict[str, int]:
-    """The report's counts for the history.  Files are counted by status
-    here because report.json's ``failed_files`` also counts ``incomplete``
-    files (some exports without DWARF, normal for vmlinux), which are not
-    failures of a nightly."""
-    statuses = [f["status"] for f in report["files"]]
-    counts = {k: report["counts"][k] for k in ("files", "modules", "exports", "versioned", "no_information")}
-    counts.update(failed_files=statuses.count("failed"), incomplete_files=statuses.count("incomplete"))
-    return counts
+    """The report's counts for the history: ``failed_files`` (could not be
+    versioned) apart from ``incomplete_files`` (some exports without DWARF,
+    normal for vmlinux), which are not failures of a nightly."""
+    return {k: report["counts"][k] for k in ("files", "failed_files", "incomplete_files", "modules",
+                                             "exports", "versioned", "no_information")}
 
 
 # -- one tree ------------------------------------------------------------------
@@ -308,7 +306,7 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
     """Everything for one tree; returns its history record (never raises for
     a problem of the tree itself: that is recorded as ``error``)."""
     from batchver.tree.outputs import summary_lines
-    from batchver.tree.pipeline import DiscoveryError, SchedulerError, version_tree
+    from batchver.tree.pipeline import DiscoveryError, SchedulerError, UnusableDirectory, version_tree
     from batchver.tree.scheduler import RunOptions
 
     config = ctx.config
@@ -349,7 +347,11 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
         except SchedulerError as exc:
             key = "scheduler" if config.scheduler else "backend"
             raise TreeError(f"{config.where(key)}: {exc}") from None
+        except UnusableDirectory as exc:
+            raise TreeError(f"{config.where(exc.role)}: {exc}") from None
         seconds.update(done.seconds)
+        if done.warnings:
+            record["warning"] = "; ".join(done.warnings)
         mark = time.perf_counter()
         report = done.report
         record["counts"] = counts = _counts(report)

@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from batchver.atomic import open_regular
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
@@ -79,6 +80,15 @@ def _walk_files(tree: str, suffix: str):
         for name in sorted(files):
             if name.endswith(suffix):
                 yield os.path.join(root, name)
+
+
+def _size(path: str) -> int:
+    """A file's size for scheduling; 0 for one that cannot be stat'ed (a
+    dangling symlink or a loop), which is reported when it is opened."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _has_objects(tree: str) -> bool:
@@ -178,13 +188,13 @@ def _builtin_objects(found: Discovery) -> list[str] | None:
 
 def _mentions_exports(path: str) -> bool:
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular(path), "rb") as handle:
             if os.fstat(handle.fileno()).st_size == 0:
                 return False
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 return data.find(b"__export_symbol_") >= 0
     except (OSError, ValueError):
-        return True  # let the real reader report it
+        return True  # let the real reader report it (a FIFO, a symlink loop)
 
 
 def _discover_built(found: Discovery) -> None:
@@ -212,10 +222,10 @@ def _discover_built(found: Discovery) -> None:
                 elf.close()
         except VersioningError as exc:
             found.errors.append((rel, str(exc)))
-            found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
+            found.items.append(WorkItem(path, rel, module, [], _size(path)))
             continue
         if exports:
-            found.items.append(WorkItem(path, rel, module, exports, os.path.getsize(path)))
+            found.items.append(WorkItem(path, rel, module, exports, _size(path)))
 
 
 # -- linked trees ------------------------------------------------------------
@@ -260,7 +270,7 @@ def _discover_linked(found: Discovery, vmlinux: str | None) -> None:
                 elf.close()
         except VersioningError as exc:
             found.errors.append((rel, str(exc)))
-            found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
+            found.items.append(WorkItem(path, rel, module, [], _size(path)))
             continue
         if exports:
-            found.items.append(WorkItem(path, rel, module, exports, os.path.getsize(path)))
+            found.items.append(WorkItem(path, rel, module, exports, _size(path)))

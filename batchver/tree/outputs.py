@@ -11,16 +11,32 @@
 * ``report.json``: per-file status, counts, errors, where each export was
   versioned, and the toolchain seen.  Everything in it is deterministic
   except the ``timing`` object, which holds all the clock readings.
+
+The outputs are one set: a run's ``Module.symvers``, ``report.json`` and
+``symtypes/`` always come from the same run.  They are written into a
+staging directory inside OUTDIR (``.batchver-staging-*``), where a full
+disk or an interrupt costs nothing but the staging directory, and then
+committed by renames: a journal file (``.batchver-commit``) naming the
+staging directory is written first, so a run killed while renaming is
+finished by the next one (:func:`recover`), which also removes what killed
+runs left behind (staging directories, ``.tmp-*`` files).  ``symtypes/`` is
+replaced as a whole, so symtypes of modules that no longer exist go with it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import signal
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from batchver import __version__
-from batchver.atomic import atomic_write
+from batchver.atomic import TMP_PREFIX, atomic_write, read_regular, remove_any
+from batchver.tree.cache import code_digest
 from batchver.tree.discover import VMLINUX, Discovery, module_sort_key
 from batchver.tree.scheduler import RunOptions, RunOutcome
 
@@ -50,12 +66,11 @@ class Merged:
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
 
-    @property
-    def failed_files(self) -> list[dict]:
-        return [f for f in self.files if f["status"] != "ok"]
-
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
+
+    def count_files(self, status: str) -> int:
+        return sum(1 for f in self.files if f["status"] == status)
 
 
 def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
@@ -97,7 +112,6 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             "no_information": missing,
             "error": error,
             "warnings": sorted(set(warnings)),
-            "split_into": outcome.split.get(item.rel, 1),
             "cache": outcome.cache.get(item.rel, "off"),
         })
     merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.name, r.file))
@@ -123,7 +137,9 @@ def symvers_text(rows: list[ExportRow]) -> str:
 def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts: RunOptions) -> dict:
     return {
         "schema": REPORT_SCHEMA,
-        "tool": {"name": "batchver", "version": __version__},
+        # the code's digest keys the cache: a nightly's --explain-cache names
+        # a change of it as the reason nothing was reused
+        "tool": {"name": "batchver", "version": __version__, "code": code_digest()[:16]},
         "tree": discovery.tree,
         "kind": discovery.kind,
         "options": {"semantics": opts.semantics if discovery.kind == "linked" else "kbuild",
@@ -132,7 +148,8 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         "toolchain": {"producers": merged.producers, "dwarf_versions": merged.dwarf_versions},
         "counts": {
             "files": len(merged.files),
-            "failed_files": len(merged.failed_files),
+            "failed_files": merged.count_files("failed"),
+            "incomplete_files": merged.count_files("incomplete"),
             "modules": len({f["module"] for f in merged.files}),
             "exports": len(merged.rows),
             "versioned": merged.count("ok"),
@@ -151,6 +168,9 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
             "cache_hits": outcome.cache_hits,
             "cache_lookups": len(outcome.cache),
             "jobs": opts.workers,
+            # how big linked files were cut for the workers: a scheduling
+            # choice that depends on --jobs, so it lives with the clocks
+            "split_into": dict(sorted(outcome.split.items())),
             "file_seconds": {rel: round(sum(r.seconds for r in rs), 3)
                              for rel, rs in sorted(outcome.results.items())},
             "stage_seconds": _stage_totals(outcome),
@@ -169,22 +189,106 @@ def _stage_totals(outcome: RunOutcome) -> dict[str, float]:
     return {stage: round(seconds, 3) for stage, seconds in sorted(totals.items())}
 
 
+STAGING_PREFIX = ".batchver-staging-"
+COMMIT = ".batchver-commit"
+SYMTYPES = "symtypes"
+_OLD_SYMTYPES = ".old-symtypes"
+
+
 def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged: Merged,
                   opts: RunOptions, earlier: str | None = None) -> dict:
-    """Write every output atomically; return the report.  ``earlier`` is an
-    earlier run's output directory: symtypes files that come out identical
-    are hard-linked from it rather than written again."""
+    """Write every output as one set (see the module's docstring); return the
+    report.  Symtypes files identical to ``earlier``'s (an earlier run's
+    output directory; by default OUTDIR's own previous outputs) are
+    hard-linked from it rather than written again."""
     os.makedirs(outdir, exist_ok=True)
     report = report_dict(discovery, outcome, merged, opts)
-    if opts.symtypes:
-        for module, texts in sorted(merged.symtypes.items()):
-            name = os.path.join("symtypes", (module or VMLINUX) + ".symtypes")
-            path = os.path.join(outdir, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, texts, os.path.join(earlier, name) if earlier else None)
-    atomic_write(os.path.join(outdir, "Module.symvers"), symvers_text(merged.rows))
-    atomic_write(os.path.join(outdir, "report.json"), report_json(report))
+    previous = earlier or outdir
+    with _locked(outdir):
+        recover(outdir)
+        stage = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=outdir)
+        try:
+            if opts.symtypes:
+                for module, texts in sorted(merged.symtypes.items()):
+                    name = os.path.join(SYMTYPES, (module or VMLINUX) + ".symtypes")
+                    path = os.path.join(stage, name)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    atomic_write(path, texts, os.path.join(previous, name))
+            atomic_write(os.path.join(stage, "Module.symvers"), symvers_text(merged.rows))
+            atomic_write(os.path.join(stage, "report.json"), report_json(report))
+        except BaseException:
+            remove_any(stage)
+            raise
+        with _signals_deferred():  # an interrupt now would cut the set in two
+            # the point of no return: from here the set is committed, by this
+            # run or, if it is killed, by the next one
+            atomic_write(os.path.join(outdir, COMMIT),
+                         f"{os.path.basename(stage)}\n{SYMTYPES if opts.symtypes else ''}\n")
+            _roll_forward(outdir, stage, opts.symtypes)
     return report
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the few renames of a commit; they
+    are delivered (and raise) when it is done."""
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def _locked(outdir: str) -> Iterator[None]:
+    """Hold an exclusive lock on OUTDIR itself while its outputs change, so
+    that a concurrent run's staging directory is never taken for a
+    leftover."""
+    fd = os.open(outdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def recover(outdir: str) -> None:
+    """Finish a commit a killed run had started, then remove what killed
+    runs left: staging directories and ``.tmp-*`` files."""
+    journal = os.path.join(outdir, COMMIT)
+    try:
+        lines = read_regular(journal, follow=False).decode("utf-8", "replace").split("\n")
+    except OSError:  # none (the usual case), or not one a run wrote
+        lines = [""]
+    pending = lines[0]
+    if pending.startswith(STAGING_PREFIX) and "/" not in pending \
+            and os.path.isdir(os.path.join(outdir, pending)):
+        _roll_forward(outdir, os.path.join(outdir, pending), lines[1:2] == [SYMTYPES])
+    for name in os.listdir(outdir):
+        if name.startswith((STAGING_PREFIX, TMP_PREFIX)) or name == COMMIT:
+            remove_any(os.path.join(outdir, name))
+
+
+def _roll_forward(outdir: str, stage: str, with_symtypes: bool) -> None:
+    """Move a complete staging directory's outputs into OUTDIR.  Every step
+    checks what is already done, so a run killed half-way is finished by
+    :func:`recover` from wherever it stopped.  The previous ``symtypes/``
+    leaves whether or not this set has one (it would describe other
+    CRCs); ``report.json`` goes last: a reader that finds the new report
+    finds the new set."""
+    current, staged = os.path.join(outdir, SYMTYPES), os.path.join(stage, SYMTYPES)
+    old = os.path.join(stage, _OLD_SYMTYPES)
+    if os.path.lexists(current) and not os.path.lexists(old) and \
+            (os.path.isdir(staged) or not with_symtypes):
+        os.rename(current, old)
+    if os.path.isdir(staged):
+        os.rename(staged, current)
+    for name in ("Module.symvers", "report.json"):
+        if os.path.lexists(os.path.join(stage, name)):
+            os.replace(os.path.join(stage, name), os.path.join(outdir, name))
+    os.unlink(os.path.join(outdir, COMMIT))
+    remove_any(stage)
 
 
 def report_json(report: dict) -> str:
@@ -213,7 +317,8 @@ def summary_lines(report: dict) -> list[str]:
     c = report["counts"]
     lines = [f"{c['exports']} exports in {c['files']} files ({c['modules']} modules): "
              f"{c['versioned']} versioned, {c['no_information']} without DWARF information, "
-             f"{c['failed_exports']} in failed files; wall time "
+             f"{c['failed_exports']} in failed files; {c['failed_files']} failed files, "
+             f"{c['incomplete_files']} incomplete files (exports without DWARF); wall time "
              f"{report['timing']['wall_seconds']:.1f} s with {report['timing']['jobs']} jobs"]
     for f in report["files"]:
         if f["status"] == "failed":

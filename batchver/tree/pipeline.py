@@ -8,11 +8,15 @@ outputs go and what they print, which they pass in.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from batchver.atomic import TMP_PREFIX
 from batchver.errors import VersioningError
+from batchver.tree.cache import ResultCache
 from batchver.tree.discover import Discovery, discover
 from batchver.tree.outputs import merge, write_outputs
 from batchver.tree.scheduler import RunOptions, run
@@ -21,6 +25,16 @@ from batchver.tree.scheduler import RunOptions, run
 class DiscoveryError(VersioningError):
     """The tree cannot be versioned at all (missing, or nothing exports):
     the caller's input is wrong, so commands exit 2 rather than 1."""
+
+
+class UnusableDirectory(VersioningError):
+    """The output directory or the cache cannot be written (a file, under a
+    file, read-only, in /proc): bad input too, found before any work.
+    ``role`` is ``"output"`` or ``"cache"``."""
+
+    def __init__(self, role: str, message: str, path: str):
+        super().__init__(role, message, path)
+        self.role = role
 
 
 class SchedulerError(VersioningError):
@@ -36,19 +50,47 @@ class TreeRun:
     discovery: Discovery
     report: dict
     seconds: dict[str, float] = field(default_factory=dict)
+    # problems that cost no output (a cache that could not be updated)
+    warnings: list[str] = field(default_factory=list)
+
+
+def writable_directory(path: str, role: str) -> None:
+    """Create ``path`` if needed and prove that a file can be made in it,
+    so that a run never versions a whole tree only to fail writing.
+    Raises :class:`UnusableDirectory` with one line naming the cause."""
+    label = {"output": "output directory", "cache": "cache directory"}[role]
+    try:
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise NotADirectoryError(0, "exists and is not a directory", path)
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX, suffix="-probe", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UnusableDirectory(role, f"{label} '{path}' cannot be used: "
+                                f"{exc.strerror or exc}", path) from None
 
 
 def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None = None,
                  vmlinux: str | None = None, earlier: str | None = None,
-                 on_discovered: Callable[[Discovery], None] | None = None) -> TreeRun:
+                 on_discovered: Callable[[Discovery], None] | None = None,
+                 on_written: Callable[[], None] | None = None) -> TreeRun:
     """Version every export of ``tree`` and write ``outdir``'s outputs.
 
     ``earlier`` is a previous run's output directory whose identical
     symtypes files are linked instead of written again; ``on_discovered``
-    sees the discovery before versioning starts (to print its summary).
-    Raises :class:`DiscoveryError` or :class:`SchedulerError`; a bad file
-    never raises, it is reported in ``report.json``.
+    sees the discovery before versioning starts (to print its summary),
+    ``on_written`` is called once the new outputs are in place (so that an
+    interrupt can be described truthfully).
+    Raises :class:`UnusableDirectory` (before any work), :class:`DiscoveryError`,
+    :class:`SchedulerError`, or OSError when the outputs cannot be written
+    (the previous ones are then intact); a bad file never raises, it is
+    reported in ``report.json``.  The cache is updated after the outputs
+    are written: a cache that fails then costs a warning, not the outputs.
     """
+    writable_directory(outdir, "output")
+    if opts.cache_dir:
+        writable_directory(opts.cache_dir, "cache")
     seconds: dict[str, float] = {}
     mark = time.perf_counter()
 
@@ -74,4 +116,12 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
     stage("version")
     report = write_outputs(outdir, found, outcome, merge(found, outcome), opts, earlier)
     stage("write")
-    return TreeRun(found, report, seconds)
+    if on_written is not None:
+        on_written()
+    warnings = []
+    if opts.cache_dir:
+        problem = ResultCache(opts.cache_dir).store(outcome.to_store)
+        if problem:
+            warnings.append(problem)
+        stage("cache")
+    return TreeRun(found, report, seconds, warnings)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -62,6 +63,9 @@ class RunOutcome:
     results: dict[str, list[TaskResult]] = field(default_factory=dict)
     split: dict[str, int] = field(default_factory=dict)
     cache: dict[str, str] = field(default_factory=dict)
+    # cache key -> results computed this run, for ResultCache.store once the
+    # outputs are written
+    to_store: dict[str, list[TaskResult]] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
     @property
@@ -82,17 +86,44 @@ def _parallel(jobs: int, calls: list, bar: tqdm, weights: list[int]):
                       return_as="generator_unordered")
     index_of = {}
     wrapped = []
+    parent = os.getpid()
     for i, call in enumerate(calls):
         index_of[i] = weights[i]
-        wrapped.append(delayed(_indexed)(i, call))
+        wrapped.append(delayed(_indexed)(i, call, parent))
     for i, result in runner(wrapped):
         bar.update(index_of[i])
         yield i, result
 
 
-def _indexed(index: int, call):
+def _indexed(index: int, call, parent: int):
+    _exit_with_parent(parent)
     func, args = call
     return index, func(*args)
+
+
+_watching = False
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker the run started itself, exit as soon as the run is gone.
+
+    A run killed with SIGKILL cannot stop its pool, and loky's idle workers
+    would otherwise live on for minutes holding the caller's stdout and
+    stderr (a CI step or ``$(batchver run ...)`` then never ends).  A daemon
+    thread polls the parent pid: reparenting means the run died.  Only
+    direct children watch: in the run's own process (``--jobs 1``) or on a
+    Dask worker the parent is someone else's."""
+    global _watching
+    if _watching or os.getpid() == parent or os.getppid() != parent:
+        return
+    _watching = True
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="batchver-parent-watch", daemon=True).start()
 
 
 def _file_assignment(item: WorkItem, names: list[str], scans: list) -> tuple[dict, list]:
@@ -153,18 +184,27 @@ def _backend(opts: RunOptions):
             yield
 
 
+def _digest(path: str) -> str | None:
+    """A file's digest, or None when it cannot be read now: the task then
+    runs uncached and reports the file's own error."""
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
+
+
 def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool) -> dict[str, str]:
     """Cache keys of the exporting items.  Hashing a distro tree's files is
     most of an unchanged re-run; hashlib releases the GIL, so threads share
     the work."""
     items = [item for item in items if item.exports]
     with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, os.cpu_count() or 1))) as pool:
-        digests = list(pool.map(file_digest, [item.path for item in items]))
+        digests = list(pool.map(_digest, [item.path for item in items]))
     return {item.rel: task_key("linked" if linked else "object", digest, [e.name for e in item.exports],
                                {"semantics": opts.semantics if linked else "kbuild",
                                 "stable": opts.stable, "symtypes": opts.symtypes,
                                 "split": linked and item.size > opts.split_bytes})
-            for item, digest in zip(items, digests)}
+            for item, digest in zip(items, digests) if digest is not None}
 
 
 def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
@@ -176,7 +216,7 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     keys = _cache_keys(discovery.items, opts, linked) if cache is not None else {}
     todo = []
     for item in discovery.items:
-        if cache is not None and item.exports:
+        if item.rel in keys:
             cached, why = cache.get(keys[item.rel])
             outcome.cache[item.rel] = why
             if cached is not None:
@@ -281,9 +321,7 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     bar.close()
     for results in outcome.results.values():
         results.sort(key=lambda r: r.part)
-    if cache is not None:
-        for item in todo:
-            if item.rel in keys and item.rel in outcome.results:
-                cache.put(keys[item.rel], outcome.results[item.rel])
+    outcome.to_store = {keys[item.rel]: outcome.results[item.rel] for item in todo
+                        if item.rel in keys and item.rel in outcome.results}
     outcome.wall_seconds = time.perf_counter() - start
     return outcome
