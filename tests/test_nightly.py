@@ -208,7 +208,7 @@ def test_run_layout_history_reuse_and_trend(tree, tmp_path, capsys):
     assert nightly(config) == 0
     assert nightly(config, "--explain-cache") == 0
     explained = capsys.readouterr().err
-    assert "[demo]   reused lib/util.o: same bytes, exports, options and batchver version\n" in explained
+    assert "[demo]   reused lib/util.o: same bytes, exports, options and batchver code\n" in explained
     first, second = history(out)
     assert first["tree"] == second["tree"] == "demo"
     assert first["run_dir"] != second["run_dir"]  # runs never overwrite each other
@@ -310,9 +310,10 @@ def test_corrupt_cache_entry_is_discarded_and_recomputed(tree, tmp_path, capsys)
     first, second = history(tmp_path / "out")
     assert second["cache"]["hits"] == 3 and second["cache"]["recomputed_count"] == 2
     reasons = {r["why"] for r in second["cache"]["recomputed"]}
-    assert reasons == {"corrupt entry discarded (checksum mismatch); recomputed",
-                       "corrupt entry discarded (no checksum line: truncated or not a cache "
-                       "entry); recomputed"}
+    names = [str(e.relative_to(e.parent.parent)) for e in entries[:2]]
+    assert reasons == {f"corrupt entry {names[0]} discarded (checksum mismatch); recomputed",
+                       f"corrupt entry {names[1]} discarded (no checksum line: truncated or not a "
+                       "cache entry); recomputed"}
     out = tmp_path / "out"
     assert (out / first["run_dir"] / "Module.symvers").read_bytes() == \
         (out / second["run_dir"] / "Module.symvers").read_bytes()
@@ -321,8 +322,8 @@ def test_corrupt_cache_entry_is_discarded_and_recomputed(tree, tmp_path, capsys)
 
 
 def test_explain_cache_reasons():
-    def report(version="0.1.0", stable=False, files=()):
-        return {"tool": {"version": version}, "options": {"stable": stable},
+    def report(version="0.1.0", code="c0de", stable=False, files=()):
+        return {"tool": {"version": version, "code": code}, "options": {"stable": stable},
                 "files": [{"file": f, "cache": c, "exports": n, "status": s} for f, c, n, s in files],
                 "timing": {"cache_hits": 0, "cache_lookups": len(files)}}
     now = report(files=[("a.o", "absent", 2, "ok"), ("b.o", "absent", 1, "ok"), ("c.o", "absent", 3, "ok"),
@@ -333,11 +334,14 @@ def test_explain_cache_reasons():
         ("a.o", "parsed", "file contents changed since the previous run"),
         ("b.o", "parsed", "failed in the previous run (failures are never cached)"),
         ("c.o", "parsed", "export list changed (2 -> 3 exports)"),
-        ("d.o", "reused", "same bytes, exports, options and batchver version"),
+        ("d.o", "reused", "same bytes, exports, options and batchver code"),
         ("e.o", "parsed", "new file (not in the previous run)"),
     ]
-    assert explain_cache(now, report(version="0.0.9"))[0][2] == \
-        "batchver version changed (0.0.9 -> 0.1.0); results of other versions are never reused"
+    assert explain_cache(now, report(version="0.0.9", code="01d"))[0][2] == \
+        "batchver's code changed (version 0.0.9 -> 0.1.0, code 01d -> c0de); results of other code " \
+        "are never reused"
+    # the same version number with other code (a fix between releases) is no reuse either
+    assert explain_cache(now, report(code="01d"))[0][2].startswith("batchver's code changed (version 0.1.0 -> 0.1.0")
     assert explain_cache(now, report(stable=True))[0][2] == "options changed (stable: True -> False)"
     assert explain_cache(now, before, same_cache=False)[0][2] == "cache location changed since the previous run"
     missed = report(files=[("a.o", "absent", 2, "ok")])
@@ -418,7 +422,8 @@ def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monk
     record = history(tmp_path / "out")[0]
     assert record["status"] == "error" and record["run_dir"] is None
     assert record["error"].startswith(f"cannot write outputs under {tmp_path}/out: {tmp_path}/out/demo/")
-    assert record["error"].endswith(".partial/symtypes/drivers/demo/demo.symtypes: No space left on device")
+    assert ".partial/.batchver-staging-" in record["error"]  # staged: nothing old was touched
+    assert record["error"].endswith("/symtypes/drivers/demo/demo.symtypes: No space left on device")
     assert os.listdir(tmp_path / "out" / "demo") == []  # the partial directory was removed
 
     def no_history(outroot, record):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -86,38 +87,50 @@ def _parallel(jobs: int, calls: list, bar: tqdm, weights: list[int]):
                       return_as="generator_unordered")
     index_of = {}
     wrapped = []
-    parent = os.getpid()
     for i, call in enumerate(calls):
         index_of[i] = weights[i]
-        wrapped.append(delayed(_indexed)(i, call, parent))
-    for i, result in runner(wrapped):
+        wrapped.append(delayed(_indexed)(i, call))
+    with _workers_ignore_sigint():
+        results = runner(wrapped)  # starts the pool
+    for i, result in results:
         bar.update(index_of[i])
         yield i, result
 
 
-def _indexed(index: int, call, parent: int):
-    _exit_with_parent(parent)
+@contextlib.contextmanager
+def _workers_ignore_sigint():
+    """Ignore SIGINT while the pool's workers are started, so that they
+    inherit the disposition (an ignored signal survives exec, and Python
+    then keeps it ignored).  Ctrl-C goes to the whole process group: the run
+    itself stops the pool and says so in one line, where each worker
+    would otherwise print a KeyboardInterrupt traceback of whatever it was
+    importing or computing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _indexed(index: int, call):
     func, args = call
     return index, func(*args)
 
 
-_watching = False
-
-
 def _exit_with_parent(parent: int) -> None:
-    """In a worker the run started itself, exit as soon as the run is gone.
+    """Make a loky worker exit as soon as the run that started it is gone
+    (the pool's initializer).
 
-    A run killed with SIGKILL cannot stop its pool, and loky's idle workers
-    would otherwise live on for minutes holding the caller's stdout and
-    stderr (a CI step or ``$(batchver run ...)`` then never ends).  A daemon
-    thread polls the parent pid: reparenting means the run died.  Only
-    direct children watch: in the run's own process (``--jobs 1``) or on a
-    Dask worker the parent is someone else's."""
-    global _watching
-    if _watching or os.getpid() == parent or os.getppid() != parent:
-        return
-    _watching = True
-
+    A run killed with SIGKILL cannot stop its pool, and loky's workers would
+    otherwise live on for minutes holding the caller's stdout and stderr (a
+    CI step or ``$(batchver run ...)`` then never ends); loky's resource
+    trackers exit once the last of them has.  A daemon thread polls the
+    parent pid: reparenting means the run died (loky starts every worker
+    from the run's own process, so a worker whose parent is already
+    someone else was orphaned while it started)."""
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
@@ -179,6 +192,9 @@ def _backend(opts: RunOptions):
             client.close()
             if cluster is not None and not opts.scheduler:
                 cluster.close()
+    elif opts.backend == "loky":
+        with parallel_config(backend="loky", initializer=_exit_with_parent, initargs=(os.getpid(),)):
+            yield
     else:
         with parallel_config(backend=opts.backend):
             yield
