@@ -195,7 +195,7 @@ def explain_cache(report: dict, previous: dict | None, same_cache: bool = True) 
     The cache knows only hit, absent or corrupt; *why* an entry was absent is
     read from the previous run's report of the same tree (tool version,
     options, whether the file existed, failed, or had other exports)."""
-    files = report["files"]
+    files = [f for f in report["files"] if f["status"] != "skipped"]  # nothing to cache
     lookups = [f for f in files if f["cache"] != "off"]
     all_missed = bool(lookups) and all(f["cache"] != "hit" for f in lookups)
     old_files = {f["file"]: f for f in previous["files"]} if previous else {}

@@ -20,9 +20,10 @@ import mmap
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from batchver.atomic import open_regular
-from batchver.elf.file import ElfObject
+from batchver.elf.file import SHT_SYMTAB, ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
 from batchver.elf.exports import Export, linked_exports, object_exports
@@ -50,6 +51,8 @@ class Discovery:
     modules: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    # (rel, module, cause) of files looked at that have nothing to version
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
     member_order: dict[str, list[str]] = field(default_factory=dict)
     kernel: dict[str, str] = field(default_factory=dict)
 
@@ -137,6 +140,42 @@ def module_sort_key(module: str) -> tuple[int, str]:
     return (0, "") if module == VMLINUX else (1, module)
 
 
+def _add_file(found: Discovery, path: str, rel: str, module: str,
+              read_exports: Callable[[ElfObject], list[Export]]) -> None:
+    """Read one file's exports and record it: as an item to version, as an
+    item that failed (unreadable; no symbol table, as after ``strip``, so
+    its exports cannot be known), or as skipped because it exports
+    nothing.  Every file discovery looks at ends up in the report."""
+    try:
+        elf = ElfObject(path)
+        try:
+            exports = read_exports(elf)
+            problem = None if exports else _why_unreadable(elf)
+        finally:
+            elf.close()
+    except VersioningError as exc:
+        found.errors.append((rel, str(exc)))
+        exports = []
+    else:
+        if problem:
+            found.errors.append((rel, f"{rel}: {problem}: its exports cannot be read"))
+        elif not exports:
+            found.skipped.append((rel, module, "exports nothing"))
+            return
+    found.items.append(WorkItem(path, rel, module, exports, _size(path)))
+
+
+def _why_unreadable(elf: ElfObject) -> str | None:
+    """Why a file without exports may have exports nobody can see: no
+    section has a name (``e_shstrndx`` points outside the section table), or
+    there is no symbol table (``strip --strip-all``)."""
+    if len(elf.sections) > 1 and not any(sec.name for sec in elf.sections):
+        return "no section has a name (e_shstrndx does not point at the section name table)"
+    if not any(sec.type == SHT_SYMTAB for sec in elf.sections):
+        return "no symbol table (stripped?)"
+    return None
+
+
 # -- built trees -------------------------------------------------------------
 def _module_name(entry: str) -> str:
     name = entry.strip()
@@ -214,18 +253,7 @@ def _discover_built(found: Discovery) -> None:
                 found.notes.append(f"{rel}: exports but is linked into no module or vmlinux; skipped")
                 continue
             module = VMLINUX
-        try:
-            elf = ElfObject(path)
-            try:
-                exports = object_exports(elf)
-            finally:
-                elf.close()
-        except VersioningError as exc:
-            found.errors.append((rel, str(exc)))
-            found.items.append(WorkItem(path, rel, module, [], _size(path)))
-            continue
-        if exports:
-            found.items.append(WorkItem(path, rel, module, exports, _size(path)))
+        _add_file(found, path, rel, module, object_exports)
 
 
 # -- linked trees ------------------------------------------------------------
@@ -262,15 +290,4 @@ def _discover_linked(found: Discovery, vmlinux: str | None) -> None:
         files.append((path, module))
     for path, module in files:
         rel = os.path.relpath(path, found.tree) if path.startswith(found.tree) else path
-        try:
-            elf = ElfObject(path)
-            try:
-                exports = linked_exports(elf)
-            finally:
-                elf.close()
-        except VersioningError as exc:
-            found.errors.append((rel, str(exc)))
-            found.items.append(WorkItem(path, rel, module, [], _size(path)))
-            continue
-        if exports:
-            found.items.append(WorkItem(path, rel, module, exports, _size(path)))
+        _add_file(found, path, rel, module, linked_exports)

@@ -8,7 +8,8 @@
 * ``symtypes/<module>.symtypes`` (with ``--symtypes``): the blocks of the
   module's objects (built tree: in link order) or exporting CUs (linked tree:
   in DWARF order), each sorted as upstream writes it.
-* ``report.json``: per-file status, counts, errors, where each export was
+* ``report.json``: per-file status (``ok``, ``incomplete``, ``failed``, or
+  ``skipped`` for a file looked at that exports nothing), counts, errors, where each export was
   versioned, and the toolchain seen.  Everything in it is deterministic
   except the ``timing`` object, which holds all the clock readings.
 
@@ -114,6 +115,11 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             "warnings": sorted(set(warnings)),
             "cache": outcome.cache.get(item.rel, "off"),
         })
+    for rel, module, cause in discovery.skipped:
+        merged.files.append({
+            "file": rel, "module": module, "status": "skipped", "exports": 0, "versioned": 0,
+            "no_information": [], "error": None, "warnings": [cause], "cache": "off"})
+    merged.files.sort(key=lambda f: (module_sort_key(f["module"]), f["file"]))
     merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.name, r.file))
     for module, parts in blocks.items():
         ordered = sorted(parts, key=lambda p: p[0])
@@ -147,10 +153,11 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         "kernel": discovery.kernel,
         "toolchain": {"producers": merged.producers, "dwarf_versions": merged.dwarf_versions},
         "counts": {
-            "files": len(merged.files),
+            "files": len(discovery.items),
             "failed_files": merged.count_files("failed"),
             "incomplete_files": merged.count_files("incomplete"),
-            "modules": len({f["module"] for f in merged.files}),
+            "skipped_files": merged.count_files("skipped"),
+            "modules": len({item.module for item in discovery.items}),
             "exports": len(merged.rows),
             "versioned": merged.count("ok"),
             "no_information": merged.count("no-information"),
@@ -318,7 +325,8 @@ def summary_lines(report: dict) -> list[str]:
     lines = [f"{c['exports']} exports in {c['files']} files ({c['modules']} modules): "
              f"{c['versioned']} versioned, {c['no_information']} without DWARF information, "
              f"{c['failed_exports']} in failed files; {c['failed_files']} failed files, "
-             f"{c['incomplete_files']} incomplete files (exports without DWARF); wall time "
+             f"{c['incomplete_files']} incomplete files (exports without DWARF), "
+             f"{c['skipped_files']} files skipped (nothing to version); wall time "
              f"{report['timing']['wall_seconds']:.1f} s with {report['timing']['jobs']} jobs"]
     for f in report["files"]:
         if f["status"] == "failed":
