@@ -375,22 +375,32 @@ def test_outputs_replace_the_set_and_leftovers_go(tree, tmp_path):
 
 @pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
                                                 (signal.SIGTERM, 143, "terminated")])
-def test_signal_while_writing_keeps_the_previous_outputs(tree, tmp_path, monkeypatch, signum, code, said):
+@pytest.mark.parametrize("when", ["staging", "commit"])
+def test_signal_while_writing(tree, tmp_path, monkeypatch, signum, code, said, when):
+    """A signal while the set is staged leaves the previous outputs; one
+    during the commit is held back until the new set is complete, and the
+    message says which set OUTDIR holds."""
     real = outputs.atomic_write
+    target = "report.json" if when == "staging" else COMMIT
 
     def interrupted(path, text, same_as=None):
-        if path.endswith("report.json"):
+        if path.endswith(target):
             os.kill(os.getpid(), signum)
-            time.sleep(0.1)  # the handler raises here
+            time.sleep(0.1)  # an unblocked handler raises here
         real(path, text, same_as)
 
     out = previous_outputs(tmp_path / "out")
     monkeypatch.setattr(outputs, "atomic_write", interrupted)
     got, err = run(tree, "-o", out, "--symtypes")
     assert got == code
-    one_line(err, said, "the previous outputs are kept")
-    assert_previous_intact(out)
-    assert not (out / "symtypes").exists()
+    if when == "staging":
+        one_line(err, said, "the previous outputs are kept")
+        assert_previous_intact(out)
+        assert not (out / "symtypes").exists()
+    else:
+        one_line(err, said, "the new outputs were written")
+        assert sorted(os.listdir(out)) == ["Module.symvers", "report.json", "symtypes"]
+        assert (out / "Module.symvers").read_text().count("\n") == 11
 
 
 KILLER = """

@@ -31,9 +31,10 @@ import json
 import os
 import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from batchver import __version__
 from batchver.atomic import TMP_PREFIX, atomic_write, read_regular, remove_any
@@ -203,11 +204,14 @@ _OLD_SYMTYPES = ".old-symtypes"
 
 
 def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged: Merged,
-                  opts: RunOptions, earlier: str | None = None) -> dict:
+                  opts: RunOptions, earlier: str | None = None,
+                  on_committed: Callable[[], None] | None = None) -> dict:
     """Write every output as one set (see the module's docstring); return the
     report.  Symtypes files identical to ``earlier``'s (an earlier run's
     output directory; by default OUTDIR's own previous outputs) are
-    hard-linked from it rather than written again."""
+    hard-linked from it rather than written again.  ``on_committed`` runs
+    as soon as the new set is in place, before a signal held back during
+    the commit is delivered, so a caller can tell which set OUTDIR holds."""
     os.makedirs(outdir, exist_ok=True)
     report = report_dict(discovery, outcome, merged, opts)
     previous = earlier or outdir
@@ -232,19 +236,30 @@ def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged
             atomic_write(os.path.join(outdir, COMMIT),
                          f"{os.path.basename(stage)}\n{SYMTYPES if opts.symtypes else ''}\n")
             _roll_forward(outdir, stage, opts.symtypes)
+            if on_committed is not None:
+                on_committed()
     return report
 
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for the few renames of a commit; they
-    are delivered (and raise) when it is done."""
-    deferred = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    """Hold SIGINT and SIGTERM back for the few renames of a commit, then
+    deliver them to the handlers they would have reached.  Done with Python
+    handlers, not a signal mask: any thread may receive a signal, and
+    Python then runs the handler in the main thread at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be changed (and only run) in the main thread
+        return
+    held: list[int] = []
+    previous = {signum: signal.signal(signum, lambda number, frame: held.append(number))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in held:
+            signal.raise_signal(signum)
 
 
 @contextmanager

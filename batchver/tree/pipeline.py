@@ -81,7 +81,7 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
     symtypes files are linked instead of written again; ``on_discovered``
     sees the discovery before versioning starts (to print its summary),
     ``on_written`` is called once the new outputs are in place (so that an
-    interrupt can be described truthfully).
+    interrupt can be described truthfully: see :func:`write_outputs`).
     Raises :class:`UnusableDirectory` (before any work), :class:`DiscoveryError`,
     :class:`SchedulerError`, or OSError when the outputs cannot be written
     (the previous ones are then intact); a bad file never raises, it is
@@ -114,10 +114,8 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
     except VersioningError as exc:
         raise SchedulerError(exc.where, exc.message, exc.path) from None
     stage("version")
-    report = write_outputs(outdir, found, outcome, merge(found, outcome), opts, earlier)
+    report = write_outputs(outdir, found, outcome, merge(found, outcome), opts, earlier, on_written)
     stage("write")
-    if on_written is not None:
-        on_written()
     warnings = []
     if opts.cache_dir:
         problem = ResultCache(opts.cache_dir).store(outcome.to_store)
