@@ -16,6 +16,7 @@ import bisect
 import struct
 
 from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
+from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
@@ -120,32 +121,6 @@ class Unit:
     @property
     def die_key(self) -> int:
         return self.key_base + self.die_offset
-
-
-def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-
-
-def read_sleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            if b & 0x40:
-                result -= 1 << shift
-            return result, pos
 
 
 class StringTable(dict):

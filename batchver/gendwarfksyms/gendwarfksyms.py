@@ -318,13 +318,6 @@ class Versioner:
         entry = die_map.get(sym.die_key[1], SYMBOL)
         return None if entry is None else types.symbol_pieces(sym.name, entry)
 
-    def partial(self, reader: DwarfReader, path: str, units: list[int]) -> "PartialTypes":
-        """Render the exports that first match in ``units`` (a range of a
-        split file) and return the named type strings and symbol strings,
-        for :func:`merge_partials` to finish with the other ranges."""
-        result = self.process_reader(reader, path, units, finalize=False)
-        return result.partial
-
     def finish(self) -> list[tuple[str, int, bool]]:
         """``(name, crc, has_information)`` in upstream's output order; warns
         for every symbol that got no version."""

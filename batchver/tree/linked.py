@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, Scopes, Versioner, read_addresses
 from batchver.dwarf.reader import AT_DECLARATION, DwarfReader
 from batchver.elf.file import ElfObject
-from batchver.errors import VersioningError
 from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
 from batchver.gendwarfksyms.dwarf import symbol_name
 
@@ -191,9 +190,3 @@ def unit_ranges(reader: DwarfReader, parts: int) -> list[range]:
     if start < len(units):
         ranges.append(range(start, len(units)))
     return ranges
-
-
-def check_units_exist(reader: DwarfReader, path: str) -> None:
-    if not reader.units:
-        raise VersioningError("process_module", "dwarf_get_units failed: no debugging information?",
-                              path)
