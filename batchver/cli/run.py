@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", metavar="DIR",
                         help="reuse results of unchanged files from this content-addressed "
                              "cache (and store new ones); report.json says per file why")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the work on a Dask cluster (tcp://HOST:PORT of a running "
+                             "'dask scheduler' with 'dask worker' processes that see TREE at the "
+                             "same path) instead of local processes; --jobs is then ignored")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -62,7 +66,7 @@ def main(args: list[str]) -> int:
                 print(f"note: {note}", file=sys.stderr)
 
     opts = RunOptions(ns.jobs, ns.stable, ns.symtypes, ns.semantics, ns.split_mb << 20, ns.quiet,
-                      ns.cache)
+                      ns.cache, backend="dask" if ns.scheduler else "loky", scheduler=ns.scheduler)
     try:
         done = version_tree(ns.tree, ns.output, opts, kind=None if ns.kind == "auto" else ns.kind,
                             vmlinux=ns.vmlinux, on_discovered=show)
