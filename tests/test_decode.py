@@ -6,7 +6,8 @@ import pytest
 
 from batchver.dwarf import reader as dwarfreader
 from batchver.dwarf.decode import WANTED
-from batchver.dwarf.reader import DwarfReader, read_uleb
+from batchver.dwarf.leb128 import read_uleb
+from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 
 from .conftest import CORPUS

@@ -21,7 +21,8 @@ from batchver.cli.nightly import history_main, nightly_main, validate_main
 from batchver.nightly.config import ConfigError, load_config
 from batchver.nightly.history import append_record, read_history
 from batchver.nightly.nightly import explain_cache, symbols_changed
-from batchver.nightly.trend import format_table, nice_ticks, render_trend
+from batchver.charts import nice_ticks
+from batchver.nightly.trend import format_table, render_trend
 
 from .conftest import REPO
 

@@ -39,6 +39,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from batchver.charts import bar_chart  # noqa: E402
 from batchver.tree.discover import discover  # noqa: E402
 from batchver.elf.file import ElfObject  # noqa: E402
 from nightly_timing import stage_tree  # noqa: E402  (tools/ is on sys.path as the script's dir)
@@ -128,24 +129,6 @@ def run_reference(binary: str, items, timeout: float, skip: set[str]) -> dict:
             "crcs": crcs}
 
 
-def svg_chart(rows: list[tuple[str, float]], title: str) -> str:
-    """A small self-contained horizontal bar chart."""
-    width, bar, gap, left = 760, 26, 10, 260
-    height = 50 + len(rows) * (bar + gap)
-    top = max((v for _, v in rows), default=1) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="13">',
-             f'<text x="10" y="22" font-size="15" font-weight="bold">{title}</text>']
-    for i, (label, value) in enumerate(rows):
-        y = 40 + i * (bar + gap)
-        w = (width - left - 90) * value / top
-        parts.append(f'<text x="10" y="{y + 18}">{label}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" fill="#4a7bb7"/>')
-        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 18}">{value:.1f} s</text>')
-    parts.append("</svg>\n")
-    return "\n".join(parts)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="shared28")
@@ -229,7 +212,7 @@ def main() -> int:
     if "reference" in result:
         rows.append(("upstream gendwarfksyms (serial)", result["reference"]["wall_seconds"]))
     with open(base + ".svg", "w") as handle:
-        handle.write(svg_chart(rows, f"{args.corpus}: {len(found.items)} files, "
+        handle.write(bar_chart(rows, f"{args.corpus}: {len(found.items)} files, "
                                      f"{found.export_count} exports, wall time"))
     print(json.dumps({k: v for k, v in result.items() if k != "runs"} | {
         "runs": [{k: r[k] for k in ("jobs", "semantics", "wall_seconds", "cpu_seconds",

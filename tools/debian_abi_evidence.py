@@ -47,7 +47,7 @@ from pathlib import Path
 import batchver
 from batchver.gate.baseline import Export, parse_symvers
 from batchver.gate.check import CheckResult, run_check
-from batchver.gate.render import render
+from batchver.gate.formats import render
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path("/work/cache")

@@ -8,7 +8,8 @@ import sys
 
 from batchver.atomic import atomic_write
 from batchver.gate.baseline import InputError
-from batchver.gate.render import FORMATS, headline, render
+from batchver.gate.formats import FORMATS, render
+from batchver.gate.render import headline
 
 DESCRIPTION = """\
 Compare a CURRENT kernel build with a BASELINE and decide whether the kernel

@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exit 1 when an export has no DWARF information (by default such "
                              "exports are counted and warned about, as upstream and kbuild do: "
                              "assembler exports of every real kernel have none)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the work on a Dask cluster (tcp://HOST:PORT of a running "
+                             "'dask scheduler' with 'dask worker' processes that see TREE at the "
+                             "same path) instead of local processes; --jobs is then ignored")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -50,7 +54,7 @@ EPILOG = ("Exit status: 0 outputs written and no file failed (exports without DW
           "1 outputs written but some file failed, or some export had no DWARF information under "
           "--strict; or the outputs could not be written (full disk: the previous outputs are kept); "
           "2 bad arguments, found before any versioning: TREE missing or with nothing to version, "
-          "OUTDIR or --cache not a writable directory; "
+          "OUTDIR or --cache not a writable directory, --scheduler unreachable; "
           "130 interrupted (SIGINT), 143 terminated (SIGTERM): the previous outputs are kept. "
           "OUTDIR's Module.symvers, report.json and symtypes/ are replaced as one set.")
 
@@ -82,7 +86,7 @@ def main(args: list[str]) -> int:
     ns = build_parser().parse_args(args)
     from batchver.errors import VersioningError
     from batchver.tree.outputs import summary_lines
-    from batchver.tree.pipeline import DiscoveryError, UnusableDirectory, version_tree
+    from batchver.tree.pipeline import DiscoveryError, SchedulerError, UnusableDirectory, version_tree
     from batchver.tree.scheduler import RunOptions
 
     def show(found: Discovery) -> None:
@@ -94,13 +98,13 @@ def main(args: list[str]) -> int:
     written = []
     kept = "the previous outputs are kept"
     opts = RunOptions(ns.jobs, ns.stable, ns.symtypes, ns.semantics, ns.split_mb << 20, ns.quiet,
-                      ns.cache)
+                      ns.cache, backend="dask" if ns.scheduler else "loky", scheduler=ns.scheduler)
     try:
         with _terminate_as_exception():
             done = version_tree(ns.tree, ns.output, opts, kind=None if ns.kind == "auto" else ns.kind,
                                 vmlinux=ns.vmlinux, on_discovered=show,
                                 on_written=lambda: written.append(True))
-    except (DiscoveryError, UnusableDirectory) as exc:
+    except (DiscoveryError, UnusableDirectory, SchedulerError) as exc:
         print(f"batchver run: {exc}", file=sys.stderr)
         return 2
     except VersioningError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 
+from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.elf.file import UINT_CODES
 
 MASK64 = (1 << 64) - 1
@@ -100,8 +101,6 @@ def _sig(reader, signature: int) -> tuple:
 def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int, endian: str):
     """A function ``(data, pos, unit_base_key, unit, reader) -> (attrs,
     end)`` for DIEs with this attribute list, or None."""
-    from batchver.dwarf.reader import read_sleb, read_uleb  # the reader imports this module
-
     namespace: dict = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": _sig}
     body: list[str] = []
     group: list[tuple[int, int | None, int]] = []

@@ -15,47 +15,13 @@ from __future__ import annotations
 import bisect
 import struct
 
+from batchver.dwarf.constants import DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base
 from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
+from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
 TYPES_BASE = 1 << 48
-
-# DWARF tags used by versioning.
-TAG = {
-    "array_type": 0x01, "class_type": 0x02, "enumeration_type": 0x04, "formal_parameter": 0x05,
-    "member": 0x0D, "pointer_type": 0x0F, "reference_type": 0x10, "compile_unit": 0x11,
-    "structure_type": 0x13, "subroutine_type": 0x15, "typedef": 0x16, "union_type": 0x17,
-    "unspecified_parameters": 0x18, "variant": 0x19, "inheritance": 0x1C, "subrange_type": 0x21,
-    "base_type": 0x24, "const_type": 0x26, "enumerator": 0x28, "subprogram": 0x2E,
-    "template_type_parameter": 0x2F, "variable": 0x34, "volatile_type": 0x35, "restrict_type": 0x37,
-    "namespace": 0x39, "unspecified_type": 0x3B, "partial_unit": 0x3C, "type_unit": 0x41,
-    "rvalue_reference_type": 0x42, "shared_type": 0x40, "packed_type": 0x2D,
-    "variant_part": 0x33, "atomic_type": 0x47, "immutable_type": 0x4B,
-}
-
-# Attributes.
-AT_SIBLING = 0x01
-AT_NAME = 0x03
-AT_BYTE_SIZE = 0x0B
-AT_STMT_LIST = 0x10
-AT_CONST_VALUE = 0x1C
-AT_UPPER_BOUND = 0x2F
-AT_ABSTRACT_ORIGIN = 0x31
-AT_ACCESSIBILITY = 0x32
-AT_COUNT = 0x37
-AT_DATA_MEMBER_LOCATION = 0x38
-AT_DECL_FILE = 0x3A
-AT_DECLARATION = 0x3C
-AT_ENCODING = 0x3E
-AT_DISCR_VALUE = 0x16
-AT_TYPE = 0x49
-AT_BIT_SIZE = 0x0D
-AT_DATA_BIT_OFFSET = 0x6B
-AT_ALIGNMENT = 0x88
-AT_LINKAGE_NAME = 0x6E
-AT_MIPS_LINKAGE_NAME = 0x2007
-AT_STR_OFFSETS_BASE = 0x72
 
 _FIXED = FIXED_FORMS
 _REF_WIDTHS = {form: _FIXED[form] for form in (0x11, 0x12, 0x13, 0x14)}  # DW_FORM_ref1/2/4/8
@@ -101,7 +67,7 @@ class Die:
 
     @property
     def name(self) -> str | None:
-        return self.string(AT_NAME)
+        return self.string(DW_AT_name)
 
 
 class Unit:
@@ -120,32 +86,6 @@ class Unit:
     @property
     def die_key(self) -> int:
         return self.key_base + self.die_offset
-
-
-def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-
-
-def read_sleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            if b & 0x40:
-                result -= 1 << shift
-            return result, pos
 
 
 class StringTable(dict):
@@ -516,7 +456,7 @@ class DwarfReader:
         _, _, specs = unit.abbrevs[code]
         base = 8 if unit.offset_size == 4 else 16
         for at, form, _ in specs:
-            if at == AT_STR_OFFSETS_BASE and form == 0x17:
+            if at == DW_AT_str_offsets_base and form == 0x17:
                 base = self._offset(data, pos, unit)
                 break
             pos = self._skip_form(data, pos, form, unit)
@@ -575,7 +515,7 @@ class DwarfReader:
                     width = unit.addr_size if unit.version == 2 else unit.offset_size
                 elif form == 0x01:
                     width = unit.addr_size
-            if at == AT_SIBLING and size is not None and sibling is None:
+            if at == DW_AT_sibling and size is not None and sibling is None:
                 sibling = (size, form)
             if width is None:
                 size = None
@@ -633,7 +573,7 @@ class DwarfReader:
             end = attrs_key + size
         else:
             decoded = self.die(key, unit)
-            sib = decoded.ref(AT_SIBLING)
+            sib = decoded.ref(DW_AT_sibling)
             if sib is not None:
                 return self._checked_sibling(key, unit, sib)
             end = decoded.end
@@ -676,7 +616,7 @@ class DwarfReader:
             key = self.next_sibling(child)
 
     def next_sibling(self, die: Die) -> int:
-        sib = die.ref(AT_SIBLING)
+        sib = die.ref(DW_AT_sibling)
         if sib is not None:
             return self._checked_sibling(die.key, die.unit, sib)
         if not die.has_children:
@@ -696,7 +636,7 @@ class DwarfReader:
         if unit.files is not None:
             return unit.files
         cu = self.unit_die(unit)
-        stmt = cu.udata(AT_STMT_LIST) if cu is not None else None
+        stmt = cu.udata(DW_AT_stmt_list) if cu is not None else None
         if stmt is None:
             raise VersioningError("is_definition_private",
                                   f"dwarf_getsrcfiles failed: no line table in '{self.path}'",

@@ -1,6 +1,6 @@
 """Render a :class:`~.check.CheckResult` as text, JSON or JUnit XML (HTML
-lives in :mod:`.html`).  Every format is a pure function of the result, so
-they cannot disagree."""
+lives in :mod:`.html`, and :mod:`.formats` picks one by name).  Every format
+is a pure function of the result, so they cannot disagree."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ import xml.etree.ElementTree as ET
 from batchver.gate.check import CheckResult, SymbolResult
 from batchver.gate.classify import KIND_TITLES
 
-FORMATS = ("text", "json", "junit", "html")
 MAX_LISTED = 20  # symbols listed per root cause in text
-
-
-def render(result: CheckResult, fmt: str) -> str:
-    if fmt == "html":
-        from batchver.gate.html import render_html
-        return render_html(result)
-    return {"text": render_text, "json": render_json, "junit": render_junit}[fmt](result)
 
 
 def render_json(result: CheckResult) -> str:

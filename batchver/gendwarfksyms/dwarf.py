@@ -24,53 +24,47 @@ from __future__ import annotations
 
 from typing import Callable
 
+from batchver.dwarf.constants import (
+    DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
+    DW_AT_const_value, DW_AT_count, DW_AT_data_bit_offset, DW_AT_data_member_location,
+    DW_AT_decl_file, DW_AT_declaration, DW_AT_discr_value, DW_AT_encoding, DW_AT_linkage_name,
+    DW_AT_name, DW_AT_type, DW_AT_upper_bound, DW_TAG_array_type, DW_TAG_atomic_type,
+    DW_TAG_base_type, DW_TAG_class_type, DW_TAG_const_type, DW_TAG_enumeration_type,
+    DW_TAG_enumerator, DW_TAG_formal_parameter, DW_TAG_immutable_type, DW_TAG_member,
+    DW_TAG_namespace, DW_TAG_packed_type, DW_TAG_pointer_type, DW_TAG_reference_type,
+    DW_TAG_restrict_type, DW_TAG_rvalue_reference_type, DW_TAG_shared_type,
+    DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subrange_type, DW_TAG_subroutine_type,
+    DW_TAG_template_type_parameter, DW_TAG_typedef, DW_TAG_union_type, DW_TAG_unspecified_type,
+    DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
 from batchver.dwarf.decode import CONST, REF
-from batchver.dwarf.reader import (AT_ABSTRACT_ORIGIN, AT_ACCESSIBILITY, AT_ALIGNMENT, AT_BIT_SIZE,
-                          AT_BYTE_SIZE, AT_CONST_VALUE, AT_COUNT, AT_DATA_BIT_OFFSET,
-                          AT_DATA_MEMBER_LOCATION, AT_DECL_FILE, AT_DECLARATION, AT_DISCR_VALUE,
-                          AT_ENCODING, AT_LINKAGE_NAME, AT_NAME, AT_TYPE, AT_UPPER_BOUND, TAG, Die,
-                          DwarfReader, MASK64)
+from batchver.dwarf.reader import Die, DwarfReader, MASK64
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
 
 INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
 STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")
 
-T_STRUCT = TAG["structure_type"]
-T_CLASS = TAG["class_type"]
-T_UNION = TAG["union_type"]
-T_ENUM = TAG["enumeration_type"]
-T_MEMBER = TAG["member"]
-T_PARAM = TAG["formal_parameter"]
-T_SUBRANGE = TAG["subrange_type"]
-T_ENUMERATOR = TAG["enumerator"]
-T_SUBROUTINE = TAG["subroutine_type"]
-T_POINTER = TAG["pointer_type"]
-T_SUBPROGRAM = TAG["subprogram"]
-T_VARIABLE = TAG["variable"]
-T_NAMESPACE = TAG["namespace"]
-T_TYPEDEF = TAG["typedef"]
 
-EXPANDED_TAGS = frozenset((T_STRUCT, T_CLASS, T_UNION, T_ENUM))
-PREFIX_TAGS = frozenset((T_NAMESPACE, T_CLASS, T_STRUCT))
-SKIPPED_STRUCT_CHILDREN = frozenset((T_CLASS, T_ENUM, T_STRUCT, TAG["template_type_parameter"],
-                                     T_UNION, T_SUBPROGRAM))
+EXPANDED_TAGS = frozenset((DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type, DW_TAG_enumeration_type))
+PREFIX_TAGS = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type))
+SKIPPED_STRUCT_CHILDREN = frozenset((DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_structure_type, DW_TAG_template_type_parameter,
+                                     DW_TAG_union_type, DW_TAG_subprogram))
 
 # Tags rendered as "<name>_type <fqn> { <DW_AT_type> }" plus sizes.
 MODIFIER_LABELS = {
-    TAG["atomic_type"]: "atomic_type", TAG["const_type"]: "const_type",
-    TAG["immutable_type"]: "immutable_type", TAG["packed_type"]: "packed_type",
-    T_POINTER: "pointer_type", TAG["reference_type"]: "reference_type",
-    TAG["restrict_type"]: "restrict_type", TAG["rvalue_reference_type"]: "rvalue_reference_type",
-    TAG["shared_type"]: "shared_type", TAG["template_type_parameter"]: "template_type_parameter_type",
-    TAG["volatile_type"]: "volatile_type", T_TYPEDEF: "typedef_type",
+    DW_TAG_atomic_type: "atomic_type", DW_TAG_const_type: "const_type",
+    DW_TAG_immutable_type: "immutable_type", DW_TAG_packed_type: "packed_type",
+    DW_TAG_pointer_type: "pointer_type", DW_TAG_reference_type: "reference_type",
+    DW_TAG_restrict_type: "restrict_type", DW_TAG_rvalue_reference_type: "rvalue_reference_type",
+    DW_TAG_shared_type: "shared_type", DW_TAG_template_type_parameter: "template_type_parameter_type",
+    DW_TAG_volatile_type: "volatile_type", DW_TAG_typedef: "typedef_type",
 }
-STRUCT_LABELS = {T_STRUCT: "structure_type", T_CLASS: "class_type"}
+STRUCT_LABELS = {DW_TAG_structure_type: "structure_type", DW_TAG_class_type: "class_type"}
 
 # Attributes a member or parameter line ends with, in upstream's order.
-LIST_ITEM_ATTRS = ((AT_ACCESSIBILITY, "accessibility"), (AT_BIT_SIZE, "bit_size"),
-                   (AT_DATA_BIT_OFFSET, "data_bit_offset"),
-                   (AT_DATA_MEMBER_LOCATION, "data_member_location"))
+LIST_ITEM_ATTRS = ((DW_AT_accessibility, "accessibility"), (DW_AT_bit_size, "bit_size"),
+                   (DW_AT_data_bit_offset, "data_bit_offset"),
+                   (DW_AT_data_member_location, "data_member_location"))
 
 KABI_PREFIX = "__kabi_"
 KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
@@ -146,8 +140,8 @@ def kabi_status(name: str | None) -> tuple[int, str | None]:
 
 def symbol_name(die: Die) -> str | None:
     """The name exports are matched against: linkage name first (rustc, C++)."""
-    name = die.string(AT_LINKAGE_NAME)
-    return name if name is not None else die.string(AT_NAME)
+    name = die.string(DW_AT_linkage_name)
+    return name if name is not None else die.string(DW_AT_name)
 
 
 class _Dumper:
@@ -238,7 +232,7 @@ class DieMap:
 
     def _type_of(self, die: Die) -> Die | None:
         # the commonest lookup of all: Die.ref and _die, inlined
-        value = die.attrs.get(AT_TYPE)
+        value = die.attrs.get(DW_AT_type)
         if value is None or value[0] != REF:
             return None
         target = self.reader.die(value[1])
@@ -259,7 +253,7 @@ class DieMap:
             entry.frags.append(f" {label}({value})")
 
     def _byte_size(self, entry: Entry, die: Die) -> None:
-        value = die.udata(AT_BYTE_SIZE)
+        value = die.udata(DW_AT_byte_size)
         if value is not None:
             if self.stable:
                 override = self.rules.byte_size(entry.fqn)
@@ -295,13 +289,13 @@ class DieMap:
     # -- per-tag rendering -------------------------------------------------
     def _list_item(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
-        name = die.string(AT_NAME)
+        name = die.string(DW_AT_name)
         if self.stable:
             if name is not None and name.startswith(KABI_PREFIX):
                 name = None
             st.orig_name = None
         self._comma(st, entry)
-        put("member " if die.tag == T_MEMBER else "formal_parameter ")
+        put("member " if die.tag == DW_TAG_member else "formal_parameter ")
         self._type_attr(st, entry, die)
         if self.stable and st.orig_name is not None:
             name = st.orig_name
@@ -324,15 +318,15 @@ class DieMap:
         put(-1)
         put("}")
         self._byte_size(entry, die)
-        self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
+        self._udata_attr(entry, die, DW_AT_alignment, "alignment")
 
     def _subrange(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
-        count = die.udata(AT_COUNT)
+        count = die.udata(DW_AT_count)
         if count is not None:
             put(f"[{count}]")
             return
-        upper = die.udata(AT_UPPER_BOUND)
+        upper = die.udata(DW_AT_upper_bound)
         if upper is not None:
             put(f"[{(upper + 1) & MASK64}]")
         else:
@@ -341,7 +335,7 @@ class DieMap:
     def _array(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
         put("array_type")
-        self._container(st, entry, die, self.process_type, (T_SUBRANGE,))
+        self._container(st, entry, die, self.process_type, (DW_TAG_subrange_type,))
         put(" {")
         put(1)
         self._type_attr(st, entry, die)
@@ -353,7 +347,7 @@ class DieMap:
         put(label)
         put(" (")
         put(1)
-        self._container(st, entry, die, self.process_type, (T_PARAM,))
+        self._container(st, entry, die, self.process_type, (DW_TAG_formal_parameter,))
         put(-1)
         put(")")
         put(0)
@@ -368,10 +362,10 @@ class DieMap:
         self._comma(st, entry)
         put("variant {")
         put(1)
-        self._container(st, entry, die, self.process_type, (T_MEMBER,))
+        self._container(st, entry, die, self.process_type, (DW_TAG_member,))
         put(-1)
         put("}")
-        self._udata_attr(entry, die, AT_DISCR_VALUE, "discr_value")
+        self._udata_attr(entry, die, DW_AT_discr_value, "discr_value")
 
     def _variant_part(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
@@ -385,7 +379,7 @@ class DieMap:
     def _is_private(self, die: Die) -> bool:
         """Types defined in a ``.c`` file cannot be public ABI.  The cache is
         keyed by file number alone and reset per CU, as upstream's is."""
-        filenum = die.udata(AT_DECL_FILE)
+        filenum = die.udata(DW_AT_decl_file)
         if filenum is None:
             return False
         cached = self.srcfile_cache.get(filenum)
@@ -401,7 +395,7 @@ class DieMap:
         return private
 
     def _is_definition(self, entry: Entry, die: Die) -> bool:
-        if die.flag(AT_DECLARATION):
+        if die.flag(DW_AT_declaration):
             return False
         if self.stable and self.rules.is_declonly(entry.fqn):
             return False
@@ -421,14 +415,14 @@ class DieMap:
         put("}")
         if expand:
             self._byte_size(entry, die)
-            self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
+            self._udata_attr(entry, die, DW_AT_alignment, "alignment")
 
     def _struct_child(self, st: SymbolState, entry: Entry, die: Die) -> None:
         tag = die.tag
-        if tag == T_MEMBER:
+        if tag == DW_TAG_member:
             if not self._is_kabi_ignored(die):
                 self.process_type(st, entry, die)
-        elif tag == TAG["variant_part"]:
+        elif tag == DW_TAG_variant_part:
             self.process_type(st, entry, die)
         elif tag not in SKIPPED_STRUCT_CHILDREN:
             raise VersioningError("___process_structure_type",
@@ -459,20 +453,20 @@ class DieMap:
         put("enumerator")
         self._fqn(entry, die)
         if value is None:
-            value = die.udata(AT_CONST_VALUE)
+            value = die.udata(DW_AT_const_value)
         if value is not None:
             put(" = ")
             put(str(value))
 
     def _enumeration(self, st: SymbolState, entry: Entry, die: Die) -> None:
-        self._struct_body(st, entry, die, "enumeration_type", self.process_type, (T_ENUMERATOR,))
+        self._struct_body(st, entry, die, "enumeration_type", self.process_type, (DW_TAG_enumerator,))
 
     def _base(self, st: SymbolState, entry: Entry, die: Die) -> None:
         entry.frags.append("base_type")
         self._fqn(entry, die)
         self._byte_size(entry, die)
-        self._udata_attr(entry, die, AT_ENCODING, "encoding")
-        self._udata_attr(entry, die, AT_ALIGNMENT, "alignment")
+        self._udata_attr(entry, die, DW_AT_encoding, "encoding")
+        self._udata_attr(entry, die, DW_AT_alignment, "alignment")
 
     def _unspecified(self, st: SymbolState, entry: Entry, die: Die) -> None:
         entry.frags.append("unspecified_type")
@@ -488,7 +482,7 @@ class DieMap:
         scan = KabiScan()
         result = 0
         for child in self.reader.children(die):
-            if child.tag != T_MEMBER:
+            if child.tag != DW_TAG_member:
                 continue
             result = self._union_member_status(scan, child)
             if result:
@@ -502,17 +496,17 @@ class DieMap:
         if target is None:
             raise VersioningError("check_union_member_kabi_status", "union member missing a type?",
                                   self.reader.path)
-        status, scan.orig_name = kabi_status(member.string(AT_NAME))
+        status, scan.orig_name = kabi_status(member.string(DW_AT_name))
         if status == KABI_RESERVED:
             scan.placeholder = target
         if status != KABI_NORMAL:
             return status
-        if target.tag == T_STRUCT:
+        if target.tag == DW_TAG_structure_type:
             status = 0
             for inner in self.reader.children(target):
-                if inner.tag != T_MEMBER:
+                if inner.tag != DW_TAG_member:
                     continue
-                status, scan.orig_name = kabi_status(inner.string(AT_NAME))
+                status, scan.orig_name = kabi_status(inner.string(DW_AT_name))
                 if status == KABI_RESERVED:
                     scan.placeholder = self._type_of(inner)
                     if scan.placeholder is None:
@@ -531,7 +525,7 @@ class DieMap:
         target = self._type_of(member)
         if target is None:
             raise VersioningError("is_kabi_ignored", "member missing a type?", self.reader.path)
-        return target.tag == T_UNION and self.union_kabi_status(target)[0] == KABI_IGNORED
+        return target.tag == DW_TAG_union_type and self.union_kabi_status(target)[0] == KABI_IGNORED
 
     # -- the type walk -----------------------------------------------------
     def process_type(self, st: SymbolState, parent: Entry | None, die: Die) -> None:
@@ -542,7 +536,7 @@ class DieMap:
         rendering of its struct, union or variant, so it needs no entry of
         its own and its fragments go straight into the parent's."""
         tag = die.tag
-        if tag == T_MEMBER:
+        if tag == DW_TAG_member:
             self._list_item(st, parent, die)
             return
         saved_expand, saved_fqn = st.expand, st.current_fqn
@@ -689,7 +683,7 @@ class DieMap:
         """Remember a ``__gendwarfksyms_ptr_`` variable's target for symbols
         that have no DIE of their own (clang omits external declarations)."""
         ptr_type = self._type_of(st.die)
-        if ptr_type is None or ptr_type.tag != T_POINTER:
+        if ptr_type is None or ptr_type.tag != DW_TAG_pointer_type:
             raise VersioningError("save_symbol_ptr", f"{symbol_name(st.die)} must be a pointer type!",
                                   self.reader.path)
         target = self._type_of(ptr_type)
@@ -697,10 +691,10 @@ class DieMap:
             raise VersioningError("save_symbol_ptr",
                                   f"{symbol_name(st.die)} pointer missing a type attribute?",
                                   self.reader.path)
-        symbols.set_ptr(st.sym, target.key if target.tag == T_SUBROUTINE else ptr_type.key)
+        symbols.set_ptr(st.sym, target.key if target.tag == DW_TAG_subroutine_type else ptr_type.key)
 
     def origin_of(self, die: Die) -> Die | None:
-        key = die.ref(AT_ABSTRACT_ORIGIN)
+        key = die.ref(DW_AT_abstract_origin)
         return None if key is None else self._die(key)
 
 
@@ -709,11 +703,11 @@ class DieMap:
 # a reference cycle, which only the cyclic collector could free (see
 # :mod:`batchver.gcpause`).
 _HANDLERS: dict[int, Callable[[DieMap, SymbolState, Entry, Die], None]] = {
-    T_STRUCT: DieMap._structure, T_CLASS: DieMap._structure, T_UNION: DieMap._union,
-    T_ENUM: DieMap._enumeration, T_ENUMERATOR: DieMap._enumerator,
-    T_PARAM: DieMap._list_item, T_MEMBER: DieMap._list_item, T_SUBRANGE: DieMap._subrange,
-    TAG["variant"]: DieMap._variant, TAG["variant_part"]: DieMap._variant_part,
-    TAG["array_type"]: DieMap._array, TAG["base_type"]: DieMap._base,
-    T_SUBROUTINE: DieMap._subroutine, TAG["unspecified_type"]: DieMap._unspecified,
+    DW_TAG_structure_type: DieMap._structure, DW_TAG_class_type: DieMap._structure, DW_TAG_union_type: DieMap._union,
+    DW_TAG_enumeration_type: DieMap._enumeration, DW_TAG_enumerator: DieMap._enumerator,
+    DW_TAG_formal_parameter: DieMap._list_item, DW_TAG_member: DieMap._list_item, DW_TAG_subrange_type: DieMap._subrange,
+    DW_TAG_variant: DieMap._variant, DW_TAG_variant_part: DieMap._variant_part,
+    DW_TAG_array_type: DieMap._array, DW_TAG_base_type: DieMap._base,
+    DW_TAG_subroutine_type: DieMap._subroutine, DW_TAG_unspecified_type: DieMap._unspecified,
     **{tag: DieMap._modifier for tag in MODIFIER_LABELS},
 }

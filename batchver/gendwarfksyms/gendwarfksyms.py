@@ -19,20 +19,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from batchver.dwarf.constants import (
+    DW_AT_name, DW_AT_producer, DW_TAG_class_type, DW_TAG_enumerator, DW_TAG_member,
+    DW_TAG_namespace, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subroutine_type,
+    DW_TAG_variable)
 from batchver.deepstack import call_deep
-from batchver.dwarf.reader import AT_NAME, Die, DwarfReader, Unit
+from batchver.dwarf.reader import Die, DwarfReader, Unit
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gcpause import collector_paused
-from batchver.gendwarfksyms.kabi import RULE_SECTION, KabiRules
-from batchver.gendwarfksyms.symbols import MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
-from batchver.gendwarfksyms.dwarf import (PREFIX_TAGS, SYMBOL, T_CLASS, T_ENUMERATOR, T_MEMBER, T_NAMESPACE, T_STRUCT,
-                          T_SUBPROGRAM, T_SUBROUTINE, T_VARIABLE, DieMap, SymbolState, symbol_name)
+from batchver.gendwarfksyms.kabi import KabiRules, RULE_SECTION
+from batchver.gendwarfksyms.symbols import (
+    MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, Symbol, SymbolTable, UNPROCESSED)
+from batchver.gendwarfksyms.dwarf import DieMap, PREFIX_TAGS, SYMBOL, SymbolState, symbol_name
 
 # Tags the unit walk always decodes: scopes it descends into and candidates.
-WALK_DECODED = frozenset((T_NAMESPACE, T_CLASS, T_STRUCT, T_SUBPROGRAM, T_VARIABLE))
+WALK_DECODED = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_variable))
 # ... and the tag it never needs to see (nothing asks for a member's fqn).
-MEMBERS = frozenset((T_MEMBER,))
+MEMBERS = frozenset((DW_TAG_member,))
 from batchver.gendwarfksyms.types import TypeMap, crc32_text
 
 
@@ -101,7 +105,7 @@ class Scopes:
     @staticmethod
     def _names(die: Die, prefix: str | None) -> tuple[str, str | None]:
         """(this DIE's fqn, the prefix it passes to its children)."""
-        name = die.string(AT_NAME)
+        name = die.string(DW_AT_name)
         passes = die.tag in PREFIX_TAGS
         if prefix is not None and (passes or name is not None):
             scoped = f"{prefix}::{name if name is not None else '<anonymous>'}"
@@ -145,7 +149,7 @@ class Scopes:
                     if tag in PREFIX_TAGS:
                         stack.append((reader.child_entries(die, MEMBERS), passed))
                         break
-                    if tag in (T_SUBPROGRAM, T_VARIABLE):
+                    if tag in (DW_TAG_subprogram, DW_TAG_variable):
                         candidates.append(die)
                 elif prefix is None:
                     plain.add(key)
@@ -175,8 +179,8 @@ class Scopes:
         known = self.fqns.get(die.key)
         if known is not None:
             return known
-        if die.key in self.plain or die.tag == T_ENUMERATOR:  # an enum passes no prefix to its enumerators
-            return die.string(AT_NAME) or ""
+        if die.key in self.plain or die.tag == DW_TAG_enumerator:  # an enum passes no prefix to its enumerators
+            return die.string(DW_AT_name) or ""
         if unit.start not in self.fully_walked:
             self._walk_all(unit)
         return self.fqns.get(die.key, "")
@@ -267,10 +271,10 @@ class Versioner:
         walked = time.perf_counter()
         result.stages["walk"] = result.stages.get("walk", 0.0) + walked - clock
         cu = reader.unit_die(unit)
-        producer = cu.string(0x25) if cu is not None else None  # DW_AT_producer
+        producer = cu.string(DW_AT_producer) if cu is not None else None
         if producer and producer not in result.producers:
             result.producers.append(producer)
-        unit_name = (cu.string(AT_NAME) if cu is not None else None) or f"unit@{unit.offset:#x}"
+        unit_name = (cu.string(DW_AT_name) if cu is not None else None) or f"unit@{unit.offset:#x}"
         symbols = self.symbols
         for die in candidates:
             origin = die_map.origin_of(die)
@@ -285,7 +289,7 @@ class Versioner:
             if name is not None and name.startswith(SYMBOL_PTR_PREFIX):
                 die_map.save_symbol_ptr(st, _TaggedSymbols(symbols, self._object_id))
             else:
-                self._render(die_map, st, source, die.tag == T_SUBPROGRAM)
+                self._render(die_map, st, source, die.tag == DW_TAG_subprogram)
                 result.matched_in.setdefault(sym.name, (unit.offset, unit_name))
         for sym in symbols:
             if sym.state != UNPROCESSED or sym.ptr_key is None or sym.ptr_key[0] != self._object_id:
@@ -293,7 +297,7 @@ class Versioner:
             self.diag.debug("process_symbol_ptr", sym.name)
             target = reader.die(sym.ptr_key[1])
             st = SymbolState(sym, target)
-            self._render(die_map, st, target, target.tag == T_SUBROUTINE)
+            self._render(die_map, st, target, target.tag == DW_TAG_subroutine_type)
             result.matched_in.setdefault(sym.name, (unit.offset, unit_name))
         die_map.srcfile_cache.clear()
         result.stages["render"] = result.stages.get("render", 0.0) + time.perf_counter() - walked
@@ -317,13 +321,6 @@ class Versioner:
             return None
         entry = die_map.get(sym.die_key[1], SYMBOL)
         return None if entry is None else types.symbol_pieces(sym.name, entry)
-
-    def partial(self, reader: DwarfReader, path: str, units: list[int]) -> "PartialTypes":
-        """Render the exports that first match in ``units`` (a range of a
-        split file) and return the named type strings and symbol strings,
-        for :func:`merge_partials` to finish with the other ranges."""
-        result = self.process_reader(reader, path, units, finalize=False)
-        return result.partial
 
     def finish(self) -> list[tuple[str, int, bool]]:
         """``(name, crc, has_information)`` in upstream's output order; warns

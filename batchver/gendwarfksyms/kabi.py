@@ -116,6 +116,3 @@ class KabiRules:
 
     def type_string(self, name: str) -> str | None:
         return self._rules.get(("type_string", name)) if name else None
-
-    def items(self) -> list[tuple[str, str, str]]:
-        return [(k, t, v) for (k, t), v in self._rules.items()]

@@ -19,12 +19,14 @@ from __future__ import annotations
 import zlib
 from typing import Callable
 
+from batchver.dwarf.constants import (
+    DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_structure_type, DW_TAG_typedef,
+    DW_TAG_union_type)
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
-from batchver.gendwarfksyms.dwarf import (COMPLETE, SYMBOL, T_CLASS, T_ENUM, T_STRUCT, T_TYPEDEF, T_UNION,
-                          UNEXPANDED, DieMap, Entry)
+from batchver.gendwarfksyms.dwarf import COMPLETE, DieMap, Entry, SYMBOL, UNEXPANDED
 
-TYPE_PREFIX = {T_CLASS: "s", T_STRUCT: "s", T_UNION: "u", T_ENUM: "e", T_TYPEDEF: "t"}
+TYPE_PREFIX = {DW_TAG_class_type: "s", DW_TAG_structure_type: "s", DW_TAG_union_type: "u", DW_TAG_enumeration_type: "e", DW_TAG_typedef: "t"}
 REF_STARTS = ("s#", "u#", "e#", "t#")
 
 

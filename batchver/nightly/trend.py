@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from batchver import __version__
+from batchver.charts import nice_ticks, svg_open
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 FAIL = "#d62728"
@@ -111,23 +112,6 @@ def format_table(records: list[dict]) -> str:
 
 
 # -- SVG plots -----------------------------------------------------------------
-def nice_ticks(top: float, count: int = 5, whole: bool = False) -> list[float]:
-    """0 and round steps (1, 2, 5 x 10^k; at least 1 when ``whole``) up to
-    at least ``top``."""
-    if top <= 0:
-        return [0.0, 1.0]
-    raw = top / count
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    if whole:
-        step = max(1, step)
-    ticks, value = [0.0], 0.0
-    while value < top - 1e-9:
-        value += step
-        ticks.append(round(value, 10))
-    return ticks
-
-
 def _svg_plot(metric: Metric, records: list[dict], keys: list[str], colors: dict[str, str],
               width: int = 1180, height: int = 230) -> str:
     left, right, top, bottom = 70, 60, 16, 44
@@ -153,8 +137,7 @@ def _svg_plot(metric: Metric, records: list[dict], keys: list[str], colors: dict
     def x(key: str) -> float:
         return left + (inner_w / 2 if len(keys) == 1 else inner_w * position[key] / (len(keys) - 1))
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" aria-label="{html.escape(metric.title)}">']
+    parts = [svg_open(width, height, metric.title)]
     for tick in ticks:
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
                      f'class="grid"/><text x="{left - 8}" y="{y(tick) + 4:.1f}" class="ytick">'

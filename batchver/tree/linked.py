@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, Scopes, Versioner, read_addresses
-from batchver.dwarf.reader import AT_DECLARATION, DwarfReader
+from batchver.dwarf.constants import DW_AT_abstract_origin, DW_AT_declaration
+from batchver.gendwarfksyms.gendwarfksyms import (
+    Diagnostics, Options, Scopes, Versioner, read_addresses)
+from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
-from batchver.errors import VersioningError
-from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, SymbolTable
+from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, Symbol, SymbolTable, UNPROCESSED
 from batchver.gendwarfksyms.dwarf import symbol_name
 
 
@@ -64,7 +65,7 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
         scopes.current = index
         found = UnitCandidates(index)
         for die in scopes.walk_unit(unit):
-            origin_key = die.ref(0x31)  # DW_AT_abstract_origin
+            origin_key = die.ref(DW_AT_abstract_origin)
             origin = reader.die(origin_key) if origin_key is not None else None
             source = origin if origin is not None else die
             source_name = symbol_name(source)
@@ -75,7 +76,7 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
                     continue
                 if name.startswith(SYMBOL_PTR_PREFIX):
                     found.pointers.add(name[len(SYMBOL_PTR_PREFIX):])
-                elif die.flag(AT_DECLARATION):
+                elif die.flag(DW_AT_declaration):
                     found.declarations.add(name)
                 else:
                     found.definitions.add(name)
@@ -191,9 +192,3 @@ def unit_ranges(reader: DwarfReader, parts: int) -> list[range]:
     if start < len(units):
         ranges.append(range(start, len(units)))
     return ranges
-
-
-def check_units_exist(reader: DwarfReader, path: str) -> None:
-    if not reader.units:
-        raise VersioningError("process_module", "dwarf_get_units failed: no debugging information?",
-                              path)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import resource
 import os
 import signal
 import tempfile
@@ -184,6 +185,10 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
             "stage_seconds": _stage_totals(outcome),
             "peak_worker_rss_mib": round(max((r.peak_rss_kib for rs in outcome.results.values()
                                               for r in rs), default=0) / 1024, 1),
+            # The parent merges split files and writes outputs: count it too.
+            "peak_rss_mib": round(max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]
+                                      + [r.peak_rss_kib for rs in outcome.results.values()
+                                         for r in rs]) / 1024, 1),
         },
     }
 

@@ -217,4 +217,6 @@ def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: b
         out.error = _describe(exc)
     merged = _finish(out, start)
     merged.seconds += sum(r.seconds for r in ranges)
+    # The ranges ran in other processes: the file's peak is the largest of theirs.
+    merged.peak_rss_kib = max([merged.peak_rss_kib] + [r.peak_rss_kib for r in ranges])
     return merged
