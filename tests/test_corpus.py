@@ -4,7 +4,8 @@ Every object of the in-repo corpus (tests/data/corpus) and, when present,
 of the shared corpus is run through ``batchver gendwarfksyms`` with ``-T``,
 with and without ``--stable``, and stdout and the symtypes file are compared
 with upstream's recorded outputs.  A shared case that is also in the repo is
-run once.
+run once.  The sources under tests/data/built are compiled here and compared
+the same way, stderr of ``--dump-versions`` included.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 
 from batchver.cli.gendwarfksyms import main as dropin_main
 
-from .conftest import CORPUS, CORPUS_PARTS, LOCAL_CORPUS, SHARED_MISSING, corpus_cases, shared_corpus_present
+from .conftest import (CORPUS, CORPUS_PARTS, LOCAL_CORPUS, SHARED_MISSING, corpus_cases, expected_tool,
+                       run_dropin, shared_corpus_present)
 
 LOCAL = corpus_cases(LOCAL_CORPUS)
 SHARED_CASES = corpus_cases(CORPUS) if shared_corpus_present() else []
@@ -40,6 +42,36 @@ def test_matches_upstream(case, stable, tmp_path):
     assert rc == 0, stderr.getvalue()
     assert stdout.getvalue() == (expected.parent / f"{expected.name}{suffix}.symver").read_text()
     assert symtypes.read_bytes() == (expected.parent / f"{expected.name}{suffix}.symtypes").read_bytes()
+
+
+def built_params() -> list:
+    """One parameter per tests/data/built expected set; a variant the manifest
+    names as a known difference is a strict xfail, so fixing it is noticed."""
+    params = []
+    cases = expected_tool.manifest()["cases"]
+    for case, variant, stable in expected_tool.built_runs():
+        known = cases[case].get("known_difference", {}).get(variant)
+        marks = [pytest.mark.xfail(strict=True, reason=known)] if known else []
+        params.append(pytest.param(case, variant, stable, marks=marks,
+                                   id=f"{case}.{variant}{'.stable' if stable else ''}"))
+    return params
+
+
+@pytest.mark.parametrize("case, variant, stable", built_params())
+def test_built_matches_upstream(case, variant, stable, built_objects, tmp_path):
+    why = expected_tool.compiler_mismatch()
+    if why:
+        pytest.skip(why)
+    obj = built_objects(case, variant)
+    source = expected_tool.BUILT / case
+    symtypes = tmp_path / "out.symtypes"
+    rc, out, err = run_dropin(["--dump-versions", "-T", symtypes, *(["--stable"] if stable else []), obj],
+                              (source / f"{case}.exports").read_bytes())
+    prefix = source / "expected" / f"{case}.{variant}{'.stable' if stable else ''}"
+    assert rc == 0, err
+    assert out == prefix.with_name(prefix.name + ".symver").read_text()
+    assert symtypes.read_text() == prefix.with_name(prefix.name + ".symtypes").read_text()
+    assert err == prefix.with_name(prefix.name + ".stderr").read_text()
 
 
 def check_complete(cases: list[tuple[str, Path, Path]]) -> None:
