@@ -17,7 +17,7 @@ from batchver.elf.archive import read_thin_archive
 from batchver.tree.discover import discover, linked_module_name
 from batchver.cli.gendwarfksyms import main as dropin_main
 
-from .conftest import REPO
+from .conftest import LOCAL_CORPUS, REPO
 
 _spec = importlib.util.spec_from_file_location("build_example_tree",
                                                REPO / "tools" / "build_example_tree.py")
@@ -181,20 +181,22 @@ def test_kbuild_semantics_on_ld_r_output(tmp_path, shared_corpus):
     assert (split / "symtypes" / "vmlinux.symtypes").read_text() == dropin_symtypes
 
 
-def test_linked_columns_match_debian(tmp_path, shared_corpus):
-    """Symbol, module, export type and namespace columns for the 28 shared
-    Debian modules equal Debian's own Module.symvers rows."""
-    debian = shared_corpus / "debian-6.12.117-cloud"
+@pytest.mark.parametrize("where, modules_expected, rows_expected", [("local", 4, 20), ("shared", 28, 316)])
+def test_linked_columns_match_debian(tmp_path, request, where, modules_expected, rows_expected):
+    """Symbol, module, export type and namespace columns for the Debian
+    modules of a corpus equal Debian's own Module.symvers rows."""
+    corpus = LOCAL_CORPUS if where == "local" else request.getfixturevalue("shared_corpus")
+    debian = corpus / "debian-6.12.117-cloud"
     out = tmp_path / "out"
     assert run_cli(str(debian / "kernel"), "-o", str(out), "--jobs", "2") == 0
     ours = [tuple(line.split("\t")[1:]) for line in (out / "Module.symvers").read_text().splitlines()]
     modules = {row[1] for row in ours}
-    assert len(modules) == 28
+    assert len(modules) == modules_expected
     theirs = [tuple(line.split("\t")[1:]) for line in
               (debian / "Module.symvers.debian").read_text().splitlines()
               if line.split("\t")[2] in modules]
     assert sorted(ours) == sorted(theirs)
-    assert len(ours) == 316
+    assert len(ours) == rows_expected
 
 
 def test_module_names():
