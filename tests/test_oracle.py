@@ -108,7 +108,7 @@ class Oracle:
         except ELFRelocationError as exc:
             pytest.skip(f"pyelftools cannot relocate {elf.get_machine_arch()} DWARF: {exc}")
         self.units = [(0, cu, self.info.debug_info_sec) for cu in self.info.iter_CUs()]
-        if self.info.has_debug_types:
+        if self.info.has_debug_types():
             self.units += [(TYPES_BASE, tu, self.info.debug_types_sec) for tu in self.info.iter_TUs()]
         self.signatures: dict[int, int] = {}
         for base, unit, _ in self.units:

@@ -78,7 +78,7 @@ def time_pyelftools(path: Path) -> tuple[float, int]:
     count = 0
     with open(path, "rb") as handle:
         info = ELFFile(handle).get_dwarf_info(relocate_dwarf_sections=True)
-        units = list(info.iter_CUs()) + (list(info.iter_TUs()) if info.has_debug_types else [])
+        units = list(info.iter_CUs()) + (list(info.iter_TUs()) if info.has_debug_types() else [])
         for unit in units:
             count += sum(1 for _ in unit.iter_DIEs())
     return time.perf_counter() - start, count
