@@ -1,7 +1,6 @@
 """pyelftools as the independent oracle of batchver's ELF/DWARF reader.
 
-batchver reads ELF and DWARF with its own code (batchver/dwarf/reader.py says
-why).  Here every unit and DIE of every object the tests have is decoded by
+batchver reads ELF and DWARF with its own code (docs/reader.md says why).  Here every unit and DIE of every object the tests have is decoded by
 both and compared after relocation: unit headers, each DIE's offset, size,
 tag and children flag, its abbreviation's attributes and forms, and every
 attribute value as batchver normalises it (constants as unsigned 64-bit
@@ -44,15 +43,14 @@ from elftools.elf.sections import SymbolTableSection  # noqa: E402
 DIE_BUDGET = 20000  # every DIE of every in-repo object (the largest has 17,990)
 SHARED_DIE_BUDGET = 2000  # the shared corpus is 25 times larger; its relocation dominates anyway
 
-# Forms whose value batchver does not keep at all (addresses: nothing in
-# versioning reads them).
-ADDRESS_FORMS = {ENUM_DW_FORM["DW_FORM_addr"], ENUM_DW_FORM["DW_FORM_addrx"],
-                 ENUM_DW_FORM["DW_FORM_GNU_addr_index"]}
 
 def forms(*names: str) -> set[int]:
     return {ENUM_DW_FORM[f"DW_FORM_{name}"] for name in names}
 
 
+# Forms whose value batchver does not keep at all (addresses: nothing in
+# versioning reads them).
+ADDRESS_FORMS = forms("addr", "addrx", "GNU_addr_index")
 REF_FORMS = forms("ref1", "ref2", "ref4", "ref8", "ref_udata")
 CONST_FORMS = forms("data1", "data2", "data4", "data8", "udata", "sdata", "implicit_const", "sec_offset",
                     "loclistx", "rnglistx")
@@ -97,6 +95,11 @@ def quick_relocation(monkeypatch):
     monkeypatch.setattr(ELFFile, "get_machine_arch", functools.lru_cache(maxsize=None)(ELFFile.get_machine_arch))
 
 
+def signature_of(header) -> int | None:
+    """A type unit's signature (DWARF 5 and ``.debug_types`` name it apart)."""
+    return header.get("type_signature", header.get("signature"))
+
+
 class Oracle:
     """pyelftools' view of one file: its units in batchver's order, and the
     key batchver gives each type signature."""
@@ -112,10 +115,9 @@ class Oracle:
             self.units += [(TYPES_BASE, tu, self.info.debug_types_sec) for tu in self.info.iter_TUs()]
         self.signatures: dict[int, int] = {}
         for base, unit, _ in self.units:
-            header = unit.header
-            signature = header.get("type_signature", header.get("signature"))
+            signature = signature_of(unit.header)
             if signature is not None:
-                self.signatures.setdefault(signature, base + unit.cu_offset + header["type_offset"])
+                self.signatures.setdefault(signature, base + unit.cu_offset + unit.header["type_offset"])
 
 
 def expected_value(form: int, attr, base: int, unit, oracle: Oracle) -> tuple:
@@ -146,7 +148,7 @@ def check_units(reader: DwarfReader, oracle: Oracle) -> None:
     theirs = []
     for base, unit, _ in oracle.units:
         header = unit.header
-        signature = header.get("type_signature", header.get("signature"))
+        signature = signature_of(header)
         theirs.append((base, unit.cu_offset, header["version"], header["address_size"],
                        unit.structs.dwarf_format // 8, base + unit.cu_die_offset,
                        unit.cu_offset + unit.size,
