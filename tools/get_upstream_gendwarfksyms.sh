@@ -120,7 +120,7 @@ MIRROR=${MIRROR:-$(system_mirror)}
 log "Debian archive: $MIRROR"
 
 # --- 1. private apt configuration --------------------------------------------
-APTDIR=$(mktemp -d /tmp/gdk-apt.XXXXXX)
+APTDIR=$(mktemp -d -t gdk-apt.XXXXXX)
 trap 'rm -rf "$APTDIR"' EXIT
 mkdir -p "$APTDIR"/etc/sources.list.d "$APTDIR"/etc/preferences.d \
          "$APTDIR"/state/lists/partial "$APTDIR"/cache/archives/partial
