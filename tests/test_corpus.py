@@ -11,6 +11,7 @@ the same way, stderr of ``--dump-versions`` included.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
