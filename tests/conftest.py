@@ -1,8 +1,15 @@
-"""Shared test helpers: where the conformance corpus lives, and compiling
-fixture sources at test time."""
+"""Shared test helpers: where the conformance corpora live, and compiling
+fixture sources at test time.
+
+Two corpora share one layout (``<part>/expected/NAME.exports`` beside the
+object, see tests/data/README.md): the in-repo one under ``tests/data/corpus``,
+always present, and the larger shared one (``$BATCHVER_SHARED/corpus``, else
+``../shared/corpus`` beside the repository), used in addition when present.
+Tests that need the shared one skip, naming where they looked, without it."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,29 +18,35 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("make_test_expected", REPO / "tools" / "make_test_expected.py")
+expected_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(expected_tool)
+corpus_cases = expected_tool.corpus_cases  # one layout rule for the tests and the tool
+DATA = REPO / "tests" / "data"
+LOCAL_CORPUS = DATA / "corpus"
 SHARED = Path(os.environ.get("BATCHVER_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"
+CORPUS_PARTS = ("fixtures", "debian-6.12.117-cloud", "linux-6.12-defconfig")
+SHARED_MISSING = (f"shared corpus not found at {CORPUS} (set BATCHVER_SHARED to the directory "
+                  "holding corpus/); only the in-repo corpus under tests/data was used")
 
 
-def corpus_cases() -> list[tuple[str, Path, Path]]:
-    """(case id, object path, expected dir/name prefix) for every export list
-    under the shared corpus.  The corpus must be present: a missing corpus is
-    a test failure, never a silent pass."""
-    if not CORPUS.is_dir():
-        raise RuntimeError(f"conformance corpus not found at {CORPUS} (set BATCHVER_SHARED)")
-    cases = []
-    for exports in sorted(CORPUS.glob("*/expected/*.exports")):
-        top = exports.parent.parent
-        stem = exports.name[: -len(".exports")]
-        rel = stem.replace("+", "/")
-        if top.name == "fixtures":
-            obj = top / f"{stem}.o"
-        elif (top / "kernel").is_dir():
-            obj = top / "kernel" / f"{rel}.ko"
-        else:
-            obj = top / "objects" / f"{rel}.o"
-        cases.append((f"{top.name}/{stem}", obj, exports.parent / stem))
-    return cases
+# Set to an upstream gendwarfksyms binary, run_dropin runs it instead of
+# batchver: the tests' hand-derived expectations are then checked against
+# upstream itself; the few places batchver deliberately differs test this.
+UPSTREAM_RUN = os.environ.get("BATCHVER_TEST_REFERENCE", "")
+
+
+def shared_corpus_present() -> bool:
+    return all((CORPUS / part / "expected").is_dir() for part in CORPUS_PARTS)
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """The shared corpus directory; skips the test when it is absent."""
+    if not shared_corpus_present():
+        pytest.skip(SHARED_MISSING)
+    return CORPUS
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +55,21 @@ def cc() -> str:
     if compiler is None:
         pytest.fail("gcc is required to build test fixtures (.ci/run installs it)")
     return compiler
+
+
+@pytest.fixture(scope="session")
+def built_objects(tmp_path_factory, cc):
+    """``get(case, variant)``: the object of a tests/data/built case, compiled
+    once per session exactly as tools/make_test_expected.py compiles it."""
+    workdir = tmp_path_factory.mktemp("built")
+    objects: dict[tuple[str, str], Path] = {}
+
+    def get(case: str, variant: str) -> Path:
+        if (case, variant) not in objects:
+            objects[case, variant] = expected_tool.build(case, variant, workdir)
+        return objects[case, variant]
+
+    return get
 
 
 def compile_c(tmp: Path, source: str, name: str = "fixture", flags: tuple[str, ...] = ("-gdwarf-5",),
@@ -58,8 +86,16 @@ def compile_c(tmp: Path, source: str, name: str = "fixture", flags: tuple[str, .
 # --- helpers for the shape / kABI / Rust / bad-input tests -------------------
 
 def run_dropin(args, stdin: bytes = b"") -> tuple[int, str, str]:
-    """Run ``batchver gendwarfksyms`` in-process: (exit status, stdout, stderr)."""
+    """Run ``batchver gendwarfksyms`` in-process: (exit status, stdout, stderr).
+
+    With ``BATCHVER_TEST_REFERENCE=PATH`` the upstream binary at PATH runs
+    instead, which checks the tests' hand-derived expectations against
+    upstream itself (tests/data/README.md)."""
     import io
+
+    if UPSTREAM_RUN:
+        done = subprocess.run([UPSTREAM_RUN, *map(str, args)], input=stdin, capture_output=True)
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
 
     from batchver.cli.gendwarfksyms import main as dropin_main
 

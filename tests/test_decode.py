@@ -10,11 +10,11 @@ from batchver.dwarf.leb128 import read_uleb
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 
-from .conftest import CORPUS
+from .conftest import LOCAL_CORPUS
 
-FILES = sorted(CORPUS.glob("fixtures/*.o")) + [
-    CORPUS / "debian-6.12.117-cloud/kernel/drivers/nvdimm/nd_virtio.ko",
-    CORPUS / "linux-6.12-defconfig/objects/lib/dim/net_dim.o",
+FILES = sorted(LOCAL_CORPUS.glob("fixtures/*.o")) + [
+    LOCAL_CORPUS / "debian-6.12.117-cloud/kernel/drivers/nvdimm/nd_virtio.ko",
+    LOCAL_CORPUS / "linux-6.12-defconfig/objects/lib/dim/net_dim.o",
 ]
 
 

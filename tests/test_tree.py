@@ -17,7 +17,7 @@ from batchver.elf.archive import read_thin_archive
 from batchver.tree.discover import discover, linked_module_name
 from batchver.cli.gendwarfksyms import main as dropin_main
 
-from .conftest import CORPUS, REPO
+from .conftest import LOCAL_CORPUS, REPO
 
 _spec = importlib.util.spec_from_file_location("build_example_tree",
                                                REPO / "tools" / "build_example_tree.py")
@@ -144,15 +144,15 @@ def test_bad_objects_do_not_stop_the_run(tree, tmp_path, cc):
     assert symvers.count("\n") == 12
 
 
-def test_kbuild_semantics_on_ld_r_output(tmp_path):
+def test_kbuild_semantics_on_ld_r_output(tmp_path, shared_corpus):
     """The 23 defconfig objects linked into one file: per-CU versioning gives
     each object's own (kbuild) CRCs."""
-    objects = sorted(str(p) for p in (CORPUS / "linux-6.12-defconfig" / "objects").rglob("*.o"))
+    objects = sorted(str(p) for p in (shared_corpus / "linux-6.12-defconfig" / "objects").rglob("*.o"))
     linked_dir = tmp_path / "linked"
     linked_dir.mkdir()
     subprocess.run(["ld", "-r", "-o", str(linked_dir / "vmlinux"), *objects], check=True)
     expected = {}
-    for symver in (CORPUS / "linux-6.12-defconfig" / "expected").glob("*.symver"):
+    for symver in (shared_corpus / "linux-6.12-defconfig" / "expected").glob("*.symver"):
         if ".stable." not in symver.name:
             for line in symver.read_text().splitlines():
                 expected[line.split()[1]] = line.split()[2]
@@ -182,20 +182,22 @@ def test_kbuild_semantics_on_ld_r_output(tmp_path):
     assert (split / "symtypes" / "vmlinux.symtypes").read_text() == dropin_symtypes
 
 
-def test_linked_columns_match_debian(tmp_path):
-    """Symbol, module, export type and namespace columns for the 28 shared
-    Debian modules equal Debian's own Module.symvers rows."""
-    debian = CORPUS / "debian-6.12.117-cloud"
+@pytest.mark.parametrize("where, modules_expected, rows_expected", [("local", 4, 20), ("shared", 28, 316)])
+def test_linked_columns_match_debian(tmp_path, request, where, modules_expected, rows_expected):
+    """Symbol, module, export type and namespace columns for the Debian
+    modules of a corpus equal Debian's own Module.symvers rows."""
+    corpus = LOCAL_CORPUS if where == "local" else request.getfixturevalue("shared_corpus")
+    debian = corpus / "debian-6.12.117-cloud"
     out = tmp_path / "out"
     assert run_cli(str(debian / "kernel"), "-o", str(out), "--jobs", "2") == 0
     ours = [tuple(line.split("\t")[1:]) for line in (out / "Module.symvers").read_text().splitlines()]
     modules = {row[1] for row in ours}
-    assert len(modules) == 28
+    assert len(modules) == modules_expected
     theirs = [tuple(line.split("\t")[1:]) for line in
               (debian / "Module.symvers.debian").read_text().splitlines()
               if line.split("\t")[2] in modules]
     assert sorted(ours) == sorted(theirs)
-    assert len(ours) == 316
+    assert len(ours) == rows_expected
 
 
 def test_module_names():

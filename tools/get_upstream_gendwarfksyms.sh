@@ -5,11 +5,12 @@
 #
 # What it does (all of it was verified on Debian 12 bookworm, amd64):
 #   1. Creates a private apt configuration (APT_CONFIG in a temp dir) whose
-#      only sources are trixie-backports and sid on deb.debian.org, signed by
-#      the stock debian-archive-keyring, and runs `apt-get update` on it.
-#      The system's /etc/apt/sources.list* and lists are left alone.
-#      (No Debian linux-kbuild-* package ships a gendwarfksyms binary, so the
-#      tool has to be built from source.)
+#      only sources are SUITES (trixie-backports and sid) on the Debian
+#      archive the system's own apt sources use, signed by the stock
+#      debian-archive-keyring, and runs `apt-get update` on it.  The system's
+#      /etc/apt/sources.list* and lists are left alone.  (No Debian
+#      linux-kbuild-* package ships a gendwarfksyms binary, so the tool has
+#      to be built from source.)
 #   2. `apt-get download`s linux-source-7.3 (pinned to 7.3.4-1~bpo13+1 by
 #      default; linux-source-7.2 7.2.13-1 from sid has byte-identical
 #      scripts/gendwarfksyms) into $CACHE/debs.
@@ -18,30 +19,34 @@
 #   4. Installs the bookworm build deps if missing (gcc libdw-dev libelf-dev
 #      zlib1g-dev xz-utils; needs root) and compiles the seven C files
 #      directly with gcc, with the kernel's host CFLAGS.
-#   5. Installs the binary as $CACHE/gendwarfksyms (default
-#      /work/cache/upstream/gendwarfksyms) and, if the shared fixture corpus
-#      is found, checks its output against the expected files.
+#   5. Installs the binary as $CACHE/gendwarfksyms and checks its output
+#      against the upstream outputs recorded in the repository's
+#      tests/data/corpus/fixtures.
 #
 # Usage: tools/get_upstream_gendwarfksyms.sh [--force] [--no-test]
-# Environment overrides:
-#   CACHE=/work/cache/upstream     where debs, sources and the binary go
+# Prints the binary's path.  Environment overrides:
+#   CACHE=DIR                      where debs, sources and the binary go
+#                                  (default $XDG_CACHE_HOME/batchver/upstream,
+#                                  else ~/.cache/batchver/upstream)
+#   MIRROR=URI                     Debian archive to download from (default:
+#                                  the one the system's apt sources use, the
+#                                  entry apt labels "Debian")
 #   SRC_PKG=linux-source-7.3       Debian source package to use
 #   SRC_VERSION=7.3.4-1~bpo13+1    its version; "any" = newest available
 #                                  (if the pinned version has left the
 #                                  archive, the newest is used with a warning)
 #   SUITES="trixie-backports sid"  suites for the private apt config
-#   MIRROR=http://deb.debian.org/debian
-#   CORPUS=<repo>/../shared/corpus fixture corpus for the self-test
+#   CORPUS=DIR                     fixture corpus for the self-test (default
+#                                  the repository's tests/data/corpus)
 set -euo pipefail
 
-CACHE=${CACHE:-/work/cache/upstream}
+CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/batchver/upstream}
 SRC_PKG=${SRC_PKG:-linux-source-7.3}
 SRC_VERSION=${SRC_VERSION:-7.3.4-1~bpo13+1}
 SUITES=${SUITES:-"trixie-backports sid"}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CORPUS=${CORPUS:-$HERE/../../shared/corpus}
+CORPUS=${CORPUS:-$HERE/../tests/data/corpus}
 
 FORCE=0
 RUN_TEST=1
@@ -97,8 +102,25 @@ fi
 command -v apt-get >/dev/null || die "apt-get not found (Debian system required)"
 [ -r "$KEYRING" ] || die "$KEYRING missing (install debian-archive-keyring)"
 
+# The Debian archive of the system's apt sources: the entry whose Release
+# file is labelled "Debian" (security and backports archives carry other
+# labels); without downloaded Release files, the first non-security entry.
+system_mirror() {
+    local uri
+    uri=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 2>/dev/null \
+          | awk '$1 == "Debian" {print $2; exit}')
+    if [ -z "$uri" ]; then
+        uri=$(apt-get indextargets --no-release-info --format '$(RELEASE) $(REPO_URI)' 2>/dev/null \
+              | awk '$1 !~ /-security$/ {print $2; exit}')
+    fi
+    echo "${uri%/}"
+}
+MIRROR=${MIRROR:-$(system_mirror)}
+[ -n "$MIRROR" ] || die "no Debian archive in the system's apt sources; set MIRROR=URI"
+log "Debian archive: $MIRROR"
+
 # --- 1. private apt configuration --------------------------------------------
-APTDIR=$(mktemp -d /tmp/gdk-apt.XXXXXX)
+APTDIR=$(mktemp -d -t gdk-apt.XXXXXX)
 trap 'rm -rf "$APTDIR"' EXIT
 mkdir -p "$APTDIR"/etc/sources.list.d "$APTDIR"/etc/preferences.d \
          "$APTDIR"/state/lists/partial "$APTDIR"/cache/archives/partial
