@@ -33,19 +33,32 @@ from batchver.tree import outputs, pipeline
 from batchver.cli import main as cli_main
 from batchver.tree.outputs import COMMIT, STAGING_PREFIX, recover
 
-from .conftest import CORPUS, REPO, run_dropin, symbol_list
+from .conftest import LOCAL_CORPUS, REPO, compile_c, run_dropin, symbol_list
 
 _spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "tools" / "build_example_tree.py")
 example = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(example)
 
-DEBIAN = CORPUS / "debian-6.12.117-cloud" / "kernel"
+MODULES = sorted((LOCAL_CORPUS / "debian-6.12.117-cloud" / "kernel").rglob("*.ko"))
 PREVIOUS = {"Module.symvers": "previous symvers\n", "report.json": "{\"previous\": true}\n"}
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory, cc):
     return Path(example.build(str(tmp_path_factory.mktemp("example") / "tree")))
+
+
+@pytest.fixture(scope="module")
+def busy_tree(tmp_path_factory) -> Path:
+    """A linked tree that keeps two workers busy for seconds: the in-repo
+    Debian modules eight times over (as symlinks, as a distro tree may be)."""
+    root = tmp_path_factory.mktemp("busy")
+    for copy in range(8):
+        for module in MODULES:
+            link = root / "kernel" / f"copy{copy}" / module.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(module)
+    return root
 
 
 @pytest.fixture(autouse=True)
@@ -453,13 +466,13 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_signal_while_versioning(tmp_path, signum):
+def test_signal_while_versioning(busy_tree, tmp_path, signum):
     """Ctrl-C (to the whole process group, as a terminal sends it), SIGTERM
     and SIGKILL while the workers run: one line (none for SIGKILL), the
     previous outputs intact, and no worker or resource tracker left holding
     the caller's pipes."""
     out = previous_outputs(tmp_path / "out")
-    proc = subprocess.Popen([sys.executable, "-m", "batchver", "run", str(DEBIAN), "-o", str(out), "--jobs", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "batchver", "run", str(busy_tree), "-o", str(out), "--jobs", "2",
                              "--semantics", "file", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True)
     deadline = time.monotonic() + 60
@@ -488,23 +501,31 @@ def test_signal_while_versioning(tmp_path, signum):
 
 
 # -- determinism and exit codes --------------------------------------------------------
-def test_report_independent_of_jobs_when_split(tmp_path):
-    # eight objects linked into one file, cut into ranges (--split-mb 0 splits
-    # any file): the number of ranges follows --jobs, the report must not
-    objects = sorted(str(p) for p in (CORPUS / "linux-6.12-defconfig" / "objects").rglob("*.o"))[:8]
+def test_report_independent_of_jobs_when_split(tree, tmp_path):
+    # twelve units of about one size linked into one file and cut into ranges
+    # (--split-mb 0 splits any file) whose number follows --jobs; the
+    # report must not show it outside its timing
+    objects = []
+    for n in range(12):
+        source = tmp_path / f"part{n}.c"
+        source.write_text(f'#include "{tree}/include/export.h"\n'
+                          f"struct box{n} {{ int a; long b[{n + 1}]; }};\n"
+                          f"int part{n}(struct box{n} *p) {{ return p->a; }}\nEXPORT_SYMBOL(part{n});\n")
+        objects.append(str(compile_c(tmp_path, source.read_text(), f"part{n}", ("-g",))))
     (tmp_path / "linked").mkdir()
     subprocess.run(["ld", "-r", "-o", str(tmp_path / "linked" / "vmlinux"), *objects], check=True)
-    reports = []
+    reports, splits = [], []
     for jobs in ("1", "3"):
         out = tmp_path / f"jobs{jobs}"
         done = batchver_process("run", tmp_path / "linked", "-o", out, "--jobs", jobs, "--kind", "linked",
                         "--split-mb", "0", "--symtypes", "-q")
         assert done.returncode == 0, done.stderr
         report = json.loads((out / "report.json").read_text())
-        assert report["timing"]["split_into"]["vmlinux"] > 1
+        splits.append(report["timing"]["split_into"]["vmlinux"])
         report.pop("timing")
         reports.append((report, (out / "Module.symvers").read_bytes(),
                         (out / "symtypes" / "vmlinux.symtypes").read_bytes()))
+    assert splits[0] > 1 and splits[0] != splits[1], splits  # the case the report once showed
     assert reports[0] == reports[1]
 
 
