@@ -41,9 +41,16 @@ def open_regular(path: str, follow: bool = True) -> int:
     """A read-only descriptor of ``path``; OSError (``EINVAL``, with the
     file's kind as its text) unless it is a regular file.  Opening with
     ``O_NONBLOCK`` makes a FIFO without a writer fail the check instead of
-    blocking; ``follow=False`` refuses a symbolic link itself."""
+    blocking; ``follow=False`` refuses a symbolic link itself.  A dangling
+    symbolic link is named as such."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
-    fd = os.open(path, flags)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if os.path.islink(path):  # "no such file" would puzzle whoever sees it listed
+            raise FileNotFoundError(errno.ENOENT, f"dangling symbolic link (to '{os.readlink(path)}')",
+                                    path) from None
+        raise
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)

@@ -120,7 +120,7 @@ def hostile_files(directory: Path, suffix: str) -> dict[str, str]:
     os.symlink(f"loop{suffix}", directory / f"loop{suffix}")
     os.symlink(f"nowhere{suffix}", directory / f"dangling{suffix}")
     return {f"fifo{suffix}": "not a regular file (a FIFO)", f"loop{suffix}": "Too many levels of symbolic links",
-            f"dangling{suffix}": "No such file or directory"}
+            f"dangling{suffix}": f"dangling symbolic link (to 'nowhere{suffix}')"}
 
 
 # -- hostile files in a tree -----------------------------------------------------
