@@ -18,6 +18,7 @@ import struct
 from batchver.dwarf.constants import DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base
 from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
 from batchver.dwarf.leb128 import read_sleb, read_uleb
+from batchver.dwarf.lines import LineTableError, read_files
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
@@ -100,12 +101,18 @@ class StringTable(dict):
         self.data = data
         self.path = path
 
-    def __missing__(self, offset: int) -> str:
+    def __missing__(self, offset: int) -> str | None:
+        """The string at ``offset``; None when the offset is outside the
+        section: libdw's dwarf_formstring then returns NULL and upstream
+        carries on as if the attribute named nothing (a DIE without a
+        name).  A last string without its NUL runs to the section's end."""
         data = self.data
+        if offset >= len(data):
+            self[offset] = None
+            return None
         end = data.find(b"\0", offset)
-        if offset >= len(data) or end < 0:
-            raise VersioningError("dwarf_formstring", f"string offset {offset:#x} out of range in "
-                                  f"'{self.path}'", self.path)
+        if end < 0:
+            end = len(data)
         text = self[offset] = data[offset:end].decode("utf-8", "surrogateescape")
         return text
 
@@ -630,6 +637,10 @@ class DwarfReader:
             key = self.next_sibling(child)
 
     # -- source files ------------------------------------------------------
+    def _line_string(self, form: int, offset: int) -> str | None:
+        """A line table's DW_FORM_strp or DW_FORM_line_strp string."""
+        return (self.line_strs if form == 0x1F else self.strs)[offset]
+
     def source_files(self, unit: Unit) -> list[str]:
         """File names of the unit's line table, indexed as DW_AT_decl_file
         is (libdw puts a placeholder at index 0 before DWARF 5)."""
@@ -644,79 +655,10 @@ class DwarfReader:
         if self._line is None:
             self._line = self.elf.debug_section(".debug_line") or b""
         try:
-            unit.files = _line_files(self._line, stmt, self)
-        except (IndexError, struct.error):
-            raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: corrupt "
-                                  f"line table at {stmt:#x} in '{self.path}'", self.path) from None
+            unit.files = read_files(self._line, stmt, self.endian, unit.addr_size,
+                                    self._line_string)
+        except LineTableError as exc:
+            raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: '{exc}'",
+                                  self.path) from None
         return unit.files
 
-
-def _line_files(data: bytes, pos: int, reader: DwarfReader) -> list[str]:
-    """Parse just the file-name table of the line program header at ``pos``."""
-    e = reader.endian
-    length = struct.unpack_from(e + "I", data, pos)[0]
-    pos += 4
-    osize = 4
-    if length == 0xFFFFFFFF:
-        pos += 8
-        osize = 8
-    version = struct.unpack_from(e + "H", data, pos)[0]
-    pos += 2
-    if version >= 5:
-        pos += 2  # address_size, segment_selector_size
-    pos += osize  # header_length
-    pos += 1  # minimum_instruction_length
-    if version >= 4:
-        pos += 1  # maximum_operations_per_instruction
-    pos += 3  # default_is_stmt, line_base, line_range
-    opcode_base = data[pos]
-    pos += 1 + (opcode_base - 1)
-    if version < 5:
-        while data[pos] != 0:  # include_directories
-            pos = data.index(b"\0", pos) + 1
-        pos += 1
-        files = ["???"]
-        while data[pos] != 0:
-            end = data.index(b"\0", pos)
-            files.append(data[pos:end].decode("utf-8", "surrogateescape"))
-            pos = end + 1
-            for _ in range(3):
-                _, pos = read_uleb(data, pos)
-        return files
-
-    class _Fake:  # minimal unit for form skipping in the header
-        offset_size = osize
-        addr_size = 8
-        version = 5
-
-    def entries(pos: int) -> tuple[list[str], int]:
-        fmt_count = data[pos]
-        pos += 1
-        formats = []
-        for _ in range(fmt_count):
-            ct, pos = read_uleb(data, pos)
-            form, pos = read_uleb(data, pos)
-            formats.append((ct, form))
-        count, pos = read_uleb(data, pos)
-        names = []
-        for _ in range(count):
-            name = ""
-            for ct, form in formats:
-                if ct == 1:  # DW_LNCT_path
-                    if form == 0x08:
-                        end = data.index(b"\0", pos)
-                        name = data[pos:end].decode("utf-8", "surrogateescape")
-                        pos = end + 1
-                        continue
-                    if form in (0x1F, 0x0E):
-                        off = struct.unpack_from(e + ("I" if osize == 4 else "Q"), data, pos)[0]
-                        name = (reader.line_strs if form == 0x1F else reader.strs)[off]
-                        pos += osize
-                        continue
-                pos = reader._skip_form(data, pos, form, _Fake)
-            names.append(name)
-        return names, pos
-
-    _, pos = entries(pos)  # directories
-    files, _ = entries(pos)
-    return files

@@ -55,6 +55,14 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
 }
 
 
+def _unrelocatable(path: str, cause: str) -> VersioningError:
+    """A relocation libdwfl refuses: it then gives upstream no DWARF at all,
+    so upstream fails with its no-debugging-information error (the cause
+    is added in parentheses)."""
+    return VersioningError("process_module", f"dwarf_get_units failed: no debugging "
+                           f"information? ('{path}': {cause})", path)
+
+
 # struct format letters of unsigned integers by width (relocation fields and
 # the fixed-size DWARF forms alike)
 UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
@@ -116,7 +124,7 @@ class ElfObject:
         for sec in self.sections:
             self._first_by_name.setdefault(sec.name, sec)
         self._endian = "<" if self.little_endian else ">"
-        self._symvalues: dict[int, list[int]] = {}
+        self._symvalues: dict[int, list[int | None]] = {}
         self._all_symbols: list[tuple[str, int, int, int]] | None = None
         self._global_index: dict[str, list[tuple[int, str, int, int]]] | None = None
         self._data_cache: dict[int, bytes] = {}
@@ -157,8 +165,6 @@ class ElfObject:
         count = header.e_shnum
         if count == 0 and offset:  # 65,280 sections or more: the count is section 0's sh_size
             count = struct.unpack_from(fmt, self._map, offset)[5]
-        if count and header.e_shentsize != entsize:
-            raise ValueError(f"section header size {header.e_shentsize}, expected {entsize}")
         if offset + count * entsize > size:
             raise ValueError(f"the section header table (offset {offset:#x}, {count} entries) "
                              f"runs past the end of the file ({size} bytes)")
@@ -264,17 +270,22 @@ class ElfObject:
             self._apply(rsec, buf, sec)
         return bytes(buf)
 
-    def _symbol_values(self, symtab_index: int) -> list[int]:
+    def _symbol_values(self, symtab_index: int) -> list[int | None]:
+        """Each symbol's value for relocating, None for an undefined symbol
+        (libdwfl leaves relocations against those unapplied)."""
         values = self._symvalues.get(symtab_index)
         if values is None:
+            if not 0 < symtab_index < len(self.sections):
+                raise _unrelocatable(self.path, f"relocations name symbol table {symtab_index}")
             sec = self.sections[symtab_index]
             data = self.data(sec)
             if self.elfclass == 64:
-                fmt, size, pos = self._endian + "IBBHQQ", 24, 4
+                fmt, size, pos, shndx = self._endian + "IBBHQQ", 24, 4, 3
             else:
-                fmt, size, pos = self._endian + "IIIBBH", 16, 1
+                fmt, size, pos, shndx = self._endian + "IIIBBH", 16, 1, 5
             count = len(data) // size
-            values = [e[pos] for e in struct.iter_unpack(fmt, data[:count * size])]
+            values = [e[pos] if e[shndx] != SHN_UNDEF or n == 0 else None
+                      for n, e in enumerate(struct.iter_unpack(fmt, data[:count * size]))]
             self._symvalues[symtab_index] = values
         return values
 
@@ -304,21 +315,25 @@ class ElfObject:
             rtype = info & type_mask
             how = packers.get(rtype)
             if how is None:
-                width_kind = table.get(rtype)
-                if width_kind is None:
-                    raise VersioningError("main", f"'{self.path}': unsupported relocation type "
-                                          f"{rtype} in {rsec.name}", self.path)
-                width, kind = width_kind
+                # a type the machine cannot store into debug data is left
+                # unapplied, as libdwfl does (its partial relocation)
+                width, kind = table.get(rtype, (0, "none"))
                 how = packers[rtype] = (width, kind, struct.Struct(e + UINT_CODES.get(width, "B")),
                                         (1 << (8 * width)) - 1)
             width, kind, packer, mask = how
             if width == 0:
                 continue
             symidx = info >> shift
-            if offset + width > limit or symidx >= nsyms:
-                raise VersioningError("main", f"'{self.path}': bad relocation at {offset:#x} in "
-                                      f"{rsec.name}", self.path)
-            value = symvals[symidx] + (entry[2] if rela else packer.unpack_from(buf, offset)[0])
+            if symidx >= nsyms:
+                raise _unrelocatable(self.path, f"{rsec.name} names symbol {symidx}, the table "
+                                     f"has {nsyms}")
+            symval = symvals[symidx]
+            if symval is None:
+                continue  # undefined: libdwfl cannot resolve it offline and skips it
+            if offset + width > limit:
+                raise _unrelocatable(self.path, f"{rsec.name} relocates offset {offset:#x}, "
+                                     f"{target.name} has {limit} bytes")
+            value = symval + (entry[2] if rela else packer.unpack_from(buf, offset)[0])
             if kind == "add":
                 value += packer.unpack_from(buf, offset)[0]
             elif kind == "sub":
@@ -360,6 +375,8 @@ class ElfObject:
                 start = ent[name_i]
                 end = strtab.find(b"\0", start)
                 if start >= len(strtab) or end < 0:
+                    if ent[info_i] >> 4 == STB_LOCAL:
+                        continue  # upstream never asks for a local symbol's name
                     raise VersioningError("elf_for_each_global", "elf_strptr failed: invalid "
                                           "string offset", self.path)
                 if end == start:

@@ -1,0 +1,292 @@
+"""A unit's line table, read and checked as libdw 0.188 does.
+
+Upstream asks for a unit's source files (``dwarf_getsrcfiles``) to tell
+whether a type is defined in a ``.c`` file.  libdw answers by reading the
+whole line table, header *and* line-number program, and refuses the table,
+so upstream exits 1 with ``dwarf_getsrcfiles failed: '<reason>'``, for any
+of the faults checked here: a header field past the end of the table, a
+directory index past the directory list, a file table that does not end
+where the header length says, an opcode whose operand count disagrees with
+the header, or an extended opcode that runs past the end.  batchver needs
+only the file names, but it must refuse exactly those tables, or a corrupt
+object would get versions where upstream gives none.
+
+:class:`LineTableError` carries libdw's message for the fault.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+# libdw's messages (dwarf_errmsg) for the faults a line table can have
+INVALID_LINE = "invalid .debug_line section"
+INVALID_DWARF = "invalid DWARF"
+INVALID_DIR_INDEX = "invalid directory index"
+INVALID_VERSION = "invalid DWARF version"
+
+# Forms a DWARF 5 directory or file entry may use (libdw_valid_user_form).
+_ENTRY_FORMS = frozenset((0x09, 0x0A, 0x03, 0x04, 0x0B, 0x05, 0x06, 0x07, 0x1E, 0x0C, 0x1F,
+                          0x0D, 0x17, 0x08, 0x0E, 0x1D, 0x1A, 0x25, 0x26, 0x27, 0x28, 0x0F))
+_STRING_FORMS = {0x08, 0x0E, 0x1F}  # DW_FORM_string, DW_FORM_strp, DW_FORM_line_strp
+_UDATA_FORMS = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8}  # DW_FORM_data1..8 (and udata below)
+DW_LNCT_path, DW_LNCT_directory_index = 1, 2
+DW_LNS_copy, DW_LNS_advance_pc, DW_LNS_fixed_advance_pc, DW_LNS_set_isa = 1, 2, 9, 12
+DW_LNS_set_column, DW_LNS_const_add_pc = 5, 8
+DW_LNE_end_sequence, DW_LNE_set_address, DW_LNE_define_file, DW_LNE_set_discriminator = 1, 2, 3, 4
+# standard opcodes -> the operand count libdw insists the header gives them
+_OPERANDS = {1: 0, 2: 1, 3: 1, 4: 1, 5: 1, 6: 0, 7: 0, 8: 0, 9: 1, 10: 0, 11: 0, 12: 1}
+
+
+class LineTableError(Exception):
+    """A line table libdw would refuse; the message is libdw's."""
+
+
+class _Cursor:
+    """Reads a table bounded by ``end``; running past it is the fault libdw
+    reports as an invalid .debug_line section."""
+
+    def __init__(self, data: bytes, pos: int, end: int, endian: str):
+        self.data, self.pos, self.end, self.endian = data, pos, end, endian
+
+    def need(self, count: int) -> None:
+        if count < 0 or self.end - self.pos < count:
+            raise LineTableError(INVALID_LINE)
+
+    def fixed(self, width: int) -> int:
+        self.need(width)
+        value = int.from_bytes(self.data[self.pos:self.pos + width],
+                               "little" if self.endian == "<" else "big")
+        self.pos += width
+        return value
+
+    def uleb(self) -> int:
+        """A ULEB128 whose first byte must lie inside the table (libdw's
+        reader stops at the end without failing)."""
+        self.need(1)
+        result = shift = 0
+        while self.pos < self.end:
+            byte = self.data[self.pos]
+            self.pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        return result
+
+    def cstring(self) -> bytes:
+        stop = self.data.find(b"\0", self.pos, self.end)
+        if stop < 0:
+            raise LineTableError(INVALID_LINE)
+        text = self.data[self.pos:stop]
+        self.pos = stop + 1
+        return text
+
+
+def read_files(data: bytes, offset: int, endian: str, address_size: int,
+               string_at: Callable[[int, int], str | None]) -> list[str]:
+    """The file names of the line table at ``offset`` (index 0 is libdw's
+    ``???`` before DWARF 5), after checking the whole table as libdw does.
+    ``string_at(form, offset)`` resolves ``DW_FORM_strp``/``line_strp``
+    (None when the offset is bad)."""
+    if offset >= len(data):
+        raise LineTableError(INVALID_LINE)
+    cur = _Cursor(data, offset, len(data), endian)
+    length = cur.fixed(4)
+    offset_size = 4
+    if length == 0xFFFFFFFF:
+        length = cur.fixed(8)
+        offset_size = 8
+    cur.need(length)
+    cur.end = cur.pos + length
+    version = cur.fixed(2)
+    if not 2 <= version <= 5:
+        raise LineTableError(INVALID_VERSION)
+    if version >= 5 and (cur.fixed(1) != address_size or cur.fixed(1) != 0):
+        raise LineTableError(INVALID_LINE)
+    header_length = cur.fixed(offset_size)
+    header_end = cur.pos + header_length
+    cur.fixed(1)  # minimum_instruction_length
+    if version >= 4 and cur.fixed(1) == 0:  # maximum_operations_per_instruction
+        raise LineTableError(INVALID_LINE)
+    cur.need(4)
+    cur.fixed(1)  # default_is_stmt
+    cur.fixed(1)  # line_base
+    line_range = cur.fixed(1)
+    opcode_base = cur.fixed(1)
+    lengths = cur.pos - 1  # data[lengths + n]: operand count of standard opcode n
+    cur.need(opcode_base - 1)
+    cur.pos += max(opcode_base - 1, 0)
+    program_end = cur.end
+    cur.end = min(header_end, program_end)
+    if version < 5:
+        files = _files_before_5(cur)
+    else:
+        files = _files_5(cur, offset_size, address_size, string_at)
+    if cur.pos != header_end:
+        raise LineTableError(INVALID_DWARF)
+    cur.end = program_end
+    _check_program(cur, data, lengths, opcode_base, line_range, address_size)
+    return files
+
+
+def _files_before_5(cur: _Cursor) -> list[str]:
+    directories = 1  # the compilation directory is index 0
+    while cur.pos < cur.end and cur.data[cur.pos] != 0:
+        cur.cstring()
+        directories += 1
+    if cur.pos >= cur.end:
+        raise LineTableError(INVALID_LINE)
+    cur.pos += 1
+    if cur.pos >= cur.end:
+        raise LineTableError(INVALID_LINE)
+    files = ["???"]
+    while cur.pos < cur.end and cur.data[cur.pos] != 0:
+        name = cur.cstring()
+        if cur.uleb() >= directories:
+            raise LineTableError(INVALID_DIR_INDEX)
+        cur.uleb()  # modification time
+        cur.uleb()  # length
+        files.append(name.decode("utf-8", "surrogateescape"))
+    if cur.pos >= cur.end:
+        raise LineTableError(INVALID_LINE)
+    cur.pos += 1
+    return files
+
+
+def _entry_formats(cur: _Cursor, wanted: tuple[int, ...]) -> tuple[list[int], dict[int, int]]:
+    """A DWARF 5 entry format: the forms, and which form holds each
+    wanted content type (all must be present when there are forms)."""
+    forms, where = [], {}
+    for index in range(cur.fixed(1)):
+        content = cur.uleb()
+        form = cur.uleb()
+        if form not in _ENTRY_FORMS:
+            raise LineTableError(INVALID_LINE)
+        forms.append(form)
+        if content in wanted:
+            where[content] = index
+    if forms and len(where) != len(wanted):
+        raise LineTableError(INVALID_LINE)
+    return forms, where
+
+
+def _form_value(cur: _Cursor, form: int, offset_size: int) -> int | bytes | None:
+    """Read one entry value: bytes for an inline string, an integer for an
+    offset or a number, None for what neither names nor counts."""
+    if form == 0x08:
+        return cur.cstring()
+    if form in (0x0E, 0x1F, 0x17, 0x1D):
+        return cur.fixed(offset_size)
+    if form in _UDATA_FORMS:
+        return cur.fixed(_UDATA_FORMS[form])
+    if form in (0x0F, 0x0D, 0x1A):  # udata, sdata, strx
+        return cur.uleb()
+    if form in (0x25, 0x26, 0x27, 0x28):  # strx1-4
+        cur.fixed(form - 0x24)
+        return None
+    if form == 0x1E:  # data16
+        cur.fixed(16)
+        return None
+    if form == 0x0C:  # flag
+        cur.fixed(1)
+        return None
+    width = {0x0A: 1, 0x03: 2, 0x04: 4}.get(form)
+    size = cur.uleb() if form == 0x09 else cur.fixed(width)
+    cur.need(size)
+    cur.pos += size
+    return None
+
+
+def _entries(cur: _Cursor, forms: list[int], where: dict[int, int], offset_size: int,
+             string_at: Callable[[int, int], str | None]) -> list[tuple[str, int | None]]:
+    """(path, directory index) of each DWARF 5 directory or file entry."""
+    count = cur.uleb()
+    if (not forms and count) or (forms and count > (cur.end - cur.pos) // len(forms)):
+        raise LineTableError(INVALID_LINE)
+    out = []
+    for _ in range(count):
+        path: str | None = None
+        index: int | None = None
+        for number, form in enumerate(forms):
+            value = _form_value(cur, form, offset_size)
+            if number == where.get(DW_LNCT_path):
+                if isinstance(value, bytes):
+                    path = value.decode("utf-8", "surrogateescape")
+                elif form in _STRING_FORMS and value is not None:
+                    path = string_at(form, value)
+            elif number == where.get(DW_LNCT_directory_index):
+                index = value if form in _UDATA_FORMS or form == 0x0F else None
+        if path is None:
+            raise LineTableError(INVALID_LINE)
+        out.append((path, index))
+    return out
+
+
+def _files_5(cur: _Cursor, offset_size: int, address_size: int,
+             string_at: Callable[[int, int], str | None]) -> list[str]:
+    forms, where = _entry_formats(cur, (DW_LNCT_path,))
+    directories = len(_entries(cur, forms, where, offset_size, string_at))
+    forms, where = _entry_formats(cur, (DW_LNCT_path, DW_LNCT_directory_index))
+    files = []
+    for path, index in _entries(cur, forms, where, offset_size, string_at):
+        if index is None:
+            raise LineTableError(INVALID_LINE)
+        if index >= directories:
+            raise LineTableError(INVALID_DIR_INDEX)
+        files.append(path)
+    return files or ["???"]
+
+
+def _check_program(cur: _Cursor, data: bytes, lengths: int, opcode_base: int, line_range: int,
+                   address_size: int) -> None:
+    """Run through the line-number program checking what libdw checks;
+    rows themselves are not kept.  A column must fit 16 bits and an ISA 8,
+    as in libdw's line records."""
+    while cur.pos < cur.end:
+        opcode = data[cur.pos]
+        cur.pos += 1
+        if opcode >= opcode_base:
+            if line_range == 0:
+                raise LineTableError(INVALID_LINE)
+        elif opcode == 0:
+            cur.need(2)
+            length = data[cur.pos]
+            cur.pos += 1
+            cur.need(length)
+            sub = data[cur.pos]
+            cur.pos += 1
+            if sub == DW_LNE_set_address:
+                if address_size not in (4, 8):
+                    raise LineTableError(INVALID_LINE)
+                cur.fixed(address_size)
+            elif sub == DW_LNE_define_file:
+                cur.cstring()
+                for _ in range(3):
+                    cur.uleb()
+            elif sub == DW_LNE_set_discriminator:
+                if data[lengths + sub] != 1:
+                    raise LineTableError(INVALID_LINE)
+                cur.uleb()
+            elif sub != DW_LNE_end_sequence:
+                # unknown: skipped by its length, counted from the
+                # sub-opcode (a length of 0 steps back onto it, as in libdw)
+                if cur.end - (cur.pos - 1) < length:
+                    raise LineTableError(INVALID_LINE)
+                cur.pos += length - 1
+        elif opcode <= DW_LNS_set_isa:
+            if data[lengths + opcode] != _OPERANDS[opcode]:
+                raise LineTableError(INVALID_LINE)
+            if opcode == DW_LNS_const_add_pc and line_range == 0:
+                raise LineTableError(INVALID_LINE)
+            if opcode == DW_LNS_fixed_advance_pc:
+                cur.fixed(2)
+            elif opcode == 3:  # DW_LNS_advance_line: a signed LEB128, same bytes
+                cur.uleb()
+            elif _OPERANDS[opcode]:
+                value = cur.uleb() & 0xFFFFFFFF
+                if (opcode == DW_LNS_set_column and value > 0xFFFF) or \
+                        (opcode == DW_LNS_set_isa and value > 0xFF):
+                    raise LineTableError(INVALID_LINE)
+        else:
+            for _ in range(data[lengths + opcode]):
+                cur.uleb()
