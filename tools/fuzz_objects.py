@@ -38,7 +38,8 @@ from batchver.elf.file import ElfObject  # noqa: E402
 
 # Small, but reaching every kind of DIE versioning renders: structures with
 # bit fields and nested unions, enumerations, typedefs, arrays, function
-# pointers, a variable, a variadic function, a declaration-only structure.
+# pointers, a variable, a variadic function, a declaration-only structure;
+# and a function that is not exported, whose DIEs versioning never reads.
 SOURCE = r"""
 typedef unsigned long size_t;
 struct opaque;
@@ -60,6 +61,7 @@ fz_node_t fz_root;
 int fz_count(const fz_node_t *node, ...) { return node ? (int)node->len : 0; }
 long fz_sum(long *values, size_t n) { long s = 0; while (n--) s += values[n]; return s; }
 void *fz_lookup(struct opaque *where, enum fz_state s, union fz_word w) { return (void *)where; }
+int fz_private(int x) { return x + 1; }
 """
 EXPORTS = ["fz_count", "fz_lookup", "fz_root", "fz_sum"]
 
@@ -98,8 +100,11 @@ def build_objects(directory: str) -> list[str]:
             continue
         for version in (4, 5):
             out = os.path.join(directory, f"fuzz.{compiler}-dwarf{version}.o")
-            subprocess.run([compiler, "-c", "-O1", f"-gdwarf-{version}", "-o", out, source],
-                           check=True, capture_output=True)
+            # the same bytes whatever the directory, so that a seed names
+            # the same mutants everywhere
+            subprocess.run([compiler, "-c", "-O1", f"-gdwarf-{version}",
+                            f"-fdebug-prefix-map={directory}=/fuzz", "-o", out, "fuzz.c"],
+                           check=True, capture_output=True, cwd=directory)
             built.append(out)
     return built
 
@@ -198,6 +203,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--exports", help="symbol list for OBJECTs (default: fuzz.c's)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every disagreement")
+    parser.add_argument("--keep", metavar="DIR", help="write each disagreeing mutant there")
     ns = parser.parse_args()
     exports = EXPORTS
     if ns.exports:
@@ -218,16 +224,19 @@ def main() -> int:
                 ours = run_batchver(mutant_path, exports)
             except Timeout:
                 ours = (-1, "", "timeout")
-            if theirs[0] == ours[0] and (theirs[0] != 0 or theirs[1] == ours[1]):
-                verdict = "agree"
+            if (theirs[0] != 0) == (ours[0] != 0) and (theirs[0] != 0 or theirs[1] == ours[1]):
+                verdict = "agree"  # both refuse (upstream sometimes by crashing), or same output
             elif theirs[0] == 0 and ours[0] == 0:
                 verdict = "both exit 0, different output"
             else:
                 verdict = f"upstream {theirs[0]}, batchver {ours[0]}"
             tally[verdict] += 1
             by_target[mutant.target][verdict] += 1
+            if ns.keep and verdict != "agree":
+                os.makedirs(ns.keep, exist_ok=True)
+                shutil.copy(mutant_path, os.path.join(ns.keep, f"{found.index(mutant):04d}.o"))
             if ns.verbose and verdict != "agree":
-                print(f"{verdict}: {mutant.label}\n  upstream: {theirs[2].strip()[-200:]}\n"
+                print(f"{verdict}: #{found.index(mutant)} {mutant.label}\n  upstream: {theirs[2].strip()[-200:]}\n"
                       f"  batchver: {ours[2].strip()[-200:]}")
         total = sum(tally.values())
         print(f"{total} mutants (seed {ns.seed}) of {len(paths)} object(s): "

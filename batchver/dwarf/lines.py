@@ -16,7 +16,7 @@ object would get versions where upstream gives none.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 # libdw's messages (dwarf_errmsg) for the faults a line table can have
 INVALID_LINE = "invalid .debug_line section"
@@ -30,8 +30,8 @@ _ENTRY_FORMS = frozenset((0x09, 0x0A, 0x03, 0x04, 0x0B, 0x05, 0x06, 0x07, 0x1E, 
 _STRING_FORMS = {0x08, 0x0E, 0x1F}  # DW_FORM_string, DW_FORM_strp, DW_FORM_line_strp
 _UDATA_FORMS = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8}  # DW_FORM_data1..8 (and udata below)
 DW_LNCT_path, DW_LNCT_directory_index = 1, 2
-DW_LNS_copy, DW_LNS_advance_pc, DW_LNS_fixed_advance_pc, DW_LNS_set_isa = 1, 2, 9, 12
-DW_LNS_set_column, DW_LNS_const_add_pc = 5, 8
+DW_LNS_copy, DW_LNS_advance_pc, DW_LNS_advance_line, DW_LNS_set_column = 1, 2, 3, 5
+DW_LNS_negate_stmt, DW_LNS_const_add_pc, DW_LNS_fixed_advance_pc, DW_LNS_set_isa = 6, 8, 9, 12
 DW_LNE_end_sequence, DW_LNE_set_address, DW_LNE_define_file, DW_LNE_set_discriminator = 1, 2, 3, 4
 # standard opcodes -> the operand count libdw insists the header gives them
 _OPERANDS = {1: 0, 2: 1, 3: 1, 4: 1, 5: 1, 6: 0, 7: 0, 8: 0, 9: 1, 10: 0, 11: 0, 12: 1}
@@ -109,8 +109,9 @@ def read_files(data: bytes, offset: int, endian: str, address_size: int,
     if version >= 4 and cur.fixed(1) == 0:  # maximum_operations_per_instruction
         raise LineTableError(INVALID_LINE)
     cur.need(4)
-    cur.fixed(1)  # default_is_stmt
-    cur.fixed(1)  # line_base
+    default_is_stmt = cur.fixed(1)
+    line_base = cur.fixed(1)
+    line_base -= (line_base & 0x80) << 1
     line_range = cur.fixed(1)
     opcode_base = cur.fixed(1)
     lengths = cur.pos - 1  # data[lengths + n]: operand count of standard opcode n
@@ -119,17 +120,18 @@ def read_files(data: bytes, offset: int, endian: str, address_size: int,
     program_end = cur.end
     cur.end = min(header_end, program_end)
     if version < 5:
-        files = _files_before_5(cur)
+        files, directories = _files_before_5(cur)
     else:
-        files = _files_5(cur, offset_size, address_size, string_at)
+        files, directories = _files_5(cur, offset_size, address_size, string_at)
     if cur.pos != header_end:
         raise LineTableError(INVALID_DWARF)
     cur.end = program_end
-    _check_program(cur, data, lengths, opcode_base, line_range, address_size)
+    _check_program(cur, _Header(lengths, opcode_base, line_base, line_range, default_is_stmt,
+                                address_size, directories))
     return files
 
 
-def _files_before_5(cur: _Cursor) -> list[str]:
+def _files_before_5(cur: _Cursor) -> tuple[list[str], int]:
     directories = 1  # the compilation directory is index 0
     while cur.pos < cur.end and cur.data[cur.pos] != 0:
         cur.cstring()
@@ -150,7 +152,7 @@ def _files_before_5(cur: _Cursor) -> list[str]:
     if cur.pos >= cur.end:
         raise LineTableError(INVALID_LINE)
     cur.pos += 1
-    return files
+    return files, directories
 
 
 def _entry_formats(cur: _Cursor, wanted: tuple[int, ...]) -> tuple[list[int], dict[int, int]]:
@@ -223,7 +225,7 @@ def _entries(cur: _Cursor, forms: list[int], where: dict[int, int], offset_size:
 
 
 def _files_5(cur: _Cursor, offset_size: int, address_size: int,
-             string_at: Callable[[int, int], str | None]) -> list[str]:
+             string_at: Callable[[int, int], str | None]) -> tuple[list[str], int]:
     forms, where = _entry_formats(cur, (DW_LNCT_path,))
     directories = len(_entries(cur, forms, where, offset_size, string_at))
     forms, where = _entry_formats(cur, (DW_LNCT_path, DW_LNCT_directory_index))
@@ -234,20 +236,52 @@ def _files_5(cur: _Cursor, offset_size: int, address_size: int,
         if index >= directories:
             raise LineTableError(INVALID_DIR_INDEX)
         files.append(path)
-    return files or ["???"]
+    return files or ["???"], directories
 
 
-def _check_program(cur: _Cursor, data: bytes, lengths: int, opcode_base: int, line_range: int,
-                   address_size: int) -> None:
+class _Header(NamedTuple):
+    """What the line-number program is checked against."""
+
+    lengths: int  # data[lengths + n]: operand count of standard opcode n
+    opcode_base: int
+    line_base: int
+    line_range: int
+    default_is_stmt: int
+    address_size: int
+    directories: int
+
+
+def _sleb32(cur: _Cursor) -> int:
+    """A signed LEB128 read into a C int, as libdw reads line advances."""
+    start = cur.pos
+    value = cur.uleb()
+    bits = 7 * (cur.pos - start)
+    if cur.data[cur.pos - 1] & 0x40:
+        value -= 1 << bits
+    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _check_program(cur: _Cursor, header: _Header) -> None:
     """Run through the line-number program checking what libdw checks;
-    rows themselves are not kept.  A column must fit 16 bits and an ISA 8,
-    as in libdw's line records."""
+    rows themselves are not kept, but the registers a row stores in a
+    narrower field are: a row whose is_stmt is not 0 or 1, whose line does
+    not fit a C int or whose column does not fit 16 bits is refused (the
+    header's default_is_stmt is copied into is_stmt as it is)."""
+    data, lengths, opcode_base = cur.data, header.lengths, header.opcode_base
+    is_stmt, line, column = header.default_is_stmt, 1, 0
+
+    def row() -> None:
+        if is_stmt > 1 or not -(1 << 31) <= line < 1 << 31 or column > 0xFFFF:
+            raise LineTableError(INVALID_LINE)
+
     while cur.pos < cur.end:
         opcode = data[cur.pos]
         cur.pos += 1
         if opcode >= opcode_base:
-            if line_range == 0:
+            if header.line_range == 0:
                 raise LineTableError(INVALID_LINE)
+            line += header.line_base + (opcode - opcode_base) % header.line_range
+            row()
         elif opcode == 0:
             cur.need(2)
             length = data[cur.pos]
@@ -255,19 +289,24 @@ def _check_program(cur: _Cursor, data: bytes, lengths: int, opcode_base: int, li
             cur.need(length)
             sub = data[cur.pos]
             cur.pos += 1
-            if sub == DW_LNE_set_address:
-                if address_size not in (4, 8):
+            if sub == DW_LNE_end_sequence:
+                row()
+                is_stmt, line, column = header.default_is_stmt, 1, 0
+            elif sub == DW_LNE_set_address:
+                if header.address_size not in (4, 8):
                     raise LineTableError(INVALID_LINE)
-                cur.fixed(address_size)
+                cur.fixed(header.address_size)
             elif sub == DW_LNE_define_file:
                 cur.cstring()
-                for _ in range(3):
-                    cur.uleb()
+                if cur.uleb() >= header.directories:
+                    raise LineTableError(INVALID_LINE)
+                cur.uleb()  # modification time
+                cur.uleb()  # length
             elif sub == DW_LNE_set_discriminator:
                 if data[lengths + sub] != 1:
                     raise LineTableError(INVALID_LINE)
                 cur.uleb()
-            elif sub != DW_LNE_end_sequence:
+            else:
                 # unknown: skipped by its length, counted from the
                 # sub-opcode (a length of 0 steps back onto it, as in libdw)
                 if cur.end - (cur.pos - 1) < length:
@@ -276,17 +315,20 @@ def _check_program(cur: _Cursor, data: bytes, lengths: int, opcode_base: int, li
         elif opcode <= DW_LNS_set_isa:
             if data[lengths + opcode] != _OPERANDS[opcode]:
                 raise LineTableError(INVALID_LINE)
-            if opcode == DW_LNS_const_add_pc and line_range == 0:
+            if opcode == DW_LNS_copy:
+                row()
+            elif opcode == DW_LNS_const_add_pc and header.line_range == 0:
                 raise LineTableError(INVALID_LINE)
-            if opcode == DW_LNS_fixed_advance_pc:
+            elif opcode == DW_LNS_fixed_advance_pc:
                 cur.fixed(2)
-            elif opcode == 3:  # DW_LNS_advance_line: a signed LEB128, same bytes
-                cur.uleb()
+            elif opcode == DW_LNS_advance_line:
+                line += _sleb32(cur)
+            elif opcode == DW_LNS_negate_stmt:
+                is_stmt = (1 - is_stmt) & 0xFF
+            elif opcode == DW_LNS_set_column:
+                column = cur.uleb() & 0xFFFFFFFF
             elif _OPERANDS[opcode]:
-                value = cur.uleb() & 0xFFFFFFFF
-                if (opcode == DW_LNS_set_column and value > 0xFFFF) or \
-                        (opcode == DW_LNS_set_isa and value > 0xFF):
-                    raise LineTableError(INVALID_LINE)
+                cur.uleb()
         else:
             for _ in range(data[lengths + opcode]):
                 cur.uleb()

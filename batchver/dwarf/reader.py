@@ -76,9 +76,10 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "decoders", "layouts")
+                 "str_offsets_base", "files", "start", "decoders", "layouts", "checked")
 
     def __init__(self):
+        self.checked = False  # see DwarfReader.check_tree
         self.files: list[str] | None = None
         self.str_offsets_base: int | None = None
         self.type_signature: int | None = None
@@ -87,6 +88,11 @@ class Unit:
     @property
     def die_key(self) -> int:
         return self.key_base + self.die_offset
+
+
+def unit_section(unit: Unit) -> str:
+    """The section a unit lives in, for messages."""
+    return ".debug_types" if unit.key_base == TYPES_BASE else ".debug_info"
 
 
 class StringTable(dict):
@@ -135,6 +141,7 @@ class DwarfReader:
             return
         self._loaded = True
         elf = self.elf
+        elf.check_for_dwarf()
         self.info = elf.debug_section(".debug_info")
         self.types = elf.debug_section(".debug_types")
         if not self.info and not self.types:
@@ -273,7 +280,54 @@ class DwarfReader:
         return self.units[i]
 
     def unit_die(self, unit: Unit) -> Die:
+        if not unit.checked:
+            self.check_tree(unit)
         return self.die(unit.die_key, unit)
+
+    def check_tree(self, unit: Unit) -> None:
+        """Step over every DIE of the unit once, as upstream's first pass
+        over each unit does (it names every DIE it meets, through
+        dwarf_child and dwarf_siblingof): a DIE whose abbreviation code is
+        unknown, or whose attributes cannot be stepped over within the unit,
+        makes libdw fail there, so upstream refuses the whole object even
+        when versioning never reads that DIE.  Versioning itself decodes
+        only the DIEs exports lead to, so without this walk batchver would
+        version objects upstream refuses."""
+        unit.checked = True
+        data, end, base = unit.data, unit.end, unit.key_base
+        pos = start = unit.die_offset
+        depth = 0
+        try:
+            while pos < end:
+                start = pos
+                code, pos = read_uleb(data, pos)
+                if code == 0:
+                    depth -= 1
+                    if depth <= 0:
+                        return
+                    continue
+                layout = unit.layouts.get(code) or self._layout(unit, code)
+                if layout is None:
+                    raise ValueError(f"invalid abbreviation code {code}")
+                if layout[2] is not None:
+                    pos += layout[2]
+                else:
+                    for _, form, _ in unit.abbrevs[code][2]:
+                        pos = self._skip_form(data, pos, form, unit)
+                if pos > end:
+                    raise ValueError("attributes run past the end of the unit")
+                if layout[1]:
+                    depth += 1
+                elif depth == 0:
+                    return
+        except (ValueError, IndexError, struct.error, VersioningError) as exc:
+            cause = (exc.message.replace(f" in '{self.path}'", "")
+                     if isinstance(exc, VersioningError) else str(exc)
+                     if isinstance(exc, ValueError) else "DIE runs past the end of the section")
+            raise VersioningError(
+                "process_die_container", f"`dwarf_child(die, &current)` failed: -1 ({cause} at "
+                f"{unit_section(unit)} offset {start:#x} in unit at {unit.offset:#x} of "
+                f"'{self.path}')", self.path) from None
 
     # -- DIEs --------------------------------------------------------------
     def die(self, key: int, unit: Unit | None = None) -> Die | None:
@@ -544,11 +598,15 @@ class DwarfReader:
         base = unit.key_base
         layouts = unit.layouts
         key = die.end
+        end = unit.end
         # Every top-level DIE of every unit passes here: the layout table is
         # looked up once, a one-byte abbreviation code needs no call, and a
-        # childless DIE of fixed size is stepped over without one.
+        # childless DIE of fixed size is stepped over without one.  The end
+        # of the unit ends the list, as in libdw, terminator or not.
         while True:
             pos = key - base
+            if pos >= end:
+                return
             code = data[pos]
             if code < 0x80:
                 pos += 1
@@ -590,6 +648,8 @@ class DwarfReader:
         base = unit.key_base
         key = end
         while True:
+            if key - base >= unit.end:
+                return key
             code, pos = read_uleb(data, key - base)
             if code == 0:
                 return key + 1

@@ -28,7 +28,10 @@ SHT_REL = 9
 SHT_SYMTAB_SHNDX = 18
 SHF_COMPRESSED = 0x800
 SHN_UNDEF = 0
+SHN_LORESERVE = 0xFF00
 SHN_XINDEX = 0xFFFF
+_SPECIAL_SECTIONS = (0xFFF1, 0xFFF2, SHN_XINDEX)  # SHN_ABS, SHN_COMMON, SHN_XINDEX
+SHF_GROUP = 0x200
 STB_LOCAL = 0
 ET_REL = 1
 
@@ -53,6 +56,11 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
         52: (1, "sub"), 53: (2, "sub"), 55: (4, "sub"), 56: (8, "sub"),
     },
 }
+
+
+_NO_SECTION = -1  # a symbol value that cannot be relocated against (see _symbol_values)
+# Sections libdw loads (or libdwfl relocates) whenever upstream asks for DWARF.
+_LIBDW_SECTIONS = (".debug_", ".zdebug_", ".rela.debug_", ".rel.debug_")
 
 
 def _unrelocatable(path: str, cause: str) -> VersioningError:
@@ -88,8 +96,8 @@ class _Header:
 
     e_type: int
     e_machine: int
+    e_phoff: int
     e_shoff: int
-    e_shentsize: int
     e_shnum: int
     e_shstrndx: int
 
@@ -120,6 +128,7 @@ class ElfObject:
         except (struct.error, ValueError, IndexError) as exc:
             raise VersioningError("main", f"'{path}' is not a readable ELF file: {exc}", path) from None
         self.is_relocatable = header.e_type == ET_REL
+        self._phoff = header.e_phoff
         self._first_by_name: dict[str, Section] = {}
         for sec in self.sections:
             self._first_by_name.setdefault(sec.name, sec)
@@ -141,6 +150,8 @@ class ElfObject:
             raise ValueError(f"Invalid EI_CLASS {ident[4]}")
         if ident[5] not in (1, 2):
             raise ValueError(f"Invalid EI_DATA {ident[5]}")
+        if ident[6] != 1:
+            raise ValueError(f"Invalid EI_VERSION {ident[6]}")
         self.elfclass = 32 * ident[4]
         self.little_endian = ident[5] == 1
         fmt = ("<" if self.little_endian else ">") + \
@@ -148,8 +159,8 @@ class ElfObject:
         if size < 16 + struct.calcsize(fmt):
             raise ValueError(f"the ELF header is truncated ({size} bytes)")
         fields = struct.unpack_from(fmt, self._map, 16)
-        header = _Header(e_type=fields[0], e_machine=fields[1], e_shoff=fields[5],
-                         e_shentsize=fields[10], e_shnum=fields[11], e_shstrndx=fields[12])
+        header = _Header(e_type=fields[0], e_machine=fields[1], e_phoff=fields[4],
+                         e_shoff=fields[5], e_shnum=fields[11], e_shstrndx=fields[12])
         self.machine = header.e_machine
         return header
 
@@ -177,10 +188,15 @@ class ElfObject:
             _, _, _, _, names_offset, names_size, *_ = raw[names_index]
             names = self._map[names_offset:names_offset + names_size]
         sections = []
+        self._unnamed = []  # sections whose name libelf could not read
         for index, (name, sh_type, flags, addr, sh_offset, sh_size, link, info, _, sh_entsize) \
                 in enumerate(raw):
             end = names.find(b"\0", name)
             label = names[name:end].decode("utf-8", "surrogateescape") if end >= 0 else ""
+            # libdw reads the name of every section but NOBITS and group members
+            if index and (name >= len(names) or end < 0) and sh_type != SHT_NOBITS \
+                    and not flags & SHF_GROUP:
+                self._unnamed.append(index)
             sections.append(Section(index, label, sh_type, flags, sh_offset, sh_size, link, info,
                                     sh_entsize, addr))
         return sections
@@ -252,6 +268,41 @@ class ElfObject:
                                   f"bytes, header says {size}", self.path)
         return out
 
+    def check_for_dwarf(self) -> None:
+        """Refuse what libdwfl and libdw refuse when upstream opens the
+        file for its DWARF (upstream then reports no debugging information
+        at all), even in parts versioning never reads: a program header
+        table offset past the end of the file, a section whose name cannot
+        be read, a debug section (or its relocations) past the end of the
+        file, and in a relocatable object no symbol table, a symbol table
+        whose first-global index is past its end, or a relocation of any
+        debug section that cannot be applied (checked by applying it)."""
+        size = len(self._map)
+        if self._phoff and self._phoff >= size:
+            raise _unrelocatable(self.path, f"program header table at {self._phoff:#x} is past "
+                                 f"the end of the file ({size} bytes)")
+        if self._unnamed:
+            raise _unrelocatable(self.path, f"section {self._unnamed[0]} has no readable name")
+        for sec in self.sections:
+            if sec.name.startswith(_LIBDW_SECTIONS) and sec.type != SHT_NOBITS \
+                    and sec.offset + sec.size > size:
+                raise _unrelocatable(self.path, f"section {sec.name} ends at "
+                                     f"{sec.offset + sec.size:#x}, past the end of the file "
+                                     f"({size} bytes)")
+        if not self.is_relocatable:
+            return
+        symtab = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
+        if symtab is None:
+            raise _unrelocatable(self.path, "a relocatable object without a symbol table")
+        if symtab.entsize and symtab.info > symtab.size // symtab.entsize:
+            raise _unrelocatable(self.path, f"{symtab.name} says its first global symbol is "
+                                 f"{symtab.info}, past its {symtab.size // symtab.entsize} symbols")
+        for rsec in self.sections:
+            if rsec.type in (SHT_RELA, SHT_REL) and 0 < rsec.info < len(self.sections):
+                target = self.sections[rsec.info]
+                if target.name.startswith(_LIBDW_SECTIONS) and target.type != SHT_NOBITS:
+                    self._apply(rsec, bytearray(self.data(target)), target)
+
     def debug_section(self, name: str) -> bytes | None:
         """A ``.debug_*`` section ready to parse: decompressed and, in a
         relocatable object, with its relocations applied (as libdwfl does)."""
@@ -272,7 +323,9 @@ class ElfObject:
 
     def _symbol_values(self, symtab_index: int) -> list[int | None]:
         """Each symbol's value for relocating, None for an undefined symbol
-        (libdwfl leaves relocations against those unapplied)."""
+        (libdwfl leaves relocations against those unapplied) and
+        :data:`_NO_SECTION` for one in a section that does not exist (which
+        libdwfl refuses to relocate against)."""
         values = self._symvalues.get(symtab_index)
         if values is None:
             if not 0 < symtab_index < len(self.sections):
@@ -284,7 +337,11 @@ class ElfObject:
             else:
                 fmt, size, pos, shndx = self._endian + "IIIBBH", 16, 1, 5
             count = len(data) // size
-            values = [e[pos] if e[shndx] != SHN_UNDEF or n == 0 else None
+            sections = len(self.sections)
+            values = [None if e[shndx] == SHN_UNDEF and n else
+                      _NO_SECTION if sections <= e[shndx] < SHN_LORESERVE or (
+                          e[shndx] >= SHN_LORESERVE and e[shndx] not in _SPECIAL_SECTIONS)
+                      else e[pos]
                       for n, e in enumerate(struct.iter_unpack(fmt, data[:count * size]))]
             self._symvalues[symtab_index] = values
         return values
@@ -297,7 +354,9 @@ class ElfObject:
         if table is None:
             raise VersioningError("main", f"'{self.path}': relocating {target.name} for machine "
                                   f"{self.machine} is not supported", self.path)
-        symvals = self._symbol_values(rsec.link)
+        # libdwfl relocates with the file's symbol table, whatever sh_link says
+        symtab = next((s.index for s in self.sections if s.type == SHT_SYMTAB), rsec.link)
+        symvals = self._symbol_values(symtab)
         nsyms = len(symvals)
         data = self.data(rsec)
         e = self._endian
@@ -330,6 +389,9 @@ class ElfObject:
             symval = symvals[symidx]
             if symval is None:
                 continue  # undefined: libdwfl cannot resolve it offline and skips it
+            if symval is _NO_SECTION:
+                raise _unrelocatable(self.path, f"{rsec.name} names symbol {symidx}, defined in "
+                                     "a section that does not exist")
             if offset + width > limit:
                 raise _unrelocatable(self.path, f"{rsec.name} relocates offset {offset:#x}, "
                                      f"{target.name} has {limit} bytes")

@@ -145,7 +145,9 @@ class GlobIndex:
                 self._everywhere.append(text)
         # file each pattern under the piece of its longest literal that the
         # fewest patterns share, so that no piece collects most of them
-        shared = Counter(key for pieces in keys.values() for key in set(pieces))
+        shared: Counter[str] = Counter()
+        for pieces in keys.values():
+            shared.update(set(pieces))
         for text, pieces in keys.items():
             self._filed.setdefault(min(pieces, key=shared.__getitem__), []).append(text)
 
