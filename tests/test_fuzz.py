@@ -15,6 +15,7 @@ upstream still answers as encoded; CI has none and checks batchver alone.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import struct
 import sys
@@ -165,3 +166,64 @@ def test_intact_objects_version_like_upstream(objects, tmp_path):
         assert status == 0 and out.count("#SYMVER") == len(fuzz.EXPORTS)
         if UPSTREAM:
             assert fuzz.run_upstream(UPSTREAM, path, fuzz.EXPORTS)[1] == out
+
+
+# -- what batchver run says about a corrupt file -----------------------------
+_tree_spec = importlib.util.spec_from_file_location("build_example_tree",
+                                                    REPO / "tools" / "build_example_tree.py")
+example = importlib.util.module_from_spec(_tree_spec)
+_tree_spec.loader.exec_module(example)
+
+
+def _run(tree, out, *extra: str) -> tuple[int, dict]:
+    from batchver.cli import main as batchver_main
+    status = batchver_main(["run", str(tree), "-o", str(out), "--jobs", "1", *extra])
+    return status, json.loads((out / "report.json").read_text())
+
+
+def test_run_names_file_section_and_offset_of_a_corrupt_object(tmp_path, cc, capsys):
+    """A DIE with an unknown abbreviation: report.json and the summary say
+    which file, section, offset and unit, and every other file is versioned."""
+    tree = tmp_path / "tree"
+    example.build(str(tree))
+    obj = tree / "lib" / "util.o"
+    elf = ElfObject(str(obj))
+    reader = DwarfReader(elf)
+    unit = reader.units[0]
+    child = reader.unit_die(unit).end - unit.key_base  # the first DIE below the unit's
+    where = elf.section(".debug_info").offset + child
+    unknown = max(unit.abbrevs) + 1
+    elf.close()
+    obj.write_bytes(_patch(obj.read_bytes(), where, "B", unknown))
+    status, report = _run(tree, tmp_path / "out")
+    assert status == 1
+    message = (f"`dwarf_child(die, &current)` failed: -1 (invalid abbreviation code "
+               f"{unknown} at .debug_info offset {child:#x} in unit at 0x0 of '{obj}')")
+    failed = {f["file"]: f["error"] for f in report["files"] if f["status"] == "failed"}
+    assert failed == {"lib/util.o": message}
+    assert report["counts"]["versioned"] == report["counts"]["exports"] - 2  # util.o's two
+    assert f"FAILED lib/util.o: {message}" in capsys.readouterr().err.splitlines()
+
+
+def test_run_keeps_the_traceback_of_an_internal_error_for_debug(tmp_path, cc, capsys,
+                                                                monkeypatch):
+    """A defect (here an IndexError planted in the versioning step) is one
+    line naming the code it came from; --debug prints its traceback."""
+    import batchver.tree.tasks as tasks
+
+    def broken(path, names, **kwargs):
+        if path.endswith("util.o"):
+            raise IndexError("index out of range")
+        return version_object(path, names, **kwargs)
+
+    version_object = tasks.version_object
+    monkeypatch.setattr(tasks, "version_object", broken)
+    tree = tmp_path / "tree"
+    example.build(str(tree))
+    status, report = _run(tree, tmp_path / "out", "--debug")
+    (error,) = [f["error"] for f in report["files"] if f["status"] == "failed"]
+    assert error.startswith("internal error: IndexError: index out of range (at test_fuzz.py:")
+    assert error.endswith(" in broken)")
+    err = capsys.readouterr().err
+    assert "traceback for lib/util.o:\nTraceback (most recent call last):" in err
+    assert 'raise IndexError("index out of range")' in err

@@ -161,12 +161,13 @@ class DwarfReader:
         self._dies: dict[int, Die] = {}
         self.units: list[Unit] = []
         self.signatures: dict[int, int] = {}
+        self._unit_header = ""
         try:
             self._read_units(self.info or b"", 0, False)
             self._read_units(self.types or b"", TYPES_BASE, True)
         except (IndexError, struct.error) as exc:
-            raise VersioningError("process_module", f"corrupt DWARF unit header in '{self.path}': "
-                                  f"{exc}", self.path) from None
+            raise VersioningError("process_module", f"corrupt DWARF unit header at "
+                                  f"{self._unit_header}: {exc}", self.path) from None
         self._starts = [u.start for u in self.units]
         # unit start key -> index in DWARF order; built once per file, since
         # every per-unit run asks it (a per-run copy made vmlinux quadratic)
@@ -183,7 +184,9 @@ class DwarfReader:
     def _read_units(self, data: bytes, key_base: int, is_types: bool) -> None:
         e = self.endian
         pos = 0
+        section = ".debug_types" if is_types else ".debug_info"
         while pos < len(data):
+            self._unit_header = f"{section} offset {pos:#x} of '{self.path}'"  # for messages
             u = Unit()
             u.offset = pos
             u.key_base = key_base
@@ -197,13 +200,13 @@ class DwarfReader:
                 u.offset_size = 8
             u.end = pos + length
             if u.end > len(data) or length < 2:
-                raise VersioningError("process_module", f"truncated DWARF unit at offset "
-                                      f"{u.offset:#x} in '{self.path}'", self.path)
+                raise VersioningError("process_module", f"truncated DWARF unit at "
+                                      f"{self._unit_header}", self.path)
             u.version = struct.unpack_from(e + "H", data, pos)[0]
             pos += 2
             if u.version < 2 or u.version > 5:
                 raise VersioningError("process_module", f"unsupported DWARF version {u.version} "
-                                      f"at offset {u.offset:#x} in '{self.path}'", self.path)
+                                      f"at {self._unit_header}", self.path)
             osize = "I" if u.offset_size == 4 else "Q"
             if u.version >= 5:
                 u.unit_type = data[pos]
@@ -272,6 +275,11 @@ class DwarfReader:
         self._abbrev_tables[offset] = table
         return table
 
+    def where(self, unit: Unit, key: int) -> str:
+        """A DIE's place for messages: section, offset, unit and file."""
+        return (f"{unit_section(unit)} offset {key - unit.key_base:#x} in unit at "
+                f"{unit.offset:#x} of '{self.path}'")
+
     def unit_of(self, key: int) -> Unit:
         i = bisect.bisect_right(self._starts, key) - 1
         if i < 0:
@@ -326,8 +334,7 @@ class DwarfReader:
                      if isinstance(exc, ValueError) else "DIE runs past the end of the section")
             raise VersioningError(
                 "process_die_container", f"`dwarf_child(die, &current)` failed: -1 ({cause} at "
-                f"{unit_section(unit)} offset {start:#x} in unit at {unit.offset:#x} of "
-                f"'{self.path}')", self.path) from None
+                f"{self.where(unit, base + start)})", self.path) from None
 
     # -- DIEs --------------------------------------------------------------
     def die(self, key: int, unit: Unit | None = None) -> Die | None:
@@ -340,8 +347,8 @@ class DwarfReader:
         try:
             d = self._decode(key, unit)
         except (IndexError, struct.error) as exc:
-            raise VersioningError("process_module", f"corrupt DIE at offset {key - unit.key_base:#x}"
-                                  f" in '{self.path}': {exc}", self.path) from None
+            raise VersioningError("process_module", f"corrupt DIE at {self.where(unit, key)}: "
+                                  f"{exc}", self.path) from None
         if d is not None:
             self._dies[key] = d
         return d
@@ -350,8 +357,8 @@ class DwarfReader:
         data = unit.data
         pos = key - unit.key_base
         if pos >= unit.end:
-            raise VersioningError("process_module", f"DIE offset {pos:#x} beyond its unit in "
-                                  f"'{self.path}'", self.path)
+            raise VersioningError("process_module", f"DIE beyond its unit: "
+                                  f"{self.where(unit, key)}", self.path)
         code = data[pos]
         if code < 0x80:  # nearly every abbreviation code fits one byte
             pos += 1
@@ -364,7 +371,7 @@ class DwarfReader:
             abbrev = unit.abbrevs.get(code)
             if abbrev is None:
                 raise VersioningError("process_module", f"invalid abbreviation code {code} at "
-                                      f"offset {key - unit.key_base:#x} in '{self.path}'", self.path)
+                                      f"{self.where(unit, key)}", self.path)
             tag, children, specs = abbrev
             decoder = self._decoder(unit, specs)
             if decoder is None:
@@ -492,8 +499,8 @@ class DwarfReader:
                 attrs[at] = (OTHER, None)
                 pos += size
             else:
-                raise VersioningError("process_module", f"unknown DWARF form {form:#x} at offset "
-                                      f"{key - unit.key_base:#x} in '{self.path}'", self.path)
+                raise VersioningError("process_module", f"unknown DWARF form {form:#x} at "
+                                      f"{self.where(unit, key)}", self.path)
         return Die(key, tag, children, attrs, unit.key_base + pos, unit)
 
     def _offset(self, data: bytes, pos: int, unit: Unit) -> int:
@@ -664,8 +671,8 @@ class DwarfReader:
         """A DW_AT_sibling must point forward within the unit (libdw rejects
         anything else); a corrupt one must not send a walk round in circles."""
         if not key < sibling <= unit.key_base + unit.end:
-            raise VersioningError("dwarf_siblingof", f"invalid DW_AT_sibling at offset "
-                                  f"{key - unit.key_base:#x} in '{self.path}'", self.path)
+            raise VersioningError("dwarf_siblingof", f"invalid DW_AT_sibling at "
+                                  f"{self.where(unit, key)}", self.path)
         return sibling
 
     def children(self, die: Die):
@@ -718,7 +725,8 @@ class DwarfReader:
             unit.files = read_files(self._line, stmt, self.endian, unit.addr_size,
                                     self._line_string)
         except LineTableError as exc:
-            raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: '{exc}'",
-                                  self.path) from None
+            raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: '{exc}' "
+                                  f"(.debug_line offset {stmt:#x}, for unit at {unit.offset:#x} "
+                                  f"of '{self.path}')", self.path) from None
         return unit.files
 
