@@ -11,10 +11,11 @@ compiled at test time; this tool runs them against the reference binary
 the two agree:
 
     python tools/fuzz_objects.py --reference <cache>/upstream/gendwarfksyms \\
-        [--count 400] [--seed 1] [OBJECT...]
+        [--count 400] [--seed 1] [OBJECT[=EXPORTS]...]
 
 Without OBJECT it compiles :data:`SOURCE` with gcc at DWARF 4 and 5 (and
-clang when installed).  Agreement means the same exit status and, when both
+clang when installed); EXPORTS is a file of the object's exported names
+(default: :data:`EXPORTS`).  Agreement means the same exit status and, when both
 succeed, the same ``#SYMVER`` lines.
 """
 
@@ -197,21 +198,22 @@ def run_upstream(reference: str, path: str, exports: list[str],
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("objects", nargs="*", help="objects to mutate (default: compile SOURCE)")
+    parser.add_argument("objects", nargs="*", metavar="OBJECT[=EXPORTS]",
+                        help="objects to mutate (default: compile SOURCE)")
     parser.add_argument("--reference", required=True, help="upstream gendwarfksyms binary")
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--exports", help="symbol list for OBJECTs (default: fuzz.c's)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every disagreement")
     parser.add_argument("--keep", metavar="DIR", help="write each disagreeing mutant there")
     ns = parser.parse_args()
-    exports = EXPORTS
-    if ns.exports:
-        with open(ns.exports) as handle:
-            exports = handle.read().split()
     work = tempfile.mkdtemp(prefix="fuzz-")
+    exports: dict[str, list[str]] = {}
+    for argument in ns.objects:
+        path, _, names = argument.partition("=")
+        with open(names) if names else io.StringIO("\n".join(EXPORTS)) as handle:
+            exports[path] = handle.read().split()
     try:
-        paths = ns.objects or build_objects(work)
+        paths = list(exports) or build_objects(work)
         found = mutants(paths, ns.count, ns.seed)
         tally: collections.Counter[str] = collections.Counter()
         by_target: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -219,9 +221,10 @@ def main() -> int:
         for mutant in found:
             with open(mutant_path, "wb") as handle:
                 handle.write(mutant.data)
-            theirs = run_upstream(ns.reference, mutant_path, exports)
+            names = exports.get(mutant.source, EXPORTS)
+            theirs = run_upstream(ns.reference, mutant_path, names)
             try:
-                ours = run_batchver(mutant_path, exports)
+                ours = run_batchver(mutant_path, names)
             except Timeout:
                 ours = (-1, "", "timeout")
             if (theirs[0] != 0) == (ours[0] != 0) and (theirs[0] != 0 or theirs[1] == ours[1]):

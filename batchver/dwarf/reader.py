@@ -90,11 +90,6 @@ class Unit:
         return self.key_base + self.die_offset
 
 
-def unit_section(unit: Unit) -> str:
-    """The section a unit lives in, for messages."""
-    return ".debug_types" if unit.key_base == TYPES_BASE else ".debug_info"
-
-
 class StringTable(dict):
     """A string section's NUL-terminated strings by offset, each decoded on
     first use: a plain dict lookup for every later one (compiled decoders
@@ -277,8 +272,8 @@ class DwarfReader:
 
     def where(self, unit: Unit, key: int) -> str:
         """A DIE's place for messages: section, offset, unit and file."""
-        return (f"{unit_section(unit)} offset {key - unit.key_base:#x} in unit at "
-                f"{unit.offset:#x} of '{self.path}'")
+        section = ".debug_types" if unit.key_base == TYPES_BASE else ".debug_info"
+        return f"{section} offset {key - unit.key_base:#x} in unit at {unit.offset:#x} of '{self.path}'"
 
     def unit_of(self, key: int) -> Unit:
         i = bisect.bisect_right(self._starts, key) - 1
