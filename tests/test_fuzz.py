@@ -22,6 +22,7 @@ import sys
 
 import pytest
 
+from batchver.dwarf.constants import DW_TAG_subprogram
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 
@@ -84,7 +85,7 @@ def _layout(path: str) -> dict:
         first = struct.unpack_from(e + "QQq", raw, rela.offset)
         reader = DwarfReader(elf)
         private = next(key for key, tag in reader.child_entries(reader.unit_die(reader.units[0]))
-                       if tag == 0x2E and reader.die(key).name == "fz_private")
+                       if tag == DW_TAG_subprogram and reader.die(key).name == "fz_private")
         info = sections[".debug_info"]
         # a debug section libdw loads but versioning never reads
         unread = next(name for name in (".debug_aranges", ".debug_rnglists", ".debug_loclists",

@@ -18,6 +18,12 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+from batchver.dwarf.constants import (
+    DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1, DW_FORM_data2,
+    DW_FORM_data4, DW_FORM_data8, DW_FORM_data16, DW_FORM_flag, DW_FORM_line_strp, DW_FORM_sdata,
+    DW_FORM_sec_offset, DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx,
+    DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
+
 # libdw's messages (dwarf_errmsg) for the faults a line table can have
 INVALID_LINE = "invalid .debug_line section"
 INVALID_DWARF = "invalid DWARF"
@@ -25,10 +31,16 @@ INVALID_DIR_INDEX = "invalid directory index"
 INVALID_VERSION = "invalid DWARF version"
 
 # Forms a DWARF 5 directory or file entry may use (libdw_valid_user_form).
-_ENTRY_FORMS = frozenset((0x09, 0x0A, 0x03, 0x04, 0x0B, 0x05, 0x06, 0x07, 0x1E, 0x0C, 0x1F,
-                          0x0D, 0x17, 0x08, 0x0E, 0x1D, 0x1A, 0x25, 0x26, 0x27, 0x28, 0x0F))
-_STRING_FORMS = {0x08, 0x0E, 0x1F}  # DW_FORM_string, DW_FORM_strp, DW_FORM_line_strp
-_UDATA_FORMS = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8}  # DW_FORM_data1..8 (and udata below)
+_ENTRY_FORMS = frozenset((
+    DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1, DW_FORM_data2,
+    DW_FORM_data4, DW_FORM_data8, DW_FORM_data16, DW_FORM_flag, DW_FORM_line_strp, DW_FORM_sdata,
+    DW_FORM_sec_offset, DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx,
+    DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata))
+_STRING_FORMS = {DW_FORM_string, DW_FORM_strp, DW_FORM_line_strp}
+_DATA_FORMS = {DW_FORM_data1: 1, DW_FORM_data2: 2, DW_FORM_data4: 4, DW_FORM_data8: 8}
+_STRX_WIDTHS = {DW_FORM_strx1: 1, DW_FORM_strx2: 2, DW_FORM_strx3: 3, DW_FORM_strx4: 4}
+_BLOCK_WIDTHS = {DW_FORM_block1: 1, DW_FORM_block2: 2, DW_FORM_block4: 4}
+# line-table constants (DWARF 5, 6.2.5 and 6.2.4.1)
 DW_LNCT_path, DW_LNCT_directory_index = 1, 2
 DW_LNS_copy, DW_LNS_advance_pc, DW_LNS_advance_line, DW_LNS_set_column = 1, 2, 3, 5
 DW_LNS_negate_stmt, DW_LNS_const_add_pc, DW_LNS_fixed_advance_pc, DW_LNS_set_isa = 6, 8, 9, 12
@@ -175,25 +187,24 @@ def _entry_formats(cur: _Cursor, wanted: tuple[int, ...]) -> tuple[list[int], di
 def _form_value(cur: _Cursor, form: int, offset_size: int) -> int | bytes | None:
     """Read one entry value: bytes for an inline string, an integer for an
     offset or a number, None for what neither names nor counts."""
-    if form == 0x08:
+    if form == DW_FORM_string:
         return cur.cstring()
-    if form in (0x0E, 0x1F, 0x17, 0x1D):
+    if form in (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup):
         return cur.fixed(offset_size)
-    if form in _UDATA_FORMS:
-        return cur.fixed(_UDATA_FORMS[form])
-    if form in (0x0F, 0x0D, 0x1A):  # udata, sdata, strx
+    if form in _DATA_FORMS:
+        return cur.fixed(_DATA_FORMS[form])
+    if form in (DW_FORM_udata, DW_FORM_sdata, DW_FORM_strx):
         return cur.uleb()
-    if form in (0x25, 0x26, 0x27, 0x28):  # strx1-4
-        cur.fixed(form - 0x24)
+    if form in _STRX_WIDTHS:
+        cur.fixed(_STRX_WIDTHS[form])
         return None
-    if form == 0x1E:  # data16
+    if form == DW_FORM_data16:
         cur.fixed(16)
         return None
-    if form == 0x0C:  # flag
+    if form == DW_FORM_flag:
         cur.fixed(1)
         return None
-    width = {0x0A: 1, 0x03: 2, 0x04: 4}.get(form)
-    size = cur.uleb() if form == 0x09 else cur.fixed(width)
+    size = cur.uleb() if form == DW_FORM_block else cur.fixed(_BLOCK_WIDTHS[form])
     cur.need(size)
     cur.pos += size
     return None
@@ -217,7 +228,7 @@ def _entries(cur: _Cursor, forms: list[int], where: dict[int, int], offset_size:
                 elif form in _STRING_FORMS and value is not None:
                     path = string_at(form, value)
             elif number == where.get(DW_LNCT_directory_index):
-                index = value if form in _UDATA_FORMS or form == 0x0F else None
+                index = value if form in _DATA_FORMS or form == DW_FORM_udata else None
         if path is None:
             raise LineTableError(INVALID_LINE)
         out.append((path, index))

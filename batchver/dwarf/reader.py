@@ -15,7 +15,8 @@ from __future__ import annotations
 import bisect
 import struct
 
-from batchver.dwarf.constants import DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base
+from batchver.dwarf.constants import (DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base,
+                                      DW_FORM_line_strp)
 from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.dwarf.lines import LineTableError, read_files
@@ -701,7 +702,7 @@ class DwarfReader:
     # -- source files ------------------------------------------------------
     def _line_string(self, form: int, offset: int) -> str | None:
         """A line table's DW_FORM_strp or DW_FORM_line_strp string."""
-        return (self.line_strs if form == 0x1F else self.strs)[offset]
+        return (self.line_strs if form == DW_FORM_line_strp else self.strs)[offset]
 
     def source_files(self, unit: Unit) -> list[str]:
         """File names of the unit's line table, indexed as DW_AT_decl_file
