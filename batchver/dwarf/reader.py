@@ -16,7 +16,7 @@ import bisect
 import struct
 
 from batchver.dwarf.constants import (DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base,
-                                      DW_FORM_line_strp)
+                                      DW_FORM_line_strp, DW_FORM_ref_udata)
 from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.dwarf.lines import LineTableError, read_files
@@ -91,6 +91,22 @@ class Unit:
         return self.key_base + self.die_offset
 
 
+def _sibling_value(data: bytes, pos: int, form: int, order: str) -> int:
+    """A DW_AT_sibling's unit offset; -1 (which no check accepts) for a
+    form that is not a unit reference, which libdw's dwarf_siblingof
+    refuses."""
+    if form in _REF_WIDTHS:
+        return int.from_bytes(data[pos:pos + _REF_WIDTHS[form]], order)
+    if form == DW_FORM_ref_udata:
+        return read_uleb(data, pos)[0]
+    return -1
+
+
+# The sections load() relocates itself (check_for_dwarf need not).
+_ALWAYS_READ = (".debug_info", ".debug_types", ".debug_abbrev", ".debug_str", ".debug_line_str",
+                ".debug_str_offsets")
+
+
 class StringTable(dict):
     """A string section's NUL-terminated strings by offset, each decoded on
     first use: a plain dict lookup for every later one (compiled decoders
@@ -137,7 +153,7 @@ class DwarfReader:
             return
         self._loaded = True
         elf = self.elf
-        elf.check_for_dwarf()
+        elf.check_for_dwarf(relocated=_ALWAYS_READ)
         self.info = elf.debug_section(".debug_info")
         self.types = elf.debug_section(".debug_types")
         if not self.info and not self.types:
@@ -293,14 +309,17 @@ class DwarfReader:
         over each unit does (it names every DIE it meets, through
         dwarf_child and dwarf_siblingof): a DIE whose abbreviation code is
         unknown, or whose attributes cannot be stepped over within the unit,
-        makes libdw fail there, so upstream refuses the whole object even
-        when versioning never reads that DIE.  Versioning itself decodes
-        only the DIEs exports lead to, so without this walk batchver would
-        version objects upstream refuses."""
+        makes libdw fail there, and so does a DW_AT_sibling that does not
+        point forward inside the unit; upstream then refuses the whole
+        object even when versioning never reads that DIE.  Versioning itself
+        decodes only the DIEs exports lead to, so without this walk batchver
+        would version objects upstream refuses."""
         unit.checked = True
         data, end, base = unit.data, unit.end, unit.key_base
         pos = start = unit.die_offset
         depth = 0
+        order = "little" if self.endian == "<" else "big"
+        sibling: int | None = None
         try:
             while pos < end:
                 start = pos
@@ -314,17 +333,31 @@ class DwarfReader:
                 if layout is None:
                     raise ValueError(f"invalid abbreviation code {code}")
                 if layout[2] is not None:
+                    if layout[3] is not None:
+                        sibling = _sibling_value(data, pos + layout[3][0], layout[3][1], order)
                     pos += layout[2]
                 else:
-                    for _, form, _ in unit.abbrevs[code][2]:
+                    for attribute, form, _ in unit.abbrevs[code][2]:
+                        if attribute == DW_AT_sibling:
+                            sibling = _sibling_value(data, pos, form, order)
                         pos = self._skip_form(data, pos, form, unit)
                 if pos > end:
                     raise ValueError("attributes run past the end of the unit")
+                if sibling is not None:
+                    if not start - unit.offset < sibling < end - unit.offset:
+                        raise VersioningError(
+                            "process_die_container", "`dwarf_siblingof(&current, &current)` "
+                            f"failed: -1 (DW_AT_sibling {sibling:#x} does not point forward "
+                            f"inside the unit, or is not a reference, at "
+                            f"{self.where(unit, base + start)})", self.path)
+                    sibling = None
                 if layout[1]:
                     depth += 1
                 elif depth == 0:
                     return
         except (ValueError, IndexError, struct.error, VersioningError) as exc:
+            if isinstance(exc, VersioningError) and exc.where == "process_die_container":
+                raise
             cause = (exc.message.replace(f" in '{self.path}'", "")
                      if isinstance(exc, VersioningError) else str(exc)
                      if isinstance(exc, ValueError) else "DIE runs past the end of the section")

@@ -268,7 +268,7 @@ class ElfObject:
                                   f"bytes, header says {size}", self.path)
         return out
 
-    def check_for_dwarf(self) -> None:
+    def check_for_dwarf(self, relocated: tuple[str, ...] = ()) -> None:
         """Refuse what libdwfl and libdw refuse when upstream opens the
         file for its DWARF (upstream then reports no debugging information
         at all), even in parts versioning never reads: a program header
@@ -276,7 +276,8 @@ class ElfObject:
         be read, a debug section (or its relocations) past the end of the
         file, and in a relocatable object no symbol table, a symbol table
         whose first-global index is past its end, or a relocation of any
-        debug section that cannot be applied (checked by applying it)."""
+        debug section that cannot be applied (checked by applying it; the
+        caller names the sections it relocates anyway, in ``relocated``)."""
         size = len(self._map)
         if self._phoff and self._phoff >= size:
             raise _unrelocatable(self.path, f"program header table at {self._phoff:#x} is past "
@@ -300,7 +301,8 @@ class ElfObject:
         for rsec in self.sections:
             if rsec.type in (SHT_RELA, SHT_REL) and 0 < rsec.info < len(self.sections):
                 target = self.sections[rsec.info]
-                if target.name.startswith(_LIBDW_SECTIONS) and target.type != SHT_NOBITS:
+                if target.name.startswith(_LIBDW_SECTIONS) and target.type != SHT_NOBITS \
+                        and target.name not in relocated:
                     self._apply(rsec, bytearray(self.data(target)), target)
 
     def debug_section(self, name: str) -> bytes | None:
