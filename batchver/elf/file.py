@@ -63,10 +63,11 @@ _NO_SECTION = -1  # a symbol value that cannot be relocated against (see _symbol
 _LIBDW_SECTIONS = (".debug_", ".zdebug_", ".rela.debug_", ".rel.debug_")
 
 
-def _unrelocatable(path: str, cause: str) -> VersioningError:
-    """A relocation libdwfl refuses: it then gives upstream no DWARF at all,
-    so upstream fails with its no-debugging-information error (the cause
-    is added in parentheses)."""
+def _no_dwarf(path: str, cause: str) -> VersioningError:
+    """What libdwfl or libdw refuses when opening a file for its DWARF
+    (a bad relocation, a section past the end...): upstream then has no
+    DWARF at all and fails with its no-debugging-information error; the
+    cause is added in parentheses."""
     return VersioningError("process_module", f"dwarf_get_units failed: no debugging "
                            f"information? ('{path}': {cause})", path)
 
@@ -280,23 +281,23 @@ class ElfObject:
         caller names the sections it relocates anyway, in ``relocated``)."""
         size = len(self._map)
         if self._phoff and self._phoff >= size:
-            raise _unrelocatable(self.path, f"program header table at {self._phoff:#x} is past "
+            raise _no_dwarf(self.path, f"program header table at {self._phoff:#x} is past "
                                  f"the end of the file ({size} bytes)")
         if self._unnamed:
-            raise _unrelocatable(self.path, f"section {self._unnamed[0]} has no readable name")
+            raise _no_dwarf(self.path, f"section {self._unnamed[0]} has no readable name")
         for sec in self.sections:
             if sec.name.startswith(_LIBDW_SECTIONS) and sec.type != SHT_NOBITS \
                     and sec.offset + sec.size > size:
-                raise _unrelocatable(self.path, f"section {sec.name} ends at "
+                raise _no_dwarf(self.path, f"section {sec.name} ends at "
                                      f"{sec.offset + sec.size:#x}, past the end of the file "
                                      f"({size} bytes)")
         if not self.is_relocatable:
             return
         symtab = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
         if symtab is None:
-            raise _unrelocatable(self.path, "a relocatable object without a symbol table")
+            raise _no_dwarf(self.path, "a relocatable object without a symbol table")
         if symtab.entsize and symtab.info > symtab.size // symtab.entsize:
-            raise _unrelocatable(self.path, f"{symtab.name} says its first global symbol is "
+            raise _no_dwarf(self.path, f"{symtab.name} says its first global symbol is "
                                  f"{symtab.info}, past its {symtab.size // symtab.entsize} symbols")
         for rsec in self.sections:
             if rsec.type in (SHT_RELA, SHT_REL) and 0 < rsec.info < len(self.sections):
@@ -331,7 +332,7 @@ class ElfObject:
         values = self._symvalues.get(symtab_index)
         if values is None:
             if not 0 < symtab_index < len(self.sections):
-                raise _unrelocatable(self.path, f"relocations name symbol table {symtab_index}")
+                raise _no_dwarf(self.path, f"relocations name symbol table {symtab_index}")
             sec = self.sections[symtab_index]
             data = self.data(sec)
             if self.elfclass == 64:
@@ -386,16 +387,16 @@ class ElfObject:
                 continue
             symidx = info >> shift
             if symidx >= nsyms:
-                raise _unrelocatable(self.path, f"{rsec.name} names symbol {symidx}, the table "
+                raise _no_dwarf(self.path, f"{rsec.name} names symbol {symidx}, the table "
                                      f"has {nsyms}")
             symval = symvals[symidx]
             if symval is None:
                 continue  # undefined: libdwfl cannot resolve it offline and skips it
             if symval is _NO_SECTION:
-                raise _unrelocatable(self.path, f"{rsec.name} names symbol {symidx}, defined in "
+                raise _no_dwarf(self.path, f"{rsec.name} names symbol {symidx}, defined in "
                                      "a section that does not exist")
             if offset + width > limit:
-                raise _unrelocatable(self.path, f"{rsec.name} relocates offset {offset:#x}, "
+                raise _no_dwarf(self.path, f"{rsec.name} relocates offset {offset:#x}, "
                                      f"{target.name} has {limit} bytes")
             value = symval + (entry[2] if rela else packer.unpack_from(buf, offset)[0])
             if kind == "add":
