@@ -22,6 +22,7 @@ from typing import Iterable
 from batchver.errors import VersioningError
 
 SHT_SYMTAB = 2
+SHT_STRTAB = 3
 SHT_RELA = 4
 SHT_NOBITS = 8
 SHT_REL = 9
@@ -185,9 +186,11 @@ class ElfObject:
         if names_index == SHN_XINDEX and raw:
             names_index = raw[0][6]  # sh_link of section 0
         names = b""
+        self._names_readable = False  # as libelf's elf_strptr sees .shstrtab
         if 0 < names_index < count:
-            _, _, _, _, names_offset, names_size, *_ = raw[names_index]
+            _, names_type, _, _, names_offset, names_size, *_ = raw[names_index]
             names = self._map[names_offset:names_offset + names_size]
+            self._names_readable = names_type == SHT_STRTAB and names_offset + names_size <= size
         sections = []
         self._unnamed = []  # sections whose name libelf could not read
         for index, (name, sh_type, flags, addr, sh_offset, sh_size, link, info, _, sh_entsize) \
@@ -283,8 +286,9 @@ class ElfObject:
         if self._phoff and self._phoff >= size:
             raise _no_dwarf(self.path, f"program header table at {self._phoff:#x} is past "
                                  f"the end of the file ({size} bytes)")
-        if self._unnamed:
-            raise _no_dwarf(self.path, f"section {self._unnamed[0]} has no readable name")
+        if self._unnamed or not self._names_readable:
+            raise _no_dwarf(self.path, f"section {self._unnamed[0]} has no readable name"
+                            if self._unnamed else "the section name table cannot be read")
         for sec in self.sections:
             if sec.name.startswith(_LIBDW_SECTIONS) and sec.type != SHT_NOBITS \
                     and sec.offset + sec.size > size:
@@ -300,6 +304,9 @@ class ElfObject:
             raise _no_dwarf(self.path, f"{symtab.name} says its first global symbol is "
                                  f"{symtab.info}, past its {symtab.size // symtab.entsize} symbols")
         for rsec in self.sections:
+            if rsec.type in (SHT_RELA, SHT_REL) and rsec.info >= len(self.sections):
+                raise _no_dwarf(self.path, f"{rsec.name} relocates section {rsec.info}, which "
+                                "does not exist")
             if rsec.type in (SHT_RELA, SHT_REL) and 0 < rsec.info < len(self.sections):
                 target = self.sections[rsec.info]
                 if target.name.startswith(_LIBDW_SECTIONS) and target.type != SHT_NOBITS \
