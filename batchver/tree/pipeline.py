@@ -36,6 +36,8 @@ class TreeRun:
     discovery: Discovery
     report: dict
     seconds: dict[str, float] = field(default_factory=dict)
+    # file -> traceback of an internal error (``batchver run --debug``)
+    tracebacks: dict[str, str] = field(default_factory=dict)
 
 
 def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None = None,
@@ -74,4 +76,6 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
     stage("version")
     report = write_outputs(outdir, found, outcome, merge(found, outcome), opts, earlier)
     stage("write")
-    return TreeRun(found, report, seconds)
+    tracebacks = {rel: r.traceback for rel, results in outcome.results.items()
+                  for r in results if r.traceback}
+    return TreeRun(found, report, seconds, tracebacks)
