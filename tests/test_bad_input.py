@@ -97,7 +97,8 @@ def test_truncated_elf(good_obj, tmp_path):
     (lambda d: d[:4] + b"\x03" + d[5:], "Invalid EI_CLASS 3"),
     (lambda d: d[:5] + b"\x00" + d[6:], "Invalid EI_DATA 0"),
     (lambda d: d[:40], "the ELF header is truncated (40 bytes)"),
-    (lambda d: d[:58] + b"\x00\x01" + d[60:], "section header size 256, expected 64"),
+    # (e_shentsize is not checked: libelf, so upstream, reads the table
+    # with its own entry size whatever the header says)
 ])
 def test_malformed_elf_header(good_obj, tmp_path, mangle, cause):
     path = tmp_path / "mangled.o"

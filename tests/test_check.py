@@ -9,9 +9,11 @@ and JSON.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ import pytest
 from batchver.cli import main as batchver_main
 from batchver.cli.check import main as check_main
 from batchver.gate.explain import describe, item_name, tokenize, _parse, _split_items
+from batchver.gate.globs import Glob, GlobIndex
 
 from .conftest import REPO
 
@@ -636,3 +639,174 @@ def test_evidence_table_crosses_dwarf_and_genksyms(builds, tmp_path):
     assert (row["key"], row["symbols"], row["examples"]) == (
         "s#demo_dev", 6, ["demo_cookie", "demo_unregister", "demo_open", "demo_private_get",
                           "demo_queue", "single_probe"])
+
+
+# -- report.json and rules files of the wrong shape ---------------------------
+def _first(report: dict) -> str:
+    return next(iter(report["exports"]))
+
+
+WRONG_SHAPES = [
+    # (what is changed in report.json, what the error says)
+    (lambda r: r.update(tool="batchver"), "not a batchver report.json (no tool.name 'batchver')"),
+    (lambda r: r["exports"].update({_first(r): "ok"}),
+     'malformed: exports["vmlinux:demo_buf_total"]: expected an object, got a string'),
+    (lambda r: r["exports"][_first(r)].update(status="weird"),
+     'malformed: exports["vmlinux:demo_buf_total"].status: expected one of failed, '
+     'no-information, ok, got "weird"'),
+    (lambda r: r["exports"][_first(r)].update(crc=5),
+     'malformed: exports["vmlinux:demo_buf_total"].crc: expected a string, got an integer'),
+    (lambda r: r["counts"].update(exports=True),
+     "malformed: counts.exports: expected an integer, got true or false"),
+    (lambda r: r["toolchain"].update(producers="GNU C"),
+     "malformed: toolchain.producers: expected a list, got a string"),
+    (lambda r: r.update(kernel=[1]), "malformed: kernel: expected an object, got a list"),
+    (lambda r: r["symtypes_blocks"]["vmlinux"][0].pop("start"),
+     'malformed: symtypes_blocks["vmlinux"][0].start: missing (truncated, or not written by '
+     'batchver run?)'),
+    (lambda r: r["symtypes_blocks"]["vmlinux"][1].update(start=-20, count=33),
+     'symtypes_blocks["vmlinux"][1]: start -20, count 33 do not follow the previous block '
+     '(ends at line 9)'),
+    (lambda r: r.pop("options"),
+     "malformed: options: missing (truncated, or not written by batchver run?)"),
+]
+
+
+@pytest.mark.parametrize("number", range(len(WRONG_SHAPES)))
+def test_report_json_of_the_wrong_shape_is_bad_input(builds, tmp_path, capsys, number):
+    """Valid JSON that is not what batchver run writes: exit 2 with one line
+    naming the file and the key, never a traceback or a "fail" verdict made
+    of misread fields (a bad status used to fail the check, exit 1)."""
+    change, message = WRONG_SHAPES[number]
+    out = _copy(builds, tmp_path)
+    report = json.loads((out / "report.json").read_text())
+    change(report)
+    (out / "report.json").write_text(json.dumps(report))
+    assert _error(capsys, "--baseline", str(out), builds.out("base")) == \
+        f"batchver check: error: {out / 'report.json'}: {message}"
+
+
+def test_report_json_not_utf8_or_too_deep(builds, tmp_path, capsys):
+    out = _copy(builds, tmp_path)
+    (out / "report.json").write_bytes(b'{"tool": "\xff"}')
+    assert "report.json: not valid JSON (UnicodeDecodeError" in \
+        _error(capsys, "--baseline", str(out), builds.out("base"))
+    (out / "report.json").write_text("[" * 100000 + "]" * 100000)
+    assert "report.json: not valid JSON (RecursionError" in \
+        _error(capsys, "--baseline", str(out), builds.out("base"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("rules: [{symbol: [a], verdict: fail}]", "1: symbol must be one string, got a list"),
+    ("rules: [{symbol: null, verdict: fail}]", "1: symbol must be one string, got nothing"),
+    ("rules: [{symbol: a, changes: [{a: 1}], verdict: fail}]",
+     "1: a change kind must be one string, got a mapping"),
+    ("rules: [{? [a, b] : c, verdict: fail}]", "1: a key must be one string, got a list"),
+    ("rules:\n  - symbol: a\n    verdict: fail\n    symbol: b\n", "4: symbol given twice"),
+    ("rules: [{symbol: a, verdict: [fail]}]", "1: verdict must be one string, got a list"),
+])
+def test_yaml_rules_of_the_wrong_shape(tmp_path, capsys, text, message):
+    symvers = tmp_path / "Module.symvers"
+    symvers.write_text("0x00000001\ta\tvmlinux\tEXPORT_SYMBOL\t\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text + "\n")
+    assert _error(capsys, "--baseline", str(symvers), str(symvers), "--rules", str(rules)) == \
+        f"batchver check: error: {rules}:{message}"
+
+
+def test_rules_without_changes_do_not_judge_additions(tmp_path):
+    """docs/check.md: a rule without ``changes:`` judges every kind but
+    ``added`` (text and YAML alike); listing ``added`` judges additions."""
+    old = tmp_path / "old.symvers"
+    new = tmp_path / "new.symvers"
+    old.write_text("0x00000001\tkept\tvmlinux\tEXPORT_SYMBOL\t\n"
+                   "0x00000002\tchanged\tvmlinux\tEXPORT_SYMBOL\t\n")
+    new.write_text("0x00000001\tkept\tvmlinux\tEXPORT_SYMBOL\t\n"
+                   "0x00000003\tchanged\tvmlinux\tEXPORT_SYMBOL\t\n"
+                   "0x00000004\tfresh\tvmlinux\tEXPORT_SYMBOL\t\n")
+    stablelist = tmp_path / "list"
+    stablelist.write_text("kept\n")  # neither changed nor fresh is protected
+    for name, text, line in [("rules", "vmlinux FAIL\n", 1),
+                             ("rules.yaml", "rules:\n  - module: vmlinux\n    verdict: fail\n", 2)]:
+        rules = tmp_path / name
+        rules.write_text(text)
+        status, report = check("--baseline", str(old), str(new), "--rules", str(rules),
+                               "--stablelist", str(stablelist))
+        assert status == 1
+        assert {s["symbol"]: (s["verdict"], s["decided_by"]) for s in report["symbols"]} == {
+            "changed": ("fail", f"{rules}:{line}"), "fresh": ("warn", "default")}
+    rules = tmp_path / "added.yaml"
+    rules.write_text("rules:\n  - module: vmlinux\n    changes: [added]\n    verdict: fail\n")
+    status, report = check("--baseline", str(old), str(new), "--rules", str(rules),
+                           "--stablelist", str(stablelist))
+    assert {s["symbol"]: (s["verdict"], s["decided_by"]) for s in report["symbols"]} == {
+        "changed": ("warn", "default"), "fresh": ("fail", f"{rules}:2")}
+
+
+# -- rule globs ---------------------------------------------------------------
+class CountingName(str):
+    """A name that counts the string searches a glob makes on it."""
+
+    calls = 0
+
+    def find(self, *args):
+        CountingName.calls += 1
+        return super().find(*args)
+
+    def startswith(self, *args):
+        CountingName.calls += 1
+        return super().startswith(*args)
+
+
+def _searches(pattern: str, name: str) -> tuple[bool, int]:
+    CountingName.calls = 0
+    matched = Glob(pattern).match(CountingName(name))
+    return matched, CountingName.calls
+
+
+def test_glob_matches_like_fnmatch():
+    rnd = random.Random(11)
+    for _ in range(20000):
+        pattern = "".join(rnd.choice("ab/_*?") for _ in range(rnd.randint(0, 8)))
+        name = "".join(rnd.choice("ab/_") for _ in range(rnd.randint(0, 10)))
+        assert Glob(pattern).match(name) == fnmatch.fnmatchcase(name, pattern), (pattern, name)
+
+
+def test_glob_never_backtracks():
+    """The module rule that ran over 300 s as a regular expression: the
+    matcher searches each piece between stars once, left to right, so the
+    work is a handful of searches whatever the name (counted, not timed)."""
+    pattern = "*/*?*?*?*?*?*?*?*?*?*?*?*Q"
+    name = "drivers/net/ethernet/" + "x" * 100000
+    assert _searches(pattern, name) == (False, 1)  # the end checked, no search
+    assert _searches(pattern, name + "Q") == (True, 2)  # plus one search for "/"
+    # A piece with '?' is searched by its literal part, each candidate once:
+    # at most one search and one check per character of the name.
+    name = "ab" * 5000
+    matched, calls = _searches("*a?c*Q", name + "Q")
+    assert not matched and calls <= 2 * len(name) + 3
+
+
+def test_rule_index_tries_only_rules_that_can_match():
+    """A 200,000-line rules file (74 s with one regular expression per rule
+    and export): a name is verified only against the rules filed under a
+    piece it contains (counted, not timed)."""
+    patterns = [f"*symbol_{i}_*x" for i in range(200000)] + ["vmlinux", "*", "*number_5"]
+    index = GlobIndex(patterns)
+    names = [f"export_symbol_number_{i}" for i in range(87)]
+    # trying every rule on every name: 17.4 million verifications
+    assert sum(len(index.candidates(name)) for name in names) < 4 * 87
+    assert index.matching("export_symbol_number_5") == [200001, 200002]
+    assert index.matching("a_symbol_17_bx") == [17, 200001]
+    assert index.matching("vmlinux") == [200000, 200001]
+
+
+def test_rule_index_agrees_with_trying_every_rule():
+    rnd = random.Random(5)
+    patterns = ["".join(rnd.choice("abc/*?") for _ in range(rnd.randint(0, 9)))
+                for _ in range(600)]
+    index = GlobIndex(patterns)
+    for _ in range(3000):
+        name = "".join(rnd.choice("abc/") for _ in range(rnd.randint(0, 12)))
+        assert index.matching(name) == [n for n, p in enumerate(patterns)
+                                        if fnmatch.fnmatchcase(name, p)]

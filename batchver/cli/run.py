@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'dask scheduler' with 'dask worker' processes that see TREE at the "
                              "same path) instead of local processes; --jobs is then ignored")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the Python traceback of each internal error (report.json "
+                             "and the summary give one line per failed file)")
 
 
 DESCRIPTION = ("Version every exported symbol of a kernel tree and write one Module.symvers, "
@@ -122,6 +125,9 @@ def main(args: list[str]) -> int:
     report = done.report
     for warning in done.warnings:
         print(f"batchver run: warning: {warning}", file=sys.stderr)
+    if ns.debug:
+        for rel, text in sorted(done.tracebacks.items()):
+            print(f"traceback for {rel}:\n{text}", file=sys.stderr, end="")
     if not ns.quiet:
         for line in summary_lines(report):
             print(line, file=sys.stderr)

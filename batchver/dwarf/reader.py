@@ -19,9 +19,11 @@ from __future__ import annotations
 import bisect
 import struct
 
-from batchver.dwarf.constants import DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base
+from batchver.dwarf.constants import (DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base,
+                                      DW_FORM_line_strp, DW_FORM_ref_udata)
 from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
 from batchver.dwarf.leb128 import read_sleb, read_uleb
+from batchver.dwarf.lines import LineTableError, read_files
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
@@ -79,9 +81,10 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "decoders", "layouts")
+                 "str_offsets_base", "files", "start", "decoders", "layouts", "checked")
 
     def __init__(self):
+        self.checked = False  # see DwarfReader.check_tree
         self.files: list[str] | None = None
         self.str_offsets_base: int | None = None
         self.type_signature: int | None = None
@@ -90,6 +93,22 @@ class Unit:
     @property
     def die_key(self) -> int:
         return self.key_base + self.die_offset
+
+
+def _sibling_value(data: bytes, pos: int, form: int, order: str) -> int:
+    """A DW_AT_sibling's unit offset; -1 (which no check accepts) for a
+    form that is not a unit reference, which libdw's dwarf_siblingof
+    refuses."""
+    if form in _REF_WIDTHS:
+        return int.from_bytes(data[pos:pos + _REF_WIDTHS[form]], order)
+    if form == DW_FORM_ref_udata:
+        return read_uleb(data, pos)[0]
+    return -1
+
+
+# The sections load() relocates itself (check_for_dwarf need not).
+_ALWAYS_READ = (".debug_info", ".debug_types", ".debug_abbrev", ".debug_str", ".debug_line_str",
+                ".debug_str_offsets")
 
 
 class StringTable(dict):
@@ -104,12 +123,18 @@ class StringTable(dict):
         self.data = data
         self.path = path
 
-    def __missing__(self, offset: int) -> str:
+    def __missing__(self, offset: int) -> str | None:
+        """The string at ``offset``; None when the offset is outside the
+        section: libdw's dwarf_formstring then returns NULL and upstream
+        carries on as if the attribute named nothing (a DIE without a
+        name).  A last string without its NUL runs to the section's end."""
         data = self.data
+        if offset >= len(data):
+            self[offset] = None
+            return None
         end = data.find(b"\0", offset)
-        if offset >= len(data) or end < 0:
-            raise VersioningError("dwarf_formstring", f"string offset {offset:#x} out of range in "
-                                  f"'{self.path}'", self.path)
+        if end < 0:
+            end = len(data)
         text = self[offset] = data[offset:end].decode("utf-8", "surrogateescape")
         return text
 
@@ -132,6 +157,7 @@ class DwarfReader:
             return
         self._loaded = True
         elf = self.elf
+        elf.check_for_dwarf(relocated=_ALWAYS_READ)
         self.info = elf.debug_section(".debug_info")
         self.types = elf.debug_section(".debug_types")
         if not self.info and not self.types:
@@ -151,12 +177,13 @@ class DwarfReader:
         self._dies: dict[int, Die] = {}
         self.units: list[Unit] = []
         self.signatures: dict[int, int] = {}
+        self._unit_header = ""
         try:
             self._read_units(self.info or b"", 0, False)
             self._read_units(self.types or b"", TYPES_BASE, True)
         except (IndexError, struct.error) as exc:
-            raise VersioningError("process_module", f"corrupt DWARF unit header in '{self.path}': "
-                                  f"{exc}", self.path) from None
+            raise VersioningError("process_module", f"corrupt DWARF unit header at "
+                                  f"{self._unit_header}: {exc}", self.path) from None
         self._starts = [u.start for u in self.units]
         # unit start key -> index in DWARF order; built once per file, since
         # every per-unit run asks it (a per-run copy made vmlinux quadratic)
@@ -173,7 +200,9 @@ class DwarfReader:
     def _read_units(self, data: bytes, key_base: int, is_types: bool) -> None:
         e = self.endian
         pos = 0
+        section = ".debug_types" if is_types else ".debug_info"
         while pos < len(data):
+            self._unit_header = f"{section} offset {pos:#x} of '{self.path}'"  # for messages
             u = Unit()
             u.offset = pos
             u.key_base = key_base
@@ -187,13 +216,13 @@ class DwarfReader:
                 u.offset_size = 8
             u.end = pos + length
             if u.end > len(data) or length < 2:
-                raise VersioningError("process_module", f"truncated DWARF unit at offset "
-                                      f"{u.offset:#x} in '{self.path}'", self.path)
+                raise VersioningError("process_module", f"truncated DWARF unit at "
+                                      f"{self._unit_header}", self.path)
             u.version = struct.unpack_from(e + "H", data, pos)[0]
             pos += 2
             if u.version < 2 or u.version > 5:
                 raise VersioningError("process_module", f"unsupported DWARF version {u.version} "
-                                      f"at offset {u.offset:#x} in '{self.path}'", self.path)
+                                      f"at {self._unit_header}", self.path)
             osize = "I" if u.offset_size == 4 else "Q"
             if u.version >= 5:
                 u.unit_type = data[pos]
@@ -262,6 +291,11 @@ class DwarfReader:
         self._abbrev_tables[offset] = table
         return table
 
+    def where(self, unit: Unit, key: int) -> str:
+        """A DIE's place for messages: section, offset, unit and file."""
+        section = ".debug_types" if unit.key_base == TYPES_BASE else ".debug_info"
+        return f"{section} offset {key - unit.key_base:#x} in unit at {unit.offset:#x} of '{self.path}'"
+
     def unit_of(self, key: int) -> Unit:
         i = bisect.bisect_right(self._starts, key) - 1
         if i < 0:
@@ -270,7 +304,70 @@ class DwarfReader:
         return self.units[i]
 
     def unit_die(self, unit: Unit) -> Die:
+        if not unit.checked:
+            self.check_tree(unit)
         return self.die(unit.die_key, unit)
+
+    def check_tree(self, unit: Unit) -> None:
+        """Step over every DIE of the unit once, as upstream's first pass
+        over each unit does (it names every DIE it meets, through
+        dwarf_child and dwarf_siblingof): a DIE whose abbreviation code is
+        unknown, or whose attributes cannot be stepped over within the unit,
+        makes libdw fail there, and so does a DW_AT_sibling that does not
+        point forward inside the unit; upstream then refuses the whole
+        object even when versioning never reads that DIE.  Versioning itself
+        decodes only the DIEs exports lead to, so without this walk batchver
+        would version objects upstream refuses."""
+        unit.checked = True
+        data, end, base = unit.data, unit.end, unit.key_base
+        pos = start = unit.die_offset
+        depth = 0
+        order = "little" if self.endian == "<" else "big"
+        sibling: int | None = None
+        try:
+            while pos < end:
+                start = pos
+                code, pos = read_uleb(data, pos)
+                if code == 0:
+                    depth -= 1
+                    if depth <= 0:
+                        return
+                    continue
+                layout = unit.layouts.get(code) or self._layout(unit, code)
+                if layout is None:
+                    raise ValueError(f"invalid abbreviation code {code}")
+                if layout[2] is not None:
+                    if layout[3] is not None:
+                        sibling = _sibling_value(data, pos + layout[3][0], layout[3][1], order)
+                    pos += layout[2]
+                else:
+                    for attribute, form, _ in unit.abbrevs[code][2]:
+                        if attribute == DW_AT_sibling:
+                            sibling = _sibling_value(data, pos, form, order)
+                        pos = self._skip_form(data, pos, form, unit)
+                if pos > end:
+                    raise ValueError("attributes run past the end of the unit")
+                if sibling is not None:
+                    if not start - unit.offset < sibling < end - unit.offset:
+                        raise VersioningError(
+                            "process_die_container", "`dwarf_siblingof(&current, &current)` "
+                            f"failed: -1 (DW_AT_sibling {sibling:#x} does not point forward "
+                            f"inside the unit, or is not a reference, at "
+                            f"{self.where(unit, base + start)})", self.path)
+                    sibling = None
+                if layout[1]:
+                    depth += 1
+                elif depth == 0:
+                    return
+        except (ValueError, IndexError, struct.error, VersioningError) as exc:
+            if isinstance(exc, VersioningError) and exc.where == "process_die_container":
+                raise
+            cause = (exc.message.replace(f" in '{self.path}'", "")
+                     if isinstance(exc, VersioningError) else str(exc)
+                     if isinstance(exc, ValueError) else "DIE runs past the end of the section")
+            raise VersioningError(
+                "process_die_container", f"`dwarf_child(die, &current)` failed: -1 ({cause} at "
+                f"{self.where(unit, base + start)})", self.path) from None
 
     # -- DIEs --------------------------------------------------------------
     def die(self, key: int, unit: Unit | None = None) -> Die | None:
@@ -283,8 +380,8 @@ class DwarfReader:
         try:
             d = self._decode(key, unit)
         except (IndexError, struct.error) as exc:
-            raise VersioningError("process_module", f"corrupt DIE at offset {key - unit.key_base:#x}"
-                                  f" in '{self.path}': {exc}", self.path) from None
+            raise VersioningError("process_module", f"corrupt DIE at {self.where(unit, key)}: "
+                                  f"{exc}", self.path) from None
         if d is not None:
             self._dies[key] = d
         return d
@@ -293,8 +390,8 @@ class DwarfReader:
         data = unit.data
         pos = key - unit.key_base
         if pos >= unit.end:
-            raise VersioningError("process_module", f"DIE offset {pos:#x} beyond its unit in "
-                                  f"'{self.path}'", self.path)
+            raise VersioningError("process_module", f"DIE beyond its unit: "
+                                  f"{self.where(unit, key)}", self.path)
         code = data[pos]
         if code < 0x80:  # nearly every abbreviation code fits one byte
             pos += 1
@@ -307,7 +404,7 @@ class DwarfReader:
             abbrev = unit.abbrevs.get(code)
             if abbrev is None:
                 raise VersioningError("process_module", f"invalid abbreviation code {code} at "
-                                      f"offset {key - unit.key_base:#x} in '{self.path}'", self.path)
+                                      f"{self.where(unit, key)}", self.path)
             tag, children, specs = abbrev
             decoder = self._decoder(unit, specs)
             if decoder is None:
@@ -435,8 +532,8 @@ class DwarfReader:
                 attrs[at] = (OTHER, None)
                 pos += size
             else:
-                raise VersioningError("process_module", f"unknown DWARF form {form:#x} at offset "
-                                      f"{key - unit.key_base:#x} in '{self.path}'", self.path)
+                raise VersioningError("process_module", f"unknown DWARF form {form:#x} at "
+                                      f"{self.where(unit, key)}", self.path)
         return Die(key, tag, children, attrs, unit.key_base + pos, unit)
 
     def _offset(self, data: bytes, pos: int, unit: Unit) -> int:
@@ -541,11 +638,15 @@ class DwarfReader:
         base = unit.key_base
         layouts = unit.layouts
         key = die.end
+        end = unit.end
         # Every top-level DIE of every unit passes here: the layout table is
         # looked up once, a one-byte abbreviation code needs no call, and a
-        # childless DIE of fixed size is stepped over without one.
+        # childless DIE of fixed size is stepped over without one.  The end
+        # of the unit ends the list, as in libdw, terminator or not.
         while True:
             pos = key - base
+            if pos >= end:
+                return
             code = data[pos]
             if code < 0x80:
                 pos += 1
@@ -587,6 +688,8 @@ class DwarfReader:
         base = unit.key_base
         key = end
         while True:
+            if key - base >= unit.end:
+                return key
             code, pos = read_uleb(data, key - base)
             if code == 0:
                 return key + 1
@@ -601,8 +704,8 @@ class DwarfReader:
         """A DW_AT_sibling must point forward within the unit (libdw rejects
         anything else); a corrupt one must not send a walk round in circles."""
         if not key < sibling <= unit.key_base + unit.end:
-            raise VersioningError("dwarf_siblingof", f"invalid DW_AT_sibling at offset "
-                                  f"{key - unit.key_base:#x} in '{self.path}'", self.path)
+            raise VersioningError("dwarf_siblingof", f"invalid DW_AT_sibling at "
+                                  f"{self.where(unit, key)}", self.path)
         return sibling
 
     def children(self, die: Die):
@@ -634,6 +737,10 @@ class DwarfReader:
             key = self.next_sibling(child)
 
     # -- source files ------------------------------------------------------
+    def _line_string(self, form: int, offset: int) -> str | None:
+        """A line table's DW_FORM_strp or DW_FORM_line_strp string."""
+        return (self.line_strs if form == DW_FORM_line_strp else self.strs)[offset]
+
     def source_files(self, unit: Unit) -> list[str]:
         """File names of the unit's line table, indexed as DW_AT_decl_file
         is (libdw puts a placeholder at index 0 before DWARF 5)."""
@@ -648,79 +755,11 @@ class DwarfReader:
         if self._line is None:
             self._line = self.elf.debug_section(".debug_line") or b""
         try:
-            unit.files = _line_files(self._line, stmt, self)
-        except (IndexError, struct.error):
-            raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: corrupt "
-                                  f"line table at {stmt:#x} in '{self.path}'", self.path) from None
+            unit.files = read_files(self._line, stmt, self.endian, unit.addr_size,
+                                    self._line_string)
+        except LineTableError as exc:
+            raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: '{exc}' "
+                                  f"(.debug_line offset {stmt:#x}, for unit at {unit.offset:#x} "
+                                  f"of '{self.path}')", self.path) from None
         return unit.files
 
-
-def _line_files(data: bytes, pos: int, reader: DwarfReader) -> list[str]:
-    """Parse just the file-name table of the line program header at ``pos``."""
-    e = reader.endian
-    length = struct.unpack_from(e + "I", data, pos)[0]
-    pos += 4
-    osize = 4
-    if length == 0xFFFFFFFF:
-        pos += 8
-        osize = 8
-    version = struct.unpack_from(e + "H", data, pos)[0]
-    pos += 2
-    if version >= 5:
-        pos += 2  # address_size, segment_selector_size
-    pos += osize  # header_length
-    pos += 1  # minimum_instruction_length
-    if version >= 4:
-        pos += 1  # maximum_operations_per_instruction
-    pos += 3  # default_is_stmt, line_base, line_range
-    opcode_base = data[pos]
-    pos += 1 + (opcode_base - 1)
-    if version < 5:
-        while data[pos] != 0:  # include_directories
-            pos = data.index(b"\0", pos) + 1
-        pos += 1
-        files = ["???"]
-        while data[pos] != 0:
-            end = data.index(b"\0", pos)
-            files.append(data[pos:end].decode("utf-8", "surrogateescape"))
-            pos = end + 1
-            for _ in range(3):
-                _, pos = read_uleb(data, pos)
-        return files
-
-    class _Fake:  # minimal unit for form skipping in the header
-        offset_size = osize
-        addr_size = 8
-        version = 5
-
-    def entries(pos: int) -> tuple[list[str], int]:
-        fmt_count = data[pos]
-        pos += 1
-        formats = []
-        for _ in range(fmt_count):
-            ct, pos = read_uleb(data, pos)
-            form, pos = read_uleb(data, pos)
-            formats.append((ct, form))
-        count, pos = read_uleb(data, pos)
-        names = []
-        for _ in range(count):
-            name = ""
-            for ct, form in formats:
-                if ct == 1:  # DW_LNCT_path
-                    if form == 0x08:
-                        end = data.index(b"\0", pos)
-                        name = data[pos:end].decode("utf-8", "surrogateescape")
-                        pos = end + 1
-                        continue
-                    if form in (0x1F, 0x0E):
-                        off = struct.unpack_from(e + ("I" if osize == 4 else "Q"), data, pos)[0]
-                        name = (reader.line_strs if form == 0x1F else reader.strs)[off]
-                        pos += osize
-                        continue
-                pos = reader._skip_form(data, pos, form, _Fake)
-            names.append(name)
-        return names, pos
-
-    _, pos = entries(pos)  # directories
-    files, _ = entries(pos)
-    return files

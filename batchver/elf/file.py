@@ -23,13 +23,17 @@ from batchver.atomic import open_regular
 from batchver.errors import VersioningError
 
 SHT_SYMTAB = 2
+SHT_STRTAB = 3
 SHT_RELA = 4
 SHT_NOBITS = 8
 SHT_REL = 9
 SHT_SYMTAB_SHNDX = 18
 SHF_COMPRESSED = 0x800
 SHN_UNDEF = 0
+SHN_LORESERVE = 0xFF00
 SHN_XINDEX = 0xFFFF
+_SPECIAL_SECTIONS = (0xFFF1, 0xFFF2, SHN_XINDEX)  # SHN_ABS, SHN_COMMON, SHN_XINDEX
+SHF_GROUP = 0x200
 STB_LOCAL = 0
 ET_REL = 1
 
@@ -54,6 +58,20 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
         52: (1, "sub"), 53: (2, "sub"), 55: (4, "sub"), 56: (8, "sub"),
     },
 }
+
+
+_NO_SECTION = -1  # a symbol value that cannot be relocated against (see _symbol_values)
+# Sections libdw loads (or libdwfl relocates) whenever upstream asks for DWARF.
+_LIBDW_SECTIONS = (".debug_", ".zdebug_", ".rela.debug_", ".rel.debug_")
+
+
+def _no_dwarf(path: str, cause: str) -> VersioningError:
+    """What libdwfl or libdw refuses when opening a file for its DWARF
+    (a bad relocation, a section past the end...): upstream then has no
+    DWARF at all and fails with its no-debugging-information error; the
+    cause is added in parentheses."""
+    return VersioningError("process_module", f"dwarf_get_units failed: no debugging "
+                           f"information? ('{path}': {cause})", path)
 
 
 # struct format letters of unsigned integers by width (relocation fields and
@@ -81,8 +99,8 @@ class _Header:
 
     e_type: int
     e_machine: int
+    e_phoff: int
     e_shoff: int
-    e_shentsize: int
     e_shnum: int
     e_shstrndx: int
 
@@ -113,11 +131,12 @@ class ElfObject:
         except (struct.error, ValueError, IndexError) as exc:
             raise VersioningError("main", f"'{path}' is not a readable ELF file: {exc}", path) from None
         self.is_relocatable = header.e_type == ET_REL
+        self._phoff = header.e_phoff
         self._first_by_name: dict[str, Section] = {}
         for sec in self.sections:
             self._first_by_name.setdefault(sec.name, sec)
         self._endian = "<" if self.little_endian else ">"
-        self._symvalues: dict[int, list[int]] = {}
+        self._symvalues: dict[int, list[int | None]] = {}
         self._all_symbols: list[tuple[str, int, int, int]] | None = None
         self._global_index: dict[str, list[tuple[int, str, int, int]]] | None = None
         self._data_cache: dict[int, bytes] = {}
@@ -134,6 +153,8 @@ class ElfObject:
             raise ValueError(f"Invalid EI_CLASS {ident[4]}")
         if ident[5] not in (1, 2):
             raise ValueError(f"Invalid EI_DATA {ident[5]}")
+        if ident[6] != 1:
+            raise ValueError(f"Invalid EI_VERSION {ident[6]}")
         self.elfclass = 32 * ident[4]
         self.little_endian = ident[5] == 1
         fmt = ("<" if self.little_endian else ">") + \
@@ -141,8 +162,8 @@ class ElfObject:
         if size < 16 + struct.calcsize(fmt):
             raise ValueError(f"the ELF header is truncated ({size} bytes)")
         fields = struct.unpack_from(fmt, self._map, 16)
-        header = _Header(e_type=fields[0], e_machine=fields[1], e_shoff=fields[5],
-                         e_shentsize=fields[10], e_shnum=fields[11], e_shstrndx=fields[12])
+        header = _Header(e_type=fields[0], e_machine=fields[1], e_phoff=fields[4],
+                         e_shoff=fields[5], e_shnum=fields[11], e_shstrndx=fields[12])
         self.machine = header.e_machine
         return header
 
@@ -158,8 +179,6 @@ class ElfObject:
         count = header.e_shnum
         if count == 0 and offset:  # 65,280 sections or more: the count is section 0's sh_size
             count = struct.unpack_from(fmt, self._map, offset)[5]
-        if count and header.e_shentsize != entsize:
-            raise ValueError(f"section header size {header.e_shentsize}, expected {entsize}")
         if offset + count * entsize > size:
             raise ValueError(f"the section header table (offset {offset:#x}, {count} entries) "
                              f"runs past the end of the file ({size} bytes)")
@@ -168,14 +187,21 @@ class ElfObject:
         if names_index == SHN_XINDEX and raw:
             names_index = raw[0][6]  # sh_link of section 0
         names = b""
+        self._names_readable = False  # as libelf's elf_strptr sees .shstrtab
         if 0 < names_index < count:
-            _, _, _, _, names_offset, names_size, *_ = raw[names_index]
+            _, names_type, _, _, names_offset, names_size, *_ = raw[names_index]
             names = self._map[names_offset:names_offset + names_size]
+            self._names_readable = names_type == SHT_STRTAB and names_offset + names_size <= size
         sections = []
+        self._unnamed = []  # sections whose name libelf could not read
         for index, (name, sh_type, flags, addr, sh_offset, sh_size, link, info, _, sh_entsize) \
                 in enumerate(raw):
             end = names.find(b"\0", name)
             label = names[name:end].decode("utf-8", "surrogateescape") if end >= 0 else ""
+            # libdw reads the name of every section but NOBITS and group members
+            if index and (name >= len(names) or end < 0) and sh_type != SHT_NOBITS \
+                    and not flags & SHF_GROUP:
+                self._unnamed.append(index)
             sections.append(Section(index, label, sh_type, flags, sh_offset, sh_size, link, info,
                                     sh_entsize, addr))
         return sections
@@ -247,6 +273,47 @@ class ElfObject:
                                   f"bytes, header says {size}", self.path)
         return out
 
+    def check_for_dwarf(self, relocated: tuple[str, ...] = ()) -> None:
+        """Refuse what libdwfl and libdw refuse when upstream opens the
+        file for its DWARF (upstream then reports no debugging information
+        at all), even in parts versioning never reads: a program header
+        table offset past the end of the file, a section whose name cannot
+        be read, a debug section (or its relocations) past the end of the
+        file, and in a relocatable object no symbol table, a symbol table
+        whose first-global index is past its end, or a relocation of any
+        debug section that cannot be applied (checked by applying it; the
+        caller names the sections it relocates anyway, in ``relocated``)."""
+        size = len(self._map)
+        if self._phoff and self._phoff >= size:
+            raise _no_dwarf(self.path, f"program header table at {self._phoff:#x} is past "
+                                 f"the end of the file ({size} bytes)")
+        if self._unnamed or not self._names_readable:
+            raise _no_dwarf(self.path, f"section {self._unnamed[0]} has no readable name"
+                            if self._unnamed else "the section name table cannot be read")
+        for sec in self.sections:
+            if sec.name.startswith(_LIBDW_SECTIONS) and sec.type != SHT_NOBITS \
+                    and sec.offset + sec.size > size:
+                raise _no_dwarf(self.path, f"section {sec.name} ends at "
+                                     f"{sec.offset + sec.size:#x}, past the end of the file "
+                                     f"({size} bytes)")
+        if not self.is_relocatable:
+            return
+        symtab = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
+        if symtab is None:
+            raise _no_dwarf(self.path, "a relocatable object without a symbol table")
+        if symtab.entsize and symtab.info > symtab.size // symtab.entsize:
+            raise _no_dwarf(self.path, f"{symtab.name} says its first global symbol is "
+                                 f"{symtab.info}, past its {symtab.size // symtab.entsize} symbols")
+        for rsec in self.sections:
+            if rsec.type in (SHT_RELA, SHT_REL) and rsec.info >= len(self.sections):
+                raise _no_dwarf(self.path, f"{rsec.name} relocates section {rsec.info}, which "
+                                "does not exist")
+            if rsec.type in (SHT_RELA, SHT_REL) and 0 < rsec.info < len(self.sections):
+                target = self.sections[rsec.info]
+                if target.name.startswith(_LIBDW_SECTIONS) and target.type != SHT_NOBITS \
+                        and target.name not in relocated:
+                    self._apply(rsec, bytearray(self.data(target)), target)
+
     def debug_section(self, name: str) -> bytes | None:
         """A ``.debug_*`` section ready to parse: decompressed and, in a
         relocatable object, with its relocations applied (as libdwfl does)."""
@@ -265,17 +332,28 @@ class ElfObject:
             self._apply(rsec, buf, sec)
         return bytes(buf)
 
-    def _symbol_values(self, symtab_index: int) -> list[int]:
+    def _symbol_values(self, symtab_index: int) -> list[int | None]:
+        """Each symbol's value for relocating, None for an undefined symbol
+        (libdwfl leaves relocations against those unapplied) and
+        :data:`_NO_SECTION` for one in a section that does not exist (which
+        libdwfl refuses to relocate against)."""
         values = self._symvalues.get(symtab_index)
         if values is None:
+            if not 0 < symtab_index < len(self.sections):
+                raise _no_dwarf(self.path, f"relocations name symbol table {symtab_index}")
             sec = self.sections[symtab_index]
             data = self.data(sec)
             if self.elfclass == 64:
-                fmt, size, pos = self._endian + "IBBHQQ", 24, 4
+                fmt, size, pos, shndx = self._endian + "IBBHQQ", 24, 4, 3
             else:
-                fmt, size, pos = self._endian + "IIIBBH", 16, 1
+                fmt, size, pos, shndx = self._endian + "IIIBBH", 16, 1, 5
             count = len(data) // size
-            values = [e[pos] for e in struct.iter_unpack(fmt, data[:count * size])]
+            sections = len(self.sections)
+            values = [None if e[shndx] == SHN_UNDEF and n else
+                      _NO_SECTION if sections <= e[shndx] < SHN_LORESERVE or (
+                          e[shndx] >= SHN_LORESERVE and e[shndx] not in _SPECIAL_SECTIONS)
+                      else e[pos]
+                      for n, e in enumerate(struct.iter_unpack(fmt, data[:count * size]))]
             self._symvalues[symtab_index] = values
         return values
 
@@ -287,7 +365,9 @@ class ElfObject:
         if table is None:
             raise VersioningError("main", f"'{self.path}': relocating {target.name} for machine "
                                   f"{self.machine} is not supported", self.path)
-        symvals = self._symbol_values(rsec.link)
+        # libdwfl relocates with the file's symbol table, whatever sh_link says
+        symtab = next((s.index for s in self.sections if s.type == SHT_SYMTAB), rsec.link)
+        symvals = self._symbol_values(symtab)
         nsyms = len(symvals)
         data = self.data(rsec)
         e = self._endian
@@ -305,21 +385,28 @@ class ElfObject:
             rtype = info & type_mask
             how = packers.get(rtype)
             if how is None:
-                width_kind = table.get(rtype)
-                if width_kind is None:
-                    raise VersioningError("main", f"'{self.path}': unsupported relocation type "
-                                          f"{rtype} in {rsec.name}", self.path)
-                width, kind = width_kind
+                # a type the machine cannot store into debug data is left
+                # unapplied, as libdwfl does (its partial relocation)
+                width, kind = table.get(rtype, (0, "none"))
                 how = packers[rtype] = (width, kind, struct.Struct(e + UINT_CODES.get(width, "B")),
                                         (1 << (8 * width)) - 1)
             width, kind, packer, mask = how
             if width == 0:
                 continue
             symidx = info >> shift
-            if offset + width > limit or symidx >= nsyms:
-                raise VersioningError("main", f"'{self.path}': bad relocation at {offset:#x} in "
-                                      f"{rsec.name}", self.path)
-            value = symvals[symidx] + (entry[2] if rela else packer.unpack_from(buf, offset)[0])
+            if symidx >= nsyms:
+                raise _no_dwarf(self.path, f"{rsec.name} names symbol {symidx}, the table "
+                                     f"has {nsyms}")
+            symval = symvals[symidx]
+            if symval is None:
+                continue  # undefined: libdwfl cannot resolve it offline and skips it
+            if symval is _NO_SECTION:
+                raise _no_dwarf(self.path, f"{rsec.name} names symbol {symidx}, defined in "
+                                     "a section that does not exist")
+            if offset + width > limit:
+                raise _no_dwarf(self.path, f"{rsec.name} relocates offset {offset:#x}, "
+                                     f"{target.name} has {limit} bytes")
+            value = symval + (entry[2] if rela else packer.unpack_from(buf, offset)[0])
             if kind == "add":
                 value += packer.unpack_from(buf, offset)[0]
             elif kind == "sub":
@@ -361,6 +448,8 @@ class ElfObject:
                 start = ent[name_i]
                 end = strtab.find(b"\0", start)
                 if start >= len(strtab) or end < 0:
+                    if ent[info_i] >> 4 == STB_LOCAL:
+                        continue  # upstream never asks for a local symbol's name
                     raise VersioningError("elf_for_each_global", "elf_strptr failed: invalid "
                                           "string offset", self.path)
                 if end == start:

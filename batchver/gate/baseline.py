@@ -298,22 +298,107 @@ def parse_symvers(path: str, *, zero_is_unknown: bool) -> list[Export]:
     return exports
 
 
+# What ``batchver check`` reads of a report.json, as a shape to validate
+# before anything is used: a report of the wrong shape (hand-edited, another
+# tool's, another batchver's) must be bad input (exit 2) naming the key, never
+# a traceback or, worse, a "fail" made of misread fields.  A type is a leaf;
+# {key: shape} an object with those keys (a key ending in "?" may be absent
+# or null); {str: shape} an object of any keys; [shape] a list; a frozenset
+# the allowed strings.  Keys batchver does not read are not checked, so a
+# later writer may add some.
+_EXPORT_STATUSES = frozenset({"ok", "no-information", "failed"})
+_BLOCK = {"origin": str, "start": int, "count": int}
+_REPORT_SHAPE = {
+    "tool": {"name": str, "version?": str},
+    "kind?": str,
+    "tree?": str,
+    "options": {"stable?": bool, "semantics?": str, "symtypes?": bool},
+    "kernel?": {str: str},
+    "toolchain": {"producers?": [str], "dwarf_versions?": [int]},
+    "counts": {"exports": int},
+    "exports": {str: {"crc?": str, "status?": _EXPORT_STATUSES, "versioned_in?": str}},
+    "symtypes_blocks?": {str: [_BLOCK]},
+}
+
+
+_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
+               int: "an integer", float: "a number", type(None): "null"}
+
+
+def _check_shape(value: object, shape: object, where: str) -> str | None:
+    """What is wrong with ``value`` against ``shape`` (see _REPORT_SHAPE),
+    as ``key: expected ..., got ...``; None when it fits."""
+    if isinstance(shape, frozenset):
+        if isinstance(value, str) and value in shape:
+            return None
+        return f"{where}: expected one of {', '.join(sorted(shape))}, got {json.dumps(value)[:40]}"
+    if isinstance(shape, type):
+        # JSON has no separate boolean and number: true is not a count
+        if isinstance(value, shape) and (shape is bool or not isinstance(value, bool)):
+            return None
+        return f"{where}: expected {_JSON_NAMES[shape]}, got {_JSON_NAMES[type(value)]}"
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{where}: expected a list, got {_JSON_NAMES[type(value)]}"
+        for number, item in enumerate(value):
+            problem = _check_shape(item, shape[0], f"{where}[{number}]")
+            if problem:
+                return problem
+        return None
+    if not isinstance(value, dict):
+        return f"{where}: expected an object, got {_JSON_NAMES[type(value)]}"
+    prefix = f"{where}." if where else ""
+    if str in shape:  # an object of any keys
+        for key, item in value.items():
+            problem = _check_shape(item, shape[str], f"{where}[{json.dumps(key)}]")
+            if problem:
+                return problem
+        return None
+    for key, inner in shape.items():
+        name = key.rstrip("?")
+        if value.get(name) is None:
+            if key.endswith("?"):
+                continue
+            return f"{prefix}{name}: missing (truncated, or not written by batchver run?)"
+        problem = _check_shape(value[name], inner, prefix + name)
+        if problem:
+            return problem
+    return None
+
+
+def _check_blocks(path: str, index: dict[str, list[dict]]) -> None:
+    """A module's symtypes blocks tile its file from line 0, in order, as
+    ``batchver run`` writes them; anything else would read the wrong lines."""
+    for module, blocks in index.items():
+        line = 0
+        for number, block in enumerate(blocks):
+            if block["start"] != line or block["count"] < 0:
+                raise InputError(path, f"symtypes_blocks[{json.dumps(module)}][{number}]: "
+                                       f"start {block['start']}, count {block['count']} do not "
+                                       f"follow the previous block (ends at line {line})")
+            line += block["count"]
+
+
 def _read_report(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as handle:
             report = json.load(handle)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg}; truncated?)", exc.lineno) from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, a 5000-digit number, deep nesting
+        raise InputError(path, f"not valid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
-    if not isinstance(report, dict) or report.get("tool", {}).get("name") != "batchver":
+    tool = report.get("tool") if isinstance(report, dict) else None
+    if not isinstance(tool, dict) or tool.get("name") != "batchver":
         raise InputError(path, "not a batchver report.json (no tool.name 'batchver')")
     if report.get("schema") != REPORT_SCHEMA:
         raise InputError(path, f"unsupported report.json schema {report.get('schema')!r} "
                                f"(this batchver reads schema {REPORT_SCHEMA})")
-    for key in ("options", "toolchain", "exports", "counts"):
-        if not isinstance(report.get(key), dict):
-            raise InputError(path, f"missing or malformed '{key}' (truncated?)")
+    problem = _check_shape(report, _REPORT_SHAPE, "")
+    if problem:
+        raise InputError(path, f"malformed: {problem}")
+    _check_blocks(path, report.get("symtypes_blocks") or {})
     return report
 
 
@@ -352,7 +437,7 @@ def _load_batchver(label: str, directory: str, symvers: str, report_path: str) -
         kind=str(report.get("kind", "?")), symtypes=bool(options.get("symtypes")),
         producers=list(toolchain.get("producers", [])),
         dwarf_versions=list(toolchain.get("dwarf_versions", [])),
-        kernel=dict(report.get("kernel") or {}), tree=str(report.get("tree", "")))
+        kernel=dict(report.get("kernel") or {}), tree=str(report.get("tree") or ""))
     side = Side(label, directory, "batchver", symvers, exports, provenance)
     symtypes_dir = os.path.join(directory, "symtypes")
     if provenance.symtypes:

@@ -17,8 +17,7 @@ of whose names exist anywhere is an error: it is the wrong list.
   when it is all capitals (``pattern == pattern.upper()``; note that ``*``
   is therefore a namespace pattern, exactly as there), otherwise a symbol;
   ``*`` and ``?`` are the only wildcards.  A namespace rule matches only
-  symbols that have a namespace.  Text rules judge every change except an
-  addition, as ``ksymvers compare`` does;
+  symbols that have a namespace;
 * a YAML form (``.yaml``/``.yml``, or a file starting with ``rules:``) that
   can also say ``warn`` and name change kinds::
 
@@ -26,6 +25,11 @@ of whose names exist anywhere is an error: it is the wrong list.
         - symbol: "demo_*"          # and/or module:, namespace: (globs)
           changes: [crc_changed]    # optional: the kinds this rule judges
           verdict: warn             # pass | warn | fail
+
+A rule without ``changes`` judges every kind except ``added``, in both
+forms, as ``ksymvers compare`` does: an addition breaks nothing built
+against the baseline, so a rule guarding existing symbols must not fail the
+gate when one is added.  Listing ``added`` makes a YAML rule judge them.
 
 **Verdicts.**  Each change kind of a symbol is judged by the first rule that
 matches it, else by the default: a protected symbol that is removed or
@@ -43,12 +47,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import yaml
 
 from batchver.gate.baseline import Export, InputError
 from batchver.gate.classify import CHANGE_KINDS, SymbolChange
+from batchver.gate.globs import GlobIndex
 
 VERDICTS = ("pass", "warn", "fail")
 _RANK = {"none": -1, "pass": 0, "warn": 1, "fail": 2}
@@ -121,12 +127,6 @@ def check_stablelist_names(stablelist: Stablelist, known: set[str]) -> list[str]
 
 
 # -- rules -------------------------------------------------------------------
-def _glob(pattern: str) -> re.Pattern:
-    """suse-kabi-tools wildcards: ``*`` and ``?`` only, whole-string match."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts) + r"\Z")
-
-
 @dataclass
 class Rule:
     """One severity rule; ``matchers`` maps symbol/module/namespace to a glob
@@ -139,21 +139,10 @@ class Rule:
     changes: frozenset[str] | None = None  # None: every kind the rule format judges
     matched_symbols: int = 0
     decided: int = 0
-    _compiled: dict[str, re.Pattern] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self._compiled = {k: _glob(v) for k, v in self.matchers.items()}
-
-    def matches_export(self, export: Export) -> bool:
-        for attr, regex in self._compiled.items():
-            value = getattr(export, attr)
-            if attr == "namespace" and not value:
-                return False  # as ksymvers: namespace rules need a namespace
-            if not regex.match(value):
-                return False
-        return True
 
     def judges(self, kind: str) -> bool:
+        """Whether the rule decides changes of this kind: the kinds it
+        lists, else every kind but ``added`` (see the module doc)."""
         return kind in self.changes if self.changes is not None else kind != "added"
 
     def describe(self) -> dict:
@@ -191,6 +180,33 @@ def parse_text_rules(path: str, text: str) -> list[Rule]:
 _YAML_KEYS = {"symbol", "module", "namespace", "changes", "verdict"}
 
 
+def _scalar(path: str, node: yaml.Node, what: str) -> str:
+    """A YAML value that must be one plain string (a pattern, a verdict, a
+    change kind or a key), as written: ``symbol: 2024*`` is the pattern
+    ``2024*``, and a list, a mapping or an empty value is an error, not a
+    pattern made of its Python spelling."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":null") or not node.value:
+        got = ("a list" if isinstance(node, yaml.SequenceNode) else
+               "a mapping" if isinstance(node, yaml.MappingNode) else "nothing")
+        raise InputError(path, f"{what} must be one string, got {got}", node.start_mark.line + 1)
+    return node.value
+
+
+def _mapping(path: str, node: yaml.MappingNode, allowed: set[str], what: str) -> dict[str, yaml.Node]:
+    """A YAML mapping's values by key; unknown and repeated keys are errors."""
+    found: dict[str, yaml.Node] = {}
+    for key_node, value in node.value:
+        key = _scalar(path, key_node, "a key")
+        line = key_node.start_mark.line + 1
+        if key not in allowed:
+            raise InputError(path, f"unknown {what} key {key} (allowed: "
+                                   f"{', '.join(sorted(allowed))})", line)
+        if key in found:
+            raise InputError(path, f"{key} given twice", line)
+        found[key] = value
+    return found
+
+
 def parse_yaml_rules(path: str, text: str) -> list[Rule]:
     """The YAML form: a ``rules`` list of mappings (see the module doc)."""
     try:
@@ -200,11 +216,7 @@ def parse_yaml_rules(path: str, text: str) -> list[Rule]:
         raise InputError(path, f"not valid YAML: {exc.problem}", line) from None
     if not isinstance(root, yaml.MappingNode):
         raise InputError(path, "expected a mapping with a 'rules' list", 1)
-    top = {k.value: v for k, v in root.value}
-    unknown = set(top) - {"rules", "version"}
-    if unknown:
-        raise InputError(path, f"unknown key(s) {', '.join(sorted(unknown))} (expected 'rules')",
-                         root.start_mark.line + 1)
+    top = _mapping(path, root, {"rules", "version"}, "top-level")
     node = top.get("rules")
     if not isinstance(node, yaml.SequenceNode):
         raise InputError(path, "'rules' must be a list", (node or root).start_mark.line + 1)
@@ -213,22 +225,22 @@ def parse_yaml_rules(path: str, text: str) -> list[Rule]:
         line = item.start_mark.line + 1
         if not isinstance(item, yaml.MappingNode):
             raise InputError(path, "each rule must be a mapping", line)
-        data = yaml.safe_load(yaml.serialize(item))
-        bad = set(data) - _YAML_KEYS
-        if bad:
-            raise InputError(path, f"unknown rule key(s) {', '.join(sorted(map(str, bad)))} "
-                                   f"(allowed: {', '.join(sorted(_YAML_KEYS))})", line)
-        verdict = str(data.get("verdict", "")).lower()
+        data = _mapping(path, item, _YAML_KEYS, "rule")
+        verdict = _scalar(path, data["verdict"], "verdict").lower() if "verdict" in data else ""
         if verdict not in VERDICTS:
             raise InputError(path, f"verdict must be one of {', '.join(VERDICTS)}, got "
-                                   f"{data.get('verdict')!r}", line)
-        matchers = {k: str(data[k]) for k in ("symbol", "module", "namespace") if k in data}
+                                   f"{verdict or 'none'}", line)
+        matchers = {k: _scalar(path, data[k], k) for k in ("symbol", "module", "namespace")
+                    if k in data}
         if not matchers:
             raise InputError(path, "a rule needs at least one of symbol, module, namespace", line)
         changes = None
         if "changes" in data:
-            listed = data["changes"] if isinstance(data["changes"], list) else [data["changes"]]
-            wrong = [str(c) for c in listed if c not in CHANGE_KINDS]
+            listed_node = data["changes"]
+            listed = [_scalar(path, n, "a change kind") for n in
+                      (listed_node.value if isinstance(listed_node, yaml.SequenceNode)
+                       else [listed_node])]
+            wrong = [c for c in listed if c not in CHANGE_KINDS]
             if wrong or not listed:
                 raise InputError(path, f"unknown change kind(s) {', '.join(wrong) or '(none)'} "
                                        f"(known: {', '.join(CHANGE_KINDS)})", line)
@@ -272,20 +284,55 @@ class Decision:
     reason: str = ""
 
 
+_MATCHED_ATTRS = ("symbol", "module", "namespace")
+
+
 @dataclass
 class Policy:
+    """The rules and the stablelist.  Which rules match an export is worked
+    out once per export through one :class:`~.globs.GlobIndex` per rule
+    attribute, since both the stale-rule counts and every verdict need it."""
+
     rules: list[Rule]
     stablelist: Stablelist | None
+    _indexes: dict[str, tuple[list[int], GlobIndex]] = field(default_factory=dict, repr=False)
+    _matches: dict[tuple[str, str, str], list[Rule]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for attr in _MATCHED_ATTRS:
+            numbers = [n for n, rule in enumerate(self.rules) if attr in rule.matchers]
+            if numbers:
+                self._indexes[attr] = (numbers, GlobIndex([self.rules[n].matchers[attr]
+                                                           for n in numbers]))
 
     def protected(self, change: SymbolChange) -> bool:
         if self.stablelist is None:
             return change.old is not None  # every baseline export
         return change.symbol in self.stablelist
 
+    def matching(self, export: Export) -> list[Rule]:
+        """The rules every one of whose patterns matches the export, in file
+        order.  A namespace rule needs a namespace (as ``ksymvers``)."""
+        identity = (export.symbol, export.module, export.namespace)
+        found = self._matches.get(identity)
+        if found is None:
+            hits: Counter[int] = Counter()
+            for attr, (numbers, index) in self._indexes.items():
+                value = getattr(export, attr)
+                if value or attr != "namespace":
+                    hits.update(numbers[i] for i in index.matching(value))
+            found = self._matches[identity] = [
+                self.rules[n] for n in sorted(hits) if hits[n] == len(self.rules[n].matchers)]
+        return found
+
     def count_matches(self, exports: list[Export]) -> None:
         """Count, per rule, the distinct symbols it names on either side."""
+        named: dict[int, set[str]] = {}
+        for export in exports:
+            for rule in self.matching(export):
+                named.setdefault(id(rule), set()).add(export.symbol)
         for rule in self.rules:
-            rule.matched_symbols = len({e.symbol for e in exports if rule.matches_export(e)})
+            rule.matched_symbols = len(named.get(id(rule), ()))
 
     def decide(self, change: SymbolChange) -> Decision:
         if not change.kinds:
@@ -294,8 +341,7 @@ class Policy:
         subject = change.new if change.old is None else change.old
         worst = Decision("none")
         for kind in change.kinds:
-            rule = next((r for r in self.rules if r.judges(kind) and r.matches_export(subject)),
-                        None)
+            rule = next((r for r in self.matching(subject) if r.judges(kind)), None)
             if rule is not None:
                 rule.decided += 1
                 decision = Decision(rule.verdict, kind, rule.source, f"rule {rule.text}")

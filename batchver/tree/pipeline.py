@@ -52,6 +52,8 @@ class TreeRun:
     seconds: dict[str, float] = field(default_factory=dict)
     # problems that cost no output (a cache that could not be updated)
     warnings: list[str] = field(default_factory=list)
+    # file -> traceback of an internal error (``batchver run --debug``)
+    tracebacks: dict[str, str] = field(default_factory=dict)
 
 
 def writable_directory(path: str, role: str) -> None:
@@ -122,4 +124,6 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
         if problem:
             warnings.append(problem)
         stage("cache")
-    return TreeRun(found, report, seconds, warnings)
+    tracebacks = {rel: r.traceback for rel, results in outcome.results.items()
+                  for r in results if r.traceback}
+    return TreeRun(found, report, seconds, warnings, tracebacks)

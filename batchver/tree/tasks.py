@@ -10,6 +10,7 @@ allocates as heavily as versioning does.
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 import traceback
@@ -36,6 +37,7 @@ class TaskResult:
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
     error: str | None = None
+    traceback: str | None = None  # of an error that is not a VersioningError, for --debug
     seconds: float = 0.0
     part: int = 0
     stages: dict[str, float] = field(default_factory=dict)
@@ -54,10 +56,21 @@ def _add_stages(total: dict[str, float], stages: dict[str, float]) -> None:
 
 
 def _describe(exc: BaseException) -> str:
+    """One line for report.json and the summary.  A VersioningError names
+    the file and the place (section, offset, unit); anything else is a
+    defect, named with the code line it came from (the whole traceback is
+    kept for ``--debug`` by :func:`_fail`)."""
     if isinstance(exc, VersioningError):
         return str(exc)
-    return f"internal error ({type(exc).__name__}: {exc}); " + \
-        traceback.format_exc(limit=3).strip().splitlines()[-1]
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return (f"internal error: {type(exc).__name__}: {exc} (at "
+            f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name})")
+
+
+def _fail(out: TaskResult, exc: BaseException) -> None:
+    out.error = _describe(exc)
+    if not isinstance(exc, VersioningError):
+        out.traceback = "".join(traceback.format_exception(exc))
 
 
 def _block(lines: list[tuple[str, str]]) -> str:
@@ -85,7 +98,7 @@ def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bo
         if symtypes:
             out.symtypes = [(rel, rel, _block(result.symtypes))]
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-        out.error = _describe(exc)
+        _fail(out, exc)
     return _finish(out, start)
 
 
@@ -158,7 +171,7 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
         finally:
             elf.close()
     except Exception as exc:  # noqa: BLE001
-        out.error = _describe(exc)
+        _fail(out, exc)
     return _finish(out, start)
 
 
@@ -185,7 +198,7 @@ def run_file_range(path: str, rel: str, names: list[str], stable: bool, units: r
         finally:
             elf.close()
     except Exception as exc:  # noqa: BLE001
-        out.error = _describe(exc)
+        _fail(out, exc)
     return partial, _finish(out, start)
 
 
@@ -214,7 +227,7 @@ def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: b
         if symtypes:
             out.symtypes = [(rel, rel, _block(types))]
     except Exception as exc:  # noqa: BLE001
-        out.error = _describe(exc)
+        _fail(out, exc)
     merged = _finish(out, start)
     merged.seconds += sum(r.seconds for r in ranges)
     # The ranges ran in other processes: the file's peak is the largest of theirs.
