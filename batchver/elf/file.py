@@ -8,10 +8,17 @@ cost more than the reading itself on a distro tree's thousand files, and one
 pyelftools object per symbol or relocation is far too slow for ``vmlinux``.
 
 Like libdw, when a section name appears more than once the first one wins.
+
+Distros ship modules compressed as a whole (``.ko.xz``, ``.ko.zst``,
+``.ko.gz``: kbuild's ``MODULE_COMPRESS_*``).  Such a file is recognised by
+its magic bytes, not its name, and decompressed into memory in the process
+that reads it; nothing is written to disk.
 """
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import mmap
 import os
 import struct
@@ -60,6 +67,35 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
 UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
+# leading bytes of the whole-file compressions kbuild's MODULE_COMPRESS_* use
+_FILE_MAGIC = ((b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
+# file name endings of compressed modules, longest first
+COMPRESSED_SUFFIXES = (".xz", ".zst", ".gz")
+
+
+def _compression_of(data: mmap.mmap | bytes) -> str | None:
+    head = data[:6]
+    return next((kind for magic, kind in _FILE_MAGIC if head.startswith(magic)), None)
+
+
+def _zstd_decompress(payload: bytes, path: str, what: str, size: int = 0) -> bytes:
+    """zstd is not in the standard library: the ``zstandard`` package (a
+    declared dependency) reads it.  A frame without a content size (as the
+    ``zstd`` tool writes when streaming) is read as a stream."""
+    try:
+        import zstandard
+    except ImportError:
+        raise VersioningError("main", f"'{path}': {what} is zstd-compressed; install the "
+                              "'zstandard' package to read it", path) from None
+    try:
+        if size:
+            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=size)
+        return zstandard.ZstdDecompressor().stream_reader(bytes(payload)).read()
+    except zstandard.ZstdError as exc:
+        raise VersioningError("main", f"'{path}': cannot decompress {what} (zstd): {exc}",
+                              path) from None
+
+
 @dataclass(frozen=True)
 class Section:
     index: int
@@ -103,9 +139,13 @@ class ElfObject:
             size = os.fstat(fd).st_size
             if size == 0:
                 raise VersioningError("main", f"'{path}' is empty, not an ELF file", path)
-            self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            self._map: mmap.mmap | bytes = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         finally:
             os.close(fd)
+        self.compression = _compression_of(self._map)
+        if self.compression is not None:
+            self._map = self._decompress_file(self.compression)
+            size = len(self._map)
         try:
             header = self._read_header(size)
             self.sections = self._read_section_headers(header, size)
@@ -120,6 +160,22 @@ class ElfObject:
         self._all_symbols: list[tuple[str, int, int, int]] | None = None
         self._global_index: dict[str, list[tuple[int, str, int, int]]] | None = None
         self._data_cache: dict[int, bytes] = {}
+        self._partner: ElfObject | None = None
+
+    def _decompress_file(self, kind: str) -> bytes:
+        """The whole file's ELF image, from a compressed module."""
+        packed = self._map
+        try:
+            if kind == "xz":
+                return lzma.decompress(packed)
+            if kind == "gzip":
+                return gzip.decompress(packed)
+            return _zstd_decompress(packed, self.path, "the file")
+        except (lzma.LZMAError, OSError, EOFError, zlib.error) as exc:
+            raise VersioningError("main", f"'{self.path}': cannot decompress ({kind}): {exc}",
+                                  self.path) from None
+        finally:
+            packed.close()
 
     def _read_header(self, size: int) -> "_Header":
         """The ELF header, read with ``struct`` (ValueError: what is wrong
@@ -180,15 +236,58 @@ class ElfObject:
         return sections
 
     def close(self) -> None:
-        self._map.close()
+        if isinstance(self._map, mmap.mmap):
+            self._map.close()
 
     def section(self, name: str) -> Section | None:
         """The first section with this name (libdw ignores later duplicates)."""
         return self._first_by_name.get(name)
 
+    def borrow_from(self, other: "ElfObject") -> None:
+        """Read sections this file has as ``SHT_NOBITS`` from ``other``.
+
+        ``eu-strip -f`` and ``objcopy --only-keep-debug`` split a file in
+        two: the debug file keeps the symbol table and the DWARF, with every
+        other section emptied to ``SHT_NOBITS``; the stripped file keeps
+        their contents.  Paired this way, one object answers both (e.g. an
+        export's namespace string, which lives in ``__ksymtab_strings``)."""
+        self._partner = other
+
+    def has_dwarf(self) -> bool:
+        """Whether the file carries DWARF (not a stripped file)."""
+        sec = self.section(".debug_info") or self.section(".zdebug_info")
+        return sec is not None and sec.type != SHT_NOBITS and sec.size > 0
+
+    def build_id(self) -> str | None:
+        """The GNU build-id note as hex: what names a file's debug file
+        under ``/usr/lib/debug/.build-id/``."""
+        sec = self.section(".note.gnu.build-id")
+        if sec is None or sec.type == SHT_NOBITS:
+            return None
+        data = self.data(sec)
+        if len(data) < 16:
+            return None
+        namesz, descsz, _ = struct.unpack_from(self._endian + "III", data, 0)
+        start = 12 + (namesz + 3) // 4 * 4
+        desc = data[start:start + descsz]
+        return desc.hex() if len(desc) == descsz and descsz else None
+
+    def debuglink(self) -> str | None:
+        """The file name in ``.gnu_debuglink`` (a stripped file's pointer to
+        its debug file)."""
+        sec = self.section(".gnu_debuglink")
+        if sec is None or sec.type == SHT_NOBITS:
+            return None
+        name = self.cstring_at(sec, 0)
+        return name or None
+
     def raw(self, sec: Section) -> bytes:
-        """A section's bytes as stored in the file, checked against its size."""
+        """A section's bytes as stored in the file, checked against its size
+        (from the paired file when this one has the section emptied)."""
         if sec.type == SHT_NOBITS:
+            partner = self._partner.section(sec.name) if self._partner is not None else None
+            if partner is not None and partner.type != SHT_NOBITS and partner.size == sec.size:
+                return self._partner.raw(partner)
             return b""
         end = sec.offset + sec.size
         if end > len(self._map):
@@ -225,13 +324,7 @@ class ElfObject:
         if ch_type == 1:
             return self._inflate(sec, payload, ch_size)
         if ch_type == 2:
-            try:
-                import zstandard  # optional: only zstd-compressed debug info needs it
-            except ImportError:
-                raise VersioningError(
-                    "main", f"'{self.path}': section {sec.name} is zstd-compressed; "
-                    "install the 'zstandard' package to read it", self.path) from None
-            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=ch_size)
+            return _zstd_decompress(payload, self.path, f"section {sec.name}", ch_size)
         raise VersioningError("main", f"'{self.path}': section {sec.name} uses unknown "
                               f"compression type {ch_type}", self.path)
 

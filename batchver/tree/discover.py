@@ -15,13 +15,15 @@ Two kinds of tree:
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import mmap
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
-from batchver.elf.file import ElfObject
+from batchver.elf.file import COMPRESSED_SUFFIXES, ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
 from batchver.elf.exports import Export, linked_exports, object_exports
@@ -39,6 +41,9 @@ class WorkItem:
     module: str
     exports: list[Export]
     size: int
+    # the other half of a split file (the stripped file beside a debug file,
+    # or the reverse): where section contents of the exports came from
+    paired_with: str | None = None
 
 
 @dataclass
@@ -73,7 +78,7 @@ def detect_kind(tree: str) -> str:
     return "built" if _has_objects(tree) and not _has_modules(tree) else "linked"
 
 
-def _walk_files(tree: str, suffix: str):
+def _walk_files(tree: str, suffix: str | tuple[str, ...]):
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".git"))
         for name in sorted(files):
@@ -86,11 +91,13 @@ def _has_objects(tree: str) -> bool:
 
 
 def _has_modules(tree: str) -> bool:
-    return next(_walk_files(tree, ".ko"), None) is not None
+    return next(_walk_files(tree, MODULE_SUFFIXES), None) is not None
 
 
-def discover(tree: str, kind: str | None = None, vmlinux: str | None = None) -> Discovery:
-    """Find every exporting file in ``tree`` and attribute it to a module."""
+def discover(tree: str, kind: str | None = None, vmlinux: str | None = None,
+             modules: list[str] | None = None) -> Discovery:
+    """Find every exporting file in ``tree`` and attribute it to a module;
+    with ``modules`` (shell patterns), keep only the modules matching one."""
     tree = os.path.abspath(tree)
     if not os.path.isdir(tree):
         raise VersioningError("discover", f"tree '{tree}' is not a directory", tree)
@@ -99,10 +106,31 @@ def discover(tree: str, kind: str | None = None, vmlinux: str | None = None) -> 
     if kind == "built":
         _discover_built(found)
     else:
-        _discover_linked(found, vmlinux)
+        _discover_linked(found, vmlinux, _module_filter(modules))
+    if modules:
+        _select_modules(found, modules)
     found.items.sort(key=lambda i: (module_sort_key(i.module), i.rel))
     found.kernel = kernel_identity(tree, kind)
     return found
+
+
+def _module_filter(patterns: list[str] | None) -> Callable[[str], bool]:
+    """Whether a module (``vmlinux`` included) is selected by ``--module``."""
+    if not patterns:
+        return lambda module: True
+    return lambda module: any(fnmatch.fnmatchcase(module, p) for p in patterns)
+
+
+def _select_modules(found: Discovery, patterns: list[str]) -> None:
+    """Keep the modules matching a pattern (a linked tree's discovery has
+    already skipped reading the others)."""
+    wanted = _module_filter(patterns)
+    found.items = [i for i in found.items if wanted(i.module)]
+    found.modules = [m for m in found.modules if wanted(m)]
+    found.errors = [e for e in found.errors
+                    if any(i.rel == e[0] for i in found.items)]
+    found.notes.append(f"--module {' '.join(patterns)}: {len({i.module for i in found.items})} "
+                       "exporting modules selected")
 
 
 def kernel_identity(tree: str, kind: str) -> dict[str, str]:
@@ -219,48 +247,227 @@ def _discover_built(found: Discovery) -> None:
 
 
 # -- linked trees ------------------------------------------------------------
-def _find_vmlinux(tree: str) -> str | None:
-    for name in sorted(os.listdir(tree)):
-        if name == VMLINUX or (name.startswith("vmlinux-") and not name.endswith((".map", ".gz"))):
-            path = os.path.join(tree, name)
-            if os.path.isfile(path):
-                return path
+# How distros lay a kernel's files out: the modules under
+# ``[/usr]/lib/modules/<version>/`` (stripped when debug info is split off),
+# their debug files under ``/usr/lib/debug/lib/modules/<version>/``.
+_LAYOUT = re.compile(r"^(?P<prefix>.*?)(?P<debug>/usr/lib/debug)?(?:/usr)?/lib/modules/"
+                     r"(?P<version>[^/]+)(?=/|$)")
+DEBUG_SUFFIX = ".debug"
+MODULE_SUFFIXES = (".ko", ".ko" + DEBUG_SUFFIX) + tuple(".ko" + c for c in COMPRESSED_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a linked tree sits: ``root`` is the directory module names are
+    relative to (TREE itself, or the ``lib/modules/<version>`` directory or
+    ``modules.order`` holder above a TREE that is a subdirectory of it);
+    ``prefix`` and ``version`` locate the stripped and debug halves of a
+    distro's split files when TREE is below ``lib/modules/<version>``."""
+
+    root: str
+    prefix: str | None = None
+    version: str | None = None
+
+    def debug_dirs(self) -> list[str]:
+        if self.prefix is None:
+            return []
+        return [os.path.join(self.prefix + "/usr/lib/debug/lib/modules", self.version)]
+
+    def module_dirs(self) -> list[str]:
+        if self.prefix is None:
+            return []
+        return [os.path.join(self.prefix + base, self.version)
+                for base in ("/lib/modules", "/usr/lib/modules")]
+
+
+def tree_layout(tree: str) -> Layout:
+    """Find the root module names are taken from, so a TREE pointing at a
+    subdirectory (``.../kernel/drivers/nvdimm``) keeps modpost's names
+    (``drivers/nvdimm/nd_virtio``)."""
+    match = _LAYOUT.match(tree)
+    if match:
+        return Layout(tree[:match.end()], match["prefix"], match["version"])
+    ancestors = [tree]
+    while os.path.dirname(ancestors[-1]) != ancestors[-1]:
+        ancestors.append(os.path.dirname(ancestors[-1]))
+    for directory in ancestors:
+        if os.path.isfile(os.path.join(directory, "modules.order")):
+            return Layout(directory)
+    if not os.path.isdir(os.path.join(tree, "kernel")):
+        for directory in ancestors:
+            if os.path.basename(directory) == "kernel":
+                return Layout(os.path.dirname(directory))
+    return Layout(tree)
+
+
+def _find_vmlinux(tree: str, layout: Layout) -> str | None:
+    """``vmlinux`` in TREE, else where distros keep it for this version."""
+    places = [(tree, None)] + [(d, None) for d in layout.debug_dirs()]
+    if layout.prefix is not None:
+        places.append((layout.prefix + "/usr/lib/debug/boot", f"vmlinux-{layout.version}"))
+    for directory, wanted in places:
+        if not os.path.isdir(directory):
+            continue
+        for name in sorted(os.listdir(directory)):
+            if (name == wanted if wanted else
+                    name == VMLINUX or (name.startswith("vmlinux-")
+                                        and not name.endswith((".map", ".gz")))):
+                path = os.path.join(directory, name)
+                if os.path.isfile(path):
+                    return path
     return None
 
 
+def resolve_vmlinux(path: str) -> str:
+    """``--vmlinux`` may name the boot image ``/boot/vmlinuz-<version>``
+    (compressed, not ELF): its debug ``vmlinux`` is found by the version."""
+    base = os.path.basename(path)
+    if not base.startswith("vmlinuz-"):
+        return path
+    version = base[len("vmlinuz-"):]
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    prefix = "" if prefix == "/" else prefix
+    for candidate in (f"{prefix}/usr/lib/debug/lib/modules/{version}/vmlinux",
+                      f"{prefix}/usr/lib/debug/boot/vmlinux-{version}",
+                      f"{prefix}/lib/modules/{version}/build/vmlinux"):
+        if os.path.isfile(candidate):
+            return candidate
+    raise VersioningError("discover", f"'{path}' is a boot image; no debug vmlinux for "
+                          f"{version} found under {prefix or '/'}usr/lib/debug", path)
+
+
+def module_stem(rel: str) -> str | None:
+    """A module file's path without ``.ko`` and any compression or
+    ``.debug`` suffix (None for other files)."""
+    if rel.endswith(DEBUG_SUFFIX):
+        rel = rel[:-len(DEBUG_SUFFIX)]
+    for compression in COMPRESSED_SUFFIXES:
+        if rel.endswith(".ko" + compression):
+            rel = rel[:-len(compression)]
+    return rel[:-3] if rel.endswith(".ko") else None
+
+
 def linked_module_name(rel: str) -> str:
-    """modpost's name for a module file: its path below ``kernel/``
-    without ``.ko``."""
+    """modpost's name for a module file (relative to the tree's root): its
+    path below ``kernel/`` without ``.ko`` or a compression/debug suffix."""
     parts = rel.split(os.sep)
     if "kernel" in parts:
         parts = parts[parts.index("kernel") + 1:]
     name = "/".join(parts)
-    return name[:-3] if name.endswith(".ko") else name
+    return module_stem(name) or name
 
 
-def _discover_linked(found: Discovery, vmlinux: str | None) -> None:
-    files: list[tuple[str, str]] = []
-    vmlinux = vmlinux or _find_vmlinux(found.tree)
-    if vmlinux is not None:
-        files.append((os.path.abspath(vmlinux), VMLINUX))
-    else:
-        found.notes.append("no vmlinux found (use --vmlinux): only modules are versioned")
-    for path in _walk_files(found.tree, ".ko"):
-        rel = os.path.relpath(path, found.tree)
-        module = linked_module_name(rel)
+def _first_file(paths) -> str | None:
+    return next((p for p in paths if os.path.isfile(p)), None)
+
+
+def _debug_file(elf: ElfObject, path: str, layout: Layout, rel_root: str) -> str | None:
+    """The debug file of a stripped file, as gdb and libdwfl look for it:
+    by build-id, by ``.gnu_debuglink``, or at its mirrored path under
+    ``/usr/lib/debug/lib/modules/<version>/``."""
+    prefix = layout.prefix or ""
+    candidates = []
+    build_id = elf.build_id()
+    if build_id:
+        candidates.append(f"{prefix}/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
+    link = elf.debuglink()
+    if link:
+        directory = os.path.dirname(path)
+        candidates += [os.path.join(directory, link), os.path.join(directory, ".debug", link),
+                       f"{prefix}/usr/lib/debug{directory[len(prefix):]}/{link}"]
+    stem = module_stem(rel_root)
+    if stem is not None:
+        candidates += [os.path.join(d, stem + ".ko" + DEBUG_SUFFIX) for d in layout.debug_dirs()]
+    return _first_file(c for c in candidates if os.path.abspath(c) != os.path.abspath(path))
+
+
+def _stripped_file(rel_root: str, layout: Layout) -> str | None:
+    """The stripped module beside a ``.ko.debug`` file of a debug tree."""
+    stem = module_stem(rel_root)
+    if stem is None:
+        return None
+    return _first_file(os.path.join(d, stem + ".ko" + c)
+                       for d in layout.module_dirs() for c in ("",) + COMPRESSED_SUFFIXES)
+
+
+def _group_modules(found: Discovery, layout: Layout) -> list[list[str]]:
+    """Module files grouped by module: a split module's stripped file and
+    ``.ko.debug`` file in one tree are one module, DWARF file first."""
+    groups: dict[str, list[str]] = {}
+    for path in _walk_files(found.tree, MODULE_SUFFIXES):
+        stem = module_stem(os.path.relpath(path, found.tree))
+        groups.setdefault(stem, []).append(path)
+    ordered = []
+    for stem in sorted(groups):
+        paths = sorted(groups[stem], key=lambda p: (not p.endswith(DEBUG_SUFFIX), p))
+        if len([p for p in paths if not p.endswith(DEBUG_SUFFIX)]) > 1:
+            found.notes.append(f"{stem}: several module files ({', '.join(os.path.basename(p) for p in paths)}); "
+                               f"the first is versioned")
+        ordered.append(paths)
+    return ordered
+
+
+def _open_pair(found: Discovery, path: str, partner: str | None,
+               layout: Layout) -> tuple[str, str | None, list[Export]]:
+    """Read one linked file's exports, pairing it with its other half when
+    its debug info is split off: returns the file to version (the one with
+    DWARF), the paired file (or None) and the exports, read from the symbol
+    table with section contents from whichever file has them."""
+    rel_root = os.path.relpath(path, layout.root)
+    elf = ElfObject(path)
+    others: list[ElfObject] = []
+    try:
+        if partner is None:
+            if elf.has_dwarf():
+                partner = _stripped_file(rel_root, layout) if path.endswith(DEBUG_SUFFIX) else None
+            else:
+                partner = _debug_file(elf, path, layout, rel_root)
+        if partner is None:
+            if not elf.has_dwarf():
+                found.notes.append(f"{rel_root}: stripped, and no debug file found for it "
+                                   "(by build-id, .gnu_debuglink or /usr/lib/debug path)")
+            return path, None, linked_exports(elf)
+        other = ElfObject(partner)
+        others.append(other)
+        debug, stripped = (elf, other) if elf.has_dwarf() or not other.has_dwarf() else (other, elf)
+        debug.borrow_from(stripped)
+        return debug.path, stripped.path, linked_exports(debug)
+    finally:
+        elf.close()
+        for other in others:
+            other.close()
+
+
+def _discover_linked(found: Discovery, vmlinux: str | None,
+                     wanted: Callable[[str], bool]) -> None:
+    layout = tree_layout(found.tree)
+    files: list[tuple[list[str], str]] = []
+    if wanted(VMLINUX):
+        vmlinux = resolve_vmlinux(vmlinux) if vmlinux else _find_vmlinux(found.tree, layout)
+        if vmlinux is not None:
+            files.append(([os.path.abspath(vmlinux)], VMLINUX))
+        else:
+            found.notes.append("no vmlinux found (use --vmlinux): only modules are versioned")
+    for paths in _group_modules(found, layout):
+        module = linked_module_name(os.path.relpath(paths[0], layout.root))
+        if not wanted(module):
+            continue
         found.modules.append(module)
-        files.append((path, module))
-    for path, module in files:
-        rel = os.path.relpath(path, found.tree) if path.startswith(found.tree) else path
+        files.append((paths, module))
+    def rel_of(path: str) -> str:  # relative in TREE, else as found (e.g. a partner's path)
+        inside = path.startswith(found.tree + os.sep)
+        return os.path.relpath(path, found.tree) if inside else path
+
+    for paths, module in files:
+        path = paths[0]
+        rel = rel_of(path)
+        partner = next((p for p in paths[1:] if not p.endswith(DEBUG_SUFFIX)), None)
         try:
-            elf = ElfObject(path)
-            try:
-                exports = linked_exports(elf)
-            finally:
-                elf.close()
+            path, paired, exports = _open_pair(found, path, partner, layout)
         except VersioningError as exc:
             found.errors.append((rel, str(exc)))
             found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
             continue
         if exports:
-            found.items.append(WorkItem(path, rel, module, exports, os.path.getsize(path)))
+            rel = rel_of(path)
+            found.items.append(WorkItem(path, rel, module, exports, os.path.getsize(path), paired))

@@ -99,6 +99,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             "warnings": sorted(set(warnings)),
             "split_into": outcome.split.get(item.rel, 1),
             "cache": outcome.cache.get(item.rel, "off"),
+            **({"paired_with": item.paired_with} if item.paired_with else {}),
         })
     merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.name, r.file))
     for module, parts in blocks.items():

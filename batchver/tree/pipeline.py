@@ -39,13 +39,15 @@ class TreeRun:
 
 
 def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None = None,
-                 vmlinux: str | None = None, earlier: str | None = None,
+                 vmlinux: str | None = None, modules: list[str] | None = None,
+                 earlier: str | None = None,
                  on_discovered: Callable[[Discovery], None] | None = None) -> TreeRun:
     """Version every export of ``tree`` and write ``outdir``'s outputs.
 
     ``earlier`` is a previous run's output directory whose identical
     symtypes files are linked instead of written again; ``on_discovered``
-    sees the discovery before versioning starts (to print its summary).
+    sees the discovery before versioning starts (to print its summary);
+    ``modules`` restricts the run to modules matching these shell patterns.
     Raises :class:`DiscoveryError` or :class:`SchedulerError`; a bad file
     never raises, it is reported in ``report.json``.
     """
@@ -59,7 +61,7 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
         mark = now
 
     try:
-        found = discover(tree, kind, vmlinux)
+        found = discover(tree, kind, vmlinux, modules)
     except VersioningError as exc:
         raise DiscoveryError(exc.where, exc.message, exc.path) from None
     if on_discovered is not None:
