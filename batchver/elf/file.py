@@ -9,16 +9,13 @@ pyelftools object per symbol or relocation is far too slow for ``vmlinux``.
 
 Like libdw, when a section name appears more than once the first one wins.
 
-Distros ship modules compressed as a whole (``.ko.xz``, ``.ko.zst``,
-``.ko.gz``: kbuild's ``MODULE_COMPRESS_*``).  Such a file is recognised by
-its magic bytes, not its name, and decompressed into memory in the process
-that reads it; nothing is written to disk.
+A module compressed as a whole (``.ko.xz``, ``.ko.zst``, ``.ko.gz``) is
+decompressed into memory in the process that reads it
+(:mod:`batchver.compressed`).
 """
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import mmap
 import os
 import struct
@@ -26,6 +23,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
+from batchver.compressed import compression_of, decompress, zstd_decompress
 from batchver.errors import VersioningError
 
 SHT_SYMTAB = 2
@@ -65,35 +63,6 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
 # struct format letters of unsigned integers by width (relocation fields and
 # the fixed-size DWARF forms alike)
 UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
-
-
-# leading bytes of the whole-file compressions kbuild's MODULE_COMPRESS_* use
-_FILE_MAGIC = ((b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
-# file name endings of compressed modules, longest first
-COMPRESSED_SUFFIXES = (".xz", ".zst", ".gz")
-
-
-def _compression_of(data: mmap.mmap | bytes) -> str | None:
-    head = data[:6]
-    return next((kind for magic, kind in _FILE_MAGIC if head.startswith(magic)), None)
-
-
-def _zstd_decompress(payload: bytes, path: str, what: str, size: int = 0) -> bytes:
-    """zstd is not in the standard library: the ``zstandard`` package (a
-    declared dependency) reads it.  A frame without a content size (as the
-    ``zstd`` tool writes when streaming) is read as a stream."""
-    try:
-        import zstandard
-    except ImportError:
-        raise VersioningError("main", f"'{path}': {what} is zstd-compressed; install the "
-                              "'zstandard' package to read it", path) from None
-    try:
-        if size:
-            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=size)
-        return zstandard.ZstdDecompressor().stream_reader(bytes(payload)).read()
-    except zstandard.ZstdError as exc:
-        raise VersioningError("main", f"'{path}': cannot decompress {what} (zstd): {exc}",
-                              path) from None
 
 
 @dataclass(frozen=True)
@@ -142,7 +111,7 @@ class ElfObject:
             self._map: mmap.mmap | bytes = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         finally:
             os.close(fd)
-        self.compression = _compression_of(self._map)
+        self.compression = compression_of(self._map)
         if self.compression is not None:
             self._map = self._decompress_file(self.compression)
             size = len(self._map)
@@ -164,18 +133,10 @@ class ElfObject:
 
     def _decompress_file(self, kind: str) -> bytes:
         """The whole file's ELF image, from a compressed module."""
-        packed = self._map
         try:
-            if kind == "xz":
-                return lzma.decompress(packed)
-            if kind == "gzip":
-                return gzip.decompress(packed)
-            return _zstd_decompress(packed, self.path, "the file")
-        except (lzma.LZMAError, OSError, EOFError, zlib.error) as exc:
-            raise VersioningError("main", f"'{self.path}': cannot decompress ({kind}): {exc}",
-                                  self.path) from None
+            return decompress(self._map, kind, self.path)
         finally:
-            packed.close()
+            self._map.close()
 
     def _read_header(self, size: int) -> "_Header":
         """The ELF header, read with ``struct`` (ValueError: what is wrong
@@ -324,7 +285,7 @@ class ElfObject:
         if ch_type == 1:
             return self._inflate(sec, payload, ch_size)
         if ch_type == 2:
-            return _zstd_decompress(payload, self.path, f"section {sec.name}", ch_size)
+            return zstd_decompress(payload, self.path, f"section {sec.name}", ch_size)
         raise VersioningError("main", f"'{self.path}': section {sec.name} uses unknown "
                               f"compression type {ch_type}", self.path)
 

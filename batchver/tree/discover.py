@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from batchver.elf.file import COMPRESSED_SUFFIXES, ElfObject
+from batchver.compressed import COMPRESSED_SUFFIXES
+from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
 from batchver.elf.exports import Export, linked_exports, object_exports
