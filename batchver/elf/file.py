@@ -44,6 +44,7 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
     3: {0: (0, "none"), 1: (4, "abs")},  # i386
     183: {0: (0, "none"), 257: (8, "abs"), 258: (4, "abs")},  # aarch64
     40: {0: (0, "none"), 2: (4, "abs")},  # arm
+    20: {0: (0, "none"), 1: (4, "abs")},  # ppc (32-bit)
     21: {0: (0, "none"), 1: (4, "abs"), 38: (8, "abs")},  # ppc64
     22: {0: (0, "none"), 4: (4, "abs"), 22: (8, "abs")},  # s390
     243: {  # riscv: label differences use add/sub pairs
@@ -444,6 +445,10 @@ class ElfObject:
     def cstring_at(self, sec: Section, offset: int) -> str:
         """The NUL-terminated string at ``offset`` inside a section."""
         data = self.data(sec)
+        if sec.type == SHT_NOBITS and not data:
+            raise VersioningError("main", f"'{self.path}': {sec.name} has no contents in this "
+                                  "file (a debug file whose stripped file was not found)",
+                                  self.path)
         end = data.find(b"\0", offset)
         if offset >= len(data) or end < 0:
             raise VersioningError("main", f"'{self.path}': no string at offset {offset:#x} of "

@@ -382,8 +382,13 @@ def _debug_file(elf: ElfObject, path: str, layout: Layout, rel_root: str) -> str
     return _first_file(c for c in candidates if os.path.abspath(c) != os.path.abspath(path))
 
 
-def _stripped_file(rel_root: str, layout: Layout) -> str | None:
-    """The stripped module beside a ``.ko.debug`` file of a debug tree."""
+def _stripped_file(rel_root: str, module: str, layout: Layout) -> str | None:
+    """The stripped file of a debug tree's ``.ko.debug`` file (the module
+    under ``lib/modules/<version>``) or ``vmlinux`` (``/boot/vmlinux-<version>``)."""
+    if layout.prefix is None:
+        return None
+    if module == VMLINUX:
+        return _first_file([f"{layout.prefix}/boot/vmlinux-{layout.version}"])
     stem = module_stem(rel_root)
     if stem is None:
         return None
@@ -408,7 +413,7 @@ def _group_modules(found: Discovery, layout: Layout) -> list[list[str]]:
     return ordered
 
 
-def _open_pair(found: Discovery, path: str, partner: str | None,
+def _open_pair(found: Discovery, path: str, module: str, partner: str | None,
                layout: Layout) -> tuple[str, str | None, list[Export]]:
     """Read one linked file's exports, pairing it with its other half when
     its debug info is split off: returns the file to version (the one with
@@ -420,7 +425,8 @@ def _open_pair(found: Discovery, path: str, partner: str | None,
     try:
         if partner is None:
             if elf.has_dwarf():
-                partner = _stripped_file(rel_root, layout) if path.endswith(DEBUG_SUFFIX) else None
+                partner = _stripped_file(rel_root, module, layout) \
+                    if path.endswith(DEBUG_SUFFIX) or module == VMLINUX else None
             else:
                 partner = _debug_file(elf, path, layout, rel_root)
         if partner is None:
@@ -464,7 +470,7 @@ def _discover_linked(found: Discovery, vmlinux: str | None,
         rel = rel_of(path)
         partner = next((p for p in paths[1:] if not p.endswith(DEBUG_SUFFIX)), None)
         try:
-            path, paired, exports = _open_pair(found, path, partner, layout)
+            path, paired, exports = _open_pair(found, path, module, partner, layout)
         except VersioningError as exc:
             found.errors.append((rel, str(exc)))
             found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
