@@ -50,6 +50,14 @@ def batchver(tree: str, out: str, *extra: str) -> tuple[float, dict]:
         return time.perf_counter() - start, json.load(handle)
 
 
+def upstream(reference: str, item) -> list[tuple[tuple[str, str], str]]:
+    """The reference gendwarfksyms' ``((module, symbol), crc)`` on one file."""
+    names = "".join(e.name + "\n" for e in item.exports).encode()
+    proc = subprocess.run([reference, item.path], input=names, capture_output=True, check=True)
+    return [((item.module, fields[1]), fields[2])
+            for fields in map(str.split, proc.stdout.decode().splitlines())]
+
+
 def rows(path: str) -> list[list[str]]:
     with open(path, encoding="utf-8") as handle:
         return [line.rstrip("\n").split("\t") for line in handle if line.strip()]
@@ -92,17 +100,12 @@ def main() -> int:
     seconds, _ = batchver(tree, os.path.join(work, "file"), "--jobs", args.jobs,
                           "--semantics", "file", *globs)
     ours_crc = {(r[2], r[1]): r[0] for r in rows(os.path.join(work, "file", "Module.symvers"))}
-    compared, differing, upstream_seconds = 0, [], 0.0
-    for item in sample:
-        names = "".join(e.name + "\n" for e in item.exports).encode()
-        start = time.perf_counter()
-        proc = subprocess.run([args.reference, item.path], input=names, capture_output=True)
-        upstream_seconds += time.perf_counter() - start
-        for line in proc.stdout.decode().splitlines():
-            _, name, crc = line.split()
-            compared += 1
-            if ours_crc.get((item.module, name)) != crc:
-                differing.append(f"{item.module}:{name}")
+    start = time.perf_counter()
+    theirs_crc = {key: crc for item in sample for key, crc in upstream(args.reference, item)}
+    upstream_seconds = time.perf_counter() - start
+    compared = len(theirs_crc)
+    differing = [f"{module}:{name}" for (module, name), crc in sorted(theirs_crc.items())
+                 if ours_crc.get((module, name)) != crc]
     result["file_semantics"] = {
         "modules": len(sample), "of_exporting_modules": len(items),
         "crcs_compared": compared, "crcs_equal": compared - len(differing),

@@ -302,9 +302,11 @@ def tree_layout(tree: str) -> Layout:
 
 
 def _find_vmlinux(tree: str, layout: Layout) -> str | None:
-    """``vmlinux`` in TREE, else where distros keep it for this version."""
-    places = [(tree, None)] + [(d, None) for d in layout.debug_dirs()]
-    if layout.prefix is not None:
+    """``vmlinux`` in TREE, else, when TREE is a whole ``lib/modules/<version>``
+    (not a subset of one), where distros keep it for this version."""
+    places: list[tuple[str, str | None]] = [(tree, None)]
+    if layout.prefix is not None and tree == layout.root:
+        places += [(d, None) for d in layout.debug_dirs()]
         places.append((layout.prefix + "/usr/lib/debug/boot", f"vmlinux-{layout.version}"))
     for directory, wanted in places:
         if not os.path.isdir(directory):
