@@ -243,7 +243,7 @@ def test_split_vmlinux(tmp_path):
 
 
 # -- subsets -------------------------------------------------------------------
-def rows_of(text: str, prefix: str) -> str:
+def rows_of(text: str, prefix: str | tuple[str, ...]) -> str:
     return "".join(line + "\n" for line in text.splitlines() if line.split("\t")[2].startswith(prefix))
 
 
@@ -354,3 +354,18 @@ def test_cross_objects_as_compressed_tree(tmp_path):
                              f"EXPORT_SYMBOL{'_GPL' if license_ else ''}\t{namespace}\n"))
     run(tree, tmp_path / "out")
     assert symvers(tmp_path / "out") == "".join(line for *_, line in sorted(expected))
+
+
+def test_corrupt_compressed_module_is_named(plain, tmp_path):
+    """A truncated .ko.xz fails alone, its error naming the file and the
+    cause; every other module is still versioned."""
+    tree = copy_tree(plain, tmp_path / "tree")
+    bad = compress(tree / "kernel" / "crypto" / "cast_common.ko", ".xz")
+    bad.write_bytes(bad.read_bytes()[:1000])
+    out = tmp_path / "out"
+    assert cli_main(["run", str(tree), "-o", str(out), "-j", "1", "-q", "--semantics", "file"]) == 1
+    report = json.loads((out / "report.json").read_text())
+    failed = [f for f in report["files"] if f["status"] == "failed"]
+    assert [f["file"] for f in failed] == ["kernel/crypto/cast_common.ko.xz"]
+    assert "cannot decompress (xz)" in failed[0]["error"]
+    assert symvers(out) == rows_of(plain[1], ("drivers/", "lib/"))
