@@ -10,7 +10,10 @@ Two kinds of tree:
 * **linked** (what distros ship as debug info, e.g.
   ``/usr/lib/debug/lib/modules/<version>/``): ``vmlinux`` and
   ``kernel/**/*.ko``, exports read from their ksymtab labels; module names
-  are modpost's (``kernel/fs/nfs/nfs.ko`` -> ``fs/nfs/nfs``).
+  are modpost's (``kernel/fs/nfs/nfs.ko`` -> ``fs/nfs/nfs``).  Modules may
+  be compressed (``.ko.xz``/``.zst``/``.gz``) or split by ``eu-strip -f``
+  into a stripped file and a ``.ko.debug`` file: the two halves are paired
+  (:func:`_open_pair`), wherever TREE points within the distro's layout.
 """
 
 from __future__ import annotations
@@ -409,8 +412,8 @@ def _group_modules(found: Discovery, layout: Layout) -> list[list[str]]:
     for stem in sorted(groups):
         paths = sorted(groups[stem], key=lambda p: (not p.endswith(DEBUG_SUFFIX), p))
         if len([p for p in paths if not p.endswith(DEBUG_SUFFIX)]) > 1:
-            found.notes.append(f"{stem}: several module files ({', '.join(os.path.basename(p) for p in paths)}); "
-                               f"the first is versioned")
+            names = ", ".join(os.path.basename(p) for p in paths)
+            found.notes.append(f"{stem}: several module files ({names}); the first is versioned")
         ordered.append(paths)
     return ordered
 
@@ -463,6 +466,7 @@ def _discover_linked(found: Discovery, vmlinux: str | None,
             continue
         found.modules.append(module)
         files.append((paths, module))
+
     def rel_of(path: str) -> str:  # relative in TREE, else as found (e.g. a partner's path)
         inside = path.startswith(found.tree + os.sep)
         return os.path.relpath(path, found.tree) if inside else path
@@ -470,7 +474,7 @@ def _discover_linked(found: Discovery, vmlinux: str | None,
     for paths, module in files:
         path = paths[0]
         rel = rel_of(path)
-        partner = next((p for p in paths[1:] if not p.endswith(DEBUG_SUFFIX)), None)
+        partner = paths[1] if len(paths) > 1 and path.endswith(DEBUG_SUFFIX) else None
         try:
             path, paired, exports = _open_pair(found, path, module, partner, layout)
         except VersioningError as exc:
