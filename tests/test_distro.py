@@ -369,3 +369,32 @@ def test_corrupt_compressed_module_is_named(plain, tmp_path):
     assert [f["file"] for f in failed] == ["kernel/crypto/cast_common.ko.xz"]
     assert "cannot decompress (xz)" in failed[0]["error"]
     assert symvers(out) == rows_of(plain[1], ("drivers/", "lib/"))
+
+
+def test_nightly_reads_gzipped_symvers(plain, tmp_path):
+    """The nightly's own symbol comparison reads a gzip'd baseline too."""
+    from batchver.nightly.nightly import read_symvers
+    plain_file = tmp_path / "Module.symvers"
+    plain_file.write_text(plain[1])
+    boot = tmp_path / f"symvers-{VERSION}.gz"
+    boot.write_bytes(gzip.compress(plain[1].encode()))
+    assert read_symvers(str(boot)) == read_symvers(str(plain_file))
+    assert len(read_symvers(str(boot))) == len(plain[1].splitlines())
+
+
+def test_debug_tree_without_stripped_modules(plain, tmp_path):
+    """Only the .ko.debug half: the namespace strings (every 6.12 export has
+    a ``__kstrtabns_`` label, empty or not) were stripped away with
+    ``__ksymtab_strings``, so no row can be written truthfully; each file
+    fails with an error naming it and the missing half, and exit is 1."""
+    modules, debug = split_distro(plain, tmp_path)
+    shutil.rmtree(tmp_path / "lib")
+    out = tmp_path / "out"
+    assert cli_main(["run", str(debug), "-o", str(out), "-j", "1", "-q", "--semantics", "file"]) == 1
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["files"]) == len(MODULES)
+    for entry in report["files"]:
+        assert entry["status"] == "failed"
+        assert entry["file"] in entry["error"]
+        assert "__ksymtab_strings has no contents" in entry["error"]
+        assert "stripped file was not found" in entry["error"]
