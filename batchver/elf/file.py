@@ -116,6 +116,7 @@ class ElfObject:
         if self.compression is not None:
             self._map = self._decompress_file(self.compression)
             size = len(self._map)
+        self.size = size  # of the ELF image: what splitting and weighting work should see
         try:
             header = self._read_header(size)
             self.sections = self._read_section_headers(header, size)

@@ -419,11 +419,12 @@ def _group_modules(found: Discovery, layout: Layout) -> list[list[str]]:
 
 
 def _open_pair(found: Discovery, path: str, module: str, partner: str | None,
-               layout: Layout) -> tuple[str, str | None, list[Export]]:
+               layout: Layout) -> tuple[str, int, str | None, list[Export]]:
     """Read one linked file's exports, pairing it with its other half when
     its debug info is split off: returns the file to version (the one with
-    DWARF), the paired file (or None) and the exports, read from the symbol
-    table with section contents from whichever file has them."""
+    DWARF), its ELF image's size (decompressed), the paired file (or None)
+    and the exports, read from the symbol table with section contents from
+    whichever file has them."""
     rel_root = os.path.relpath(path, layout.root)
     elf = ElfObject(path)
     others: list[ElfObject] = []
@@ -438,12 +439,12 @@ def _open_pair(found: Discovery, path: str, module: str, partner: str | None,
             if not elf.has_dwarf():
                 found.notes.append(f"{rel_root}: stripped, and no debug file found for it "
                                    "(by build-id, .gnu_debuglink or /usr/lib/debug path)")
-            return path, None, linked_exports(elf)
+            return path, elf.size, None, linked_exports(elf)
         other = ElfObject(partner)
         others.append(other)
         debug, stripped = (elf, other) if elf.has_dwarf() or not other.has_dwarf() else (other, elf)
         debug.borrow_from(stripped)
-        return debug.path, stripped.path, linked_exports(debug)
+        return debug.path, debug.size, stripped.path, linked_exports(debug)
     finally:
         elf.close()
         for other in others:
@@ -476,11 +477,11 @@ def _discover_linked(found: Discovery, vmlinux: str | None,
         rel = rel_of(path)
         partner = paths[1] if len(paths) > 1 and path.endswith(DEBUG_SUFFIX) else None
         try:
-            path, paired, exports = _open_pair(found, path, module, partner, layout)
+            path, size, paired, exports = _open_pair(found, path, module, partner, layout)
         except VersioningError as exc:
             found.errors.append((rel, str(exc)))
             found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
             continue
         if exports:
             rel = rel_of(path)
-            found.items.append(WorkItem(path, rel, module, exports, os.path.getsize(path), paired))
+            found.items.append(WorkItem(path, rel, module, exports, size, paired))
