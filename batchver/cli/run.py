@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=("auto", "built", "linked"), default="auto",
                         help="what TREE is (default: detect)")
     parser.add_argument("--vmlinux", metavar="PATH", help="linked trees: vmlinux, if not in TREE")
+    parser.add_argument("--module", action="append", metavar="GLOB", dest="modules",
+                        help="version only modules whose modpost name matches this shell "
+                             "pattern (e.g. 'drivers/nvdimm/*', 'vmlinux'); repeatable")
     parser.add_argument("--split-mb", type=int, default=64, metavar="MB",
                         help="split linked files larger than this across workers by CU ranges "
                              "(default: 64)")
@@ -50,8 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 DESCRIPTION = ("Version every exported symbol of a kernel tree and write one Module.symvers, "
                "report.json and (with --symtypes) per-module symtypes. TREE is a kbuild output "
                "directory (objects with .export_symbol sections, modules.order, *.mod, vmlinux.a) "
-               "or a linked debug tree (vmlinux and kernel/**/*.ko, e.g. "
-               "/usr/lib/debug/lib/modules/VERSION).")
+               "or a linked debug tree (vmlinux and kernel/**/*.ko, compressed .ko.xz/.ko.zst/.ko.gz "
+               "or split .ko.debug, e.g. /usr/lib/debug/lib/modules/VERSION, or a subdirectory "
+               "of one).")
 EPILOG = ("Exit status: 0 outputs written and no file failed (exports without DWARF information, "
           "e.g. assembler exports, are warned about and counted in report.json); "
           "1 outputs written but some file failed, or some export had no DWARF information under "
@@ -105,7 +109,7 @@ def main(args: list[str]) -> int:
     try:
         with _terminate_as_exception():
             done = version_tree(ns.tree, ns.output, opts, kind=None if ns.kind == "auto" else ns.kind,
-                                vmlinux=ns.vmlinux, on_discovered=show,
+                                vmlinux=ns.vmlinux, modules=ns.modules, on_discovered=show,
                                 on_written=lambda: written.append(True))
     except (DiscoveryError, UnusableDirectory, SchedulerError) as exc:
         print(f"batchver run: {exc}", file=sys.stderr)

@@ -8,6 +8,10 @@ cost more than the reading itself on a distro tree's thousand files, and one
 pyelftools object per symbol or relocation is far too slow for ``vmlinux``.
 
 Like libdw, when a section name appears more than once the first one wins.
+
+A module compressed as a whole (``.ko.xz``, ``.ko.zst``, ``.ko.gz``) is
+decompressed into memory in the process that reads it
+(:mod:`batchver.compressed`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from batchver.atomic import open_regular
+from batchver.compressed import compression_of, decompress, zstd_decompress
 from batchver.errors import VersioningError
 
 SHT_SYMTAB = 2
@@ -44,6 +49,7 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
     3: {0: (0, "none"), 1: (4, "abs")},  # i386
     183: {0: (0, "none"), 257: (8, "abs"), 258: (4, "abs")},  # aarch64
     40: {0: (0, "none"), 2: (4, "abs")},  # arm
+    20: {0: (0, "none"), 1: (4, "abs")},  # ppc (32-bit)
     21: {0: (0, "none"), 1: (4, "abs"), 38: (8, "abs")},  # ppc64
     22: {0: (0, "none"), 4: (4, "abs"), 22: (8, "abs")},  # s390
     243: {  # riscv: label differences use add/sub pairs
@@ -122,9 +128,14 @@ class ElfObject:
             size = os.fstat(fd).st_size
             if size == 0:
                 raise VersioningError("main", f"'{path}' is empty, not an ELF file", path)
-            self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            self._map: mmap.mmap | bytes = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         finally:
             os.close(fd)
+        self.compression = compression_of(self._map)
+        if self.compression is not None:
+            self._map = self._decompress_file(self.compression)
+            size = len(self._map)
+        self.size = size  # of the ELF image: what splitting and weighting work should see
         try:
             header = self._read_header(size)
             self.sections = self._read_section_headers(header, size)
@@ -140,6 +151,14 @@ class ElfObject:
         self._all_symbols: list[tuple[str, int, int, int]] | None = None
         self._global_index: dict[str, list[tuple[int, str, int, int]]] | None = None
         self._data_cache: dict[int, bytes] = {}
+        self._partner: ElfObject | None = None
+
+    def _decompress_file(self, kind: str) -> bytes:
+        """The whole file's ELF image, from a compressed module."""
+        try:
+            return decompress(self._map, kind, self.path)
+        finally:
+            self._map.close()
 
     def _read_header(self, size: int) -> "_Header":
         """The ELF header, read with ``struct`` (ValueError: what is wrong
@@ -207,15 +226,58 @@ class ElfObject:
         return sections
 
     def close(self) -> None:
-        self._map.close()
+        if isinstance(self._map, mmap.mmap):
+            self._map.close()
 
     def section(self, name: str) -> Section | None:
         """The first section with this name (libdw ignores later duplicates)."""
         return self._first_by_name.get(name)
 
+    def borrow_from(self, other: "ElfObject") -> None:
+        """Read sections this file has as ``SHT_NOBITS`` from ``other``.
+
+        ``eu-strip -f`` and ``objcopy --only-keep-debug`` split a file in
+        two: the debug file keeps the symbol table and the DWARF, with every
+        other section emptied to ``SHT_NOBITS``; the stripped file keeps
+        their contents.  Paired this way, one object answers both (e.g. an
+        export's namespace string, which lives in ``__ksymtab_strings``)."""
+        self._partner = other
+
+    def has_dwarf(self) -> bool:
+        """Whether the file carries DWARF (not a stripped file)."""
+        sec = self.section(".debug_info") or self.section(".zdebug_info")
+        return sec is not None and sec.type != SHT_NOBITS and sec.size > 0
+
+    def build_id(self) -> str | None:
+        """The GNU build-id note as hex: what names a file's debug file
+        under ``/usr/lib/debug/.build-id/``."""
+        sec = self.section(".note.gnu.build-id")
+        if sec is None or sec.type == SHT_NOBITS:
+            return None
+        data = self.data(sec)
+        if len(data) < 16:
+            return None
+        namesz, descsz, _ = struct.unpack_from(self._endian + "III", data, 0)
+        start = 12 + (namesz + 3) // 4 * 4
+        desc = data[start:start + descsz]
+        return desc.hex() if len(desc) == descsz and descsz else None
+
+    def debuglink(self) -> str | None:
+        """The file name in ``.gnu_debuglink`` (a stripped file's pointer to
+        its debug file)."""
+        sec = self.section(".gnu_debuglink")
+        if sec is None or sec.type == SHT_NOBITS:
+            return None
+        name = self.cstring_at(sec, 0)
+        return name or None
+
     def raw(self, sec: Section) -> bytes:
-        """A section's bytes as stored in the file, checked against its size."""
+        """A section's bytes as stored in the file, checked against its size
+        (from the paired file when this one has the section emptied)."""
         if sec.type == SHT_NOBITS:
+            partner = self._partner.section(sec.name) if self._partner is not None else None
+            if partner is not None and partner.type != SHT_NOBITS and partner.size == sec.size:
+                return self._partner.raw(partner)
             return b""
         end = sec.offset + sec.size
         if end > len(self._map):
@@ -252,13 +314,7 @@ class ElfObject:
         if ch_type == 1:
             return self._inflate(sec, payload, ch_size)
         if ch_type == 2:
-            try:
-                import zstandard  # optional: only zstd-compressed debug info needs it
-            except ImportError:
-                raise VersioningError(
-                    "main", f"'{self.path}': section {sec.name} is zstd-compressed; "
-                    "install the 'zstandard' package to read it", self.path) from None
-            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=ch_size)
+            return zstd_decompress(payload, self.path, f"section {sec.name}", ch_size)
         raise VersioningError("main", f"'{self.path}': section {sec.name} uses unknown "
                               f"compression type {ch_type}", self.path)
 
@@ -480,6 +536,10 @@ class ElfObject:
     def cstring_at(self, sec: Section, offset: int) -> str:
         """The NUL-terminated string at ``offset`` inside a section."""
         data = self.data(sec)
+        if sec.type == SHT_NOBITS and not data:
+            raise VersioningError("main", f"'{self.path}': {sec.name} has no contents in this "
+                                  "file (a debug file whose stripped file was not found)",
+                                  self.path)
         end = data.find(b"\0", offset)
         if offset >= len(data) or end < 0:
             raise VersioningError("main", f"'{self.path}': no string at offset {offset:#x} of "

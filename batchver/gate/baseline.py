@@ -27,6 +27,9 @@ import re
 from array import array
 from dataclasses import dataclass, field
 
+from batchver.compressed import read_file
+from batchver.errors import VersioningError
+
 EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE",
                 "EXPORT_UNUSED_SYMBOL", "EXPORT_UNUSED_SYMBOL_GPL")
 REPORT_SCHEMA = 1
@@ -250,12 +253,13 @@ def parse_symvers(path: str, *, zero_is_unknown: bool) -> list[Export]:
     for, so that CRC means "unknown", not a value to compare.
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_file(path)  # distros keep it gzip'd: /boot/symvers-<version>.gz
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+    except VersioningError as exc:
+        raise InputError(path, exc.message) from None
     if not data.strip():
         raise InputError(path, "empty: no exports to compare (a check must not pass on an "
                                "empty input)")

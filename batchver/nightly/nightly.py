@@ -44,6 +44,8 @@ from typing import Callable, TextIO
 
 from batchver import __version__
 from batchver.atomic import atomic_write
+from batchver.compressed import read_file
+from batchver.errors import VersioningError
 from batchver.nightly.config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
 from batchver.nightly.history import HISTORY_SCHEMA, append_record, latest_completed
 
@@ -120,19 +122,22 @@ def read_symvers(path: str) -> dict[str, tuple[str, ...]]:
     """symbol -> sorted (crc, module, export type, namespace) rows; a symbol
     exported by several modules keeps all its rows."""
     rows: dict[str, list[tuple[str, str, str, str]]] = {}
-    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 4 or not fields[0].startswith("0x"):
-                raise TreeError(f"{path}:{number}: not a Module.symvers line (expected "
-                                "CRC<TAB>symbol<TAB>module<TAB>export type[<TAB>namespace])")
-            crc, name, module, export_type = fields[:4]
-            try:
-                value = int(crc, 16)
-            except ValueError:
-                raise TreeError(f"{path}:{number}: CRC '{crc}' is not hexadecimal") from None
-            namespace = fields[4] if len(fields) > 4 else ""
-            rows.setdefault(name, []).append((f"{value:08x}", module, export_type, namespace))
+    try:
+        text = read_file(path).decode("utf-8", "surrogateescape")  # may be gzip'd
+    except VersioningError as exc:
+        raise TreeError(str(exc)) from None
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 4 or not fields[0].startswith("0x"):
+            raise TreeError(f"{path}:{number}: not a Module.symvers line (expected "
+                            "CRC<TAB>symbol<TAB>module<TAB>export type[<TAB>namespace])")
+        crc, name, module, export_type = fields[:4]
+        try:
+            value = int(crc, 16)
+        except ValueError:
+            raise TreeError(f"{path}:{number}: CRC '{crc}' is not hexadecimal") from None
+        namespace = fields[4] if len(fields) > 4 else ""
+        rows.setdefault(name, []).append((f"{value:08x}", module, export_type, namespace))
     return {name: tuple(sorted(found)) for name, found in rows.items()}
 
 

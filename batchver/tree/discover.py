@@ -10,11 +10,15 @@ Two kinds of tree:
 * **linked** (what distros ship as debug info, e.g.
   ``/usr/lib/debug/lib/modules/<version>/``): ``vmlinux`` and
   ``kernel/**/*.ko``, exports read from their ksymtab labels; module names
-  are modpost's (``kernel/fs/nfs/nfs.ko`` -> ``fs/nfs/nfs``).
+  are modpost's (``kernel/fs/nfs/nfs.ko`` -> ``fs/nfs/nfs``).  Modules may
+  be compressed (``.ko.xz``/``.zst``/``.gz``) or split by ``eu-strip -f``
+  into a stripped file and a ``.ko.debug`` file: the two halves are paired
+  (:func:`_open_pair`), wherever TREE points within the distro's layout.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import mmap
 import os
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from batchver.atomic import open_regular
+from batchver.compressed import COMPRESSED_SUFFIXES
 from batchver.elf.file import SHT_SYMTAB, ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
@@ -41,6 +46,9 @@ class WorkItem:
     module: str
     exports: list[Export]
     size: int
+    # the other half of a split file (the stripped file beside a debug file,
+    # or the reverse): where section contents of the exports came from
+    paired_with: str | None = None
 
 
 @dataclass
@@ -77,7 +85,7 @@ def detect_kind(tree: str) -> str:
     return "built" if _has_objects(tree) and not _has_modules(tree) else "linked"
 
 
-def _walk_files(tree: str, suffix: str):
+def _walk_files(tree: str, suffix: str | tuple[str, ...]):
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".git"))
         for name in sorted(files):
@@ -99,11 +107,13 @@ def _has_objects(tree: str) -> bool:
 
 
 def _has_modules(tree: str) -> bool:
-    return next(_walk_files(tree, ".ko"), None) is not None
+    return next(_walk_files(tree, MODULE_SUFFIXES), None) is not None
 
 
-def discover(tree: str, kind: str | None = None, vmlinux: str | None = None) -> Discovery:
-    """Find every exporting file in ``tree`` and attribute it to a module."""
+def discover(tree: str, kind: str | None = None, vmlinux: str | None = None,
+             modules: list[str] | None = None) -> Discovery:
+    """Find every exporting file in ``tree`` and attribute it to a module;
+    with ``modules`` (shell patterns), keep only the modules matching one."""
     tree = os.path.abspath(tree)
     if not os.path.isdir(tree):
         raise VersioningError("discover", f"tree '{tree}' is not a directory", tree)
@@ -112,10 +122,31 @@ def discover(tree: str, kind: str | None = None, vmlinux: str | None = None) -> 
     if kind == "built":
         _discover_built(found)
     else:
-        _discover_linked(found, vmlinux)
+        _discover_linked(found, vmlinux, _module_filter(modules))
+    if modules:
+        _select_modules(found, modules)
     found.items.sort(key=lambda i: (module_sort_key(i.module), i.rel))
     found.kernel = kernel_identity(tree, kind)
     return found
+
+
+def _module_filter(patterns: list[str] | None) -> Callable[[str], bool]:
+    """Whether a module (``vmlinux`` included) is selected by ``--module``."""
+    if not patterns:
+        return lambda module: True
+    return lambda module: any(fnmatch.fnmatchcase(module, p) for p in patterns)
+
+
+def _select_modules(found: Discovery, patterns: list[str]) -> None:
+    """Keep the modules matching a pattern (a linked tree's discovery has
+    already skipped reading the others)."""
+    wanted = _module_filter(patterns)
+    found.items = [i for i in found.items if wanted(i.module)]
+    found.modules = [m for m in found.modules if wanted(m)]
+    found.errors = [e for e in found.errors
+                    if any(i.rel == e[0] for i in found.items)]
+    found.notes.append(f"--module {' '.join(patterns)}: {len({i.module for i in found.items})} "
+                       "exporting modules selected")
 
 
 def kernel_identity(tree: str, kind: str) -> dict[str, str]:
@@ -140,29 +171,49 @@ def module_sort_key(module: str) -> tuple[int, str]:
     return (0, "") if module == VMLINUX else (1, module)
 
 
-def _add_file(found: Discovery, path: str, rel: str, module: str,
-              read_exports: Callable[[ElfObject], list[Export]]) -> None:
+def _add_file(found: Discovery, path: str, rel_of: Callable[[str], str], module: str,
+              read: Callable[[str], FileExports]) -> None:
     """Read one file's exports and record it: as an item to version, as an
     item that failed (unreadable; no symbol table, as after ``strip``, so
     its exports cannot be known), or as skipped because it exports
     nothing.  Every file discovery looks at ends up in the report."""
     try:
-        elf = ElfObject(path)
-        try:
-            exports = read_exports(elf)
-            problem = None if exports else _why_unreadable(elf)
-        finally:
-            elf.close()
+        got = read(path)
     except VersioningError as exc:
+        rel = rel_of(path)
         found.errors.append((rel, str(exc)))
-        exports = []
-    else:
-        if problem:
-            found.errors.append((rel, f"{rel}: {problem}: its exports cannot be read"))
-        elif not exports:
-            found.skipped.append((rel, module, "exports nothing"))
-            return
-    found.items.append(WorkItem(path, rel, module, exports, _size(path)))
+        found.items.append(WorkItem(path, rel, module, [], _size(path)))
+        return
+    rel = rel_of(got.path)
+    if got.problem:
+        found.errors.append((rel, f"{rel}: {got.problem}: its exports cannot be read"))
+    elif not got.exports:
+        found.skipped.append((rel, module, "exports nothing"))
+        return
+    found.items.append(WorkItem(got.path, rel, module, got.exports, got.size, got.paired_with))
+
+
+@dataclass
+class FileExports:
+    """What reading one file for discovery found: the file to version (for
+    a split file, the half with DWARF), its ELF image's size, the other half
+    if any, its exports, and why they cannot be known (or None)."""
+
+    path: str
+    size: int
+    paired_with: str | None
+    exports: list[Export]
+    problem: str | None
+
+
+def _read_exports(path: str, read_exports: Callable[[ElfObject], list[Export]]) -> FileExports:
+    """One unpaired file's exports (built trees' objects)."""
+    elf = ElfObject(path)
+    try:
+        exports = read_exports(elf)
+        return FileExports(path, elf.size, None, exports, None if exports else _why_unreadable(elf))
+    finally:
+        elf.close()
 
 
 def _why_unreadable(elf: ElfObject) -> str | None:
@@ -253,41 +304,237 @@ def _discover_built(found: Discovery) -> None:
                 found.notes.append(f"{rel}: exports but is linked into no module or vmlinux; skipped")
                 continue
             module = VMLINUX
-        _add_file(found, path, rel, module, object_exports)
+        _add_file(found, path, lambda _: rel, module, lambda p: _read_exports(p, object_exports))
 
 
 # -- linked trees ------------------------------------------------------------
-def _find_vmlinux(tree: str) -> str | None:
-    for name in sorted(os.listdir(tree)):
-        if name == VMLINUX or (name.startswith("vmlinux-") and not name.endswith((".map", ".gz"))):
-            path = os.path.join(tree, name)
-            if os.path.isfile(path):
-                return path
+# How distros lay a kernel's files out: the modules under
+# ``[/usr]/lib/modules/<version>/`` (stripped when debug info is split off),
+# their debug files under ``/usr/lib/debug/lib/modules/<version>/``.
+_LAYOUT = re.compile(r"^(?P<prefix>.*?)(?P<debug>/usr/lib/debug)?(?:/usr)?/lib/modules/"
+                     r"(?P<version>[^/]+)(?=/|$)")
+DEBUG_SUFFIX = ".debug"
+MODULE_SUFFIXES = (".ko", ".ko" + DEBUG_SUFFIX) + tuple(".ko" + c for c in COMPRESSED_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a linked tree sits: ``root`` is the directory module names are
+    relative to (TREE itself, or the ``lib/modules/<version>`` directory or
+    ``modules.order`` holder above a TREE that is a subdirectory of it);
+    ``prefix`` and ``version`` locate the stripped and debug halves of a
+    distro's split files when TREE is below ``lib/modules/<version>``."""
+
+    root: str
+    prefix: str | None = None
+    version: str | None = None
+
+    def debug_dirs(self) -> list[str]:
+        if self.prefix is None:
+            return []
+        return [os.path.join(self.prefix + "/usr/lib/debug/lib/modules", self.version)]
+
+    def module_dirs(self) -> list[str]:
+        if self.prefix is None:
+            return []
+        return [os.path.join(self.prefix + base, self.version)
+                for base in ("/lib/modules", "/usr/lib/modules")]
+
+
+def tree_layout(tree: str) -> Layout:
+    """Find the root module names are taken from, so a TREE pointing at a
+    subdirectory (``.../kernel/drivers/nvdimm``) keeps modpost's names
+    (``drivers/nvdimm/nd_virtio``)."""
+    match = _LAYOUT.match(tree)
+    if match:
+        return Layout(tree[:match.end()], match["prefix"], match["version"])
+    ancestors = [tree]
+    while os.path.dirname(ancestors[-1]) != ancestors[-1]:
+        ancestors.append(os.path.dirname(ancestors[-1]))
+    for directory in ancestors:
+        if os.path.isfile(os.path.join(directory, "modules.order")):
+            return Layout(directory)
+    if not os.path.isdir(os.path.join(tree, "kernel")):
+        for directory in ancestors:
+            if os.path.basename(directory) == "kernel":
+                return Layout(os.path.dirname(directory))
+    return Layout(tree)
+
+
+def _find_vmlinux(tree: str, layout: Layout) -> str | None:
+    """``vmlinux`` in TREE, else, when TREE is a whole ``lib/modules/<version>``
+    (not a subset of one), where distros keep it for this version."""
+    places: list[tuple[str, str | None]] = [(tree, None)]
+    if layout.prefix is not None and tree == layout.root:
+        places += [(d, None) for d in layout.debug_dirs()]
+        places.append((layout.prefix + "/usr/lib/debug/boot", f"vmlinux-{layout.version}"))
+    for directory, wanted in places:
+        if not os.path.isdir(directory):
+            continue
+        for name in sorted(os.listdir(directory)):
+            if (name == wanted if wanted else
+                    name == VMLINUX or (name.startswith("vmlinux-")
+                                        and not name.endswith((".map", ".gz")))):
+                path = os.path.join(directory, name)
+                if os.path.isfile(path):
+                    return path
     return None
 
 
+def resolve_vmlinux(path: str) -> str:
+    """``--vmlinux`` may name the boot image ``/boot/vmlinuz-<version>``
+    (compressed, not ELF): its debug ``vmlinux`` is found by the version."""
+    base = os.path.basename(path)
+    if not base.startswith("vmlinuz-"):
+        return path
+    version = base[len("vmlinuz-"):]
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    prefix = "" if prefix == "/" else prefix
+    for candidate in (f"{prefix}/usr/lib/debug/lib/modules/{version}/vmlinux",
+                      f"{prefix}/usr/lib/debug/boot/vmlinux-{version}",
+                      f"{prefix}/lib/modules/{version}/build/vmlinux"):
+        if os.path.isfile(candidate):
+            return candidate
+    raise VersioningError("discover", f"'{path}' is a boot image; no debug vmlinux for "
+                          f"{version} found under {prefix or '/'}usr/lib/debug", path)
+
+
+def module_stem(rel: str) -> str | None:
+    """A module file's path without ``.ko`` and any compression or
+    ``.debug`` suffix (None for other files)."""
+    if rel.endswith(DEBUG_SUFFIX):
+        rel = rel[:-len(DEBUG_SUFFIX)]
+    for compression in COMPRESSED_SUFFIXES:
+        if rel.endswith(".ko" + compression):
+            rel = rel[:-len(compression)]
+    return rel[:-3] if rel.endswith(".ko") else None
+
+
 def linked_module_name(rel: str) -> str:
-    """modpost's name for a module file: its path below ``kernel/``
-    without ``.ko``."""
+    """modpost's name for a module file (relative to the tree's root): its
+    path below ``kernel/`` without ``.ko`` or a compression/debug suffix."""
     parts = rel.split(os.sep)
     if "kernel" in parts:
         parts = parts[parts.index("kernel") + 1:]
     name = "/".join(parts)
-    return name[:-3] if name.endswith(".ko") else name
+    return module_stem(name) or name
 
 
-def _discover_linked(found: Discovery, vmlinux: str | None) -> None:
-    files: list[tuple[str, str]] = []
-    vmlinux = vmlinux or _find_vmlinux(found.tree)
-    if vmlinux is not None:
-        files.append((os.path.abspath(vmlinux), VMLINUX))
-    else:
-        found.notes.append("no vmlinux found (use --vmlinux): only modules are versioned")
-    for path in _walk_files(found.tree, ".ko"):
-        rel = os.path.relpath(path, found.tree)
-        module = linked_module_name(rel)
+def _first_file(paths) -> str | None:
+    return next((p for p in paths if os.path.isfile(p)), None)
+
+
+def _debug_file(elf: ElfObject, path: str, layout: Layout, rel_root: str) -> str | None:
+    """The debug file of a stripped file, as gdb and libdwfl look for it:
+    by build-id, by ``.gnu_debuglink``, or at its mirrored path under
+    ``/usr/lib/debug/lib/modules/<version>/``."""
+    prefix = layout.prefix or ""
+    candidates = []
+    build_id = elf.build_id()
+    if build_id:
+        candidates.append(f"{prefix}/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
+    link = elf.debuglink()
+    if link:
+        directory = os.path.dirname(path)
+        candidates += [os.path.join(directory, link), os.path.join(directory, ".debug", link),
+                       f"{prefix}/usr/lib/debug{directory[len(prefix):]}/{link}"]
+    stem = module_stem(rel_root)
+    if stem is not None:
+        candidates += [os.path.join(d, stem + ".ko" + DEBUG_SUFFIX) for d in layout.debug_dirs()]
+    return _first_file(c for c in candidates if os.path.abspath(c) != os.path.abspath(path))
+
+
+def _stripped_file(rel_root: str, module: str, layout: Layout) -> str | None:
+    """The stripped file of a debug tree's ``.ko.debug`` file (the module
+    under ``lib/modules/<version>``) or ``vmlinux`` (``/boot/vmlinux-<version>``)."""
+    if layout.prefix is None:
+        return None
+    if module == VMLINUX:
+        return _first_file([f"{layout.prefix}/boot/vmlinux-{layout.version}"])
+    stem = module_stem(rel_root)
+    if stem is None:
+        return None
+    return _first_file(os.path.join(d, stem + ".ko" + c)
+                       for d in layout.module_dirs() for c in ("",) + COMPRESSED_SUFFIXES)
+
+
+def _group_modules(found: Discovery, layout: Layout) -> list[list[str]]:
+    """Module files grouped by module: a split module's stripped file and
+    ``.ko.debug`` file in one tree are one module, DWARF file first."""
+    groups: dict[str, list[str]] = {}
+    for path in _walk_files(found.tree, MODULE_SUFFIXES):
+        stem = module_stem(os.path.relpath(path, found.tree))
+        groups.setdefault(stem, []).append(path)
+    ordered = []
+    for stem in sorted(groups):
+        paths = sorted(groups[stem], key=lambda p: (not p.endswith(DEBUG_SUFFIX), p))
+        if len([p for p in paths if not p.endswith(DEBUG_SUFFIX)]) > 1:
+            names = ", ".join(os.path.basename(p) for p in paths)
+            found.notes.append(f"{stem}: several module files ({names}); the first is versioned")
+        ordered.append(paths)
+    return ordered
+
+
+def _open_pair(found: Discovery, path: str, module: str, partner: str | None,
+               layout: Layout) -> FileExports:
+    """Read one linked file's exports, pairing it with its other half when
+    its debug info is split off: returns the file to version (the one with
+    DWARF), its ELF image's size (decompressed), the paired file (or None)
+    and the exports, read from the symbol table with section contents from
+    whichever file has them."""
+    rel_root = os.path.relpath(path, layout.root)
+    elf = ElfObject(path)
+    others: list[ElfObject] = []
+    try:
+        if partner is None:
+            if elf.has_dwarf():
+                partner = _stripped_file(rel_root, module, layout) \
+                    if path.endswith(DEBUG_SUFFIX) or module == VMLINUX else None
+            else:
+                partner = _debug_file(elf, path, layout, rel_root)
+        if partner is None:
+            if not elf.has_dwarf():
+                found.notes.append(f"{rel_root}: stripped, and no debug file found for it "
+                                   "(by build-id, .gnu_debuglink or /usr/lib/debug path)")
+            exports = linked_exports(elf)
+            return FileExports(path, elf.size, None, exports,
+                               None if exports else _why_unreadable(elf))
+        other = ElfObject(partner)
+        others.append(other)
+        debug, stripped = (elf, other) if elf.has_dwarf() or not other.has_dwarf() else (other, elf)
+        debug.borrow_from(stripped)
+        exports = linked_exports(debug)
+        return FileExports(debug.path, debug.size, stripped.path, exports,
+                           None if exports else _why_unreadable(stripped))
+    finally:
+        elf.close()
+        for other in others:
+            other.close()
+
+
+def _discover_linked(found: Discovery, vmlinux: str | None,
+                     wanted: Callable[[str], bool]) -> None:
+    layout = tree_layout(found.tree)
+    files: list[tuple[list[str], str]] = []
+    if wanted(VMLINUX):
+        vmlinux = resolve_vmlinux(vmlinux) if vmlinux else _find_vmlinux(found.tree, layout)
+        if vmlinux is not None:
+            files.append(([os.path.abspath(vmlinux)], VMLINUX))
+        else:
+            found.notes.append("no vmlinux found (use --vmlinux): only modules are versioned")
+    for paths in _group_modules(found, layout):
+        module = linked_module_name(os.path.relpath(paths[0], layout.root))
+        if not wanted(module):
+            continue
         found.modules.append(module)
-        files.append((path, module))
-    for path, module in files:
-        rel = os.path.relpath(path, found.tree) if path.startswith(found.tree) else path
-        _add_file(found, path, rel, module, linked_exports)
+        files.append((paths, module))
+
+    def rel_of(path: str) -> str:  # relative in TREE, else as found (e.g. a partner's path)
+        inside = path.startswith(found.tree + os.sep)
+        return os.path.relpath(path, found.tree) if inside else path
+
+    for paths, module in files:
+        path = paths[0]
+        partner = paths[1] if len(paths) > 1 and path.endswith(DEBUG_SUFFIX) else None
+        _add_file(found, path, rel_of, module,
+                  lambda p: _open_pair(found, p, module, partner, layout))

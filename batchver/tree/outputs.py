@@ -116,6 +116,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             "error": error,
             "warnings": sorted(set(warnings)),
             "cache": outcome.cache.get(item.rel, "off"),
+            **({"paired_with": item.paired_with} if item.paired_with else {}),
         })
     for rel, module, cause in discovery.skipped:
         merged.files.append({

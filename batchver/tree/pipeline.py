@@ -74,7 +74,8 @@ def writable_directory(path: str, role: str) -> None:
 
 
 def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None = None,
-                 vmlinux: str | None = None, earlier: str | None = None,
+                 vmlinux: str | None = None, modules: list[str] | None = None,
+                 earlier: str | None = None,
                  on_discovered: Callable[[Discovery], None] | None = None,
                  on_written: Callable[[], None] | None = None) -> TreeRun:
     """Version every export of ``tree`` and write ``outdir``'s outputs.
@@ -83,7 +84,8 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
     symtypes files are linked instead of written again; ``on_discovered``
     sees the discovery before versioning starts (to print its summary),
     ``on_written`` is called once the new outputs are in place (so that an
-    interrupt can be described truthfully: see :func:`write_outputs`).
+    interrupt can be described truthfully: see :func:`write_outputs`);
+    ``modules`` restricts the run to modules matching these shell patterns.
     Raises :class:`UnusableDirectory` (before any work), :class:`DiscoveryError`,
     :class:`SchedulerError`, or OSError when the outputs cannot be written
     (the previous ones are then intact); a bad file never raises, it is
@@ -103,7 +105,7 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
         mark = now
 
     try:
-        found = discover(tree, kind, vmlinux)
+        found = discover(tree, kind, vmlinux, modules)
     except VersioningError as exc:
         raise DiscoveryError(exc.where, exc.message, exc.path) from None
     if on_discovered is not None:
