@@ -34,7 +34,9 @@ from batchver.elf.exports import crate_exports, object_exports
 from batchver.elf.file import ElfObject
 
 DATA = Path(__file__).resolve().parent / "data" / "modern-built"
-CFLAGS = ["-O2", "-gdwarf-5", "-fno-pic", "-Iinclude"]
+#: The EXPORT_SYMBOL* emulation the example tree uses, 7.x forms included.
+EXPORT_H = Path(__file__).resolve().parent.parent / "examples" / "tree" / "include"
+CFLAGS = ["-O2", "-gdwarf-5", "-fno-pic", "-Iinclude", f"-I{EXPORT_H}"]
 #: Directory -> its objects, in link order, as the tree's Makefiles would say.
 #: Objects with no export, with paths of 13 to 17 bytes: GNU ar (2.40)
 #: leaves a stray "/" after "/<offset>" in the name field of a member whose

@@ -25,12 +25,14 @@ import mmap
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
 from batchver.elf.exports import Export, crate_exports, linked_exports, object_exports
 
+T = TypeVar("T")
 VMLINUX = "vmlinux"
 _SKIP_OBJECTS = ("vmlinux.o", ".vmlinux.export.o")
 #: What kbuild (7.x, ``cmd_gensymtypes_S``) compiles beside an assembler
@@ -201,6 +203,15 @@ def _builtin_objects(found: Discovery) -> list[str] | None:
     return None
 
 
+def _read_elf(path: str, read: Callable[[ElfObject], T]) -> T:
+    """``read`` applied to the ELF file at ``path``, which is closed after."""
+    elf = ElfObject(path)
+    try:
+        return read(elf)
+    finally:
+        elf.close()
+
+
 def _mentions_exports(path: str) -> bool:
     try:
         with open(path, "rb") as handle:
@@ -231,11 +242,7 @@ def _discover_built(found: Discovery) -> None:
                 continue
             module = VMLINUX
         try:
-            elf = ElfObject(path)
-            try:
-                exports = object_exports(elf)
-            finally:
-                elf.close()
+            exports = _read_elf(path, object_exports)
         except VersioningError as exc:
             found.errors.append((rel, str(exc)))
             found.items.append(WorkItem(path, rel, module, [], os.path.getsize(path)))
@@ -297,11 +304,7 @@ def _version_rust_exports(found: Discovery, shim: WorkItem) -> None:
             continue
         path = os.path.join(found.tree, rel)
         try:
-            elf = ElfObject(path)
-            try:
-                names = crate_exports(elf)
-            finally:
-                elf.close()
+            names = _read_elf(path, crate_exports)
         except VersioningError as exc:
             found.errors.append((rel, str(exc)))
             continue

@@ -9,7 +9,7 @@ int insert_resource_expand(struct resource *parent, struct resource *new)
 	new->parent = parent;
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(insert_resource_expand, "CXL");
+EXPORT_SYMBOL_NS_GPL(insert_resource_expand, CXL);
 
 struct ucounts *inc_ucount(struct ucounts *ns, int type)
 {
@@ -22,4 +22,4 @@ void dma_resource_put(struct resource *res)
 {
 	res->flags = 0;
 }
-EXPORT_SYMBOL_NS_GPL(dma_resource_put, "DMA_BUF");
+EXPORT_SYMBOL_NS_GPL(dma_resource_put, DMA_BUF);

@@ -8,4 +8,4 @@ int demo_register(struct demo_dev *dev)
 	dev->probe = tiny_probe;
 	return dev->mode == DEMO_ON;
 }
-EXPORT_SYMBOL_NS_GPL(demo_register, "DEMO_CORE");
+EXPORT_SYMBOL_NS_GPL(demo_register, DEMO_CORE);
