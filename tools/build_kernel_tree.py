@@ -27,10 +27,14 @@ The default DEST is ``<cache>/kbuild/linux-<version>`` where ``<cache>`` is
 ``$XDG_CACHE_HOME/batchver`` or ``~/.cache/batchver``; ``--dest`` overrides
 it.  Build dependencies are Debian packages (``--install-deps`` installs the
 missing ones with apt-get).  A full x86_64 defconfig build with DWARF takes
-tens of CPU-minutes; ``--base tinyconfig --fragment FILE`` makes a small one.
+hours of CPU time; ``--base tinyconfig --fragment tools/kbuild-small.config``
+makes a small tree (a few hundred objects, some modules) in a fraction of it.
+The module settings apply to any base as far as its dependencies allow.
 
     python tools/build_kernel_tree.py --deb linux-source-7.3_7.3.4-1~bpo13+1_all.deb
     python tools/build_kernel_tree.py --dest /big/disk/kbuild --jobs 8
+    python tools/build_kernel_tree.py --build-dir small --base tinyconfig \
+        --fragment tools/kbuild-small.config
 """
 
 from __future__ import annotations
@@ -220,7 +224,7 @@ def tool_version(cmd: list[str]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
+        description=__doc__,
         epilog="Default DEST: $XDG_CACHE_HOME/batchver/kbuild/linux-<version> "
                "(else ~/.cache/batchver/kbuild/...); override with --dest. "
                "The .deb is looked for in <cache>/debs unless --deb is given.",
@@ -230,8 +234,8 @@ def main() -> int:
                         help="Debian source package to look for or download (default %(default)s)")
     parser.add_argument("--dest", help="directory for src/ and build/ (see below)")
     parser.add_argument("--build-dir",
-                        help="kbuild output directory (default DEST/build); DEST/src is shared, "
-                             "so several configs can be built from one unpacked source")
+                        help="kbuild output directory, relative to DEST (default build); "
+                             "DEST/src is shared, so several configs build from one source")
     parser.add_argument("--base", default="defconfig",
                         help="make target giving the base config (default %(default)s; "
                              "e.g. tinyconfig for a small tree)")
@@ -254,7 +258,7 @@ def main() -> int:
         dest = os.path.abspath(args.dest or os.path.join(
             cache_root(), "kbuild", "linux-" + version.split("-")[0]))
         src = os.path.join(dest, "src")
-        build = os.path.abspath(args.build_dir or os.path.join(dest, "build"))
+        build = os.path.join(dest, args.build_dir or "build")  # relative to DEST
         os.makedirs(build, exist_ok=True)
         done = os.path.join(build, "BUILD_DONE")
         if os.path.exists(done):
