@@ -33,8 +33,7 @@ The module settings apply to any base as far as its dependencies allow.
 
     python tools/build_kernel_tree.py --deb linux-source-7.3_7.3.4-1~bpo13+1_all.deb
     python tools/build_kernel_tree.py --dest /big/disk/kbuild --jobs 8
-    python tools/build_kernel_tree.py --build-dir small --base tinyconfig \
-        --fragment tools/kbuild-small.config
+    python tools/build_kernel_tree.py --build-dir small --base tinyconfig --fragment tools/kbuild-small.config
 """
 
 from __future__ import annotations
