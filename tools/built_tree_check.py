@@ -11,7 +11,12 @@ batchver must write the same file, every row and CRC included.
 2. compares OUT/Module.symvers with BUILD/Module.symvers row by row (all
    five columns) and in file order, listing every row that differs together
    with the ``.cmd`` file(s) whose ``#SYMVER`` line modpost took the CRC from;
-3. writes ``OUT_DIR/kernel-<release>-built-check.json`` and ``.md`` with the
+3. with ``--reference BIN`` (upstream gendwarfksyms), counts what versioning
+   each assembler object itself, instead of its ``.gendwarfksyms.o``
+   stand-in, would give its exports: CRC 0, or a wrong non-zero CRC;
+4. counts thin-archive members of ``vmlinux.a`` whose name field has GNU ar's
+   stray ``/`` after ``/<offset>``;
+5. writes ``OUT_DIR/kernel-<release>-built-check.json`` and ``.md`` with the
    build's own record (``BUILD/BUILD_DONE``: time taken, compiler, config).
 
 Paths in the written files are relative to ``$BUILD``.
@@ -25,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -57,12 +63,36 @@ def symver_lines(build: str, names: set[str]) -> dict[str, list[str]]:
     return found
 
 
+def assembler_exports(build: str, reference: str, kbuild: dict[str, str]) -> dict:
+    """What upstream on each assembler object itself gives its exports,
+    against the CRCs kbuild took from the object's stand-in."""
+    counts = {"exports": 0, "zero": 0, "wrong_nonzero": 0, "equal": 0}
+    for root, dirs, files in os.walk(build):
+        dirs.sort()
+        for name in sorted(files):
+            if not name.endswith(".gendwarfksyms.o"):
+                continue
+            obj = os.path.join(root, name[:-len(".gendwarfksyms.o")] + ".o")
+            nm = subprocess.run(["nm", obj], capture_output=True, text=True).stdout
+            names = [m.group(1) for m in re.finditer(r" __export_symbol_(\S+)$", nm, re.M)]
+            out = subprocess.run([reference, obj], input="".join(n + "\n" for n in names),
+                                 capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                _, symbol, crc = line.split()
+                counts["exports"] += 1
+                key = "zero" if crc == "0x00000000" else (
+                    "equal" if kbuild.get(symbol) == crc else "wrong_nonzero")
+                counts[key] += 1
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build", help="kbuild output directory (with Module.symvers)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=os.path.join(REPO, "results"),
                         help="where the .json and .md go (default: results/)")
+    parser.add_argument("--reference", help="upstream gendwarfksyms binary (optional, step 3)")
     parser.add_argument("--name", help="result file stem (default kernel-<release>-built-check)")
     args = parser.parse_args()
     build = os.path.abspath(args.build)
@@ -97,6 +127,10 @@ def main() -> int:
     only_ours = sorted(ours_by_key.keys() - theirs_by_key.keys())
     only_theirs = sorted(theirs_by_key.keys() - ours_by_key.keys())
     recorded = symver_lines(build, {k[1] for k in differing + only_theirs})
+    with open(os.path.join(build, "vmlinux.a"), "rb") as handle:
+        stray = len(re.findall(rb"\n/\d+ +/", handle.read()))
+    asm = (assembler_exports(build, args.reference, {r[1]: r[0] for r in theirs})
+           if args.reference else None)
     stand_ins = sum(1 for f in report["files"] if f["file"].endswith(".o")
                     and os.path.isfile(os.path.join(build, f["file"][:-2] + ".gendwarfksyms.o")))
     result = {
@@ -109,6 +143,8 @@ def main() -> int:
                 "exit_status": proc.returncode, "wall_seconds": round(wall, 1),
                 "counts": report["counts"],
                 "objects_versioned_from_gendwarfksyms_stand_in": stand_ins,
+                "vmlinux_a_members_with_stray_slash": stray,
+                "assembler_exports_if_versioned_from_the_object": asm,
                 "notes": report["notes"]},
         "module_symvers": {
             "rows_batchver": len(ours), "rows_kbuild": len(theirs),
@@ -143,13 +179,20 @@ def main() -> int:
              f"Run: `{run['command']}`: exit status {run['exit_status']}, "
              f"{run['wall_seconds']} s; counts {json.dumps(run['counts'])}; "
              f"{run['objects_versioned_from_gendwarfksyms_stand_in']} assembler objects versioned "
-             "from their `.gendwarfksyms.o` stand-ins", "",
-             f"* Module.symvers rows: batchver {ms['rows_batchver']}, kbuild {ms['rows_kbuild']}, "
-             f"equal in all five columns {ms['rows_equal']}",
-             f"* identical as a set of rows: {ms['identical_as_rows']}; identical in file order: "
-             f"{ms['identical_file_order']}",
-             f"* differing rows: {len(ms['differing'])}; only in batchver's: "
-             f"{len(ms['only_batchver'])}; only in kbuild's: {len(ms['only_kbuild'])}"]
+             f"from their `.gendwarfksyms.o` stand-ins; {stray} members of `vmlinux.a` have GNU ar's "
+             "stray `/` in their name field", ""]
+    if asm:
+        lines += [f"* Versioning each assembler object itself (what batchver did before) would give "
+                  f"its {asm['exports']} exports: {asm['zero']} CRC 0, {asm['wrong_nonzero']} a wrong "
+                  f"non-zero CRC, {asm['equal']} the right one (upstream `{os.path.basename(args.reference)}` "
+                  "run on the objects)"]
+    lines += [f"* Module.symvers rows: batchver {ms['rows_batchver']}, kbuild {ms['rows_kbuild']}, "
+              f"equal in all five columns {ms['rows_equal']}",
+              f"* identical as a set of rows: {ms['identical_as_rows']}; identical in file order: "
+              f"{ms['identical_file_order']} (modpost writes vmlinux, then modules in "
+              "modules.order, each in link order; batchver sorts by module, then symbol)",
+              f"* differing rows: {len(ms['differing'])}; only in batchver's: "
+              f"{len(ms['only_batchver'])}; only in kbuild's: {len(ms['only_kbuild'])}"]
     for d in ms["differing"][:20]:
         lines.append(f"  * {d['module']}:{d['symbol']}: batchver `{d['batchver']}`, kbuild "
                      f"`{d['kbuild']}` ({'; '.join(d['kbuild_symver_lines']) or 'no #SYMVER line'})")
@@ -157,7 +200,8 @@ def main() -> int:
               "    python tools/build_kernel_tree.py --dest <dir>"
               + (f" --base {record['base']}" if record.get("base", "defconfig") != "defconfig" else "")
               + "".join(f" --fragment tools/{f}" for f in record.get("fragments", [])),
-              f"    python tools/built_tree_check.py BUILD --jobs {args.jobs}", ""]
+              f"    python tools/built_tree_check.py BUILD --jobs {args.jobs}"
+              + (" --reference <upstream gendwarfksyms>" if args.reference else ""), ""]
     with open(base + ".md", "w") as handle:
         handle.write("\n".join(lines))
     print("\n".join(lines))
