@@ -7,6 +7,10 @@ Two sources, as the kernel has them:
   two strings, the license (``"GPL"`` or ``""``) and the namespace.  kbuild
   feeds gendwarfksyms the names after ``__export_symbol_`` in ``nm`` output,
   so local labels count too.
+* a Rust crate object (and ``rust/helpers/helpers.o``): no
+  ``.export_symbol`` at all.  ``rust/Makefile`` exports every global symbol
+  the object defines from a separate C file (``rust/exports.o``) and gives
+  gendwarfksyms that same list, taken with ``nm`` (:func:`crate_exports`).
 * a linked module or ``vmlinux``: ``__ksymtab_<name>`` labels in the
   ``__ksymtab`` or ``__ksymtab_gpl`` section, with the namespace string at
   ``__kstrtabns_<name>`` (absent or empty for no namespace).
@@ -22,6 +26,10 @@ from batchver.errors import VersioningError
 EXPORT_PREFIX = "__export_symbol_"
 KSYMTAB_PREFIX = "__ksymtab_"
 KSTRTABNS_PREFIX = "__kstrtabns_"
+STB_GLOBAL = 1
+SHF_ALLOC = 0x2
+#: Compiler-made companions of a symbol that rust/Makefile leaves out.
+_RUST_EXPORT_SKIP = ("__pfx", "__cfi", "__odr_asan")
 
 
 @dataclass(frozen=True, order=True)
@@ -55,6 +63,22 @@ def object_exports(elf: ElfObject) -> list[Export]:
         export = Export(name[len(EXPORT_PREFIX):], license_ == "GPL", namespace)
         found.setdefault(export.name, export)
     return [found[n] for n in sorted(found)]
+
+
+def crate_exports(elf: ElfObject) -> list[str]:
+    """The names ``rust/Makefile``'s ``rust_exports`` lists for an object, in
+    symbol-table order: ``nm -p --defined-only`` lines of type T, R, D or B,
+    which are the global (not weak) symbols defined in an allocated section,
+    minus names containing ``__pfx``, ``__cfi`` or ``__odr_asan``."""
+    names: dict[str, None] = {}
+    for name, shndx, _, binding in elf.symbols():
+        if binding != STB_GLOBAL or not 0 < shndx < len(elf.sections):
+            continue  # local, weak, undefined, absolute or common
+        if not elf.sections[shndx].flags & SHF_ALLOC:
+            continue  # nm calls these N or n
+        if not any(skip in name for skip in _RUST_EXPORT_SKIP):
+            names.setdefault(name)
+    return list(names)
 
 
 def has_export_section(elf: ElfObject) -> bool:

@@ -6,7 +6,12 @@ Two kinds of tree:
   ``.export_symbol`` section declares exports.  ``modules.order`` lists the
   modules and each module's ``.mod`` file lists the objects linked into it;
   other objects belong to ``vmlinux`` when the ``vmlinux.a`` thin archive
-  (or a top-level ``built-in.a``) lists them.
+  (or a top-level ``built-in.a``) lists them.  Each export is versioned in
+  the file kbuild runs gendwarfksyms on, whose ``#SYMVER`` lines modpost
+  reads back from the object's ``.cmd`` file: the object itself for C, the
+  ``<obj>.gendwarfksyms.o`` stand-in kbuild compiles for an assembler
+  object (``cmd_gensymtypes_S``), and for the exports of ``rust/exports.o``
+  the Rust crate or C helper object that defines them (``rust/Makefile``).
 * **linked** (what distros ship as debug info, e.g.
   ``/usr/lib/debug/lib/modules/<version>/``): ``vmlinux`` and
   ``kernel/**/*.ko``, exports read from their ksymtab labels; module names
@@ -24,22 +29,37 @@ import mmap
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 from batchver.atomic import open_regular
 from batchver.compressed import COMPRESSED_SUFFIXES
 from batchver.elf.file import SHT_SYMTAB, ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
-from batchver.elf.exports import Export, linked_exports, object_exports
+from batchver.elf.exports import Export, crate_exports, linked_exports, object_exports
 
+T = TypeVar("T")
 VMLINUX = "vmlinux"
 _SKIP_OBJECTS = ("vmlinux.o", ".vmlinux.export.o")
+#: What kbuild (7.x, ``cmd_gensymtypes_S``) compiles beside an assembler
+#: object: ``asm/asm-prototypes.h`` plus one EXPORT_SYMBOL per export.
+GENDWARFKSYMS_STAND_IN = ".gendwarfksyms.o"
+#: The object ``rust/Makefile`` declares the Rust crates' exports in, and
+#: never runs gendwarfksyms on (``skip_gendwarfksyms``): the crates and
+#: helpers that define the symbols are versioned instead.
+RUST_EXPORT_SHIM = "rust/exports.o"
 
 
 @dataclass
 class WorkItem:
-    """One file to version and what it exports."""
+    """One file to version and what it exports.
+
+    ``rel`` names the object the exports belong to; ``path`` is the file
+    whose DWARF versions them, which for an assembler object is its
+    ``.gendwarfksyms.o`` stand-in.  ``names`` is the symbol list kbuild gives
+    gendwarfksyms when it is not the exports' names: a Rust crate's whole
+    ``rust_exports`` list, or none at all for an object kbuild versions no
+    export of."""
 
     path: str
     rel: str
@@ -49,6 +69,12 @@ class WorkItem:
     # the other half of a split file (the stripped file beside a debug file,
     # or the reverse): where section contents of the exports came from
     paired_with: str | None = None
+    names: list[str] | None = None
+
+    @property
+    def run_names(self) -> list[str]:
+        """The names to version ``path`` with."""
+        return [e.name for e in self.exports] if self.names is None else self.names
 
 
 @dataclass
@@ -172,25 +198,29 @@ def module_sort_key(module: str) -> tuple[int, str]:
 
 
 def _add_file(found: Discovery, path: str, rel_of: Callable[[str], str], module: str,
-              read: Callable[[str], FileExports]) -> None:
+              read: Callable[[str], FileExports]) -> WorkItem | None:
     """Read one file's exports and record it: as an item to version, as an
     item that failed (unreadable; no symbol table, as after ``strip``, so
     its exports cannot be known), or as skipped because it exports
-    nothing.  Every file discovery looks at ends up in the report."""
+    nothing.  Every file discovery looks at ends up in the report; the item
+    recorded (None when skipped) is returned."""
     try:
         got = read(path)
     except VersioningError as exc:
         rel = rel_of(path)
         found.errors.append((rel, str(exc)))
-        found.items.append(WorkItem(path, rel, module, [], _size(path)))
-        return
+        item = WorkItem(path, rel, module, [], _size(path))
+        found.items.append(item)
+        return item
     rel = rel_of(got.path)
     if got.problem:
         found.errors.append((rel, f"{rel}: {got.problem}: its exports cannot be read"))
     elif not got.exports:
         found.skipped.append((rel, module, "exports nothing"))
-        return
-    found.items.append(WorkItem(got.path, rel, module, got.exports, got.size, got.paired_with))
+        return None
+    item = WorkItem(got.path, rel, module, got.exports, got.size, got.paired_with)
+    found.items.append(item)
+    return item
 
 
 @dataclass
@@ -208,12 +238,10 @@ class FileExports:
 
 def _read_exports(path: str, read_exports: Callable[[ElfObject], list[Export]]) -> FileExports:
     """One unpaired file's exports (built trees' objects)."""
-    elf = ElfObject(path)
-    try:
+    def read(elf: ElfObject) -> FileExports:
         exports = read_exports(elf)
         return FileExports(path, elf.size, None, exports, None if exports else _why_unreadable(elf))
-    finally:
-        elf.close()
+    return _read_elf(path, read)
 
 
 def _why_unreadable(elf: ElfObject) -> str | None:
@@ -276,6 +304,15 @@ def _builtin_objects(found: Discovery) -> list[str] | None:
     return None
 
 
+def _read_elf(path: str, read: Callable[[ElfObject], T]) -> T:
+    """``read`` applied to the ELF file at ``path``, which is closed after."""
+    elf = ElfObject(path)
+    try:
+        return read(elf)
+    finally:
+        elf.close()
+
+
 def _mentions_exports(path: str) -> bool:
     try:
         with os.fdopen(open_regular(path), "rb") as handle:
@@ -294,7 +331,8 @@ def _discover_built(found: Discovery) -> None:
     for path in _walk_files(found.tree, ".o"):
         rel = os.path.relpath(path, found.tree)
         base = os.path.basename(rel)
-        if base in _SKIP_OBJECTS or base.endswith(".mod.o") or not _mentions_exports(path):
+        if (base in _SKIP_OBJECTS or base.endswith((".mod.o", GENDWARFKSYMS_STAND_IN))
+                or not _mentions_exports(path)):
             continue
         module = owner.get(rel)
         if module == "":
@@ -304,7 +342,84 @@ def _discover_built(found: Discovery) -> None:
                 found.notes.append(f"{rel}: exports but is linked into no module or vmlinux; skipped")
                 continue
             module = VMLINUX
-        _add_file(found, path, lambda _: rel, module, lambda p: _read_exports(p, object_exports))
+        item = _add_file(found, path, lambda _: rel, module,
+                         lambda p: _read_exports(p, object_exports))
+        if item is not None and item.exports:
+            _versioned_as_kbuild_does(found, item)
+    shim = next((i for i in found.items if i.rel == RUST_EXPORT_SHIM), None)
+    if shim is not None:
+        _version_rust_exports(found, shim)
+
+
+def _versioned_as_kbuild_does(found: Discovery, item: WorkItem) -> WorkItem:
+    """Point an assembler object's item at the stand-in kbuild versions its
+    exports from; with no stand-in, kbuild embeds no CRC either (or, before
+    7.x, one genksyms made from C prototypes), so none is claimed."""
+    stand_in = item.path[:-len(".o")] + GENDWARFKSYMS_STAND_IN
+    if os.path.isfile(stand_in):
+        item.path, item.size = stand_in, os.path.getsize(stand_in)
+    elif _kbuild_source(found.tree, item.rel).endswith(".S"):
+        item.names = []
+        found.notes.append(f"{item.rel}: assembled from a .S file and no "
+                           f"{os.path.basename(stand_in)} beside it: its exports are left "
+                           "unversioned (kbuild versions them from that C stand-in)")
+    return item
+
+
+def _kbuild_source(tree: str, rel: str) -> str:
+    """The source file kbuild built ``rel`` from, as its ``.<obj>.cmd`` file
+    records it (``source_<obj> := <path>``); empty if unknown."""
+    folder, base = os.path.split(rel)
+    key = f"source_{rel} := ".encode("utf-8", "surrogateescape")
+    try:
+        with open(os.path.join(tree, folder, f".{base}.cmd"), "rb") as handle:
+            for line in handle:
+                if line.startswith(key):
+                    return line[len(key):].strip().decode("utf-8", "surrogateescape")
+                if line.strip() and not line.startswith((b"savedcmd_", b"source_")):
+                    break  # the dependency list follows the two header lines
+    except OSError:
+        pass
+    return ""
+
+
+def _version_rust_exports(found: Discovery, shim: WorkItem) -> None:
+    """Move each export of the Rust export shim to the item of the object of
+    the same module, in the shim's directory, that defines it; that object
+    is versioned with its whole ``rust_exports`` list, as kbuild does."""
+    wanted = {e.name: e for e in shim.exports}
+    folder = os.path.dirname(shim.rel) + os.sep
+    members = found.member_order.get(shim.module)
+    if members is None:  # no thin archive or .mod file to say which objects
+        members = [os.path.relpath(p, found.tree) for p in _walk_files(
+            os.path.join(found.tree, folder), ".o")]
+    items = {i.rel: i for i in found.items}
+    for rel in members:
+        rel = os.path.normpath(rel)
+        if not rel.startswith(folder) or rel == shim.rel or not wanted:
+            continue
+        path = os.path.join(found.tree, rel)
+        try:
+            names = _read_elf(path, crate_exports)
+        except VersioningError as exc:
+            found.errors.append((rel, str(exc)))
+            continue
+        mine = [wanted.pop(n) for n in names if n in wanted]
+        if not mine:
+            continue
+        item = items.get(rel)
+        if item is None:
+            item = WorkItem(path, rel, shim.module, [], os.path.getsize(path), names=[])
+            found.items.append(item)
+        item.names = list(dict.fromkeys(item.run_names + names))
+        item.exports = sorted(item.exports + mine)
+    shim.exports = sorted(wanted.values())
+    shim.names = []
+    if shim.exports:
+        found.notes.append(f"{shim.rel}: {len(shim.exports)} export(s) defined by no object in "
+                           f"{folder} are left unversioned")
+    else:
+        found.items.remove(shim)
 
 
 # -- linked trees ------------------------------------------------------------

@@ -216,7 +216,7 @@ def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool) -> dict[s
     items = [item for item in items if item.exports]
     with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, os.cpu_count() or 1))) as pool:
         digests = list(pool.map(_digest, [item.path for item in items]))
-    return {item.rel: task_key("linked" if linked else "object", digest, [e.name for e in item.exports],
+    return {item.rel: task_key("linked" if linked else "object", digest, item.run_names,
                                {"semantics": opts.semantics if linked else "kbuild",
                                 "stable": opts.stable, "symtypes": opts.symtypes,
                                 "split": linked and item.size > opts.split_bytes})
@@ -309,7 +309,7 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
                 outcome.results[item.rel] = [TaskResult(item.rel, error=next(
                     (msg for rel, msg in discovery.errors if rel == item.rel), "no exports"))]
             continue
-        names = [e.name for e in item.exports]
+        names = item.run_names
         if linked:
             calls.append((run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
                                             opts.semantics)))
