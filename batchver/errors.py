@@ -26,3 +26,17 @@ class VersioningError(Exception):
     def __str__(self) -> str:
         prefix = f"{self.path}: " if self.path and self.path not in self.message else ""
         return f"{prefix}{self.message}"
+
+
+class InputError(Exception):
+    """Bad input: ``batchver check`` exits 2 and prints ``path[:line]: message``."""
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"

@@ -605,7 +605,7 @@ def test_evidence_table_crosses_dwarf_and_genksyms(builds, tmp_path):
     with pytest.MonkeyPatch.context() as mp:  # dataclasses look their module up
         mp.setitem(sys.modules, spec.name, evidence)
         spec.loader.exec_module(evidence)
-    from batchver.gate.baseline import parse_symvers
+    from batchver.symvers import parse_symvers
     from batchver.gate.check import run_check
     base = os.path.join(builds.out("base"), "Module.symvers")
     # genksyms' view: demo_register and demo_sum changed, nothing else.

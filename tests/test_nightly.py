@@ -30,7 +30,7 @@ _spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "too
 example = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(example)
 
-GATE = importlib.util.find_spec("batchver.cli.check") is not None
+GATE = importlib.util.find_spec("batchver.gate") is not None
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +282,7 @@ def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
 
 
 def test_check_unavailable_is_recorded_not_fatal(tree, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "batchver.cli.check", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "batchver.gate", None)  # import now raises ImportError
     (tmp_path / "base.symvers").write_text("0x00000001\tdemo_sum\tvmlinux\tEXPORT_SYMBOL\t\n")
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n"
                    f"    baseline: base.symvers\n  - name: bad\n    path: {tree}\n"
@@ -296,8 +296,8 @@ def test_check_unavailable_is_recorded_not_fatal(tree, tmp_path, monkeypatch):
     # Without the gate, the baseline is still read, and refused loudly.
     assert (bad["status"], bad["changed"]) == ("failed", None)
     assert bad["check"] == {"status": "bad input", "exit": 2, "message":
-                            f"{config}:9: trees[1].baseline: {config}:1: not a Module.symvers line "
-                            "(expected CRC<TAB>symbol<TAB>module<TAB>export type[<TAB>namespace])"}
+                            f"{config}:9: trees[1].baseline: {config}:1: expected 'crc<TAB>symbol"
+                            "<TAB>module<TAB>export type<TAB>namespace', got 2 field(s): 'output: out'"}
 
 
 def test_corrupt_cache_entry_is_discarded_and_recomputed(tree, tmp_path, capsys):

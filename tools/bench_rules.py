@@ -29,15 +29,15 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from batchver.gate.baseline import Export  # noqa: E402
+from batchver.symvers import ExportRecord  # noqa: E402
 from batchver.gate.policy import Policy, parse_text_rules  # noqa: E402
 
 
-def exports() -> list[Export]:
+def exports() -> list[ExportRecord]:
     out = []
     for i in range(87):
         module = "vmlinux" if i < 30 else f"drivers/net/ethernet/vendor{i % 7}/driver_module_{i}"
-        out.append(Export(f"export_symbol_number_{i}", module, i, "EXPORT_SYMBOL_GPL", "", i + 1))
+        out.append(ExportRecord(f"export_symbol_number_{i}", module, i, "EXPORT_SYMBOL_GPL", "", line=i + 1))
     return out
 
 

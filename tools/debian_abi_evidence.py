@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import batchver
-from batchver.gate.baseline import Export, parse_symvers
+from batchver.symvers import ExportRecord, parse_symvers
 from batchver.gate.check import CheckResult, run_check
 from batchver.gate.formats import render
 
@@ -151,12 +151,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def by_name(exports: list[Export], modules_only: bool) -> dict[str, Export]:
+def by_name(exports: list[ExportRecord], modules_only: bool) -> dict[str, ExportRecord]:
     """Exports by symbol name (names are unique in a kernel's Module.symvers)."""
     return {e.symbol: e for e in exports if not (modules_only and e.module == "vmlinux")}
 
 
-def cross(result: CheckResult, old_g: dict[str, Export], new_g: dict[str, Export],
+def cross(result: CheckResult, old_g: dict[str, ExportRecord], new_g: dict[str, ExportRecord],
           modules_only: bool) -> dict:
     """The table: every symbol both releases export, by which CRCs changed."""
     old_d = by_name(result.baseline.exports, modules_only)

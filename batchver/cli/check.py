@@ -7,7 +7,7 @@ import os
 import sys
 
 from batchver.atomic import atomic_write
-from batchver.gate.baseline import InputError
+from batchver.errors import InputError
 from batchver.gate.formats import FORMATS, render
 from batchver.gate.render import headline
 

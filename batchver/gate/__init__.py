@@ -22,7 +22,8 @@ The stages live in their own modules, in the order a check runs them:
 
 from __future__ import annotations
 
-from batchver.gate.baseline import InputError, Side, load_side
+from batchver.errors import InputError
+from batchver.gate.baseline import Side, load_side
 from batchver.gate.check import CheckResult, run_check
 
 __all__ = ["CheckResult", "InputError", "Side", "load_side", "run_check"]

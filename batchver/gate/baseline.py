@@ -23,60 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from array import array
 from dataclasses import dataclass, field
 
-from batchver.compressed import read_file
-from batchver.errors import VersioningError
+from batchver.errors import InputError
+from batchver.symvers import REPORT_SCHEMA, ExportRecord, parse_symvers
 
-EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE",
-                "EXPORT_UNUSED_SYMBOL", "EXPORT_UNUSED_SYMBOL_GPL")
-REPORT_SCHEMA = 1
 _CHUNK = 16 << 20  # bytes read at a time when counting symtypes lines
-_CRC = re.compile(r"0x[0-9a-fA-F]{1,8}\Z")
-_SPACE = re.compile(r"\s")  # what str.isspace() accepts
-
-
-class InputError(Exception):
-    """Bad input: ``batchver check`` exits 2 and prints ``path[:line]: message``."""
-
-    def __init__(self, path: str, message: str, line: int | None = None):
-        super().__init__(message)
-        self.path = path
-        self.line = line
-        self.message = message
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Export:
-    """One exported symbol as one side records it.
-
-    ``crc`` is None when the side has no version for it: batchver could not
-    version it (``status`` says why), or a plain Module.symvers carries
-    ``0x00000000`` (what kbuild writes when it has no version either).
-    """
-
-    symbol: str
-    module: str
-    crc: int | None
-    export_type: str
-    namespace: str
-    line: int
-    status: str = "ok"  # "ok", "no-information", "failed"
-    origin: str | None = None  # the object/CU whose symtypes block versioned it
-
-    @property
-    def key(self) -> str:
-        return f"{self.module}:{self.symbol}"
-
-    @property
-    def crc_text(self) -> str | None:
-        return None if self.crc is None else f"0x{self.crc:08x}"
 
 
 @dataclass
@@ -222,7 +175,7 @@ class Side:
     path: str
     form: str  # "batchver" or "symvers"
     symvers_path: str
-    exports: list[Export]
+    exports: list[ExportRecord]
     provenance: Provenance | None = None
     symtypes: SymtypesStore | None = None
     notes: list[str] = field(default_factory=list)
@@ -242,64 +195,6 @@ class Side:
                               "compilers": p.compilers, "dwarf_versions": p.dwarf_versions,
                               "kernel": p.kernel}
         return out
-
-
-def parse_symvers(path: str, *, zero_is_unknown: bool) -> list[Export]:
-    """Parse modpost's ``Module.symvers`` strictly.
-
-    Lines are ``crc<TAB>symbol<TAB>module<TAB>export type[<TAB>namespace]``
-    (the namespace column exists since Linux 5.4).  ``zero_is_unknown``: a
-    plain kernel file writes ``0x00000000`` for a symbol it had no version
-    for, so that CRC means "unknown", not a value to compare.
-    """
-    try:
-        data = read_file(path)  # distros keep it gzip'd: /boot/symvers-<version>.gz
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    except VersioningError as exc:
-        raise InputError(path, exc.message) from None
-    if not data.strip():
-        raise InputError(path, "empty: no exports to compare (a check must not pass on an "
-                               "empty input)")
-    if data.startswith((b"{", b"[")):
-        raise InputError(path, "this is JSON, not a Module.symvers (pass the batchver output "
-                               "directory instead)", 1)
-    text = data.decode("utf-8", "surrogateescape")
-    lines = text.split("\n")
-    if lines[-1] != "":
-        raise InputError(path, "truncated: the last line has no newline", len(lines))
-    exports: list[Export] = []
-    seen: dict[tuple[str, str], int] = {}
-    for number, line in enumerate(lines[:-1], 1):
-        if not line.strip():
-            continue
-        fields = line.split("\t") if "\t" in line else line.split()
-        if len(fields) not in (4, 5):
-            raise InputError(path, f"expected 'crc<TAB>symbol<TAB>module<TAB>export type"
-                                   f"<TAB>namespace', got {len(fields)} field(s): {line[:80]!r}",
-                             number)
-        crc_text, symbol, module, export_type = fields[:4]
-        namespace = fields[4] if len(fields) == 5 else ""
-        if not _CRC.match(crc_text):
-            raise InputError(path, f"bad CRC {crc_text[:20]!r} (expected 0x and up to 8 hex "
-                                   "digits)", number)
-        if not symbol or not module or _SPACE.search(symbol) or _SPACE.search(module):
-            raise InputError(path, "empty or malformed symbol/module column", number)
-        if export_type not in EXPORT_TYPES:
-            raise InputError(path, f"unknown export type {export_type[:40]!r} (expected one "
-                                   f"of {', '.join(EXPORT_TYPES[:2])}, ...)", number)
-        if (symbol, module) in seen:
-            raise InputError(path, f"duplicate export of {symbol} by {module} (first at line "
-                                   f"{seen[(symbol, module)]})", number)
-        seen[(symbol, module)] = number
-        crc = int(crc_text, 16)
-        exports.append(Export(symbol, module, None if (crc == 0 and zero_is_unknown) else crc,
-                              export_type, namespace.strip(), number))
-    if not exports:
-        raise InputError(path, "no exports: nothing to compare")
-    return exports
 
 
 # What ``batchver check`` reads of a report.json, as a shape to validate
@@ -431,8 +326,8 @@ def _load_batchver(label: str, directory: str, symvers: str, report_path: str) -
             raise InputError(symvers, f"CRC of {row.symbol} is 0x{row.crc:08x} but report.json "
                                       f"says {recorded_crc} (files from different runs?)",
                              row.line)
-        exports.append(Export(row.symbol, row.module, crc, row.export_type, row.namespace,
-                              row.line, status, info.get("versioned_in")))
+        exports.append(ExportRecord(row.symbol, row.module, crc, row.export_type, row.namespace,
+                                    status, info.get("versioned_in"), line=row.line))
     options = report["options"]
     toolchain = report["toolchain"]
     provenance = Provenance(

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from batchver.gate.baseline import Export, Side
+from batchver.gate.baseline import Side
+from batchver.symvers import ExportRecord
 
 # In report order: the kinds that break loading first.
 CHANGE_KINDS = ("removed", "crc_changed", "crc_unavailable", "export_type_changed",
@@ -34,8 +35,8 @@ class SymbolChange:
     """One symbol's fate between baseline (``old``) and current (``new``)."""
 
     symbol: str
-    old: Export | None
-    new: Export | None
+    old: ExportRecord | None
+    new: ExportRecord | None
     kinds: list[str] = field(default_factory=list)
 
     @property
@@ -71,7 +72,7 @@ class SymbolChange:
         return out
 
 
-def _compare(old: Export, new: Export) -> list[str]:
+def _compare(old: ExportRecord, new: ExportRecord) -> list[str]:
     kinds = []
     if old.crc is None or new.crc is None:
         kinds.append("crc_unavailable")
@@ -86,8 +87,8 @@ def _compare(old: Export, new: Export) -> list[str]:
     return sorted(kinds, key=CHANGE_KINDS.index)
 
 
-def _by_name(exports: list[Export]) -> dict[str, list[Export]]:
-    out: dict[str, list[Export]] = {}
+def _by_name(exports: list[ExportRecord]) -> dict[str, list[ExportRecord]]:
+    out: dict[str, list[ExportRecord]] = {}
     for export in exports:
         out.setdefault(export.symbol, []).append(export)
     return out

@@ -52,7 +52,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from batchver.gate.baseline import Export, InputError
+from batchver.errors import InputError
+from batchver.symvers import ExportRecord
 from batchver.gate.classify import CHANGE_KINDS, SymbolChange
 from batchver.gate.globs import GlobIndex
 
@@ -310,7 +311,7 @@ class Policy:
             return change.old is not None  # every baseline export
         return change.symbol in self.stablelist
 
-    def matching(self, export: Export) -> list[Rule]:
+    def matching(self, export: ExportRecord) -> list[Rule]:
         """The rules every one of whose patterns matches the export, in file
         order.  A namespace rule needs a namespace (as ``ksymvers``)."""
         identity = (export.symbol, export.module, export.namespace)
@@ -325,7 +326,7 @@ class Policy:
                 self.rules[n] for n in sorted(hits) if hits[n] == len(self.rules[n].matchers)]
         return found
 
-    def count_matches(self, exports: list[Export]) -> None:
+    def count_matches(self, exports: list[ExportRecord]) -> None:
         """Count, per rule, the distinct symbols it names on either side."""
         named: dict[int, set[str]] = {}
         for export in exports:

@@ -29,8 +29,6 @@ remaining trees (each recorded as ``skipped``).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import platform
@@ -44,10 +42,10 @@ from typing import Callable, TextIO
 
 from batchver import __version__
 from batchver.atomic import atomic_write
-from batchver.compressed import read_file
-from batchver.errors import VersioningError
+from batchver.errors import InputError
 from batchver.nightly.config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
 from batchver.nightly.history import HISTORY_SCHEMA, append_record, latest_completed
+from batchver.symvers import parse_symvers
 
 #: how many recomputed files a history line names (the count is always exact)
 LISTED_MISSES = 20
@@ -118,26 +116,12 @@ def produce_tree(config: NightlyConfig, tree: TreeConfig) -> str:
 
 
 # -- stage 4: compare with the baseline ----------------------------------------
-def read_symvers(path: str) -> dict[str, tuple[str, ...]]:
+def read_symvers(path: str) -> dict[str, tuple[tuple[str, str, str, str], ...]]:
     """symbol -> sorted (crc, module, export type, namespace) rows; a symbol
     exported by several modules keeps all its rows."""
     rows: dict[str, list[tuple[str, str, str, str]]] = {}
-    try:
-        text = read_file(path).decode("utf-8", "surrogateescape")  # may be gzip'd
-    except VersioningError as exc:
-        raise TreeError(str(exc)) from None
-    for number, line in enumerate(text.splitlines(keepends=True), 1):
-        fields = line.rstrip("\n").split("\t")
-        if len(fields) < 4 or not fields[0].startswith("0x"):
-            raise TreeError(f"{path}:{number}: not a Module.symvers line (expected "
-                            "CRC<TAB>symbol<TAB>module<TAB>export type[<TAB>namespace])")
-        crc, name, module, export_type = fields[:4]
-        try:
-            value = int(crc, 16)
-        except ValueError:
-            raise TreeError(f"{path}:{number}: CRC '{crc}' is not hexadecimal") from None
-        namespace = fields[4] if len(fields) > 4 else ""
-        rows.setdefault(name, []).append((f"{value:08x}", module, export_type, namespace))
+    for r in parse_symvers(path, zero_is_unknown=False):
+        rows.setdefault(r.symbol, []).append((f"{r.crc:08x}", r.module, r.export_type, r.namespace))
     return {name: tuple(sorted(found)) for name, found in rows.items()}
 
 
@@ -167,29 +151,38 @@ def _symvers_of(path: str) -> str:
 
 def run_check(baseline: str, current: str, stablelists: list[str], rules: str | None,
               formats: list[str], outdir: str) -> dict:
-    """``batchver check`` through its Python entry point: one check, written
-    in every report format.  Imported lazily: when the gate is not installed
-    the history line says ``unavailable`` instead of the nightly crashing."""
+    """One ``batchver check``, through the gate's library, written in every
+    report format.  The gate is imported lazily: when it cannot be, the
+    history line says ``unavailable`` instead of the nightly crashing."""
     try:
-        from batchver.cli.check import check_to_files  # type: ignore[import-not-found]
+        from batchver.gate import run_check as gate_check
+        from batchver.gate.formats import render
+        from batchver.gate.render import headline
     except ImportError as exc:
         return {"status": "unavailable", "message": f"check unavailable ({exc})"}
-    args = ["--baseline", baseline, current]
-    for path in stablelists:
-        args += ["--stablelist", path]
-    if rules:
-        args += ["--rules", rules]
-    targets = [(fmt, os.path.join(outdir, REPORT_FILES[fmt])) for fmt in formats]
-    err = io.StringIO()
+    reports: list[str] = []
+
+    def bad(message: str) -> dict:
+        return {"status": "bad input", "exit": 2, "reports": reports, "message": message}
+
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-            code = check_to_files(args, targets)
+        result = gate_check(baseline, current, stablelists, rules)
+    except InputError as exc:
+        return bad(f"batchver check: error: {exc}")
     except Exception as exc:  # the gate's bug must not lose the night's outputs
-        code, err = 2, io.StringIO(f"check crashed: {type(exc).__name__}: {exc}")
-    messages = [line for line in err.getvalue().splitlines() if line.strip()]
-    reports = [REPORT_FILES[fmt] for fmt, target in targets if os.path.exists(target)]
-    status = {0: "pass", 1: "fail"}.get(code, "bad input")
-    return {"status": status, "exit": code, "reports": reports,
+        return bad(f"check crashed: {type(exc).__name__}: {exc}")
+    for fmt in formats:
+        target = os.path.join(outdir, REPORT_FILES[fmt])
+        try:
+            atomic_write(target, render(result, fmt))
+        except OSError as exc:
+            return bad(f"batchver check: error: cannot write {target}: {exc.strerror or exc}")
+        reports.append(REPORT_FILES[fmt])
+    # what `batchver check` prints on stderr: the verdict, then its warnings
+    messages = [headline(result)] + [f"warning: builds differ: {d.text()}" for d in result.prominent]
+    messages += [f"warning: {w}" for w in result.warnings]
+    return {"status": {0: "pass", 1: "fail"}.get(result.exit_status, "bad input"),
+            "exit": result.exit_status, "reports": reports,
             "message": " | ".join(dict.fromkeys(messages))[:2000] or None}
 
 
@@ -413,7 +406,7 @@ def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: dict) 
     record["check"] = run_check(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports, outdir)
     try:
         changed = symbols_changed(_symvers_of(baseline), os.path.join(outdir, "Module.symvers"))
-    except (OSError, TreeError) as exc:
+    except InputError as exc:
         changed = None
         if record["check"]["status"] == "unavailable":  # then nobody else judged the baseline
             record["check"] = {"status": "bad input", "exit": 2,

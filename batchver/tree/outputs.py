@@ -39,28 +39,14 @@ from typing import Callable, Iterator
 
 from batchver import __version__
 from batchver.atomic import TMP_PREFIX, atomic_write, read_regular, remove_any
+from batchver.symvers import REPORT_SCHEMA, ExportRecord, format_symvers
 from batchver.tree.cache import code_digest
 from batchver.tree.discover import VMLINUX, Discovery, module_sort_key
 from batchver.tree.scheduler import RunOptions, RunOutcome
 
-REPORT_SCHEMA = 1
-
-
-@dataclass
-class ExportRow:
-    name: str
-    module: str
-    crc: int | None
-    export_type: str
-    namespace: str
-    status: str  # "ok", "no-information" or "failed"
-    versioned_in: str | None
-    file: str
-
-
 @dataclass
 class Merged:
-    rows: list[ExportRow] = field(default_factory=list)
+    rows: list[ExportRecord] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
     # module -> its symtypes file's text, as the blocks it is made of (a
     # whole kernel's symtypes are hundreds of megabytes: not joined twice)
@@ -104,9 +90,9 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             status = "failed" if error else ("ok" if crc is not None else "no-information")
             if status == "no-information":
                 missing.append(export.name)
-            merged.rows.append(ExportRow(export.name, item.module, crc, export.export_type,
-                                         export.namespace, status, origins.get(export.name),
-                                         item.rel))
+            merged.rows.append(ExportRecord(export.name, item.module, crc, export.export_type,
+                                            export.namespace, status, origins.get(export.name),
+                                            item.rel))
         merged.files.append({
             "file": item.rel, "module": item.module,
             "status": "failed" if error else ("incomplete" if missing else "ok"),
@@ -123,7 +109,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             "file": rel, "module": module, "status": "skipped", "exports": 0, "versioned": 0,
             "no_information": [], "error": None, "warnings": [cause], "cache": "off"})
     merged.files.sort(key=lambda f: (module_sort_key(f["module"]), f["file"]))
-    merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.name, r.file))
+    merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.symbol, r.source))
     for module, parts in blocks.items():
         ordered = sorted(parts, key=lambda p: p[0])
         merged.symtypes[module] = [text for _, _, text in ordered]
@@ -136,11 +122,6 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
     merged.producers = sorted(producers)
     merged.dwarf_versions = sorted(dwarf)
     return merged
-
-
-def symvers_text(rows: list[ExportRow]) -> str:
-    return "".join(f"0x{(r.crc or 0):08x}\t{r.name}\t{r.module}\t{r.export_type}\t{r.namespace}\n"
-                   for r in rows)
 
 
 def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts: RunOptions) -> dict:
@@ -169,10 +150,10 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         "notes": discovery.notes,
         "files": merged.files,
         "symtypes_blocks": merged.symtypes_index if opts.symtypes else {},
-        "exports": {f"{r.module}:{r.name}": {
-            "symbol": r.name, "module": r.module, "crc": None if r.crc is None else f"0x{r.crc:08x}",
+        "exports": {r.key: {
+            "symbol": r.symbol, "module": r.module, "crc": None if r.crc is None else f"0x{r.crc:08x}",
             "export_type": r.export_type, "namespace": r.namespace, "status": r.status,
-            "versioned_in": r.versioned_in} for r in merged.rows},
+            "versioned_in": r.origin} for r in merged.rows},
         "timing": {
             "wall_seconds": round(outcome.wall_seconds, 3),
             "cache_hits": outcome.cache_hits,
@@ -231,7 +212,7 @@ def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged
                     path = os.path.join(stage, name)
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     atomic_write(path, texts, os.path.join(previous, name))
-            atomic_write(os.path.join(stage, "Module.symvers"), symvers_text(merged.rows))
+            atomic_write(os.path.join(stage, "Module.symvers"), format_symvers(merged.rows))
             atomic_write(os.path.join(stage, "report.json"), report_json(report))
         except BaseException:
             remove_any(stage)
