@@ -66,14 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: list[str]) -> int:
     """Run ``batchver check`` with ``args``; return the exit status."""
-    return check_to_files(args, [])
-
-
-def check_to_files(args: list[str], outputs: list[tuple[str, str]]) -> int:
-    """Run the check ``args`` describe once and write it in each of
-    ``outputs`` (format, file), besides the ``--format``/``-o`` of ``args``
-    when no outputs are given: the nightly writes several formats of one
-    check, and a check of a whole kernel is worth computing once."""
     parser = build_parser()
     try:
         ns = parser.parse_args(args)
@@ -86,25 +78,23 @@ def check_to_files(args: list[str], outputs: list[tuple[str, str]]) -> int:
     except InputError as exc:
         print(f"batchver check: error: {exc}", file=sys.stderr)
         return 2
-    targets = outputs or [(ns.format, ns.output)]
-    for fmt, output in targets:
-        report = render(result, fmt)
-        if output:
-            try:
-                directory = os.path.dirname(os.path.abspath(output))
-                os.makedirs(directory, exist_ok=True)
-                atomic_write(output, report)
-            except OSError as exc:
-                print(f"batchver check: error: cannot write {output}: {exc.strerror}",
-                      file=sys.stderr)
-                return 2
-        else:
-            sys.stdout.write(report)
-    if any(output or fmt != "text" for fmt, output in targets):
-        # The verdict and the input warnings always reach the CI log.
-        print(headline(result), file=sys.stderr)
-        for difference in result.prominent:
-            print(f"warning: builds differ: {difference.text()}", file=sys.stderr)
-        for warning in result.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+    report = render(result, ns.format)
+    if not ns.output:
+        sys.stdout.write(report)
+        if ns.format == "text":
+            return result.exit_status
+    else:
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(ns.output)), exist_ok=True)
+            atomic_write(ns.output, report)
+        except OSError as exc:
+            print(f"batchver check: error: cannot write {ns.output}: {exc.strerror}",
+                  file=sys.stderr)
+            return 2
+    # The verdict and the input warnings always reach the CI log.
+    print(headline(result), file=sys.stderr)
+    for difference in result.prominent:
+        print(f"warning: builds differ: {difference.text()}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return result.exit_status
