@@ -26,6 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
@@ -74,26 +75,46 @@ class RunOutcome:
         return sum(1 for why in self.cache.values() if why == "hit")
 
 
+@dataclass
+class _Call:
+    """One task: what runs in a worker, how many exports it versions (its
+    weight on the progress bar) and how many bytes it reads (tasks start
+    largest first, so the longest ones do not come last)."""
+
+    func: Callable
+    args: tuple
+    weight: int = 0
+    size: int = 0
+
+
+@dataclass
+class _Plan:
+    """What a run has to do once the cache has answered: the items to
+    version, split into big linked files (cut into unit ranges) and the
+    rest (one task each), and the cache keys to store results under."""
+
+    todo: list[WorkItem]
+    split: list[WorkItem]
+    whole: list[WorkItem]
+    keys: dict[str, str]
+
+
 def _progress(total: int, desc: str, quiet: bool) -> tqdm:
     return tqdm(total=total, desc=desc, unit="export", disable=quiet or not sys.stderr.isatty(),
                 dynamic_ncols=True, smoothing=0.1)
 
 
-def _parallel(jobs: int, calls: list, bar: tqdm, weights: list[int]):
-    """Run calls (largest first as given), yielding results as they finish."""
+def _parallel(jobs: int, calls: list[_Call], bar: tqdm):
+    """Run ``calls`` (in the order given), yielding ``(index, result)`` as
+    they finish and moving the bar by each call's weight."""
     if not calls:
         return
     runner = Parallel(n_jobs=min(jobs, len(calls)) if jobs > 0 else -1,
                       return_as="generator_unordered")
-    index_of = {}
-    wrapped = []
-    for i, call in enumerate(calls):
-        index_of[i] = weights[i]
-        wrapped.append(delayed(_indexed)(i, call))
     with _workers_ignore_sigint():
-        results = runner(wrapped)  # starts the pool
+        results = runner(delayed(_indexed)(i, call.func, call.args) for i, call in enumerate(calls))
     for i, result in results:
-        bar.update(index_of[i])
+        bar.update(calls[i].weight)
         yield i, result
 
 
@@ -115,8 +136,7 @@ def _workers_ignore_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
-def _indexed(index: int, call):
-    func, args = call
+def _indexed(index: int, func: Callable, args: tuple):
     return index, func(*args)
 
 
@@ -224,9 +244,26 @@ def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool) -> dict[s
 
 
 def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
+    """plan -> scan -> assign -> execute -> merge (see the module docstring)."""
     start = time.perf_counter()
     outcome = RunOutcome()
     jobs = opts.workers if opts.backend != "dask" else -1
+    plan = _plan(discovery, opts, outcome)
+    bar = _progress(discovery.export_count, "versioning", opts.quiet)
+    bar.update(sum(len(i.exports) for i in discovery.items if i.rel in outcome.results))
+    scanned = _scan(plan.split, jobs, outcome, bar)
+    calls = _assign(plan.split, scanned, opts, outcome) + _whole_files(plan.whole, discovery, opts,
+                                                                       outcome)
+    partials = _execute(calls, jobs, outcome, bar)
+    _merge(plan, partials, opts, outcome)
+    bar.close()
+    outcome.wall_seconds = time.perf_counter() - start
+    return outcome
+
+
+def _plan(discovery: Discovery, opts: RunOptions, outcome: RunOutcome) -> _Plan:
+    """Serve what the cache has (recording why for every lookup) and sort
+    the rest into files to split and files to version whole."""
     linked = discovery.kind == "linked"
     cache = ResultCache(opts.cache_dir) if opts.cache_dir else None
     keys = _cache_keys(discovery.items, opts, linked) if cache is not None else {}
@@ -239,105 +276,132 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
                 outcome.results[item.rel] = cached
                 continue
         todo.append(item)
-    big = [i for i in todo if linked and i.exports and i.size > opts.split_bytes]
-    plain = [i for i in todo if i not in big]
+    split = [i for i in todo if linked and i.exports and i.size > opts.split_bytes]
+    chosen = {i.rel for i in split}
+    return _Plan(todo, split, [i for i in todo if i.rel not in chosen], keys)
 
-    bar = _progress(discovery.export_count, "versioning", opts.quiet)
-    bar.update(sum(len(i.exports) for i in discovery.items if i not in todo))
-    calls: list = []
-    weights: list[int] = []
-    sizes: list[int] = []
 
-    # Round one: scan the units of big linked files to assign exports.
-    scan_calls, scan_meta = [], []
-    for item in big:
+def _scan(items: list[WorkItem], jobs: int, outcome: RunOutcome,
+          bar: tqdm) -> dict[str, list[tuple[int, range, list]]]:
+    """Round one: cut each big linked file into unit ranges and scan them in
+    parallel for the DIEs each export could be versioned in.  Returns, per
+    file, ``(part, units, scans)`` in unit order; a file that cannot be cut
+    or scanned gets its failure (that of its first range) as its result."""
+    calls: list[_Call] = []
+    where: list[tuple[str, int, range]] = []
+    found: dict[str, list[tuple[int, range, list]]] = {}
+    for item in items:
         ranges = _split_ranges(item, max(4, 2 * jobs))
         if isinstance(ranges, str):
             outcome.results[item.rel] = [TaskResult(item.rel, error=ranges)]
             continue
         outcome.split[item.rel] = len(ranges)
+        found[item.rel] = []
         names = [e.name for e in item.exports]
         for part, units in enumerate(ranges):
-            scan_calls.append((scan_file, (item.path, names, units)))
-            scan_meta.append((item, part, units))
-    scans: dict[str, list] = {}
-    if scan_calls:
+            calls.append(_Call(scan_file, (item.path, names, units)))
+            where.append((item.rel, part, units))
+    errors: dict[str, dict[int, str]] = {}
+    if calls:
         bar.set_description("scanning units")
-        errors: dict[str, str] = {}
-        for i, result in _parallel(jobs, scan_calls, bar, [0] * len(scan_calls)):
-            item, part, _ = scan_meta[i]
+        for i, result in _parallel(jobs, calls, bar):
+            rel, part, units = where[i]
             if isinstance(result, str):
-                errors[item.rel] = result
+                errors.setdefault(rel, {})[part] = result
             else:
-                scans.setdefault(item.rel, []).append((part, result))
+                found[rel].append((part, units, result))
         bar.set_description("versioning")
-        for item in big:
-            if item.rel in outcome.results:
-                continue
-            if item.rel in errors:
-                outcome.results[item.rel] = [TaskResult(item.rel, error=errors[item.rel])]
-                continue
-            ordered = [s for _, part_scans in sorted(scans[item.rel], key=lambda p: p[0])
-                       for s in part_scans]
-            names = [e.name for e in item.exports]
-            if opts.semantics == "kbuild":
-                groups, missing = kbuild_assignment(names, ordered)
-                outcome.results[item.rel] = [TaskResult(
-                    item.rel, versions={n: None for n in missing},
-                    warnings=[f"no information for symbol {n}" for n in missing])]
-            else:
-                groups, _ = _file_assignment(item, names, ordered)
-                outcome.results[item.rel] = []
-            for part, units in ((p, u) for (it, p, u) in scan_meta if it is item):
-                part_groups = {u: groups[u] for u in units if u in groups}
-                if not part_groups:
-                    continue
-                if opts.semantics == "kbuild":
-                    calls.append((run_unit_groups, (item.path, item.rel, names, opts.stable,
-                                                    opts.symtypes, part_groups, part + 1)))
-                else:
-                    calls.append((run_file_range, (item.path, item.rel,
-                                                   [n for g in part_groups.values() for n in g],
-                                                   opts.stable, units, part + 1)))
-                weights.append(sum(len(v) for v in part_groups.values()))
-                sizes.append(item.size // outcome.split[item.rel])
+    for rel, failed in errors.items():
+        outcome.results[rel] = [TaskResult(rel, error=failed[min(failed)])]
+        del found[rel]
+    return {rel: sorted(parts, key=lambda p: p[0]) for rel, parts in found.items()}
 
-    # Round two: every file (and every range of a big file) as a task.
-    for item in plain:
+
+def _assign(items: list[WorkItem], scanned: dict[str, list[tuple[int, range, list]]],
+            opts: RunOptions, outcome: RunOutcome) -> list[_Call]:
+    """Give each export of a scanned file its unit (kbuild semantics: the CU
+    kbuild versioned it in; file semantics: where upstream's first-match
+    search takes it), then one task per range that versions anything."""
+    calls: list[_Call] = []
+    for item in items:
+        parts = scanned.get(item.rel)
+        if parts is None:  # could not be cut or scanned: already failed
+            continue
+        ordered = [scan for _, _, scans in parts for scan in scans]
+        names = [e.name for e in item.exports]
+        if opts.semantics == "kbuild":
+            groups, missing = kbuild_assignment(names, ordered)
+            outcome.results[item.rel] = [TaskResult(
+                item.rel, versions={n: None for n in missing},
+                warnings=[f"no information for symbol {n}" for n in missing])]
+        else:
+            groups, _ = _file_assignment(item, names, ordered)
+            outcome.results[item.rel] = []
+        size = item.size // outcome.split[item.rel]
+        for part, units, _ in parts:
+            part_groups = {u: groups[u] for u in units if u in groups}
+            if not part_groups:
+                continue
+            weight = sum(len(v) for v in part_groups.values())
+            if opts.semantics == "kbuild":
+                calls.append(_Call(run_unit_groups, (item.path, item.rel, names, opts.stable,
+                                                     opts.symtypes, part_groups, part + 1),
+                                   weight, size))
+            else:
+                calls.append(_Call(run_file_range, (item.path, item.rel,
+                                                    [n for g in part_groups.values() for n in g],
+                                                    opts.stable, units, part + 1), weight, size))
+    return calls
+
+
+def _whole_files(items: list[WorkItem], discovery: Discovery, opts: RunOptions,
+                 outcome: RunOutcome) -> list[_Call]:
+    """One task per file versioned whole; a file discovery could not read
+    gets its discovery error as its result."""
+    calls: list[_Call] = []
+    for item in items:
         if not item.exports:
             if item.rel not in outcome.results:
                 outcome.results[item.rel] = [TaskResult(item.rel, error=next(
                     (msg for rel, msg in discovery.errors if rel == item.rel), "no exports"))]
             continue
         names = item.run_names
-        if linked:
-            calls.append((run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
-                                            opts.semantics)))
+        if discovery.kind == "linked":
+            call = _Call(run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
+                                           opts.semantics))
         else:
-            calls.append((run_object, (item.path, item.rel, names, opts.stable, opts.symtypes)))
-        weights.append(len(names))
-        sizes.append(item.size)
-    order = sorted(range(len(calls)), key=lambda i: -sizes[i])
-    ordered_calls = [calls[i] for i in order]
-    ordered_weights = [weights[i] for i in order]
+            call = _Call(run_object, (item.path, item.rel, names, opts.stable, opts.symtypes))
+        call.weight, call.size = len(names), item.size
+        calls.append(call)
+    return calls
+
+
+def _execute(calls: list[_Call], jobs: int, outcome: RunOutcome, bar: tqdm) -> dict[str, list]:
+    """Round two: every task, largest first, on the pool.  Results land in
+    ``outcome``; the type strings of split files' ranges (file semantics)
+    are returned by file, for :func:`_merge`."""
     partials: dict[str, list] = {}
-    for i, result in _parallel(jobs, ordered_calls, bar, ordered_weights):
+    for _, result in _parallel(jobs, sorted(calls, key=lambda c: -c.size), bar):
         if isinstance(result, tuple):  # a range of a split file, whole-file semantics
             partial, result = result
             partials.setdefault(result.rel, []).append((result.part, partial, result))
         else:
             outcome.results.setdefault(result.rel, []).append(result)
-    for item in big:
+    return partials
+
+
+def _merge(plan: _Plan, partials: dict[str, list], opts: RunOptions, outcome: RunOutcome) -> None:
+    """Finish split files under file semantics (CRCs need every range's type
+    strings), put each file's results in unit order whatever order they
+    finished in, and note what the cache should store."""
+    for item in plan.split:
         if opts.semantics == "file" and outcome.results.get(item.rel) == []:
             parts = sorted(partials.get(item.rel, []), key=lambda p: p[0])
             failed = [r for _, _, r in parts if r.error]
             outcome.results[item.rel] = failed or [finish_file(
                 item.path, item.rel, [e.name for e in item.exports], opts.stable, opts.symtypes,
                 [p for _, p, _ in parts], [r for _, _, r in parts])]
-    bar.close()
     for results in outcome.results.values():
         results.sort(key=lambda r: r.part)
-    outcome.to_store = {keys[item.rel]: outcome.results[item.rel] for item in todo
-                        if item.rel in keys and item.rel in outcome.results}
-    outcome.wall_seconds = time.perf_counter() - start
-    return outcome
+    outcome.to_store = {plan.keys[item.rel]: outcome.results[item.rel] for item in plan.todo
+                        if item.rel in plan.keys and item.rel in outcome.results}
