@@ -318,7 +318,7 @@ def write_markdown(path: Path, data: dict) -> None:
         lines.append(f"| `{_md(row['key'])}` ({row['status']}) | {row['symbols']} | "
                      + "<br>".join(_md(d) for d in row["diff"][:2]) + " |")
     lines += ["", "## How this was made", "", "```sh", data["command"], "```", "",
-              f"- code: {data['code']}",
+              f"- code: `{data['code']}`",
               "- batchver runs: " + "; ".join(
                   f"{r['label']}: `{r['command']}` took {r['seconds']:.0f} s with --jobs "
                   f"{r['jobs']}" for r in data["runs"]),
