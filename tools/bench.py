@@ -12,7 +12,7 @@ wall and CPU time, peak RSS per worker, objects/s, exports/s, MB of
 ``.debug_info``/s, and per-stage seconds (loading and relocating DWARF, unit
 walks, rendering type strings, CRCs).
 
-    python tools/bench.py --corpus shared28 --jobs 1,2 --repeat 3 --reference /work/cache/upstream/gendwarfksyms
+    python tools/bench.py --corpus shared28 --jobs 1,2 --repeat 3 --reference <cache>/upstream/gendwarfksyms
     python tools/bench.py --corpus debian --jobs 2 --semantics kbuild
     python tools/bench.py --corpus debian --subset modules --jobs 2 --reference ...
     python tools/bench.py --corpus debian --subset vmlinux --jobs 2 --reference ...
@@ -20,6 +20,13 @@ walks, rendering type strings, CRCs).
 ``--subset`` benchmarks part of a linked tree (its modules, or vmlinux
 alone) through a staged tree of symlinks, so batchver and upstream see the
 same files.
+
+Corpora: ``shared28`` is ``<shared>/corpus/debian-6.12.117-cloud/kernel``
+(``<shared>``: $BATCHVER_SHARED, else ../shared beside the repository);
+``debian`` is the tree tools/fetch_debian_kernel.py unpacks under
+``<cache>`` ($XDG_CACHE_HOME/batchver, else ~/.cache/batchver; ``--cache``).
+``--tree`` overrides either.  Paths in the results are written relative to
+these roots (tools/roots.py).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -43,10 +51,13 @@ from batchver.charts import bar_chart  # noqa: E402
 from batchver.tree.discover import discover  # noqa: E402
 from batchver.elf.file import ElfObject  # noqa: E402
 from nightly_timing import stage_tree  # noqa: E402  (tools/ is on sys.path as the script's dir)
+from roots import CACHE_HELP, Roots, default_cache, shared_root  # noqa: E402
 
+# Each corpus's tree under its root (shared corpus, or the cache).
 CORPORA = {
-    "shared28": os.path.join(REPO, "..", "shared", "corpus", "debian-6.12.117-cloud", "kernel"),
-    "debian": "/work/cache/debian-6.12.117-cloud/root/usr/lib/debug/lib/modules/6.12.117+deb12-cloud-amd64",
+    "shared28": lambda cache: str(shared_root() / "corpus" / "debian-6.12.117-cloud" / "kernel"),
+    "debian": lambda cache: str(cache / "debian-6.12.117-cloud/root/usr/lib/debug/lib/modules/"
+                                        "6.12.117+deb12-cloud-amd64"),
 }
 
 
@@ -76,7 +87,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str]) -> dict:
+def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], roots: Roots) -> dict:
     out = tempfile.mkdtemp(prefix="bench-out-")
     cmd = [sys.executable, "-m", "batchver", "run", tree, "-o", out, "--jobs", str(jobs),
            "--semantics", semantics, "--quiet", *extra]
@@ -95,13 +106,13 @@ def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str]) -> dict
                 crcs[(module, name)] = crc
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return {"command": " ".join(cmd), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+    return {"command": roots.plus({"<out>": out}).command(cmd), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
             "exit_status": proc.returncode, "counts": report["counts"],
             "stage_seconds": report["timing"]["stage_seconds"],
             "peak_worker_rss_mib": report["timing"]["peak_worker_rss_mib"], "crcs": crcs}
 
 
-def run_reference(binary: str, items, timeout: float, skip: set[str]) -> dict:
+def run_reference(binary: str, items, timeout: float, skip: set[str], roots: Roots) -> dict:
     """Upstream, one process per file with that file's export list."""
     total, per_file, crcs, skipped = 0.0, {}, {}, []
     peak = 0
@@ -124,15 +135,19 @@ def run_reference(binary: str, items, timeout: float, skip: set[str]) -> dict:
         for line in proc.stdout.decode().splitlines():
             _, name, crc = line.split()
             crcs[(item.module, name)] = crc
-    return {"binary": binary, "wall_seconds": round(total, 2), "files": len(per_file),
+    return {"binary": roots.path(binary), "wall_seconds": round(total, 2), "files": len(per_file),
             "skipped": skipped, "peak_rss_mib": round(peak / 1024, 1), "file_seconds": per_file,
             "crcs": crcs}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="shared28")
     parser.add_argument("--tree", help="override the corpus's tree path")
+    parser.add_argument("--cache", type=Path, default=default_cache(),
+                        help=f"fetch_debian_kernel.py's cache root (default: {CACHE_HELP})")
     parser.add_argument("--subset", choices=("all", "modules", "vmlinux"), default="all",
                         help="of a linked tree: everything, only the modules, or only vmlinux")
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values")
@@ -148,19 +163,22 @@ def main() -> int:
     parser.add_argument("--label", default="", help="suffix for the result files")
     parser.add_argument("--out", default=os.path.join(REPO, "results"))
     args = parser.parse_args()
-    tree = os.path.abspath(args.tree or CORPORA[args.corpus])
+    tree = os.path.abspath(args.tree or CORPORA[args.corpus](args.cache))
     if not os.path.isdir(tree):
         raise SystemExit(f"bench: corpus tree {tree} not found (tools/fetch_debian_kernel.py fetches it)")
+    roots = Roots(cache=args.cache)
+    source = roots.path(tree)
     if args.subset != "all":
         tree = stage_subset(tree, args.subset)
         atexit.register(shutil.rmtree, os.path.dirname(tree), True)
+        roots = roots.plus({"<staged>": os.path.dirname(tree)})
     found = discover(tree)
     info_bytes = sum(debug_info_bytes(i.path) for i in found.items)
     result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "corpus": args.corpus, "subset": args.subset, "tree": tree, "files": len(found.items),
+              "corpus": args.corpus, "subset": args.subset, "tree": source, "files": len(found.items),
               "exports": found.export_count, "debug_info_mib": round(info_bytes / 2**20, 1),
               "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
-              "command": " ".join(sys.argv), "runs": []}
+              "command": roots.command(["python", *sys.argv]), "runs": []}
     configs = [(semantics, int(jobs)) for semantics in args.semantics.split(",")
                for jobs in args.jobs.split(",")]
     best: dict[tuple[str, int], dict] = {}
@@ -173,13 +191,13 @@ def main() -> int:
         for semantics, jobs in configs:
             print(f"bench: round {round_number}: batchver --jobs {jobs} --semantics {semantics} ...",
                   file=sys.stderr)
-            run = run_batchver(tree, jobs, semantics, [])
+            run = run_batchver(tree, jobs, semantics, [], roots)
             walls[(semantics, jobs)].append(run["wall_seconds"])
             if (semantics, jobs) not in best or run["wall_seconds"] < best[(semantics, jobs)]["wall_seconds"]:
                 best[(semantics, jobs)] = run
         if args.reference:
             print(f"bench: round {round_number}: upstream reference ...", file=sys.stderr)
-            current = run_reference(args.reference, found.items, args.reference_timeout, skip)
+            current = run_reference(args.reference, found.items, args.reference_timeout, skip, roots)
             ref_walls.append(current["wall_seconds"])
             if ref is None or current["wall_seconds"] < ref["wall_seconds"]:
                 ref = current

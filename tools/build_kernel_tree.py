@@ -50,6 +50,8 @@ import sys
 import tarfile
 import time
 
+from roots import default_cache  # tools/ is on sys.path as the script's dir
+
 #: Debian packages the kernel build needs on top of gcc and binutils.
 BUILD_DEPS = ["gcc", "make", "bc", "flex", "bison", "libelf-dev", "libdw-dev",
               "libssl-dev", "xz-utils", "cpio", "kmod"]
@@ -83,12 +85,6 @@ class BuildError(Exception):
 
 def log(msg: str) -> None:
     print(f"[build_kernel_tree] {msg}", file=sys.stderr, flush=True)
-
-
-def cache_root() -> str:
-    """Where batchver keeps large data by default (XDG cache convention)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "batchver")
 
 
 def run(cmd: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
@@ -252,10 +248,10 @@ def main() -> int:
         elif missing:
             raise BuildError("missing build dependencies: " + " ".join(missing)
                              + " (apt-get install them, or pass --install-deps)")
-        deb = find_deb(args.deb, args.package, cache_root())
+        deb = find_deb(args.deb, args.package, str(default_cache()))
         version = os.path.basename(deb).split("_")[1]
         dest = os.path.abspath(args.dest or os.path.join(
-            cache_root(), "kbuild", "linux-" + version.split("-")[0]))
+            default_cache(), "kbuild", "linux-" + version.split("-")[0]))
         src = os.path.join(dest, "src")
         build = os.path.join(dest, args.build_dir or "build")  # relative to DEST
         os.makedirs(build, exist_ok=True)

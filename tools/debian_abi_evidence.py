@@ -19,9 +19,12 @@ Inputs (fetch them first; the script is idempotent and skips what it has)::
     python tools/fetch_debian_kernel.py --version 6.12.115+deb12 --headers
     python tools/fetch_debian_kernel.py --version 6.12.117+deb12 --headers
 
-which unpack ``/work/cache/debian-<version>-cloud/root/usr/lib/debug/lib/
+which unpack ``<cache>/debian-<version>-cloud/root/usr/lib/debug/lib/
 modules/<release>/`` (vmlinux + kernel/**/*.ko) and copy Debian's
-``Module.symvers`` to ``/work/cache/debian-<version>-cloud/Module.symvers``.
+``Module.symvers`` to ``<cache>/debian-<version>-cloud/Module.symvers``;
+``<cache>`` is ``--cache``, by default $XDG_CACHE_HOME/batchver, else
+~/.cache/batchver.  Paths in the results are written relative to
+``<cache>``, ``<work>`` (``--work``) and ``<repo>`` (tools/roots.py).
 
 ``--modules-only`` versions only ``kernel/**/*.ko`` (through a mirror tree
 of symlinks without vmlinux) and leaves vmlinux's exports out of the table,
@@ -49,8 +52,10 @@ from batchver.symvers import ExportRecord, parse_symvers
 from batchver.gate.check import CheckResult, run_check
 from batchver.gate.formats import render
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when loaded by a test
+from roots import CACHE_HELP, Roots, default_cache  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
-CACHE = Path("/work/cache")
 FLAVOUR = "cloud-amd64"
 SAMPLE = 8  # example symbols listed per row
 # Kernel-generated export families, and what is known about how each is versioned.
@@ -107,14 +112,14 @@ def modules_mirror(tree: Path, dest: Path) -> Path:
     return mirror
 
 
-def batchver_run(tree: Path, out: Path, jobs: int, reuse: bool) -> dict:
+def batchver_run(tree: Path, out: Path, jobs: int, reuse: bool, roots: Roots) -> dict:
     """Version ``tree`` into ``out`` (or reuse it); return the run record."""
     record_path = out.with_name(out.name + ".run.json")
     if reuse and record_path.exists() and (out / "report.json").exists():
         record = json.loads(record_path.read_text())
         if not record["command"].startswith("python"):  # records of earlier tool versions
             record["command"] = "python " + record["command"]
-        if record.get("tree") == str(tree):
+        if record.get("tree") == roots.path(tree):
             log(f"reusing {out} ({record['seconds']:.0f} s when made)")
             return record
     command = [sys.executable, "-m", "batchver", "run", str(tree), "-o", str(out),
@@ -125,18 +130,18 @@ def batchver_run(tree: Path, out: Path, jobs: int, reuse: bool) -> dict:
     seconds = time.perf_counter() - start
     if status not in (0, 1):  # 1: some exports without DWARF, reported in report.json
         raise SystemExit(f"batchver run failed with status {status}")
-    record = {"tree": str(tree), "command": "python " + " ".join(command[1:]), "status": status,
+    record = {"tree": roots.path(tree), "command": roots.command(command), "status": status,
               "seconds": round(seconds, 1), "jobs": jobs}
     record_path.write_text(json.dumps(record, indent=1) + "\n")
     log(f"versioned {tree} in {seconds:.0f} s (status {status})")
     return record
 
 
-def code_identity() -> str:
+def code_identity(roots: Roots) -> str:
     """Which batchver made the numbers: version, and the git commit of the
     checkout it was imported from (with a note when it has local changes)."""
     package = Path(batchver.__file__).resolve().parent
-    text = f"batchver {batchver.__version__} ({package})"
+    text = f"batchver {batchver.__version__} ({roots.path(package)})"
     try:
         commit = subprocess.run(["git", "-C", str(package), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, check=True).stdout.strip()
@@ -313,7 +318,7 @@ def write_markdown(path: Path, data: dict) -> None:
         lines.append(f"| `{_md(row['key'])}` ({row['status']}) | {row['symbols']} | "
                      + "<br>".join(_md(d) for d in row["diff"][:2]) + " |")
     lines += ["", "## How this was made", "", "```sh", data["command"], "```", "",
-              f"- code: {data['code']}",
+              f"- code: `{data['code']}`",
               "- batchver runs: " + "; ".join(
                   f"{r['label']}: `{r['command']}` took {r['seconds']:.0f} s with --jobs "
                   f"{r['jobs']}" for r in data["runs"]),
@@ -345,10 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--old", default="6.12.115", help="baseline release (default: %(default)s)")
     parser.add_argument("--new", default="6.12.117", help="current release (default: %(default)s)")
-    parser.add_argument("--cache", type=Path, default=CACHE,
-                        help="where fetch_debian_kernel.py unpacked them (default: %(default)s)")
-    parser.add_argument("--work", type=Path, default=CACHE / "evidence",
-                        help="batchver outputs and mirror trees (default: %(default)s)")
+    parser.add_argument("--cache", type=Path, default=default_cache(),
+                        help=f"where fetch_debian_kernel.py unpacked them (default: {CACHE_HELP})")
+    parser.add_argument("--work", type=Path,
+                        help="batchver outputs and mirror trees (default: <cache>/evidence)")
     parser.add_argument("--results", type=Path, default=REPO / "results",
                         help="where the table, HTML and screenshot go (default: %(default)s)")
     parser.add_argument("--modules-only", action="store_true",
@@ -358,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="reuse batchver outputs already in WORK for the same trees")
     parser.add_argument("--chromium", help="browser binary (default: chromium from PATH)")
     ns = parser.parse_args(argv)
+    ns.work = ns.work or ns.cache / "evidence"
+    roots = Roots({"<work>": ns.work}, ns.cache)
     old, new = Release(ns.old), Release(ns.new)
     for rel in (old, new):
         for path in (rel.tree(ns.cache), rel.symvers(ns.cache)):
@@ -372,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             tree = modules_mirror(tree, ns.work / "trees" / scope_tag)
         out = ns.work / "out" / f"{rel.release}-{scope_tag}"
         out.parent.mkdir(parents=True, exist_ok=True)
-        record = batchver_run(tree, out, ns.jobs, ns.reuse)
+        record = batchver_run(tree, out, ns.jobs, ns.reuse, roots)
         runs.append({"label": f"{rel.version}", **record})
         outs.append(out)
     log("running batchver check")
@@ -382,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     ns.results.mkdir(parents=True, exist_ok=True)
     stem = f"debian-{old.version}-to-{new.version.rsplit('.', 1)[-1]}"
     html = ns.results / f"check-{stem}.html"
-    html.write_text(render(result, "html"))
+    html.write_text(roots.html(render(result, "html")))
     log(f"wrote {html} ({html.stat().st_size >> 10} KiB; check took {check_seconds:.0f} s)")
 
     old_g = by_name(parse_symvers(str(old.symvers(ns.cache)), zero_is_unknown=True),
@@ -406,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                   else "every export (vmlinux and modules)"),
         "counts": {k: len(v) for k, v in groups.items()},
         **({"modules_subset": {k: len(v) for k, v in subset.items()}} if subset else {}),
-        "html": str(html.relative_to(REPO)) if html.is_relative_to(REPO) else str(html),
+        "html": roots.path(html),
         "not_compared": table["not_compared"],
         "exports": table["exports"],
         "dwarf_only_causes": cause_table(result, groups["dwarf_only"]),
@@ -424,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         "toolchain": {side.label: {"compilers": side.provenance.compilers,
                                    "dwarf_versions": side.provenance.dwarf_versions}
                       for side in (result.baseline, result.current)},
-        "runs": runs, "code": code_identity(), "command": command.strip(),
+        "runs": runs, "code": code_identity(roots), "command": roots(command.strip()),
         "inputs_sha256": {f"{r.version} Module.symvers": sha256(r.symvers(ns.cache))
                           for r in (old, new)},
     }

@@ -32,8 +32,7 @@ import subprocess
 import sys
 import tempfile
 
-DEFAULT_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-                             "batchver")
+from roots import CACHE_HELP, default_cache  # tools/ is on sys.path as the script's dir
 
 
 def system_sources() -> list[str]:
@@ -105,8 +104,8 @@ def main() -> int:
     parser.add_argument("--arch", default="arm64")
     parser.add_argument("--flavour", default="cloud-arm64")
     parser.add_argument("--version", default="6.12.117+deb12")
-    parser.add_argument("--cache", default=DEFAULT_CACHE,
-                        help="where the apt state and the kernel go (default: %(default)s)")
+    parser.add_argument("--cache", default=str(default_cache()),
+                        help=f"where the apt state and the kernel go (default: {CACHE_HELP})")
     args = parser.parse_args()
     release = f"{args.version}-{args.flavour}"
     dest = os.path.join(args.cache, f"debian-{release}")

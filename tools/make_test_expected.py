@@ -35,14 +35,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when loaded by conftest
+from roots import default_cache  # noqa: E402
+
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 BUILT = DATA / "built"
 CORPUS = DATA / "corpus"
 
 
 def default_reference() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "batchver" / "upstream" / "gendwarfksyms"
+    return default_cache() / "upstream" / "gendwarfksyms"
 
 
 def manifest() -> dict:

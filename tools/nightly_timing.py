@@ -13,6 +13,11 @@ what was reused.  Writes ``RESULTS/nightly-timing-<date>.json`` and ``.md``
 
     python tools/nightly_timing.py                   # Debian 6.12.117 cloud, whole tree
     python tools/nightly_timing.py --modules-only    # without vmlinux, labelled as such
+
+The default trees are the ones tools/fetch_debian_kernel.py unpacks under
+``<cache>`` ($XDG_CACHE_HOME/batchver, else ~/.cache/batchver; ``--cache``);
+``--tree`` and ``--donor`` override them.  Paths in the results are written
+relative to ``<cache>``, ``<work>`` (``--work``) and ``<repo>`` (tools/roots.py).
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 
+from roots import CACHE_HELP, Roots, default_cache  # tools/ is on sys.path as the script's dir
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEBUG = "/work/cache/debian-{v}-cloud/root/usr/lib/debug/lib/modules/{v}+deb12-cloud-amd64"
-DEFAULT_TREE = DEBUG.format(v="6.12.117")
-DEFAULT_DONOR = DEBUG.format(v="6.12.115")
+DEBUG = "debian-{v}-cloud/root/usr/lib/debug/lib/modules/{v}+deb12-cloud-amd64"  # under the cache
+TREE_VERSION, DONOR_VERSION = "6.12.117", "6.12.115"
 DEFAULT_MODULE = "kernel/fs/nfs/nfs.ko"
 RATIO_LIMIT = 0.05
 
@@ -83,7 +90,7 @@ def nightly_command(config: str) -> list[str]:
             "sys.exit(nightly_main(sys.argv[1:]))", config, "--explain-cache"]
 
 
-def timed_run(label: str, config: str, outroot: str, log_dir: str) -> dict:
+def timed_run(label: str, config: str, outroot: str, log_dir: str, roots: Roots) -> dict:
     """Run one nightly; return its outside wall time and its history line."""
     command = nightly_command(config)
     log = os.path.join(log_dir, f"{label}.log")
@@ -96,8 +103,8 @@ def timed_run(label: str, config: str, outroot: str, log_dir: str) -> dict:
         record = json.loads(handle.readlines()[-1])
     print(f"{label}: {wall:.1f} s, exit {status}, status {record['status']}, cache "
           f"{record['cache']['hits']}/{record['cache']['lookups']}", file=sys.stderr, flush=True)
-    return {"label": label, "command": shlex.join(command), "exit": status,
-            "wall_seconds": round(wall, 3), "history": record, "log": log}
+    return {"label": label, "command": roots.command(command), "exit": status,
+            "wall_seconds": round(wall, 3), "history": roots.data(record), "log": roots.path(log)}
 
 
 def summarise(runs: list[dict], meta: dict) -> str:
@@ -142,16 +149,24 @@ def summarise(runs: list[dict], meta: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tree", default=DEFAULT_TREE, help="linked debug tree (default: Debian 6.12.117 cloud)")
-    parser.add_argument("--donor", default=DEFAULT_DONOR,
-                        help="tree the replacement module is taken from (default: Debian 6.12.115 cloud)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", default=str(default_cache()),
+                        help=f"fetch_debian_kernel.py's cache root (default: {CACHE_HELP})")
+    parser.add_argument("--tree", help=f"linked debug tree (default: <cache>/{DEBUG.format(v=TREE_VERSION)})")
+    parser.add_argument("--donor", help="tree the replacement module is taken from "
+                                        f"(default: <cache>/{DEBUG.format(v=DONOR_VERSION)})")
     parser.add_argument("--module", default=DEFAULT_MODULE, help=f"module to replace (default {DEFAULT_MODULE})")
     parser.add_argument("--modules-only", action="store_true", help="leave vmlinux out (labelled so)")
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    parser.add_argument("--work", default="/tmp/batchver-nightly-timing", help="staging, outputs, cache, logs")
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "batchver-nightly-timing"),
+                        help="staging, outputs, cache, logs (default: %(default)s)")
     parser.add_argument("--results", default=os.path.join(REPO, "results"), help="where the summary goes")
     ns = parser.parse_args()
+    ns.tree = ns.tree or os.path.join(ns.cache, DEBUG.format(v=TREE_VERSION))
+    ns.donor = ns.donor or os.path.join(ns.cache, DEBUG.format(v=DONOR_VERSION))
+    roots = Roots({"<work>": ns.work}, ns.cache)
     replacement = os.path.join(ns.donor, ns.module)
     if not os.path.isfile(replacement) or not os.path.isfile(os.path.join(ns.tree, ns.module)):
         parser.error(f"{ns.module} must exist in both --tree and --donor")
@@ -166,15 +181,16 @@ def main() -> int:
     tree_name = "debian-cloud-modules" if ns.modules_only else "debian-cloud"
     config = os.path.join(ns.work, "nightly.yaml")
     write_config(config, tree_name, staged, outroot, ns.jobs)
-    runs = [timed_run("full", config, outroot, logs), timed_run("unchanged", config, outroot, logs)]
+    runs = [timed_run("full", config, outroot, logs, roots), timed_run("unchanged", config, outroot, logs, roots)]
     target = os.path.join(staged, ns.module)
     os.unlink(target)
     os.symlink(os.path.realpath(replacement), target)
-    runs.append(timed_run("one-module-replaced", config, outroot, logs))
+    runs.append(timed_run("one-module-replaced", config, outroot, logs, roots))
     date = datetime.now(timezone.utc)
     meta = {
         "label": "Debian 6.12.117 cloud debug tree, " + scope, "scope": scope,
-        "source": ns.tree, "staged": staged, "donor": ns.donor, "replaced": ns.module,
+        "source": roots.path(ns.tree), "staged": roots.path(staged), "donor": roots.path(ns.donor),
+        "replaced": ns.module,
         "jobs": ns.jobs or os.cpu_count(), "date": date.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at end "
                    f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine)",
@@ -191,6 +207,10 @@ def main() -> int:
     from batchver.cli.nightly import history_main
     trend = os.path.join(ns.results, "trend-example.html")
     history_main([outroot, "--html", trend])
+    with open(trend, encoding="utf-8") as handle:
+        page = roots.html(handle.read())
+    with open(trend, "w", encoding="utf-8") as handle:
+        handle.write(page)
     from browser import screenshot  # tools/ is on sys.path when this runs as a script
     screenshot(trend, os.path.join(ns.results, "trend-example.png"))
     print(f"ratio {meta['ratio']:.4f}; wrote {stem}.json and .md", file=sys.stderr)
