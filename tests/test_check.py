@@ -555,7 +555,7 @@ def test_bad_rules(builds, tmp_path, capsys):
     yaml_rules = tmp_path / "rules.yaml"
     yaml_rules.write_text("rules:\n  - symbol: x\n    verdict: fail\n  - symbol: y\n"
                           "    changes: [exploded]\n    verdict: warn\n")
-    assert f"{yaml_rules}:4: unknown change kind(s) exploded" in _error(
+    assert f"{yaml_rules}:5: rules[1].changes[0]: expected one of removed, crc_changed, " in _error(
         capsys, "--baseline", builds.out("base"), builds.out("base"), "--rules", str(yaml_rules))
 
 
@@ -697,13 +697,13 @@ def test_report_json_not_utf8_or_too_deep(builds, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("rules: [{symbol: [a], verdict: fail}]", "1: symbol must be one string, got a list"),
-    ("rules: [{symbol: null, verdict: fail}]", "1: symbol must be one string, got nothing"),
+    ("rules: [{symbol: [a], verdict: fail}]", "1: rules[0].symbol: expected one string, got a list"),
+    ("rules: [{symbol: null, verdict: fail}]", "1: rules[0].symbol: expected one string, got nothing (null)"),
     ("rules: [{symbol: a, changes: [{a: 1}], verdict: fail}]",
-     "1: a change kind must be one string, got a mapping"),
-    ("rules: [{? [a, b] : c, verdict: fail}]", "1: a key must be one string, got a list"),
-    ("rules:\n  - symbol: a\n    verdict: fail\n    symbol: b\n", "4: symbol given twice"),
-    ("rules: [{symbol: a, verdict: [fail]}]", "1: verdict must be one string, got a list"),
+     "1: rules[0].changes[0]: expected one string, got a mapping"),
+    ("rules: [{? [a, b] : c, verdict: fail}]", "1: rules[0]: expected a key name, got a list"),
+    ("rules:\n  - symbol: a\n    verdict: fail\n    symbol: b\n", "4: rules[0].symbol: duplicate key (first given on line 2)"),
+    ("rules: [{symbol: a, verdict: [fail]}]", "1: rules[0].verdict: expected one string, got a list"),
 ])
 def test_yaml_rules_of_the_wrong_shape(tmp_path, capsys, text, message):
     symvers = tmp_path / "Module.symvers"

@@ -56,6 +56,7 @@ from batchver.errors import InputError
 from batchver.symvers import ExportRecord
 from batchver.gate.classify import CHANGE_KINDS, SymbolChange
 from batchver.gate.globs import GlobIndex
+from batchver.yamlschema import Bad, Checker, Key, Reader, list_of, shown, yaml_problem
 
 VERDICTS = ("pass", "warn", "fail")
 _RANK = {"none": -1, "pass": 0, "warn": 1, "fail": 2}
@@ -178,78 +179,75 @@ def parse_text_rules(path: str, text: str) -> list[Rule]:
     return rules
 
 
-_YAML_KEYS = {"symbol", "module", "namespace", "changes", "verdict"}
-
-
-def _scalar(path: str, node: yaml.Node, what: str) -> str:
-    """A YAML value that must be one plain string (a pattern, a verdict, a
-    change kind or a key), as written: ``symbol: 2024*`` is the pattern
-    ``2024*``, and a list, a mapping or an empty value is an error, not a
-    pattern made of its Python spelling."""
+def _pattern(node: yaml.Node, base: str) -> str:
+    """A pattern, verdict or change kind as written: one plain string
+    (``symbol: 2024*`` is the pattern ``2024*``); a list, a mapping or an
+    empty value is an error, not a pattern made of its Python spelling."""
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":null") or not node.value:
-        got = ("a list" if isinstance(node, yaml.SequenceNode) else
-               "a mapping" if isinstance(node, yaml.MappingNode) else "nothing")
-        raise InputError(path, f"{what} must be one string, got {got}", node.start_mark.line + 1)
+        raise Bad(f"expected one string, got {shown(node)}")
     return node.value
 
 
-def _mapping(path: str, node: yaml.MappingNode, allowed: set[str], what: str) -> dict[str, yaml.Node]:
-    """A YAML mapping's values by key; unknown and repeated keys are errors."""
-    found: dict[str, yaml.Node] = {}
-    for key_node, value in node.value:
-        key = _scalar(path, key_node, "a key")
-        line = key_node.start_mark.line + 1
-        if key not in allowed:
-            raise InputError(path, f"unknown {what} key {key} (allowed: "
-                                   f"{', '.join(sorted(allowed))})", line)
-        if key in found:
-            raise InputError(path, f"{key} given twice", line)
-        found[key] = value
-    return found
+def _one_of(options: tuple[str, ...], fold: bool = False) -> Checker:
+    def check(node: yaml.Node, base: str) -> str:
+        value = _pattern(node, base)
+        value = value.lower() if fold else value
+        if value not in options:
+            raise Bad(f"expected one of {', '.join(options)}, got {shown(node)}")
+        return value
+    return check
+
+
+_RULE_KEYS: dict[str, Key] = {
+    "symbol": Key(_pattern), "module": Key(_pattern), "namespace": Key(_pattern),
+    "changes": Key(list_of(_one_of(CHANGE_KINDS), "change kinds", allow_single=True,
+                           non_empty=True)),
+    "verdict": Key(_one_of(VERDICTS, fold=True), required=True),
+}
+_TOP_KEYS: dict[str, Key] = {
+    "rules": Key(lambda node, base: node, required=True),  # each rule checked below
+    "version": Key(lambda node, base: node),
+}
 
 
 def parse_yaml_rules(path: str, text: str) -> list[Rule]:
-    """The YAML form: a ``rules`` list of mappings (see the module doc)."""
+    """The YAML form: a ``rules`` list of mappings (see the module doc),
+    checked node by node like a nightly config (:mod:`batchver.yamlschema`);
+    the first problem by line is the error."""
+    reader = Reader(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise InputError(path, f"not valid YAML: {exc.problem}", line) from None
-    if not isinstance(root, yaml.MappingNode):
-        raise InputError(path, "expected a mapping with a 'rules' list", 1)
-    top = _mapping(path, root, {"rules", "version"}, "top-level")
+    except yaml.YAMLError as exc:
+        problem = yaml_problem(path, exc)
+        raise InputError(path, problem.message, problem.line) from None
+    if root is None:
+        raise InputError(path, "empty; expected a mapping with a 'rules' list")
+    top, _ = reader.mapping(root, "", _TOP_KEYS, "a mapping with a 'rules' list")
     node = top.get("rules")
-    if not isinstance(node, yaml.SequenceNode):
-        raise InputError(path, "'rules' must be a list", (node or root).start_mark.line + 1)
     rules = []
-    for item in node.value:
-        line = item.start_mark.line + 1
-        if not isinstance(item, yaml.MappingNode):
-            raise InputError(path, "each rule must be a mapping", line)
-        data = _mapping(path, item, _YAML_KEYS, "rule")
-        verdict = _scalar(path, data["verdict"], "verdict").lower() if "verdict" in data else ""
-        if verdict not in VERDICTS:
-            raise InputError(path, f"verdict must be one of {', '.join(VERDICTS)}, got "
-                                   f"{verdict or 'none'}", line)
-        matchers = {k: _scalar(path, data[k], k) for k in ("symbol", "module", "namespace")
-                    if k in data}
-        if not matchers:
-            raise InputError(path, "a rule needs at least one of symbol, module, namespace", line)
-        changes = None
-        if "changes" in data:
-            listed_node = data["changes"]
-            listed = [_scalar(path, n, "a change kind") for n in
-                      (listed_node.value if isinstance(listed_node, yaml.SequenceNode)
-                       else [listed_node])]
-            wrong = [c for c in listed if c not in CHANGE_KINDS]
-            if wrong or not listed:
-                raise InputError(path, f"unknown change kind(s) {', '.join(wrong) or '(none)'} "
-                                       f"(known: {', '.join(CHANGE_KINDS)})", line)
-            changes = frozenset(listed)
-        text_form = " ".join(f"{k}={v}" for k, v in matchers.items())
-        if changes is not None:
-            text_form += f" changes={','.join(sorted(changes))}"
-        rules.append(Rule(f"{path}:{line}", f"{text_form} {verdict}", verdict, matchers, changes))
+    if node is not None and not isinstance(node, yaml.SequenceNode):
+        reader.problem(node, "rules", f"expected a list of rules, got {shown(node)}")
+    elif node is not None:
+        for index, item in enumerate(node.value):
+            label = f"rules[{index}]"
+            before = len(reader.problems)
+            values, lines = reader.mapping(item, label, _RULE_KEYS, "a mapping with a 'verdict'")
+            matchers = {k: values[k] for k in ("symbol", "module", "namespace") if k in values}
+            if isinstance(item, yaml.MappingNode) and not matchers:
+                reader.problem(item, label, "expected at least one of symbol, module, namespace")
+            if len(reader.problems) > before:
+                continue
+            changes = frozenset(values["changes"]) if "changes" in values else None
+            verdict = values["verdict"]
+            text_form = " ".join(f"{k}={v}" for k, v in matchers.items())
+            if changes is not None:
+                text_form += f" changes={','.join(sorted(changes))}"
+            rules.append(Rule(f"{path}:{lines['']}", f"{text_form} {verdict}", verdict, matchers,
+                              changes))
+    if reader.problems:
+        first = min(reader.problems, key=lambda p: (p.line or 0, p.key))
+        raise InputError(path, f"{first.key}: {first.message}" if first.key else first.message,
+                         first.line)
     return rules
 
 

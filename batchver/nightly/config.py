@@ -19,13 +19,15 @@ name the same ``FILE:LINE``).
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import yaml
+
+from batchver.yamlschema import (Bad, Key, Problem, Reader, choice, list_of, scalar, shown, string,
+                                 yaml_problem)
 
 #: check report formats ``batchver check`` can write, with the file each goes to
 REPORT_FILES = {"text": "check.txt", "json": "check.json", "junit": "check.junit.xml",
@@ -38,20 +40,6 @@ ON_FAILURE = ("continue", "stop")
 PREVIOUS = "previous"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
 _SCHEDULER = re.compile(r"(tcp|tls)://[^\s:/]+:\d{1,5}\Z")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a config, and where."""
-
-    file: str
-    line: int | None
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
 class ConfigError(Exception):
@@ -113,220 +101,95 @@ class NightlyConfig:
         return f"{self.file}:{self.lines.get(key, 1)}: {key}"
 
 
-class _Bad(Exception):
-    """A value check failed; the message says what was expected.  ``node``
-    and ``suffix`` point at the offending item when it is inside a list."""
-
-    def __init__(self, message: str, node: yaml.Node | None = None, suffix: str = ""):
-        super().__init__(message)
-        self.node = node
-        self.suffix = suffix
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-_SCALARS = yaml.SafeLoader("")  # only used to resolve scalar nodes to Python values
-
-
-def _scalar(node: yaml.Node) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        return node  # callers check the kind they need
-    return _SCALARS.construct_object(node, deep=True)
-
-
-def _shown(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    value = _scalar(node)
-    return "nothing (null)" if value is None else repr(value)
-
-
-# -- value checkers: node -> value, raising _Bad("expected ...") -------------
-Checker = Callable[[yaml.Node, str], Any]
-
-
-def _string(node: yaml.Node, base: str) -> str:
-    value = _scalar(node)
-    if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"expected a non-empty string, got {_shown(node)}")
-    return value
-
-
 def _path(node: yaml.Node, base: str) -> str:
-    return os.path.normpath(os.path.join(base, os.path.expanduser(_string(node, base))))
+    return os.path.normpath(os.path.join(base, os.path.expanduser(string(node, base))))
 
 
 def _bool(node: yaml.Node, base: str) -> bool:
-    value = _scalar(node)
+    value = scalar(node)
     if not isinstance(value, bool):
-        raise _Bad(f"expected true or false, got {_shown(node)}")
+        raise Bad(f"expected true or false, got {shown(node)}")
     return value
 
 
 def _count(node: yaml.Node, base: str) -> int:
-    value = _scalar(node)
+    value = scalar(node)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _Bad(f"expected a whole number >= 0 (0 = all cores), got {_shown(node)}")
+        raise Bad(f"expected a whole number >= 0 (0 = all cores), got {shown(node)}")
     return value
 
 
 def _seconds(node: yaml.Node, base: str) -> float:
-    value = _scalar(node)
+    value = scalar(node)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise _Bad(f"expected a number of seconds > 0, got {_shown(node)}")
+        raise Bad(f"expected a number of seconds > 0, got {shown(node)}")
     return float(value)
 
 
-def _choice(*options: str) -> Checker:
-    def check(node: yaml.Node, base: str) -> str:
-        value = _scalar(node)
-        if value not in options:
-            raise _Bad(f"expected one of {', '.join(options)}, got {_shown(node)}")
-        return value
-    return check
-
-
 def _name(node: yaml.Node, base: str) -> str:
-    value = _scalar(node)
+    value = scalar(node)
     if not isinstance(value, str) or not _NAME.match(value):
-        raise _Bad("expected a flavour name of letters, digits, '.', '_', '+' or '-' "
-                   f"(it names the output directory), got {_shown(node)}")
+        raise Bad("expected a flavour name of letters, digits, '.', '_', '+' or '-' "
+                   f"(it names the output directory), got {shown(node)}")
     return value
 
 
 def _scheduler(node: yaml.Node, base: str) -> str:
-    value = _scalar(node)
+    value = scalar(node)
     if not isinstance(value, str) or not _SCHEDULER.match(value):
-        raise _Bad(f"expected a Dask scheduler address tcp://HOST:PORT (or tls://), got {_shown(node)}")
+        raise Bad(f"expected a Dask scheduler address tcp://HOST:PORT (or tls://), got {shown(node)}")
     return value
 
 
 def _cache(node: yaml.Node, base: str) -> str | None:
-    if _scalar(node) is False:
+    if scalar(node) is False:
         return None
     try:
         return _path(node, base)
-    except _Bad:
-        raise _Bad(f"expected a directory path, or false for no cache, got {_shown(node)}") from None
+    except Bad:
+        raise Bad(f"expected a directory path, or false for no cache, got {shown(node)}") from None
 
 
 def _baseline(node: yaml.Node, base: str) -> str:
-    value = _string(node, base)
+    value = string(node, base)
     return PREVIOUS if value == PREVIOUS else _path(node, base)
 
 
-def _list_of(item: Checker, what: str, allow_single: bool, non_empty: bool = False) -> Checker:
-    """A list whose items all pass ``item`` (or, if allowed, one bare item)."""
-    def check(node: yaml.Node, base: str) -> list:
-        if isinstance(node, yaml.SequenceNode):
-            items = node.value
-            if non_empty and not items:
-                raise _Bad(f"expected a non-empty list of {what}, got an empty list")
-        elif allow_single and isinstance(node, yaml.ScalarNode):
-            items = [node]
-        else:
-            raise _Bad(f"expected a list of {what}, got {_shown(node)}")
-        values = []
-        for position, child in enumerate(items):
-            try:
-                values.append(item(child, base))
-            except _Bad as exc:
-                raise _Bad(str(exc), child, f"[{position}]") from None
-        return values
-    return check
-
-
-@dataclass(frozen=True)
-class _Key:
-    check: Checker
-    required: bool = False
-
-
-_TREE_KEYS: dict[str, _Key] = {
-    "name": _Key(_name, required=True),
-    "path": _Key(_path),
-    "command": _Key(_string),
-    "timeout": _Key(_seconds),
-    "kind": _Key(_choice(*KINDS)),
-    "vmlinux": _Key(_path),
-    "semantics": _Key(_choice(*SEMANTICS)),
-    "stable": _Key(_bool),
-    "symtypes": _Key(_bool),
-    "baseline": _Key(_baseline),
-    "stablelist": _Key(_list_of(_path, "file paths", allow_single=True)),
-    "rules": _Key(_path),
+_TREE_KEYS: dict[str, Key] = {
+    "name": Key(_name, required=True),
+    "path": Key(_path),
+    "command": Key(string),
+    "timeout": Key(_seconds),
+    "kind": Key(choice(*KINDS)),
+    "vmlinux": Key(_path),
+    "semantics": Key(choice(*SEMANTICS)),
+    "stable": Key(_bool),
+    "symtypes": Key(_bool),
+    "baseline": Key(_baseline),
+    "stablelist": Key(list_of(_path, "file paths", allow_single=True)),
+    "rules": Key(_path),
 }
 
-_TOP_KEYS: dict[str, _Key] = {
-    "output": _Key(_path),
-    "jobs": _Key(_count),
-    "stable": _Key(_bool),
-    "cache": _Key(_cache),
-    "reports": _Key(_list_of(_choice(*REPORT_FILES), "report formats", allow_single=False,
+_TOP_KEYS: dict[str, Key] = {
+    "output": Key(_path),
+    "jobs": Key(_count),
+    "stable": Key(_bool),
+    "cache": Key(_cache),
+    "reports": Key(list_of(choice(*REPORT_FILES), "report formats", allow_single=False,
                              non_empty=True)),
-    "backend": _Key(_choice(*BACKENDS)),
-    "scheduler": _Key(_scheduler),
-    "on_failure": _Key(_choice(*ON_FAILURE)),
-    "trees": _Key(lambda node, base: node, required=True),  # checked by _Reader.trees
+    "backend": Key(choice(*BACKENDS)),
+    "scheduler": Key(_scheduler),
+    "on_failure": Key(choice(*ON_FAILURE)),
+    "trees": Key(lambda node, base: node, required=True),  # checked by Reader.trees
 }
 
 
-class _Reader:
-    """Walks the composed document, collecting problems instead of stopping."""
-
-    def __init__(self, file: str):
-        self.file = file
-        self.base = os.path.dirname(os.path.abspath(file))
-        self.problems: list[Problem] = []
-
-    def problem(self, where: yaml.Node | int | None, key: str, message: str) -> None:
-        """Record a problem at a node or a line number."""
-        line = _line(where) if isinstance(where, yaml.Node) else where
-        self.problems.append(Problem(self.file, line, key, message))
-
-    def mapping(self, node: yaml.Node, label: str, schema: dict[str, _Key],
-                what: str) -> tuple[dict[str, Any], dict[str, int]]:
-        """Check one mapping against its schema: values by key and their lines."""
-        values: dict[str, Any] = {}
-        lines: dict[str, int] = {}
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, label, f"expected {what}, got {_shown(node)}")
-            return values, {"": _line(node)}
-        prefix = f"{label}." if label else ""
-        for key_node, value_node in node.value:
-            key = _scalar(key_node)
-            if not isinstance(key, str):
-                self.problem(key_node, label or "(top level)",
-                             f"expected a key name, got {_shown(key_node)}")
-                continue
-            if key in lines:
-                self.problem(key_node, prefix + key, f"duplicate key (first given on line {lines[key]})")
-                continue
-            lines[key] = _line(key_node)
-            if key not in schema:
-                close = difflib.get_close_matches(key, schema, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                self.problem(key_node, prefix + key,
-                             f"unknown key{hint}; expected one of: {', '.join(sorted(schema))}")
-                continue
-            try:
-                values[key] = schema[key].check(value_node, self.base)
-            except _Bad as exc:
-                self.problem(exc.node or value_node, prefix + key + exc.suffix, str(exc))
-                values[key] = None
-        for key, spec in schema.items():
-            if spec.required and key not in lines:
-                self.problem(node, label or "(top level)", f"missing required key '{key}'")
-        lines[""] = _line(node)  # the mapping's own line, for messages about it as a whole
-        return values, lines
+class _Reader(Reader):
+    """The generic reader plus the one nightly-only check: the trees list."""
 
     def trees(self, node: yaml.Node, defaults: dict[str, Any]) -> list[TreeConfig]:
         if not isinstance(node, yaml.SequenceNode) or not node.value:
-            self.problem(node, "trees", f"expected a non-empty list of trees, got {_shown(node)}")
+            self.problem(node, "trees", f"expected a non-empty list of trees, got {shown(node)}")
             return []
         trees = []
         seen: dict[str, int] = {}
@@ -373,7 +236,7 @@ def load_config(file: str, *, check_paths: bool = False) -> NightlyConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(file, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_problem(file, exc)]) from None
+        raise ConfigError([yaml_problem(file, exc)]) from None
     if document is None:
         raise ConfigError([Problem(file, None, "", "empty config; expected a mapping with a 'trees' list")])
     values, lines = reader.mapping(document, "", _TOP_KEYS, "a mapping with a 'trees' list")
@@ -395,18 +258,6 @@ def load_config(file: str, *, check_paths: bool = False) -> NightlyConfig:
     if reader.problems:
         raise ConfigError(sorted(reader.problems, key=lambda p: (p.line or 0, p.key)))
     return config
-
-
-def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
-    """PyYAML's error as one line: where it gave up, what it was doing."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    message = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if mark is not None:
-        message += f" (column {mark.column + 1})"
-    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    if context and context_mark is not None:
-        message += f", {context} started at line {context_mark.line + 1}"
-    return Problem(file, mark.line + 1 if mark is not None else None, "", f"malformed YAML: {message}")
 
 
 def missing_paths(config: NightlyConfig, tree: TreeConfig, *, before_command: bool) -> list[Problem]:
