@@ -30,6 +30,7 @@ from batchver.cli import main as cli_main
 from batchver.elf.exports import Export, linked_exports
 from batchver.elf.file import ElfObject
 from batchver.tree.linked import addressed_names
+from batchver.tree.outputs import summary_lines
 
 from .conftest import CORPUS, run_dropin, symbol_list, symver_by_name
 
@@ -54,8 +55,7 @@ def export_symbol(sym: str, gpl: bool = False, namespace: str = "", *, addressab
     ``.export_symbol`` entry (discarded when the module is linked)."""
     lines = [f"extern __typeof__({sym}) {sym};"]
     if addressable:
-        lines.append(f'static void * __attribute__((used, section(".discard.addressable"))) '
-                     f"{addressable} = (void *)(unsigned long)&{sym};")
+        lines.append(addressable_variable(sym, addressable))
     if pointer:
         lines.append(f'static __typeof__({sym}) * __gendwarfksyms_ptr_{sym} '
                      f'__attribute__((used, section(".discard.gendwarfksyms"))) = &{sym};')
@@ -63,6 +63,12 @@ def export_symbol(sym: str, gpl: bool = False, namespace: str = "", *, addressab
                  f'.asciz \\"{"GPL" if gpl else ""}\\"\\n.ascii \\"{namespace}\\\\0\\"\\n'
                  f'.balign 8\\n.quad {sym}\\n.previous");')
     return "\n".join(lines) + "\n"
+
+
+def addressable_variable(sym: str, name: str) -> str:
+    """``__ADDRESSABLE(sym)``: a static pointer to it, named ``name``."""
+    return (f'static void * __attribute__((used, section(".discard.addressable"))) '
+            f"{name} = (void *)(unsigned long)&{sym};")
 
 
 def ksymtab(exports: list[Export], layout: str) -> str:
@@ -277,7 +283,14 @@ GUESSED = """struct gstate { int a; };
 int g_defined(struct gstate *s) { return s->a; }
 extern int g_asm(struct gstate *s);
 int g_user(struct gstate *s) { return g_asm(s); }
-"""
+int g_twice(struct gstate *s) { return -s->a; }
+""" + export_symbol("g_twice", addressable="__UNIQUE_ID_addressable_g_twice_3")
+
+# Another CU takes g_twice's address the way EXPORT_SYMBOL does (as
+# KCFI_REFERENCE would): which of the two exported it is a guess.
+GUESSED_OTHER = """struct gstate;
+int g_twice(struct gstate *s);
+""" + addressable_variable("g_twice", "__UNIQUE_ID_addressable_g_twice_8") + "\n"
 
 GUESSED_ASM = """.text
 .globl g_asm
@@ -292,22 +305,26 @@ def test_guessed_cus_are_named(tmp_path, cc):
     # g_defined is exported without any marker in its CU (so the defining
     # CU is a guess); g_asm is an assembler export only declared in C.
     user = compile_c(tmp_path, "drivers/g/user.c", GUESSED)
+    other = compile_c(tmp_path, "drivers/g/other.c", GUESSED_OTHER)
     (tmp_path / "drivers/g/asm.S").write_text(GUESSED_ASM)
     asm = tmp_path / "drivers/g/asm.o"
     subprocess.run(["gcc", "-c", "-g", "-o", str(asm), "drivers/g/asm.S"], check=True, cwd=tmp_path)
-    exports = [Export("g_asm", False, ""), Export("g_defined", True, "")]
+    exports = [Export("g_asm", False, ""), Export("g_defined", True, ""), Export("g_twice", False, "")]
     module = link_module(tmp_path, tmp_path / "tree" / "kernel" / "drivers" / "g" / "g.ko",
-                         [user, asm], exports, "7.x")
+                         [user, other, asm], exports, "7.x")
     rc, report, rows = run_tree(module.parent.parent.parent.parent, tmp_path / "out")
     caveats = report["files"][0]["not_as_kbuild"]
-    assert set(caveats) == {"g_asm", "g_defined"}
-    assert caveats["g_asm"].startswith("no CU defines it or holds its EXPORT_SYMBOL")
-    assert caveats["g_defined"].startswith("no CU holds its EXPORT_SYMBOL")
-    assert report["counts"]["not_as_kbuild"] == 2
+    assert caveats == {
+        "g_asm": "no CU defines it or holds its EXPORT_SYMBOL (an assembler export?): versioned from "
+                 "a declaration in drivers/g/user.c",
+        "g_defined": "no CU holds its EXPORT_SYMBOL (no __gendwarfksyms_ptr_ or __ADDRESSABLE "
+                     "variable): versioned in its defining CU drivers/g/user.c",
+        "g_twice": "EXPORT_SYMBOL markers in 2 CUs (drivers/g/user.c, drivers/g/other.c): versioned "
+                   "in the first"}
+    assert report["counts"]["not_as_kbuild"] == 3
     assert report["exports"]["drivers/g/g:g_asm"]["not_as_kbuild"] == caveats["g_asm"]
-    from batchver.tree.outputs import summary_lines
-    assert any(line.startswith("possibly not kbuild's CRC for 2 export(s) of kernel/drivers/g/g.ko")
-               and "g_asm, g_defined" in line for line in summary_lines(report))
+    assert any(line == "possibly not kbuild's CRC for 3 export(s) of kernel/drivers/g/g.ko (see "
+               "report.json): g_asm, g_defined, g_twice" for line in summary_lines(report))
 
 
 # --- 4. Rust: the crate is the object kbuild versions ----------------------

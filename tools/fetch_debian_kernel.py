@@ -329,13 +329,13 @@ def fetch_headers(apt: PrivateApt, pkg: str, dest: Path, delete_deb: bool) -> Pa
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
-        description="Download a Debian linux-image-*-dbg package (and with --headers the "
-                    "Module.symvers of its linux-headers package) through a private apt "
+        description="Download a Debian linux-image-*-dbg package (and with --headers the\n"
+                    "Module.symvers of its linux-headers package) through a private apt\n"
                     "configuration and unpack it into a cache directory.",
-        epilog="Examples: %(prog)s --headers   |   "
-               "%(prog)s --version 7.3.4+deb13 --headers   |   "
-               "%(prog)s --version 7.3.4+deb13 --suite trixie-backports --cache DIR   |   "
-               "%(prog)s --version 7.3.4+deb13 --list-versions",
+        epilog="examples:\n  %(prog)s --headers\n"
+               "  %(prog)s --version 7.3.4+deb13 --headers\n"
+               "  %(prog)s --version 7.3.4+deb13 --suite trixie-backports --cache DIR\n"
+               "  %(prog)s --version 7.3.4+deb13 --mirror URI --list-versions",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", default=DEFAULT_VERSION,
                     help="Debian kernel ABI version, as in the package name, e.g. 7.3.4+deb13 "
