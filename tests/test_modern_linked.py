@@ -363,15 +363,17 @@ def rust_module(directory: Path, crate: Path, exported_in_c: list[str]) -> tuple
     semantics; returns the module and its CRCs by name."""
     exports_o = compile_c(directory, "rust/exports.c", rust_exports_c(exported_in_c))
     names = rust_exports(crate)
+    # rust/exports.c first: its int declarations come first in DWARF order.
     module = link_module(directory, directory / "tree" / "kernel" / "rust" / "rsmod.ko",
-                         [crate, exports_o], [Export(n, True, "") for n in names], "7.x")
+                         [exports_o, crate], [Export(n, True, "") for n in names], "7.x")
     rc, report, rows = run_tree(module.parent.parent.parent, directory / "out")
     assert rc == 0
     assert report["counts"]["not_as_kbuild"] == 0
     # The crate's CU, never rust/exports.c, whose pointers and __ADDRESSABLE
     # variables declare every export as an int.
+    assert unit_names(module)[0] == "rust/exports.c"
     assert {report["exports"][f"rust/rsmod:{n}"]["versioned_in"].split(":")[1] for n in names} == {
-        unit_names(module)[0]}
+        unit_names(module)[1]}
     return module, {n: rows[n] for n in names}
 
 
@@ -399,6 +401,19 @@ def test_rust_crate_versioned_with_its_exports(tmp_path, cc):
         assert live == want
 
 
+# rustc describes a method only as a declaration inside its type (the code
+# is a DIE pointing at it by DW_AT_specification, with no name): the crate
+# is still the unit to version it in, never rust/exports.c's int.
+RUST_METHOD = """
+pub struct Counter { pub hits: u64, pub name: &'static str }
+
+impl Counter {
+    #[inline(never)]
+    pub fn bump(&mut self, by: u64) -> u64 { self.hits += by; self.hits }
+}
+"""
+
+
 def test_rust_crate_built_now_with_v0_names(tmp_path, cc):
     # As the kernel builds crates: v0 mangling (C identifiers, so
     # rust/exports.c exports every symbol) and one codegen unit.  rustc's
@@ -407,14 +422,14 @@ def test_rust_crate_built_now_with_v0_names(tmp_path, cc):
     rustc = shutil.which("rustc")
     if rustc is None:
         pytest.skip("rustc is not installed")
-    shutil.copyfile(CORPUS / "fixtures" / "rusty.rs", tmp_path / "rusty.rs")
+    (tmp_path / "rusty.rs").write_text((CORPUS / "fixtures" / "rusty.rs").read_text() + RUST_METHOD)
     crate = tmp_path / "rust" / "rusty.o"
     crate.parent.mkdir()
     subprocess.run([rustc, "--emit=obj", "-g", "-C", "opt-level=1", "-C", "symbol-mangling-version=v0",
                     "-C", "codegen-units=1", "--crate-type=lib", "-o", str(crate), "rusty.rs"],
                    check=True, cwd=tmp_path)
     names = rust_exports(crate)
-    assert any(n.startswith("_R") for n in names)
+    assert "_RNvMCs" in " ".join(names) and any(n.endswith("7Counter4bump") for n in names)
     _, crcs = rust_module(tmp_path, crate, names)
     rc, out, err = run_dropin([crate], symbol_list(names))
     assert rc == 0, err

@@ -19,9 +19,13 @@ module offers both:
      since 6.5 whatever its configuration;
   3. else, as for a Rust crate (one object, one CU, versioned by
      ``rust/Makefile`` with the crate's own exported symbols), the CU that
-     defines it; a unit kbuild never versions although it exports
-     (``rust/exports.c``) is passed over in steps 1 and 2;
-  4. else the first CU declaring it.
+     defines it;
+  4. else the first CU declaring it (rustc describes a method as a
+     declaration inside its type, so this is also how a crate's methods
+     are found).
+
+  A unit kbuild never versions although it exports (``rust/exports.c``,
+  which declares every Rust export as an ``int``) is passed over.
 
   Steps 3 and 4 are guesses for C: an export they version, or one whose
   marker sits in several CUs, is named in :attr:`Assignment.caveats`, so a
@@ -174,7 +178,7 @@ def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> Assignme
     caveats: dict[str, str] = {}
     for name, kinds in found.items():
         for kind in KINDS:
-            units = [u for u in kinds.get(kind, ()) if not (kind in MARKERS and u.unversioned)]
+            units = [u for u in kinds.get(kind, ()) if not u.unversioned]
             if units:
                 chosen[name] = units[0].index
                 why = _caveat(kind, units, kinds)
@@ -195,9 +199,10 @@ def _caveat(kind: str, units: list[UnitCandidates], kinds: dict[str, list[UnitCa
             return ""
         return (f"EXPORT_SYMBOL markers in {len(units)} CUs ({', '.join(u.name for u in units[:3])}"
                 f"{', ...' if len(units) > 3 else ''}): versioned in the first")
-    exported_elsewhere = any(kinds.get(marker) for marker in MARKERS)
-    if kind == "definitions" and (units[0].rust or exported_elsewhere):
-        return ""  # a Rust crate or helper object, versioned on its own by rust/Makefile
+    if units[0].rust:
+        return ""  # a Rust crate, versioned on its own by rust/Makefile (methods are declarations)
+    if kind == "definitions" and any(kinds.get(marker) for marker in MARKERS):
+        return ""  # exported from an unversioned unit: a helper object, versioned on its own
     if kind == "definitions":
         return (f"no CU holds its EXPORT_SYMBOL (no {SYMBOL_PTR_PREFIX} or __ADDRESSABLE variable): "
                 f"versioned in its defining CU {units[0].name}")
