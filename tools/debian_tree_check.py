@@ -70,6 +70,24 @@ def crcs(path: str) -> dict[tuple[str, str], str]:
     return out
 
 
+def modules_mirror(tree: str, mirror: str) -> str:
+    """The tree without vmlinux: its ``.ko`` files linked at the same
+    relative paths (module names come from those paths)."""
+    for root, _, files in os.walk(tree):
+        for name in files:
+            if name.endswith(".ko"):
+                rel = os.path.relpath(os.path.join(root, name), tree)
+                os.makedirs(os.path.dirname(os.path.join(mirror, rel)), exist_ok=True)
+                os.symlink(os.path.join(root, name), os.path.join(mirror, rel))
+    return mirror
+
+
+def only_modules(symvers: str, out: str) -> str:
+    with open(symvers) as src, open(out, "w") as dst:
+        dst.writelines(line for line in src if line.split("\t")[2:3] != ["vmlinux"])
+    return out
+
+
 class Redact:
     """Writes a machine's paths as the named roots the docs use."""
 
@@ -124,6 +142,9 @@ def main() -> int:
     parser.add_argument("--reference", help="upstream gendwarfksyms, for the --semantics file check")
     parser.add_argument("--reference-skip", default="vmlinux", help="modules not given to upstream "
                         "(comma-separated; empty for none; default: %(default)s)")
+    parser.add_argument("--modules-only", action="store_true",
+                        help="leave vmlinux out of every run (it is most of the time: on a shared "
+                             "machine the modules alone fit where the whole tree does not)")
     parser.add_argument("--out", default=os.path.join(REPO, "results"))
     args = parser.parse_args()
     dest = dest_dir(args.cache, args.version, args.flavour)
@@ -135,14 +156,22 @@ def main() -> int:
     symvers = args.symvers or str(dest / "Module.symvers")
     release = os.path.basename(tree.rstrip("/"))
     work = tempfile.mkdtemp(prefix="tree-check-")
-    redact = Redact({tree: "$TREE", str(args.cache): "<cache>", work: "$OUT",
+    if args.modules_only:
+        tree_modules = modules_mirror(tree, os.path.join(work, "modules"))
+        symvers = only_modules(symvers, os.path.join(work, "Module.symvers.modules"))
+    else:
+        tree_modules = tree
+    redact = Redact({tree: "$TREE", os.path.join(work, "modules"): "$TREE_MODULES", str(args.cache): "<cache>",
+                     work: "$OUT",
                      os.path.dirname(args.reference or ""): "<upstream>"})
     result: dict = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     "tree": redact(tree), "release": release, "jobs": args.jobs,
+                    "vmlinux": "left out (--modules-only)" if args.modules_only else "included",
                     "cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
 
     out = os.path.join(work, "kbuild")
-    cmd = [sys.executable, "-m", "batchver", "run", tree, "-o", out, "--jobs", str(args.jobs), "--quiet"]
+    cmd = [sys.executable, "-m", "batchver", "run", tree_modules, "-o", out, "--jobs", str(args.jobs),
+           "--quiet"]
     status, wall, peak, _ = timed_run(cmd)
     with open(os.path.join(out, "report.json")) as handle:
         report = json.load(handle)
@@ -164,10 +193,10 @@ def main() -> int:
 
     if args.reference:
         out_file = os.path.join(work, "file")
-        cmd = [sys.executable, "-m", "batchver", "run", tree, "-o", out_file, "--jobs",
+        cmd = [sys.executable, "-m", "batchver", "run", tree_modules, "-o", out_file, "--jobs",
                str(args.jobs), "--semantics", "file", "--quiet"]
         _, wall, _, _ = timed_run(cmd)
-        check = reference_check(args.reference, tree, crcs(os.path.join(out_file, "Module.symvers")),
+        check = reference_check(args.reference, tree_modules, crcs(os.path.join(out_file, "Module.symvers")),
                                 set(filter(None, args.reference_skip.split(","))))
         result["file_semantics"] = {"command": redact.command(cmd), "wall_seconds": round(wall, 1),
                                     **check, "load_average_after": os.getloadavg()}
@@ -188,7 +217,7 @@ def write_markdown(path: str, result: dict, args: argparse.Namespace) -> None:
              f"Date: {result['date']}; {result['cpus']} CPUs; load average (1, 5, 15 min) before: "
              f"{', '.join(f'{x:.1f}' for x in result['load_average_before'])}, after the kbuild run: "
              f"{', '.join(f'{x:.1f}' for x in run['load_average_after'])} (other jobs shared the machine)",
-             "", f"Command: `{run['command']}`", "",
+             "", f"vmlinux: {result['vmlinux']}", "", f"Command: `{run['command']}`", "",
              f"* exit status {run['exit_status']}, wall time {run['wall_seconds']} s with "
              f"--jobs {args.jobs}; peak RSS of the largest process {run['peak_rss_mib_largest_process']} "
              f"MiB, of a worker {run['peak_worker_rss_mib']} MiB",
@@ -214,6 +243,7 @@ def write_markdown(path: str, result: dict, args: argparse.Namespace) -> None:
                  f"--cache <cache> && python tools/debian_tree_check.py --version {args.version} "
                  f"--cache <cache> --jobs {args.jobs}"
                  + (" --reference <upstream>/gendwarfksyms" if args.reference else "")
+                 + (" --modules-only" if args.modules_only else "")
                  + (f" --reference-skip '{args.reference_skip}'" if args.reference and
                     args.reference_skip != "vmlinux" else "") + "`\n")
     with open(path, "w") as handle:
