@@ -169,6 +169,12 @@ def main() -> int:
                     "vmlinux": "left out (--modules-only)" if args.modules_only else "included",
                     "cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
 
+    # Export lists of the whole tree (vmlinux too), read without versioning.
+    found = sorted((e.name, i.module, e.export_type, e.namespace) for i in discover(tree).items
+                   for e in i.exports)
+    debian = columns(args.symvers or str(dest / "Module.symvers"))
+    result["columns_whole_tree"] = {"ours": len(found), "debian": len(debian), "equal": found == debian}
+
     out = os.path.join(work, "kbuild")
     cmd = [sys.executable, "-m", "batchver", "run", tree_modules, "-o", out, "--jobs", str(args.jobs),
            "--quiet"]
@@ -207,7 +213,7 @@ def main() -> int:
         json.dump(result, handle, indent=1)
         handle.write("\n")
     write_markdown(base + ".md", result, args)
-    return 0 if result["columns"]["equal"] else 1
+    return 0 if result["columns"]["equal"] and result["columns_whole_tree"]["equal"] else 1
 
 
 def write_markdown(path: str, result: dict, args: argparse.Namespace) -> None:
@@ -230,9 +236,12 @@ def write_markdown(path: str, result: dict, args: argparse.Namespace) -> None:
              f"* exports versioned by a guess, not in a CU holding their EXPORT_SYMBOL (named in "
              f"report.json `not_as_kbuild`): {guessed}"
              + (f" ({', '.join(f'{k}: {len(v)}' for k, v in run['not_as_kbuild'].items())})" if guessed else ""),
-             f"* symbol/module/export type/namespace columns vs Debian's Module.symvers: "
+             f"* symbol/module/export type/namespace columns of this run vs Debian's Module.symvers: "
              f"{result['columns']['ours']} rows vs {result['columns']['debian']}, "
-             f"identical: {result['columns']['equal']}"]
+             f"identical: {result['columns']['equal']}",
+             f"* the same columns for the whole tree, vmlinux included (export lists as discovery "
+             f"reads them): {result['columns_whole_tree']['ours']} rows vs "
+             f"{result['columns_whole_tree']['debian']}, identical: {result['columns_whole_tree']['equal']}"]
     if "file_semantics" in result:
         fs = result["file_semantics"]
         lines.append(f"* `--semantics file` (`{fs['command']}`) vs upstream gendwarfksyms run niced on each "
