@@ -14,7 +14,7 @@
    vmlinux``, the default, leaves out the one that takes upstream half an
    hour) and counts CRCs that are equal.
 
-Writes ``results/debian-<release>-tree-check.json`` and ``.md``; paths in
+Writes ``results/debian-<release>-tree-check[-modules].json`` and ``.md``; paths in
 them are written relative to ``$TREE``, ``<cache>`` and ``<upstream>``.
 
     python tools/fetch_debian_kernel.py --version 7.3.4+deb13 --headers
@@ -208,7 +208,7 @@ def main() -> int:
                                     **check, "load_average_after": os.getloadavg()}
 
     os.makedirs(args.out, exist_ok=True)
-    base = os.path.join(args.out, f"debian-{release}-tree-check")
+    base = os.path.join(args.out, f"debian-{release}-tree-check" + ("-modules" if args.modules_only else ""))
     with open(base + ".json", "w") as handle:
         json.dump(result, handle, indent=1)
         handle.write("\n")
