@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 
 from batchver.cli import main as cli_main
-from batchver.dwarf.reader import DwarfReader
+from batchver.dwarf.reader import COMPILE_AFTER, DwarfReader
 from batchver.elf.exports import Export, linked_exports
 from batchver.elf.file import ElfObject
-from batchver.tree.linked import addressed_names
+from batchver.tree.linked import addressed_names, scan_units
 from batchver.tree.outputs import summary_lines
 
 from .conftest import CORPUS, run_dropin, symbol_list, symver_by_name
@@ -368,7 +368,7 @@ def rust_module(directory: Path, crate: Path, exported_in_c: list[str]) -> tuple
                          [exports_o, crate], [Export(n, True, "") for n in names], "7.x")
     rc, report, rows = run_tree(module.parent.parent.parent, directory / "out")
     assert rc == 0
-    assert report["counts"]["not_as_kbuild"] == 0
+    assert [f["not_as_kbuild"] for f in report["files"]] == [{}]
     # The crate's CU, never rust/exports.c, whose pointers and __ADDRESSABLE
     # variables declare every export as an int.
     assert unit_names(module)[0] == "rust/exports.c"
@@ -437,3 +437,17 @@ def test_rust_crate_built_now_with_v0_names(tmp_path, cc):
     live = reference(crate, names)
     if live is not None:
         assert live == crcs
+
+
+def test_rust_unit_seen_through_compiled_decoders(tmp_path, cc):
+    # A layout's decoder is compiled once DIEs of that layout were decoded
+    # often enough in a process; the compiled one must still read
+    # DW_AT_language, or a crate is taken for C once a run is under way.
+    crate = tmp_path / "rusty.o"
+    shutil.copyfile(RUSTY, crate)
+    for _ in range(COMPILE_AFTER + 2):
+        elf = ElfObject(str(crate))
+        try:
+            assert [scan.rust for scan in scan_units(DwarfReader(elf), [0])] == [True]
+        finally:
+            elf.close()
