@@ -187,7 +187,7 @@ def main() -> int:
         "peak_rss_mib_largest_process": round(peak, 1),
         "peak_worker_rss_mib": report["timing"]["peak_worker_rss_mib"],
         "stage_seconds": report["timing"]["stage_seconds"], "counts": report["counts"],
-        "split": {f["file"]: f["split_into"] for f in report["files"] if f["split_into"] > 1},
+        "split": report["timing"]["split_into"],
         "no_information": {f["file"]: f["no_information"] for f in report["files"] if f["no_information"]},
         "not_as_kbuild": {f["file"]: f.get("not_as_kbuild", {}) for f in report["files"]
                           if f.get("not_as_kbuild")},
