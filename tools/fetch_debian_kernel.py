@@ -49,6 +49,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from roots import default_cache  # tools/ is on sys.path as the script's dir
+
 DEFAULT_VERSION = "6.12.117+deb12"
 DEFAULT_FLAVOUR = "cloud-amd64"
 DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -63,12 +65,6 @@ class FetchError(Exception):
 
 def log(msg: str) -> None:
     print(f"[fetch_debian_kernel] {msg}", file=sys.stderr, flush=True)
-
-
-def default_cache() -> Path:
-    """``$XDG_CACHE_HOME/batchver``, else ``~/.cache/batchver``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "batchver"
 
 
 def dest_dir(cache: Path, version: str, flavour: str) -> Path:
