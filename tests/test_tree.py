@@ -96,7 +96,7 @@ def test_module_symvers_is_kbuild_per_object(tree, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["counts"] == {"files": 5, "failed_files": 0, "incomplete_files": 0, "skipped_files": 0,
                                 "modules": 3, "exports": 11,
-                                "versioned": 11, "no_information": 0, "failed_exports": 0}
+                                "versioned": 11, "no_information": 0, "failed_exports": 0, "not_as_kbuild": 0}
     assert report["exports"]["drivers/demo/demo:demo_queue"]["versioned_in"] == \
         "drivers/demo/demo_helper.o"
     assert report["toolchain"]["dwarf_versions"] == [5]

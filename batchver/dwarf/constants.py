@@ -51,6 +51,7 @@ DW_AT_name = 0x03
 DW_AT_byte_size = 0x0B
 DW_AT_bit_size = 0x0D
 DW_AT_stmt_list = 0x10
+DW_AT_language = 0x13
 DW_AT_discr_value = 0x16
 DW_AT_const_value = 0x1C
 DW_AT_producer = 0x25
@@ -68,6 +69,9 @@ DW_AT_linkage_name = 0x6E
 DW_AT_str_offsets_base = 0x72
 DW_AT_alignment = 0x88
 DW_AT_MIPS_linkage_name = 0x2007
+
+# -- DW_LANG (7.12, table 7.17) --------------------------------------------------
+DW_LANG_Rust = 0x1C
 
 # -- DW_FORM (7.5.6, table 7.6) ------------------------------------------------
 DW_FORM_addr = 0x01

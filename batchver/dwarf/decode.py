@@ -35,6 +35,7 @@ WANTED = frozenset((
     0x0B,  # byte_size
     0x0D,  # bit_size
     0x10,  # stmt_list
+    0x13,  # language (a Rust crate's unit, tree/linked.py)
     0x16,  # discr_value
     0x1C,  # const_value
     0x25,  # producer

@@ -11,9 +11,19 @@ Two sources, as the kernel has them:
   ``.export_symbol`` at all.  ``rust/Makefile`` exports every global symbol
   the object defines from a separate C file (``rust/exports.o``) and gives
   gendwarfksyms that same list, taken with ``nm`` (:func:`crate_exports`).
-* a linked module or ``vmlinux``: ``__ksymtab_<name>`` labels in the
-  ``__ksymtab`` or ``__ksymtab_gpl`` section, with the namespace string at
-  ``__kstrtabns_<name>`` (absent or empty for no namespace).
+* a linked module or ``vmlinux``: ``__ksymtab_<name>`` labels, with the
+  namespace string at ``__kstrtabns_<name>`` (absent or empty for no
+  namespace).  Where the export type lives depends on the kernel:
+
+  - up to 6.x, ``EXPORT_SYMBOL_GPL`` entries sit in their own section,
+    ``__ksymtab_gpl``, the others in ``__ksymtab``;
+  - since 7.x (``include/linux/export-internal.h``), every entry sits in
+    ``__ksymtab`` and modpost adds a byte ``__flags_<name>`` in
+    ``__kflagstab`` whose bit 0 (``KSYM_FLAG_GPL_ONLY``,
+    ``include/linux/module_symbol.h``) marks GPL-only exports.
+
+  The layout is read from what the file contains (a ``__kflagstab`` section
+  or not), so both kinds of kernel are understood without being told.
 """
 
 from __future__ import annotations
@@ -30,6 +40,9 @@ STB_GLOBAL = 1
 SHF_ALLOC = 0x2
 #: Compiler-made companions of a symbol that rust/Makefile leaves out.
 _RUST_EXPORT_SKIP = ("__pfx", "__cfi", "__odr_asan")
+FLAGS_PREFIX = "__flags_"
+KFLAGSTAB = "__kflagstab"
+KSYM_FLAG_GPL_ONLY = 1 << 0
 
 
 @dataclass(frozen=True, order=True)
@@ -91,10 +104,12 @@ def linked_exports(elf: ElfObject) -> list[Export]:
     if has_export_section(elf):
         return object_exports(elf)
     symbols = elf.symbols()
-    namespaces: dict[str, tuple[int, int]] = {}
+    labels: dict[str, dict[str, tuple[int, int]]] = {KSTRTABNS_PREFIX: {}, FLAGS_PREFIX: {}}
     for name, shndx, value, _ in symbols:
-        if name.startswith(KSTRTABNS_PREFIX):
-            namespaces[name[len(KSTRTABNS_PREFIX):]] = (shndx, value)
+        for prefix, found_at in labels.items():
+            if name.startswith(prefix):
+                found_at[name[len(prefix):]] = (shndx, value)
+    flagged = elf.section(KFLAGSTAB) is not None
     found: dict[str, Export] = {}
     for name, shndx, value, _ in symbols:
         if not name.startswith(KSYMTAB_PREFIX) or not 0 < shndx < len(elf.sections):
@@ -104,10 +119,23 @@ def linked_exports(elf: ElfObject) -> list[Export]:
             continue  # e.g. the __ksymtab_strings section symbol
         symbol = name[len(KSYMTAB_PREFIX):]
         namespace = ""
-        ns_at = namespaces.get(symbol)
+        ns_at = labels[KSTRTABNS_PREFIX].get(symbol)
         if ns_at is not None:
             where = elf.section_offset(*ns_at)
             if where is not None:
                 namespace = elf.cstring_at(*where)
-        found.setdefault(symbol, Export(symbol, section == "__ksymtab_gpl", namespace))
+        gpl = _flags(elf, symbol, labels[FLAGS_PREFIX].get(symbol)) & KSYM_FLAG_GPL_ONLY \
+            if flagged else section == "__ksymtab_gpl"
+        found.setdefault(symbol, Export(symbol, bool(gpl), namespace))
     return [found[n] for n in sorted(found)]
+
+
+def _flags(elf: ElfObject, symbol: str, at: tuple[int, int] | None) -> int:
+    """The ``__kflagstab`` byte of one export.  A 7.x file without it for
+    some export is damaged: guessing its export type would be wrong."""
+    where = elf.section_offset(*at) if at is not None else None
+    if where is None or where[0].name != KFLAGSTAB or where[1] >= len(elf.data(where[0])):
+        raise VersioningError("linked_exports", f"'{elf.path}': export {symbol} has no "
+                              f"{FLAGS_PREFIX}{symbol} byte in {KFLAGSTAB}", elf.path)
+    sec, offset = where
+    return elf.data(sec)[offset]

@@ -36,7 +36,7 @@ from batchver.atomic import atomic_write, file_kind, open_regular, read_regular,
 from batchver.tree.tasks import TaskResult
 
 _CHUNK = 1 << 20
-ENTRY_FORMAT = 2  # part of every key: entries of another layout are simply not found
+ENTRY_FORMAT = 3  # part of every key: entries of another layout are simply not found
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,11 +6,30 @@ Run on a linked file, upstream instead shares one type map across all CUs and
 takes the first matching DIE in DWARF order, which changes many CRCs.  This
 module offers both:
 
-* ``kbuild`` semantics: each export is versioned inside the CU that exported
-  it (the CU with its ``__gendwarfksyms_ptr_`` variable, else the CU with its
-  definition, else the first CU declaring it), with that CU's types only:
-  an upstream run restricted to one unit, which is what the per-object run
-  computes for a one-CU object.
+* ``kbuild`` semantics: each export is versioned inside the CU kbuild would
+  have run gendwarfksyms on, with that CU's types only (an upstream run
+  restricted to one unit, which is what the per-object run computes for a
+  one-CU object).  That CU is found from what ``EXPORT_SYMBOL`` leaves in
+  the exporting CU's DWARF (``include/linux/export.h``):
+
+  1. the ``__gendwarfksyms_ptr_<sym>`` variable (``CONFIG_GENDWARFKSYMS``);
+  2. else the static variable ``__ADDRESSABLE(sym)`` expands to,
+     ``__UNIQUE_ID___addressable_<sym><N>`` (6.x) or
+     ``__UNIQUE_ID_addressable_<sym>_<N>`` (7.x), there in every kernel
+     since 6.5 whatever its configuration;
+  3. else, as for a Rust crate (one object, one CU, versioned by
+     ``rust/Makefile`` with the crate's own exported symbols), the CU that
+     defines it;
+  4. else the first CU declaring it (rustc describes a method as a
+     declaration inside its type, so this is also how a crate's methods
+     are found).
+
+  A unit kbuild never versions although it exports (``rust/exports.c``,
+  which declares every Rust export as an ``int``) is passed over.
+
+  Steps 3 and 4 are guesses for C: an export they version, or one whose
+  marker sits in several CUs, is named in :attr:`Assignment.caveats`, so a
+  run reports it instead of calling a possibly wrong CRC "ok".
 * ``file`` semantics: upstream on the whole file.
 
 Units are independent under kbuild semantics, so a huge file is processed as
@@ -21,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from batchver.dwarf.constants import DW_AT_abstract_origin, DW_AT_declaration
+from batchver.dwarf.constants import DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_LANG_Rust
 from batchver.gendwarfksyms.gendwarfksyms import (
     Diagnostics, Options, Scopes, Versioner, read_addresses)
 from batchver.dwarf.reader import DwarfReader
@@ -29,13 +48,56 @@ from batchver.elf.file import ElfObject
 from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, Symbol, SymbolTable, UNPROCESSED
 from batchver.gendwarfksyms.dwarf import symbol_name
 
+# The variable ``__ADDRESSABLE(sym)`` defines in the exporting CU:
+# ``__UNIQUE_ID_`` pasted to ``__addressable_<sym>`` and ``__COUNTER__`` up to
+# 6.x, ``__UNIQUE_ID_addressable_<sym>_<counter>`` since 7.x (prefix, what
+# separates the symbol from the counter).
+ADDRESSABLE_FORMS = (("__UNIQUE_ID___addressable_", ""), ("__UNIQUE_ID_addressable_", "_"))
+
+# Units holding EXPORT_SYMBOLs that kbuild never runs gendwarfksyms on: rust/
+# Makefile sets ``skip_gendwarfksyms`` for ``exports.o``, whose
+# ``extern int sym; EXPORT_SYMBOL_GPL(sym)`` lines export the symbols of the
+# Rust crates and C helpers; those objects are versioned instead.
+UNVERSIONED_UNITS = ("rust/exports.c",)
+
+
+def addressed_names(name: str) -> list[str]:
+    """The symbols an ``__ADDRESSABLE`` variable's name can stand for: the
+    counter's length is unknown, so every split of the trailing digits (the
+    caller keeps those that are exports)."""
+    for prefix, separator in ADDRESSABLE_FORMS:
+        if not name.startswith(prefix):
+            continue
+        rest = name[len(prefix):]
+        digits = len(rest) - len(rest.rstrip("0123456789"))
+        out = []
+        for width in range(1, digits + 1):
+            head = rest[:-width]
+            if separator and head.endswith(separator):
+                head = head[:-len(separator)]
+            elif separator:
+                continue
+            if head:
+                out.append(head)
+        return out
+    return []
+
+
+def is_unversioned_unit(name: str | None) -> bool:
+    path = (name or "").replace("\\", "/")
+    return any(path == unit or path.endswith("/" + unit) for unit in UNVERSIONED_UNITS)
+
 
 @dataclass
 class UnitCandidates:
     """The names a unit could supply, split by how it supplies them."""
 
     index: int
+    name: str = ""
+    rust: bool = False  # a Rust crate: DW_AT_language is DW_LANG_Rust
+    unversioned: bool = False  # kbuild never versions this unit (UNVERSIONED_UNITS)
     pointers: set[str] = field(default_factory=set)
+    addressed: set[str] = field(default_factory=set)
     definitions: set[str] = field(default_factory=set)
     declarations: set[str] = field(default_factory=set)
     # Candidate DIEs in DWARF order, as upstream's search meets them: (own
@@ -45,6 +107,7 @@ class UnitCandidates:
     def keep(self, wanted: set[str]) -> None:
         """Drop what concerns no export (keeps results small)."""
         self.pointers &= wanted
+        self.addressed &= wanted
         self.definitions &= wanted
         self.declarations &= wanted
         self.ordered = [c for c in self.ordered
@@ -63,7 +126,10 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
     for index in indices:
         unit = reader.units[index]
         scopes.current = index
-        found = UnitCandidates(index)
+        cu = reader.unit_die(unit)
+        found = UnitCandidates(index, name=_unit_name(reader, index),
+                               rust=cu is not None and cu.udata(DW_AT_language) == DW_LANG_Rust)
+        found.unversioned = is_unversioned_unit(found.name)
         for die in scopes.walk_unit(unit):
             origin_key = die.ref(DW_AT_abstract_origin)
             origin = reader.die(origin_key) if origin_key is not None else None
@@ -76,6 +142,8 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
                     continue
                 if name.startswith(SYMBOL_PTR_PREFIX):
                     found.pointers.add(name[len(SYMBOL_PTR_PREFIX):])
+                elif addressed := addressed_names(name):
+                    found.addressed.update(addressed)
                 elif die.flag(DW_AT_declaration):
                     found.declarations.add(name)
                 else:
@@ -84,23 +152,67 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
     return out
 
 
-def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> tuple[dict[int, list[str]], list[str]]:
-    """Map each export to the unit that exported it; also return the names
-    no unit mentions (they get no version, as upstream)."""
+@dataclass
+class Assignment:
+    """Where kbuild semantics versions each export of a linked file."""
+
+    groups: dict[int, list[str]]  # unit index -> its exports, in the caller's order
+    missing: list[str]  # no unit mentions them: no version, as upstream
+    caveats: dict[str, str]  # export -> why its CRC may not be the one kbuild embeds
+
+
+MARKERS = ("pointers", "addressed")
+KINDS = MARKERS + ("definitions", "declarations")
+
+
+def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> Assignment:
+    """Map each export to the unit kbuild would have versioned it in (see
+    the module's docstring for the order of the rules)."""
     wanted = set(names)
-    chosen: dict[str, int] = {}
-    for kind in ("pointers", "definitions", "declarations"):
-        for scan in scans:
+    found: dict[str, dict[str, list[UnitCandidates]]] = {}
+    for scan in scans:
+        for kind in KINDS:
             for name in getattr(scan, kind) & wanted:
-                if name not in chosen:
-                    chosen[name] = scan.index
-        wanted -= chosen.keys()
+                found.setdefault(name, {}).setdefault(kind, []).append(scan)
+    chosen: dict[str, int] = {}
+    caveats: dict[str, str] = {}
+    for name, kinds in found.items():
+        for kind in KINDS:
+            units = [u for u in kinds.get(kind, ()) if not u.unversioned]
+            if units:
+                chosen[name] = units[0].index
+                why = _caveat(kind, units, kinds)
+                if why:
+                    caveats[name] = why
+                break
     groups: dict[int, list[str]] = {}
     for name in names:
         if name in chosen:
             groups.setdefault(chosen[name], []).append(name)
-    missing = [n for n in names if n not in chosen]
-    return groups, missing
+    return Assignment(groups, [n for n in names if n not in chosen], caveats)
+
+
+def _caveat(kind: str, units: list[UnitCandidates], kinds: dict[str, list[UnitCandidates]]) -> str:
+    """Why the unit chosen by rule ``kind`` may not be kbuild's ('' if it is)."""
+    if kind in MARKERS:
+        if len(units) == 1:
+            return ""
+        return (f"EXPORT_SYMBOL markers in {len(units)} CUs ({', '.join(u.name for u in units[:3])}"
+                f"{', ...' if len(units) > 3 else ''}): versioned in the first")
+    if units[0].rust:
+        return ""  # a Rust crate, versioned on its own by rust/Makefile (methods are declarations)
+    if kind == "definitions" and any(kinds.get(marker) for marker in MARKERS):
+        return ""  # exported from an unversioned unit: a helper object, versioned on its own
+    if kind == "definitions":
+        return (f"no CU holds its EXPORT_SYMBOL (no {SYMBOL_PTR_PREFIX} or __ADDRESSABLE variable): "
+                f"versioned in its defining CU {units[0].name}")
+    return (f"no CU defines it or holds its EXPORT_SYMBOL (an assembler export?): versioned from a "
+            f"declaration in {units[0].name}")
+
+
+def _unit_name(reader: DwarfReader, index: int) -> str:
+    cu = reader.unit_die(reader.units[index])
+    return (cu.name if cu is not None else None) or f"unit@{reader.units[index].offset:#x}"
 
 
 def _bare(name: str) -> str:
@@ -165,9 +277,7 @@ def version_unit_groups(reader: DwarfReader, path: str, groups: dict[int, list[s
         versioner = Versioner(groups[index], opts, diag)
         result = versioner.process_reader(reader, path, [index], scopes=scopes)
         versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
-        cu = reader.unit_die(reader.units[index])
-        unit_name = (cu.name if cu is not None else None) or f"unit@{reader.units[index].offset:#x}"
-        out.append(GroupResult(index, unit_name, versions, result.symtypes, diag.warnings,
+        out.append(GroupResult(index, _unit_name(reader, index), versions, result.symtypes, diag.warnings,
                                result.producers, result.stages))
         reader.forget()
     return out

@@ -48,6 +48,8 @@ from batchver.tree.scheduler import RunOptions, RunOutcome
 class Merged:
     rows: list[ExportRecord] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
+    # export key -> why its CRC may not be kbuild's (linked files, kbuild semantics)
+    caveats: dict[str, str] = field(default_factory=dict)
     # module -> its symtypes file's text, as the blocks it is made of (a
     # whole kernel's symtypes are hundreds of megabytes: not joined twice)
     symtypes: dict[str, list[str]] = field(default_factory=dict)
@@ -75,7 +77,9 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
         versions: dict[str, int | None] = {}
         origins: dict[str, str] = {}
         warnings: list[str] = []
+        caveats: dict[str, str] = {}
         for r in results:
+            caveats.update(r.caveats)
             versions.update(r.versions)
             origins.update(r.versioned_in)
             warnings.extend(r.warnings)
@@ -93,12 +97,15 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             merged.rows.append(ExportRecord(export.name, item.module, crc, export.export_type,
                                             export.namespace, status, origins.get(export.name),
                                             item.rel))
+            if crc is not None and export.name in caveats:
+                merged.caveats[f"{item.module}:{export.name}"] = caveats[export.name]
         merged.files.append({
             "file": item.rel, "module": item.module,
             "status": "failed" if error else ("incomplete" if missing else "ok"),
             "exports": len(item.exports),
             "versioned": len(item.exports) - len(missing) if not error else 0,
             "no_information": missing,
+            "not_as_kbuild": {} if error else {n: caveats[n] for n in sorted(caveats) if versions.get(n) is not None},
             "error": error,
             "warnings": sorted(set(warnings)),
             "cache": outcome.cache.get(item.rel, "off"),
@@ -146,6 +153,7 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
             "versioned": merged.count("ok"),
             "no_information": merged.count("no-information"),
             "failed_exports": merged.count("failed"),
+            "not_as_kbuild": len(merged.caveats),
         },
         "notes": discovery.notes,
         "files": merged.files,
@@ -153,7 +161,8 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         "exports": {r.key: {
             "symbol": r.symbol, "module": r.module, "crc": None if r.crc is None else f"0x{r.crc:08x}",
             "export_type": r.export_type, "namespace": r.namespace, "status": r.status,
-            "versioned_in": r.origin} for r in merged.rows},
+            "versioned_in": r.origin, **({"not_as_kbuild": merged.caveats[r.key]} if r.key in merged.caveats else {})}
+            for r in merged.rows},
         "timing": {
             "wall_seconds": round(outcome.wall_seconds, 3),
             "cache_hits": outcome.cache_hits,
@@ -338,4 +347,9 @@ def summary_lines(report: dict) -> list[str]:
             more = len(f["no_information"]) - 5
             lines.append(f"no DWARF for {len(f['no_information'])} export(s) of {f['file']}: {shown}"
                          + (f" (+{more} more)" if more > 0 else ""))
+        if f.get("not_as_kbuild"):
+            names = list(f["not_as_kbuild"])
+            more = len(names) - 5
+            lines.append(f"possibly not kbuild's CRC for {len(names)} export(s) of {f['file']} (see "
+                         f"report.json): {', '.join(names[:5])}" + (f" (+{more} more)" if more > 0 else ""))
     return lines

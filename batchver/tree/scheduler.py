@@ -37,8 +37,8 @@ from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.tree.linked import file_assignment, kbuild_assignment, unit_ranges
-from batchver.tree.tasks import (TaskResult, finish_file, run_file_range, run_linked_file, run_object,
-                    run_unit_groups, scan_file)
+from batchver.tree.tasks import (TaskResult, finish_file, note_assignment, run_file_range, run_linked_file,
+                                  run_object, run_unit_groups, scan_file)
 
 
 @dataclass
@@ -330,10 +330,10 @@ def _assign(items: list[WorkItem], scanned: dict[str, list[tuple[int, range, lis
         ordered = [scan for _, _, scans in parts for scan in scans]
         names = [e.name for e in item.exports]
         if opts.semantics == "kbuild":
-            groups, missing = kbuild_assignment(names, ordered)
-            outcome.results[item.rel] = [TaskResult(
-                item.rel, versions={n: None for n in missing},
-                warnings=[f"no information for symbol {n}" for n in missing])]
+            assignment = kbuild_assignment(names, ordered)
+            groups = assignment.groups
+            outcome.results[item.rel] = [TaskResult(item.rel)]
+            note_assignment(outcome.results[item.rel][0], assignment)
         else:
             groups, _ = _file_assignment(item, names, ordered)
             outcome.results[item.rel] = []

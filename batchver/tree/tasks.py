@@ -21,7 +21,7 @@ from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gcpause import collector_paused
-from batchver.tree.linked import UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
+from batchver.tree.linked import Assignment, UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
 
 
 @dataclass
@@ -38,6 +38,8 @@ class TaskResult:
     dwarf_versions: list[int] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None  # of an error that is not a VersioningError, for --debug
+    # export -> why its CRC may not be the one kbuild embeds (kbuild semantics)
+    caveats: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     part: int = 0
     stages: dict[str, float] = field(default_factory=dict)
@@ -131,6 +133,15 @@ def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates]
         return _describe(exc)
 
 
+def note_assignment(out: TaskResult, assignment: Assignment) -> None:
+    """Record what the assignment of a file's exports leaves unversioned or
+    uncertain, before its groups are versioned."""
+    for name in assignment.missing:
+        out.versions[name] = None
+        out.warnings.append(f"no information for symbol {name}")
+    out.caveats.update(assignment.caveats)
+
+
 @collector_paused()
 def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
                     groups: dict[int, list[str]] | None, part: int) -> TaskResult:
@@ -147,13 +158,11 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
             if groups is None:  # the whole file: its scan's walks serve the versioning too
                 clock = time.perf_counter()
                 scopes = Scopes(reader)
-                groups, missing = kbuild_assignment(
-                    names, scan_units(reader, range(len(reader.units)), scopes))
+                assignment = kbuild_assignment(names, scan_units(reader, range(len(reader.units)), scopes))
                 reader.forget()
                 out.stages["walk"] = time.perf_counter() - clock
-                for name in missing:
-                    out.versions[name] = None
-                    out.warnings.append(f"no information for symbol {name}")
+                note_assignment(out, assignment)
+                groups = assignment.groups
             out.dwarf_versions = sorted({u.version for u in reader.units})
             for group in version_unit_groups(reader, path, groups, stable, symtypes, scopes):
                 out.versions.update(group.versions)
