@@ -30,6 +30,7 @@ from batchver.cli import main as cli_main
 from .conftest import CORPUS, REPO, run_dropin
 
 CROSS = REPO / "tests" / "data" / "cross"
+FIXTURES = REPO / "tests" / "data" / "corpus" / "fixtures"  # kabi_cases.c, which kexports.c includes
 _spec = importlib.util.spec_from_file_location("build_cross_fixtures",
                                                REPO / "tools" / "build_cross_fixtures.py")
 cross = sys.modules.setdefault("build_cross_fixtures", importlib.util.module_from_spec(_spec))
@@ -198,8 +199,8 @@ def test_split_vmlinux(tmp_path):
     eu_strip, gcc = need("eu-strip"), need("gcc")
     build = tmp_path / "build"
     build.mkdir()
-    for name in ("kexports.c", "kabi_cases.c", "kabi_cases.h"):
-        shutil.copyfile(CROSS / name, build / name)
+    for source in (CROSS / "kexports.c", FIXTURES / "kabi_cases.c", FIXTURES / "kabi_cases.h"):
+        shutil.copyfile(source, build / source.name)
     (build / "vmlinux.c").write_text(VMLINUX_SOURCE)
     subprocess.run([gcc, "-O2", "-gdwarf-5", "-nostdlib", "-static", "-Wl,--build-id",
                     "-Wl,--defsym,asm_defined_helper=_start",

@@ -20,10 +20,13 @@ import argparse
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 from dataclasses import dataclass
 
 CROSS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "cross")
+# the kABI fixture the cross sources include, shared with the corpus fixtures
+FIXTURES = os.path.join(CROSS, "..", "corpus", "fixtures")
 SOURCE = "kexports.c"
 CFLAGS = ("-c", "-O2", "-gdwarf-5", "-fno-pic")
 # (license, namespace) of each export, as kexports.c declares them
@@ -62,16 +65,16 @@ TARGETS = (
 
 def compile_target(target: Target, dest: str) -> str:
     """Compile the fixture for ``target`` into ``dest``/<name>.o; return its
-    path.  Runs in a copy of the sources so the DWARF names the same
-    relative paths wherever it is built."""
+    path.  Compiles in a scratch copy of the sources, whose path the DWARF
+    records as ".", so the object is the same wherever it is built."""
     os.makedirs(dest, exist_ok=True)
-    for name in (SOURCE, "kabi_cases.c", "kabi_cases.h"):
-        if os.path.abspath(os.path.join(dest, name)) != os.path.abspath(os.path.join(CROSS, name)):
-            shutil.copyfile(os.path.join(CROSS, name), os.path.join(dest, name))
     obj = f"{target.name}.o"
-    prefix_map = f"-fdebug-prefix-map={os.path.abspath(dest)}=."
-    subprocess.run([target.compiler, *CFLAGS, prefix_map, "-o", obj, SOURCE], cwd=dest,
-                   check=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for folder, name in ((CROSS, SOURCE), (FIXTURES, "kabi_cases.c"), (FIXTURES, "kabi_cases.h")):
+            shutil.copyfile(os.path.join(folder, name), os.path.join(scratch, name))
+        subprocess.run([target.compiler, *CFLAGS, f"-fdebug-prefix-map={scratch}=.", "-o", obj,
+                        SOURCE], cwd=scratch, check=True)
+        shutil.move(os.path.join(scratch, obj), os.path.join(dest, obj))
     return os.path.join(dest, obj)
 
 
