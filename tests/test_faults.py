@@ -84,10 +84,10 @@ def batchver_process(*args, timeout: float = 120, **popen) -> subprocess.Complet
                           text=True, timeout=timeout, env=env, **popen)
 
 
-def one_line(stderr: str, *needles: str) -> str:
-    """The single error line of a run, which must name every needle."""
+def one_line(stderr: str, *needles: str, command: str = "run") -> str:
+    """The single error line of a command, which must name every needle."""
     assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if line.startswith("batchver run: ")]
+    lines = [line for line in stderr.splitlines() if line.startswith(f"batchver {command}: ")]
     assert len(lines) == 1, stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
@@ -558,3 +558,30 @@ def test_help_documents_every_exit_code():
     for phrase in ("Exit status: 0 outputs written", "; 1 outputs written but some file failed",
                    "; 2 bad arguments", "130 interrupted", "143 terminated", "--strict"):
         assert phrase in text, phrase
+
+
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "terminated")])
+def test_nightly_interrupted_while_versioning(busy_tree, tmp_path, signum, code, said):
+    """The nightly stops like `run`: one line, its exit code, and no run
+    directory of the tree it was versioning."""
+    config = tmp_path / "nightly.yaml"
+    config.write_text(f"output: out\njobs: 2\ncache: false\ntrees:\n  - name: busy\n"
+                      f"    path: {busy_tree}\n    semantics: file\n")
+    proc = subprocess.Popen([sys.executable, "-m", "batchver", "nightly", str(config), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the nightly ended before it could be interrupted"
+    if signum == signal.SIGINT:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code
+    one_line(err.decode(), said, "the tree in progress left no run directory", command="nightly")
+    busy = tmp_path / "out" / "busy"
+    assert not busy.exists() or os.listdir(busy) == []

@@ -12,6 +12,7 @@ import os
 import sys
 
 from batchver.atomic import atomic_write
+from batchver.cli.run import Terminated, terminate_as_exception
 from batchver.nightly.config import ConfigError, load_config
 from batchver.nightly.history import HISTORY_FILE, history_path, read_history
 from batchver.nightly.nightly import run_nightly
@@ -35,7 +36,8 @@ def nightly_main(args: list[str]) -> int:
                     "See docs/nightly.md for the config format.",
         epilog="Exit status: 0 every tree versioned (and its check passed); 1 a tree failed "
                "(could not be versioned, a file failed, or its check failed or had bad input); "
-               "2 invalid config or the history could not be written.")
+               "2 invalid config or the history could not be written; 130 interrupted (SIGINT), "
+               "143 terminated (SIGTERM).")
     parser.add_argument("config", metavar="CONFIG.yaml")
     parser.add_argument("-o", "--output", metavar="OUTROOT",
                         help="output root instead of the config's 'output' (relative to the "
@@ -63,7 +65,15 @@ def nightly_main(args: list[str]) -> int:
               f"(expected one of: {', '.join(t.name for t in config.trees)})", file=sys.stderr)
         return 2
     try:
-        result = run_nightly(config, trees=ns.tree, explain_cache=ns.explain_cache, quiet=ns.quiet)
+        with terminate_as_exception():
+            result = run_nightly(config, trees=ns.tree, explain_cache=ns.explain_cache,
+                                 quiet=ns.quiet)
+    except (KeyboardInterrupt, Terminated) as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"batchver nightly: {what}; trees finished before are in "
+              f"{history_path(config.output)}, the tree in progress left no run directory",
+              file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except OSError as exc:
         print(f"batchver nightly: cannot write the history {history_path(config.output)}: "
               f"{exc.strerror or exc}", file=sys.stderr)

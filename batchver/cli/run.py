@@ -78,7 +78,9 @@ class Terminated(BaseException):
 
 
 @contextlib.contextmanager
-def _terminate_as_exception() -> Iterator[None]:
+def terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` for the duration (commands
+    that write outputs unwind on it as on Ctrl-C)."""
     def raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
         raise Terminated()
 
@@ -107,7 +109,7 @@ def main(args: list[str]) -> int:
     opts = RunOptions(ns.jobs, ns.stable, ns.symtypes, ns.semantics, ns.split_mb << 20, ns.quiet,
                       ns.cache, backend="dask" if ns.scheduler else "loky", scheduler=ns.scheduler)
     try:
-        with _terminate_as_exception():
+        with terminate_as_exception():
             done = version_tree(ns.tree, ns.output, opts, kind=None if ns.kind == "auto" else ns.kind,
                                 vmlinux=ns.vmlinux, modules=ns.modules, on_discovered=show,
                                 on_written=lambda: written.append(True))
