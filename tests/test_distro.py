@@ -27,7 +27,7 @@ import zstandard
 
 from batchver.cli import main as cli_main
 
-from .conftest import CORPUS, REPO, run_dropin
+from .conftest import LOCAL_CORPUS, REPO, run_dropin
 
 CROSS = REPO / "tests" / "data" / "cross"
 FIXTURES = REPO / "tests" / "data" / "corpus" / "fixtures"  # kabi_cases.c, which kexports.c includes
@@ -36,9 +36,9 @@ _spec = importlib.util.spec_from_file_location("build_cross_fixtures",
 cross = sys.modules.setdefault("build_cross_fixtures", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(cross)
 
-DEBIAN = CORPUS / "debian-6.12.117-cloud"
+DEBIAN = LOCAL_CORPUS / "debian-6.12.117-cloud"  # the real modules the repository carries
 # real modules: one with namespaced exports (libeth), one per top directory
-MODULES = ("crypto/cast_common", "drivers/nvdimm/nd_virtio", "lib/lz4/lz4hc_compress",
+MODULES = ("crypto/cast_common", "drivers/nvdimm/nd_virtio", "drivers/comedi/drivers/ni_routing",
            "drivers/net/ethernet/intel/libeth/libeth")
 VERSION = "6.12.0-shape"
 COMPRESSORS = {".xz": lzma.compress, ".zst": zstandard.ZstdCompressor().compress,

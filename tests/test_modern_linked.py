@@ -33,7 +33,7 @@ from batchver.elf.file import ElfObject
 from batchver.tree.linked import addressed_names, scan_units
 from batchver.tree.outputs import summary_lines
 
-from .conftest import CORPUS, run_dropin, symbol_list, symver_by_name
+from .conftest import LOCAL_CORPUS, run_dropin, symbol_list, symver_by_name
 
 DATA = Path(__file__).resolve().parent / "data" / "modern-linked"
 
@@ -330,7 +330,7 @@ def test_guessed_cus_are_named(tmp_path, cc):
 
 # --- 4. Rust: the crate is the object kbuild versions ----------------------
 
-RUSTY = CORPUS / "fixtures" / "rusty.o"
+RUSTY = LOCAL_CORPUS / "fixtures" / "rusty.o"
 # What rust/Makefile's rust_exports lists for rusty.o (nm -p --defined-only,
 # T/R/D/B, no __pfx/__cfi/__odr_asan), in nm's order.
 RUSTY_EXPORTS = [
@@ -388,7 +388,7 @@ def unit_names(path: Path) -> list[str]:
 
 def test_rust_crate_versioned_with_its_exports(tmp_path, cc):
     if not RUSTY.is_file():
-        pytest.fail(f"shared fixture {RUSTY} missing (set BATCHVER_SHARED)")
+        pytest.fail(f"fixture {RUSTY} missing from the repository")
     assert rust_exports(RUSTY) == RUSTY_EXPORTS
     crate = tmp_path / "rust" / "rusty.o"
     crate.parent.mkdir()
@@ -422,7 +422,7 @@ def test_rust_crate_built_now_with_v0_names(tmp_path, cc):
     rustc = shutil.which("rustc")
     if rustc is None:
         pytest.skip("rustc is not installed")
-    (tmp_path / "rusty.rs").write_text((CORPUS / "fixtures" / "rusty.rs").read_text() + RUST_METHOD)
+    (tmp_path / "rusty.rs").write_text((LOCAL_CORPUS / "fixtures" / "rusty.rs").read_text() + RUST_METHOD)
     crate = tmp_path / "rust" / "rusty.o"
     crate.parent.mkdir()
     subprocess.run([rustc, "--emit=obj", "-g", "-C", "opt-level=1", "-C", "symbol-mangling-version=v0",
