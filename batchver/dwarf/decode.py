@@ -14,6 +14,21 @@ from __future__ import annotations
 
 import struct
 
+from batchver.dwarf.constants import (
+    DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
+    DW_AT_const_value, DW_AT_count, DW_AT_data_bit_offset, DW_AT_data_member_location,
+    DW_AT_decl_file, DW_AT_declaration, DW_AT_discr_value, DW_AT_encoding, DW_AT_language,
+    DW_AT_linkage_name, DW_AT_name, DW_AT_producer, DW_AT_sibling, DW_AT_stmt_list,
+    DW_AT_str_offsets_base, DW_AT_type, DW_AT_upper_bound, DW_FORM_GNU_addr_index,
+    DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt, DW_FORM_addr,
+    DW_FORM_addrx, DW_FORM_addrx1, DW_FORM_addrx2, DW_FORM_addrx3, DW_FORM_addrx4,
+    DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1,
+    DW_FORM_data16, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_exprloc, DW_FORM_flag,
+    DW_FORM_flag_present, DW_FORM_implicit_const, DW_FORM_line_strp, DW_FORM_loclistx,
+    DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8, DW_FORM_ref_addr, DW_FORM_ref_sig8,
+    DW_FORM_ref_sup4, DW_FORM_ref_sup8, DW_FORM_ref_udata, DW_FORM_rnglistx, DW_FORM_sdata,
+    DW_FORM_sec_offset, DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx,
+    DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.elf.file import UINT_CODES
 
@@ -23,35 +38,39 @@ MASK64 = (1 << 64) - 1
 CONST, REF, STR, FLAG, OTHER = range(5)
 
 # Sizes of forms whose size does not depend on the unit.
-FIXED_FORMS = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x0C: 1, 0x11: 1, 0x12: 2, 0x13: 4, 0x14: 8,
-               0x20: 8, 0x1E: 16, 0x19: 0, 0x21: 0, 0x1C: 4, 0x24: 8, 0x25: 1, 0x26: 2, 0x27: 3,
-               0x28: 4, 0x29: 1, 0x2A: 2, 0x2B: 3, 0x2C: 4}
-OFFSET_SIZED_FORMS = (0x0E, 0x1F, 0x17, 0x1D, 0x1F20, 0x1F21)
+FIXED_FORMS = {DW_FORM_data1: 1, DW_FORM_data2: 2, DW_FORM_data4: 4, DW_FORM_data8: 8,
+               DW_FORM_flag: 1, DW_FORM_ref1: 1, DW_FORM_ref2: 2, DW_FORM_ref4: 4, DW_FORM_ref8: 8,
+               DW_FORM_ref_sig8: 8, DW_FORM_data16: 16, DW_FORM_flag_present: 0,
+               DW_FORM_implicit_const: 0, DW_FORM_ref_sup4: 4, DW_FORM_ref_sup8: 8,
+               DW_FORM_strx1: 1, DW_FORM_strx2: 2, DW_FORM_strx3: 3, DW_FORM_strx4: 4,
+               DW_FORM_addrx1: 1, DW_FORM_addrx2: 2, DW_FORM_addrx3: 3, DW_FORM_addrx4: 4}
+OFFSET_SIZED_FORMS = (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
+                      DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt)
 
 # The attributes anything in batchver reads from a DIE.
 WANTED = frozenset((
-    0x01,  # sibling
-    0x03,  # name
-    0x0B,  # byte_size
-    0x0D,  # bit_size
-    0x10,  # stmt_list
-    0x13,  # language (a Rust crate's unit, tree/linked.py)
-    0x16,  # discr_value
-    0x1C,  # const_value
-    0x25,  # producer
-    0x2F,  # upper_bound
-    0x31,  # abstract_origin
-    0x32,  # accessibility
-    0x37,  # count
-    0x38,  # data_member_location
-    0x3A,  # decl_file
-    0x3C,  # declaration
-    0x3E,  # encoding
-    0x49,  # type
-    0x6B,  # data_bit_offset
-    0x6E,  # linkage_name
-    0x72,  # str_offsets_base
-    0x88,  # alignment
+    DW_AT_sibling,
+    DW_AT_name,
+    DW_AT_byte_size,
+    DW_AT_bit_size,
+    DW_AT_stmt_list,
+    DW_AT_language,  # a Rust crate's unit, tree/linked.py
+    DW_AT_discr_value,
+    DW_AT_const_value,
+    DW_AT_producer,
+    DW_AT_upper_bound,
+    DW_AT_abstract_origin,
+    DW_AT_accessibility,
+    DW_AT_count,
+    DW_AT_data_member_location,
+    DW_AT_decl_file,
+    DW_AT_declaration,
+    DW_AT_encoding,
+    DW_AT_type,
+    DW_AT_data_bit_offset,
+    DW_AT_linkage_name,
+    DW_AT_str_offsets_base,
+    DW_AT_alignment,
 ))
 
 def _fixed_width(form: int, offset_size: int, addr_size: int, version: int) -> int | None:
@@ -60,9 +79,9 @@ def _fixed_width(form: int, offset_size: int, addr_size: int, version: int) -> i
         return width
     if form in OFFSET_SIZED_FORMS:
         return offset_size
-    if form == 0x10:  # ref_addr
+    if form == DW_FORM_ref_addr:
         return addr_size if version == 2 else offset_size
-    if form == 0x01:  # addr
+    if form == DW_FORM_addr:
         return addr_size
     return None
 
@@ -71,25 +90,25 @@ def _store(form: int, value: str, endian: str) -> str | None:
     """The expression stored for a fixed-size form's raw field, or None when
     the generic decoder stores nothing for it."""
     little = "little" if endian == "<" else "big"
-    if form in (0x0B, 0x05, 0x06, 0x07, 0x17):
+    if form in (DW_FORM_data1, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_sec_offset):
         return f"({CONST}, {value})"
-    if form in (0x11, 0x12, 0x13, 0x14):
+    if form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8):
         return f"({REF}, ub + {value})"
-    if form == 0x10:
+    if form == DW_FORM_ref_addr:
         return f"({REF}, {value})"
-    if form == 0x20:
+    if form == DW_FORM_ref_sig8:
         return f"_sig(R, {value})"
-    if form == 0x0C:
+    if form == DW_FORM_flag:
         return f"({FLAG}, {value})"
-    if form == 0x0E:
+    if form == DW_FORM_strp:
         return f"({STR}, R.strs[{value}])"
-    if form == 0x1F:
+    if form == DW_FORM_line_strp:
         return f"({STR}, R.line_strs[{value}])"
-    if form in (0x25, 0x26, 0x28):
+    if form in (DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx4):
         return f"({STR}, R._strx(unit, {value}))"
-    if form == 0x27:
+    if form == DW_FORM_strx3:
         return f"({STR}, R._strx(unit, int.from_bytes({value}, '{little}')))"
-    if form == 0x01:
+    if form == DW_FORM_addr:
         return None
     return f"({OTHER}, None)"  # addrx1-4, data16, ref_sup4/8, strp_sup, GNU alt forms
 
@@ -134,52 +153,52 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
             group.append((width, at if wanted else None, form))
             continue
         flush()
-        if form == 0x19:  # flag_present
+        if form == DW_FORM_flag_present:
             if wanted:
                 body.append(f"a[{at}] = ({FLAG}, 1)")
-        elif form == 0x21:  # implicit_const
+        elif form == DW_FORM_implicit_const:
             if wanted:
                 body.append(f"a[{at}] = ({CONST}, {implicit & MASK64})")
-        elif form in (0x0F, 0x22, 0x23):  # udata, loclistx, rnglistx
+        elif form in (DW_FORM_udata, DW_FORM_loclistx, DW_FORM_rnglistx):
             body.append("x, pos = uleb(data, pos)")
             if wanted:
                 body.append(f"a[{at}] = ({CONST}, x)")
-        elif form == 0x0D:  # sdata
+        elif form == DW_FORM_sdata:
             body.append("x, pos = sleb(data, pos)")
             if wanted:
                 body.append(f"a[{at}] = ({CONST}, x & MASK)")
-        elif form == 0x15:  # ref_udata
+        elif form == DW_FORM_ref_udata:
             body.append("x, pos = uleb(data, pos)")
             if wanted:
                 body.append(f"a[{at}] = ({REF}, ub + x)")
-        elif form == 0x08:  # string
+        elif form == DW_FORM_string:
             body.append("e = data.index(b'\\0', pos)")
             if wanted:
                 body.append(f"a[{at}] = ({STR}, data[pos:e].decode('utf-8', 'surrogateescape'))")
             body.append("pos = e + 1")
-        elif form in (0x1A, 0x1F02):  # strx, GNU_str_index
+        elif form in (DW_FORM_strx, DW_FORM_GNU_str_index):
             body.append("x, pos = uleb(data, pos)")
             if wanted:
                 body.append(f"a[{at}] = ({STR}, R._strx(unit, x))")
-        elif form in (0x1B, 0x1F01):  # addrx, GNU_addr_index
+        elif form in (DW_FORM_addrx, DW_FORM_GNU_addr_index):
             body.append("x, pos = uleb(data, pos)")
-        elif form in (0x18, 0x09):  # exprloc, block
+        elif form in (DW_FORM_exprloc, DW_FORM_block):
             body.append("x, pos = uleb(data, pos)")
             if wanted:
                 body.append(f"a[{at}] = ({OTHER}, None)")
             body.append("pos += x")
-        elif form == 0x0A:  # block1
+        elif form == DW_FORM_block1:
             if wanted:
                 body.append(f"a[{at}] = ({OTHER}, None)")
             body.append("pos += 1 + data[pos]")
-        elif form in (0x03, 0x04):  # block2, block4
-            code = "H" if form == 0x03 else "I"
+        elif form in (DW_FORM_block2, DW_FORM_block4):
+            code = "H" if form == DW_FORM_block2 else "I"
             namespace[f"B{form}"] = struct.Struct(endian + code)
             if wanted:
                 body.append(f"a[{at}] = ({OTHER}, None)")
-            body.append(f"pos += {2 if form == 0x03 else 4} + B{form}.unpack_from(data, pos)[0]")
+            body.append(f"pos += {2 if form == DW_FORM_block2 else 4} + B{form}.unpack_from(data, pos)[0]")
         else:
-            return None  # DW_FORM_indirect or unknown: decode generically
+            return None  # DW_FORM_indirect or unknown, decode generically
     flush()
     source = "def dec(data, pos, ub, unit, R):\n    a = {}\n" + \
         "".join(f"    {line}\n" for line in body) + "    return a, pos\n"

@@ -19,8 +19,16 @@ from __future__ import annotations
 import bisect
 import struct
 
-from batchver.dwarf.constants import (DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base,
-                                      DW_FORM_line_strp, DW_FORM_ref_udata)
+from batchver.dwarf.constants import (
+    DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_GNU_addr_index,
+    DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt, DW_FORM_addr,
+    DW_FORM_addrx, DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1,
+    DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_exprloc, DW_FORM_flag,
+    DW_FORM_flag_present, DW_FORM_implicit_const, DW_FORM_indirect, DW_FORM_line_strp,
+    DW_FORM_loclistx, DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8, DW_FORM_ref_addr,
+    DW_FORM_ref_sig8, DW_FORM_ref_udata, DW_FORM_rnglistx, DW_FORM_sdata, DW_FORM_sec_offset,
+    DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx, DW_FORM_strx1, DW_FORM_strx2,
+    DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
 from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.dwarf.lines import LineTableError, read_files
@@ -30,7 +38,8 @@ from batchver.errors import VersioningError
 TYPES_BASE = 1 << 48
 
 _FIXED = FIXED_FORMS
-_REF_WIDTHS = {form: _FIXED[form] for form in (0x11, 0x12, 0x13, 0x14)}  # DW_FORM_ref1/2/4/8
+_REF_WIDTHS = {form: _FIXED[form] for form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4,
+                                               DW_FORM_ref8)}
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
@@ -281,7 +290,7 @@ class DwarfReader:
                     if at == 0 and form == 0:
                         break
                     implicit = 0
-                    if form == 0x21:
+                    if form == DW_FORM_implicit_const:
                         implicit, pos = read_sleb(data, pos)
                     specs.append((at, form, implicit))
                 table[code] = (tag, children, tuple(specs))
@@ -445,87 +454,88 @@ class DwarfReader:
         attrs = {}
         e = self.endian
         for at, form, implicit in specs:
-            while form == 0x16:  # DW_FORM_indirect
+            while form == DW_FORM_indirect:
                 form, pos = read_uleb(data, pos)
             size = _FIXED.get(form)
-            if form == 0x13:  # ref4, the most common form
+            if form == DW_FORM_ref4:  # the most common form
                 attrs[at] = (REF, unit.start +
                              int.from_bytes(data[pos:pos + 4], "little" if e == "<" else "big"))
                 pos += 4
                 continue
-            if form in (0x0B, 0x05, 0x06, 0x07):  # data1/2/4/8
+            if form in (DW_FORM_data1, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8):
                 attrs[at] = (CONST, int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big"))
                 pos += size
-            elif form == 0x0F:  # udata
+            elif form == DW_FORM_udata:
                 v, pos = read_uleb(data, pos)
                 attrs[at] = (CONST, v)
-            elif form == 0x0D:  # sdata
+            elif form == DW_FORM_sdata:
                 v, pos = read_sleb(data, pos)
                 attrs[at] = (CONST, v & MASK64)
-            elif form == 0x21:  # implicit_const
+            elif form == DW_FORM_implicit_const:
                 attrs[at] = (CONST, implicit & MASK64)
-            elif form == 0x17:  # sec_offset
+            elif form == DW_FORM_sec_offset:
                 attrs[at] = (CONST, self._offset(data, pos, unit))
                 pos += unit.offset_size
-            elif form == 0x0E:  # strp
+            elif form == DW_FORM_strp:
                 attrs[at] = (STR, self.strs[self._offset(data, pos, unit)])
                 pos += unit.offset_size
-            elif form == 0x1F:  # line_strp
+            elif form == DW_FORM_line_strp:
                 attrs[at] = (STR, self.line_strs[self._offset(data, pos, unit)])
                 pos += unit.offset_size
-            elif form == 0x08:  # string
+            elif form == DW_FORM_string:
                 end = data.index(b"\0", pos)
                 attrs[at] = (STR, data[pos:end].decode("utf-8", "surrogateescape"))
                 pos = end + 1
-            elif form in (0x1A, 0x25, 0x26, 0x27, 0x28, 0x1F02):  # strx*
-                if form in (0x1A, 0x1F02):
+            elif form in (DW_FORM_strx, DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4,
+                          DW_FORM_GNU_str_index):
+                if form in (DW_FORM_strx, DW_FORM_GNU_str_index):
                     idx, pos = read_uleb(data, pos)
                 else:
                     idx = int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big")
                     pos += size
                 attrs[at] = (STR, self._strx(unit, idx))
-            elif form in (0x11, 0x12, 0x14):  # ref1/2/8
+            elif form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref8):
                 attrs[at] = (REF, unit.start +
                              int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big"))
                 pos += size
-            elif form == 0x15:  # ref_udata
+            elif form == DW_FORM_ref_udata:
                 v, pos = read_uleb(data, pos)
                 attrs[at] = (REF, unit.start + v)
-            elif form == 0x10:  # ref_addr
+            elif form == DW_FORM_ref_addr:
                 width = unit.addr_size if unit.version == 2 else unit.offset_size
                 attrs[at] = (REF, int.from_bytes(data[pos:pos + width], "little" if e == "<" else "big"))
                 pos += width
-            elif form == 0x20:  # ref_sig8
+            elif form == DW_FORM_ref_sig8:
                 sig = struct.unpack_from(e + "Q", data, pos)[0]
                 pos += 8
                 target = self.signatures.get(sig)
                 attrs[at] = (REF, target) if target is not None else (OTHER, None)
-            elif form == 0x0C:  # flag
+            elif form == DW_FORM_flag:
                 attrs[at] = (FLAG, data[pos])
                 pos += 1
-            elif form == 0x19:  # flag_present
+            elif form == DW_FORM_flag_present:
                 attrs[at] = (FLAG, 1)
-            elif form == 0x01:  # addr
+            elif form == DW_FORM_addr:
                 pos += unit.addr_size
-            elif form in (0x18, 0x09):  # exprloc, block
+            elif form in (DW_FORM_exprloc, DW_FORM_block):
                 n, pos = read_uleb(data, pos)
                 attrs[at] = (OTHER, None)
                 pos += n
-            elif form == 0x0A:  # block1
+            elif form == DW_FORM_block1:
                 attrs[at] = (OTHER, None)
                 pos += 1 + data[pos]
-            elif form == 0x03:  # block2
+            elif form == DW_FORM_block2:
                 attrs[at] = (OTHER, None)
                 pos += 2 + struct.unpack_from(e + "H", data, pos)[0]
-            elif form == 0x04:  # block4
+            elif form == DW_FORM_block4:
                 attrs[at] = (OTHER, None)
                 pos += 4 + struct.unpack_from(e + "I", data, pos)[0]
-            elif form in (0x22, 0x23):  # loclistx, rnglistx: constants to libdw
+            elif form in (DW_FORM_loclistx, DW_FORM_rnglistx):  # constants to libdw
                 v, pos = read_uleb(data, pos)
                 attrs[at] = (CONST, v)
-            elif form in (0x1B, 0x1F01):  # addrx, GNU_addr_index
+            elif form in (DW_FORM_addrx, DW_FORM_GNU_addr_index):
                 _, pos = read_uleb(data, pos)
-            elif form in (0x1D, 0x1F20, 0x1F21):  # strp_sup, GNU_ref_alt, GNU_strp_alt
+            elif form in (DW_FORM_strp_sup, DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt):
                 attrs[at] = (OTHER, None)
                 pos += unit.offset_size
             elif size is not None:  # addrx1-4, data16, ref_sup4/8
@@ -557,7 +567,7 @@ class DwarfReader:
         _, _, specs = unit.abbrevs[code]
         base = 8 if unit.offset_size == 4 else 16
         for at, form, _ in specs:
-            if at == DW_AT_str_offsets_base and form == 0x17:
+            if at == DW_AT_str_offsets_base and form == DW_FORM_sec_offset:
                 base = self._offset(data, pos, unit)
                 break
             pos = self._skip_form(data, pos, form, unit)
@@ -565,29 +575,32 @@ class DwarfReader:
         return base
 
     def _skip_form(self, data: bytes, pos: int, form: int, unit: Unit) -> int:
-        while form == 0x16:
+        while form == DW_FORM_indirect:
             form, pos = read_uleb(data, pos)
         size = _FIXED.get(form)
         if size is not None:
             return pos + size
-        if form in (0x0F, 0x0D, 0x15, 0x1A, 0x1B, 0x22, 0x23, 0x1F01, 0x1F02):
+        if form in (DW_FORM_udata, DW_FORM_sdata, DW_FORM_ref_udata, DW_FORM_strx, DW_FORM_addrx,
+                    DW_FORM_loclistx, DW_FORM_rnglistx, DW_FORM_GNU_addr_index,
+                    DW_FORM_GNU_str_index):
             return read_uleb(data, pos)[1]
-        if form in (0x0E, 0x1F, 0x17, 0x1D, 0x1F20, 0x1F21):
+        if form in (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
+                    DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt):
             return pos + unit.offset_size
-        if form == 0x10:
+        if form == DW_FORM_ref_addr:
             return pos + (unit.addr_size if unit.version == 2 else unit.offset_size)
-        if form == 0x01:
+        if form == DW_FORM_addr:
             return pos + unit.addr_size
-        if form == 0x08:
+        if form == DW_FORM_string:
             return data.index(b"\0", pos) + 1
-        if form in (0x18, 0x09):
+        if form in (DW_FORM_exprloc, DW_FORM_block):
             n, pos = read_uleb(data, pos)
             return pos + n
-        if form == 0x0A:
+        if form == DW_FORM_block1:
             return pos + 1 + data[pos]
-        if form == 0x03:
+        if form == DW_FORM_block2:
             return pos + 2 + struct.unpack_from(self.endian + "H", data, pos)[0]
-        if form == 0x04:
+        if form == DW_FORM_block4:
             return pos + 4 + struct.unpack_from(self.endian + "I", data, pos)[0]
         raise VersioningError("process_module", f"unknown DWARF form {form:#x} in '{self.path}'",
                               self.path)
@@ -610,11 +623,12 @@ class DwarfReader:
         for at, form, _ in specs:
             width = _FIXED.get(form)
             if width is None:
-                if form in (0x0E, 0x1F, 0x17, 0x1D, 0x1F20, 0x1F21):
+                if form in (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
+                            DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt):
                     width = unit.offset_size
-                elif form == 0x10:
+                elif form == DW_FORM_ref_addr:
                     width = unit.addr_size if unit.version == 2 else unit.offset_size
-                elif form == 0x01:
+                elif form == DW_FORM_addr:
                     width = unit.addr_size
             if at == DW_AT_sibling and size is not None and sibling is None:
                 sibling = (size, form)
