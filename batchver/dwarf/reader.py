@@ -21,7 +21,9 @@ import struct
 
 from batchver.dwarf.constants import (DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base,
                                       DW_FORM_line_strp, DW_FORM_ref_udata)
-from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
+from batchver.dwarf.decode import (
+    CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
+    STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, compile_decoder, step_plan)
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.dwarf.lines import LineTableError, read_files
 from batchver.elf.file import ElfObject
@@ -37,6 +39,7 @@ _REF_WIDTHS = {form: _FIXED[form] for form in (0x11, 0x12, 0x13, 0x14)}  # DW_FO
 _DECODERS: dict[tuple, object] = {}
 _SEEN: dict[tuple, int] = {}  # DIEs decoded per layout not yet compiled
 COMPILE_AFTER = 32
+
 
 
 class Die:
@@ -81,7 +84,7 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "decoders", "layouts", "checked")
+                 "str_offsets_base", "files", "start", "decoders", "layouts", "steps", "checked")
 
     def __init__(self):
         self.checked = False  # see DwarfReader.check_tree
@@ -172,6 +175,7 @@ class DwarfReader:
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
         self._layouts: dict[tuple, dict[int, tuple]] = {}  # see Unit.layouts
+        self._steps: dict[tuple, dict[int, tuple]] = {}  # see _step
         self._spec_decoders: dict[tuple, object] = {}
         self._unit_decoders: dict[tuple, dict[int, tuple]] = {}
         self._dies: dict[int, Die] = {}
@@ -254,6 +258,7 @@ class DwarfReader:
             shape = (abbrev_off, u.offset_size, u.addr_size, u.version)
             u.decoders = self._unit_decoders.setdefault(shape, {})
             u.layouts = self._layouts.setdefault(shape, {})
+            u.steps = self._steps.setdefault(shape, {})
             if u.type_signature is not None:
                 self.signatures.setdefault(u.type_signature, key_base + u.offset + u.type_offset)
             self.units.append(u)
@@ -323,23 +328,56 @@ class DwarfReader:
         pos = start = unit.die_offset
         depth = 0
         order = "little" if self.endian == "<" else "big"
-        sibling: int | None = None
+        steps = unit.steps
+        lowest = -unit.offset  # a sibling must lie past start + lowest ...
+        highest = end - unit.offset  # ... and before this
         try:
             while pos < end:
                 start = pos
-                code, pos = read_uleb(data, pos)
+                code = data[pos]
+                if code < 0x80:  # nearly every abbreviation code fits one byte
+                    pos += 1
+                else:
+                    code, pos = read_uleb(data, pos)
                 if code == 0:
                     depth -= 1
                     if depth <= 0:
                         return
                     continue
-                layout = unit.layouts.get(code) or self._layout(unit, code)
-                if layout is None:
+                step = steps.get(code) or self._step(unit, code)
+                if step is None:
                     raise ValueError(f"invalid abbreviation code {code}")
-                if layout[2] is not None:
-                    if layout[3] is not None:
-                        sibling = _sibling_value(data, pos + layout[3][0], layout[3][1], order)
-                    pos += layout[2]
+                children, size, sibling_at, sibling_width, plan = step
+                sibling = None
+                if size is not None:
+                    if sibling_at is not None:
+                        sibling = int.from_bytes(data[pos + sibling_at:pos + sibling_at + sibling_width],
+                                                 order) if sibling_width else -1
+                    pos += size
+                elif plan is not None:
+                    for operation, argument in plan:
+                        if operation == STEP_FIXED:
+                            pos += argument
+                        elif operation == STEP_LEB:
+                            while data[pos] > 0x7F:
+                                pos += 1
+                            pos += 1
+                        elif operation == STEP_SIBLING_REF:
+                            sibling = int.from_bytes(
+                                data[pos + argument[0]:pos + argument[0] + argument[1]], order)
+                        elif operation == STEP_STRING:
+                            pos = data.index(b"\0", pos) + 1
+                        elif operation == STEP_BLOCK:
+                            length, pos = read_uleb(data, pos)
+                            pos += length
+                        elif operation == STEP_BLOCK1:
+                            pos += 1 + data[pos]
+                        elif operation == STEP_BLOCK_SIZED:
+                            pos += argument.size + argument.unpack_from(data, pos)[0]
+                        elif operation == STEP_SIBLING_LEB:
+                            sibling, pos = read_uleb(data, pos)
+                        else:  # STEP_SIBLING_OTHER
+                            sibling = -1
                 else:
                     for attribute, form, _ in unit.abbrevs[code][2]:
                         if attribute == DW_AT_sibling:
@@ -347,15 +385,13 @@ class DwarfReader:
                         pos = self._skip_form(data, pos, form, unit)
                 if pos > end:
                     raise ValueError("attributes run past the end of the unit")
-                if sibling is not None:
-                    if not start - unit.offset < sibling < end - unit.offset:
-                        raise VersioningError(
-                            "process_die_container", "`dwarf_siblingof(&current, &current)` "
-                            f"failed: -1 (DW_AT_sibling {sibling:#x} does not point forward "
-                            f"inside the unit, or is not a reference, at "
-                            f"{self.where(unit, base + start)})", self.path)
-                    sibling = None
-                if layout[1]:
+                if sibling is not None and not start + lowest < sibling < highest:
+                    raise VersioningError(
+                        "process_die_container", "`dwarf_siblingof(&current, &current)` "
+                        f"failed: -1 (DW_AT_sibling {sibling:#x} does not point forward "
+                        f"inside the unit, or is not a reference, at "
+                        f"{self.where(unit, base + start)})", self.path)
+                if children:
                     depth += 1
                 elif depth == 0:
                     return
@@ -368,6 +404,29 @@ class DwarfReader:
             raise VersioningError(
                 "process_die_container", f"`dwarf_child(die, &current)` failed: -1 ({cause} at "
                 f"{self.where(unit, base + start)})", self.path) from None
+
+    def _step(self, unit: Unit, code: int) -> tuple | None:
+        """How :meth:`check_tree` steps over a DIE with this abbreviation
+        code: (has_children, size of the attributes or None, offset and
+        width of a DW_AT_sibling reference among fixed-size attributes
+        (width 0 for a form that is not a unit reference), the
+        :func:`~batchver.dwarf.decode.step_plan` of a variable-sized one).
+        None for an unknown code.  As in the form-by-form walk, a DIE of
+        fixed size is judged by its first DW_AT_sibling, one of variable
+        size by its last."""
+        layout = unit.layouts.get(code) or self._layout(unit, code)
+        if layout is None:
+            return None
+        _, children, size, sibling = layout
+        sibling_at = sibling_width = plan = None
+        if size is not None:
+            if sibling is not None:
+                sibling_at, sibling_width = sibling[0], _REF_WIDTHS.get(sibling[1], 0)
+        else:
+            plan = step_plan(unit.abbrevs[code][2], unit.offset_size, unit.addr_size, unit.version,
+                             self.endian)
+        step = unit.steps[code] = (children, size, sibling_at, sibling_width, plan)
+        return step
 
     # -- DIEs --------------------------------------------------------------
     def die(self, key: int, unit: Unit | None = None) -> Die | None:
