@@ -36,8 +36,9 @@ _REF_WIDTHS = {form: _FIXED[form] for form in (0x11, 0x12, 0x13, 0x14)}  # DW_FO
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
-_DECODERS: dict[tuple, object] = {}
-_SEEN: dict[tuple, int] = {}  # DIEs decoded per layout not yet compiled
+_LAYOUT_NUMBERS: dict[tuple, int] = {}  # layout -> its number, which keys the two below
+_DECODERS: dict[int, object] = {}
+_SEEN: dict[int, int] = {}  # DIEs decoded per layout not yet compiled
 COMPILE_AFTER = 32
 
 
@@ -177,6 +178,7 @@ class DwarfReader:
         self._layouts: dict[tuple, dict[int, tuple]] = {}  # see Unit.layouts
         self._steps: dict[tuple, dict[int, tuple]] = {}  # see _step
         self._spec_decoders: dict[tuple, object] = {}
+        self._layout_numbers: dict[tuple, tuple[int, tuple]] = {}  # see _decoder
         self._unit_decoders: dict[tuple, dict[int, tuple]] = {}
         self._dies: dict[int, Die] = {}
         self.units: list[Unit] = []
@@ -483,16 +485,24 @@ class DwarfReader:
         fast_key = (id(specs), unit.offset_size, unit.addr_size, unit.version)
         decoder = self._spec_decoders.get(fast_key, False)
         if decoder is False:
-            layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
-            decoder = _DECODERS.get(layout, False)
+            # The layout's number, found once per file: hashing the layout
+            # itself on every DIE of a layout not yet compiled costs more
+            # than decoding the DIE.
+            known = self._layout_numbers.get(fast_key)
+            if known is None:
+                layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
+                known = self._layout_numbers[fast_key] = (
+                    _LAYOUT_NUMBERS.setdefault(layout, len(_LAYOUT_NUMBERS)), layout)
+            number, layout = known
+            decoder = _DECODERS.get(number, False)
             if decoder is False:
                 # Compiling costs as much as decoding a few hundred DIEs, and
                 # most layouts are met only a few times: decode those
                 # generically and compile the ones that keep coming back.
-                seen = _SEEN[layout] = _SEEN.get(layout, 0) + 1
+                seen = _SEEN[number] = _SEEN.get(number, 0) + 1
                 if seen < COMPILE_AFTER:
                     return None
-                decoder = _DECODERS[layout] = compile_decoder(*layout)
+                decoder = _DECODERS[number] = compile_decoder(*layout)
             self._spec_decoders[fast_key] = decoder
         return decoder
 
