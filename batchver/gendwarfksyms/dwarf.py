@@ -652,8 +652,11 @@ class DieMap:
                     self.process_type(st, None, die)
                     st.expand = saved
                     continue
-                if cached.refs:
-                    stack.append((iter(self._frontier(cached)), child_expand))
+                frontier = cached.frontier
+                if frontier is None:
+                    frontier = self._frontier(cached)
+                if frontier:
+                    stack.append((iter(frontier), child_expand))
                     break
             else:
                 stack.pop()

@@ -176,7 +176,9 @@ class TypeMap:
                 child = entries.get(key | COMPLETE) or entries.get(key | UNEXPANDED)
                 if child is None:
                     raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
-                token = _token(child)
+                token = child.token
+                if token is None:
+                    token = _token(child)
                 if token:
                     _flush(run, pieces)
                     pieces.append(RefToken(token))
@@ -265,24 +267,24 @@ class TypeMap:
         the symbol's compiled pieces."""
         out: list[str] = []
         seen: set[str] = set()
+        types = self.types
         # An explicit stack instead of recursion: kernel type graphs are deep.
         stack = [(name, iter(pieces))]
         while stack:
             owner, it = stack[-1]
             for piece in it:
-                if type(piece) is RefToken:
-                    expansion = self.lookup(piece)
-                    if expansion is None:
-                        raise VersioningError("__calculate_version", f"unknown type reference to "
-                                              f"'{piece}' when expanding '{owner}'")
-                    if piece in seen:
-                        out.append(piece)
-                    else:
-                        seen.add(piece)
-                        stack.append((piece, iter(expansion)))
-                        break
-                else:
+                if type(piece) is not RefToken or piece in seen:
+                    # a reference seen before was found then: it stays a token
                     out.append(piece)
+                    continue
+                found = types.get(piece)
+                expansion = found[0] if found is not None else self.lookup(piece)
+                if expansion is None:
+                    raise VersioningError("__calculate_version", f"unknown type reference to "
+                                          f"'{piece}' when expanding '{owner}'")
+                seen.add(piece)
+                stack.append((piece, iter(expansion)))
+                break
             else:
                 stack.pop()
         return "".join(out)
