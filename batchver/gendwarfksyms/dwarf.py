@@ -574,9 +574,14 @@ class DieMap:
     def _replay(self, st: SymbolState, entry: Entry) -> None:
         """Walk a cached entry again, as upstream does, so that the types it
         reaches are marked expanded for this symbol (and dumped).  Without a
-        dump only the child references matter."""
+        dump only the structs, unions and enums it reaches matter, and most
+        cached entries reach none."""
         if self.dump is None:
-            self._silent_replay(st, entry)
+            frontier = entry.frontier
+            if frontier is None:
+                frontier = self._frontier(entry)
+            if frontier:
+                self._silent_replay(st, frontier)
             return
         for frag in entry.frags:
             if type(frag) is Die:
@@ -617,8 +622,9 @@ class DieMap:
         entry.frontier = out
         return out
 
-    def _silent_replay(self, st: SymbolState, entry: Entry) -> None:
-        """:meth:`_replay` without output, as an explicit-stack walk.
+    def _silent_replay(self, st: SymbolState, frontier: list[Die]) -> None:
+        """:meth:`_replay` without output, as an explicit-stack walk, over
+        the :meth:`_frontier` of the entry replayed.
 
         It applies process_type's rules for cached entries (mark a struct,
         union or enum on its first visit in this symbol and walk its COMPLETE
@@ -628,7 +634,7 @@ class DieMap:
         upstream would have."""
         entries = self.entries
         expanded = st.expanded
-        stack = [(iter(self._frontier(entry)), st.expand)]
+        stack = [(iter(frontier), st.expand)]
         while stack:
             children, expand = stack[-1]
             for die in children:

@@ -162,15 +162,17 @@ class TypeMap:
         entries = self.die_map.entries
         pieces = []
         run: list[str] = []  # literal text since the last reference
-        frags = entry.frags
-        last = len(frags) - 1
-        for i, frag in enumerate(frags):
+        line_break = False  # a run of line breaks is one space, written before what follows
+        for frag in entry.frags:
             kind = type(frag)
+            if kind is int:
+                line_break = True
+                continue
+            if line_break:
+                run.append(" ")
+                line_break = False
             if kind is str:
                 run.append(frag)
-            elif kind is int:
-                if i == last or type(frags[i + 1]) is not int:
-                    run.append(" ")
             else:
                 key = frag.key << 2
                 child = entries.get(key | COMPLETE) or entries.get(key | UNEXPANDED)
@@ -201,6 +203,8 @@ class TypeMap:
                         pieces.append(tail)
                     else:
                         run.append(tail)
+        if line_break:
+            run.append(" ")
         _flush(run, pieces)
         entry.pieces = pieces
         return pieces
