@@ -789,7 +789,12 @@ class DwarfReader:
             if child is None:
                 return
             yield child
-            key = self.next_sibling(child)
+            # the commonest child (a member or parameter) has neither
+            # children nor DW_AT_sibling: its sibling follows it directly
+            if child.has_children or DW_AT_sibling in child.attrs:
+                key = self.next_sibling(child)
+            else:
+                key = child.end
 
     def next_sibling(self, die: Die) -> int:
         sib = die.ref(DW_AT_sibling)

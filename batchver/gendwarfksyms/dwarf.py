@@ -36,7 +36,7 @@ from batchver.dwarf.constants import (
     DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subrange_type, DW_TAG_subroutine_type,
     DW_TAG_template_type_parameter, DW_TAG_typedef, DW_TAG_union_type, DW_TAG_unspecified_type,
     DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
-from batchver.dwarf.decode import CONST, REF
+from batchver.dwarf.decode import CONST, REF, STR
 from batchver.dwarf.reader import Die, DwarfReader, MASK64
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
@@ -289,7 +289,9 @@ class DieMap:
     # -- per-tag rendering -------------------------------------------------
     def _list_item(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
-        name = die.string(DW_AT_name)
+        attrs = die.attrs  # members are the commonest DIE: read the attributes in place
+        name = attrs.get(DW_AT_name)
+        name = name[1] if name is not None and name[0] == STR else None
         if self.stable:
             if name is not None and name.startswith(KABI_PREFIX):
                 name = None
@@ -302,7 +304,6 @@ class DieMap:
         if name is not None:
             put(" ")
             put(name)
-        attrs = die.attrs  # members are the commonest DIE: read the attributes in place
         for at, label in LIST_ITEM_ATTRS:
             value = attrs.get(at)
             if value is not None and value[0] == CONST:
