@@ -16,6 +16,8 @@ walks, rendering type strings, CRCs).
     python tools/bench.py --corpus debian --jobs 2 --semantics kbuild
     python tools/bench.py --corpus debian --subset modules --jobs 2 --reference ...
     python tools/bench.py --corpus debian --subset vmlinux --jobs 2 --reference ...
+    python tools/bench.py --corpus debian --subset modules --jobs 1 --code main=$MAIN,new=$WT \
+        --symtypes --keep-outputs DIR --reference ...   # two versions of batchver side by side
 
 ``--subset`` benchmarks part of a linked tree (its modules, or vmlinux
 alone) through a staged tree of symlinks, so batchver and upstream see the
@@ -87,13 +89,18 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], roots: Roots) -> dict:
-    out = tempfile.mkdtemp(prefix="bench-out-")
+def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], code: str | None = None,
+                 keep: str | None = None) -> dict:
+    """One ``batchver run``; ``code`` is the source tree to run it from
+    (default: the installed one), ``keep`` a directory to leave the outputs
+    in (default: they are deleted)."""
+    out = keep or tempfile.mkdtemp(prefix="bench-out-")
     cmd = [sys.executable, "-m", "batchver", "run", tree, "-o", out, "--jobs", str(jobs),
            "--semantics", semantics, "--quiet", *extra]
+    env = dict(os.environ, PYTHONPATH=code) if code else None
     cpu0, t0 = children_cpu(), time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
         if proc.returncode not in (0, 1):
             raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -105,8 +112,9 @@ def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], roots: 
                 crc, name, module = line.split("\t")[:3]
                 crcs[(module, name)] = crc
     finally:
-        shutil.rmtree(out, ignore_errors=True)
-    return {"command": roots.plus({"<out>": out}).command(cmd), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+        if keep is None:
+            shutil.rmtree(out, ignore_errors=True)
+    return {"command": " ".join(cmd), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
             "exit_status": proc.returncode, "counts": report["counts"],
             "stage_seconds": report["timing"]["stage_seconds"],
             "peak_worker_rss_mib": report["timing"]["peak_worker_rss_mib"], "crcs": crcs}
@@ -116,6 +124,7 @@ def run_reference(binary: str, items, timeout: float, skip: set[str], roots: Roo
     """Upstream, one process per file with that file's export list."""
     total, per_file, crcs, skipped = 0.0, {}, {}, []
     peak = 0
+    cpu0 = children_cpu()
     for item in items:
         if item.module in skip:
             skipped.append(item.rel)
@@ -135,7 +144,8 @@ def run_reference(binary: str, items, timeout: float, skip: set[str], roots: Roo
         for line in proc.stdout.decode().splitlines():
             _, name, crc = line.split()
             crcs[(item.module, name)] = crc
-    return {"binary": roots.path(binary), "wall_seconds": round(total, 2), "files": len(per_file),
+    return {"binary": binary, "wall_seconds": round(total, 2),
+            "cpu_seconds": round(children_cpu() - cpu0, 2), "files": len(per_file),
             "skipped": skipped, "peak_rss_mib": round(peak / 1024, 1), "file_seconds": per_file,
             "crcs": crcs}
 
@@ -160,6 +170,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds of every run and the reference, interleaved; the fastest of "
                              "each is reported (this machine's speed drifts by 10-20%%)")
+    parser.add_argument("--code", default="", help="comma-separated NAME=DIR: run batchver from "
+                        "each of these source trees (e.g. two git worktrees) in the same rounds, "
+                        "instead of the installed one")
+    parser.add_argument("--symtypes", action="store_true", help="batchver runs also write symtypes")
+    parser.add_argument("--keep-outputs", metavar="DIR", help="keep each batchver run's outputs "
+                        "in DIR/<code>-<semantics>-j<jobs> (from the last round), for comparing them")
     parser.add_argument("--label", default="", help="suffix for the result files")
     parser.add_argument("--out", default=os.path.join(REPO, "results"))
     args = parser.parse_args()
@@ -178,32 +194,42 @@ def main() -> int:
               "corpus": args.corpus, "subset": args.subset, "tree": source, "files": len(found.items),
               "exports": found.export_count, "debug_info_mib": round(info_bytes / 2**20, 1),
               "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
-              "command": roots.command(["python", *sys.argv]), "runs": []}
-    configs = [(semantics, int(jobs)) for semantics in args.semantics.split(",")
+              "command": " ".join(sys.argv), "runs": []}
+    codes = dict(part.split("=", 1) for part in args.code.split(",") if part) or {"": None}
+    configs = [(code, semantics, int(jobs)) for code in codes for semantics in args.semantics.split(",")
                for jobs in args.jobs.split(",")]
-    best: dict[tuple[str, int], dict] = {}
-    walls: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
+    best: dict[tuple[str, str, int], dict] = {}
+    walls: dict[tuple[str, str, int], list[float]] = {c: [] for c in configs}
     ref, ref_walls = None, []
     skip = set(filter(None, args.reference_skip.split(",")))
     # Rounds interleave every configuration and the reference, so a machine
     # that speeds up or slows down affects all of them; each keeps its fastest.
     for round_number in range(1, args.repeat + 1):
-        for semantics, jobs in configs:
-            print(f"bench: round {round_number}: batchver --jobs {jobs} --semantics {semantics} ...",
+        for config in configs:
+            code, semantics, jobs = config
+            print(f"bench: round {round_number}: batchver {code} --jobs {jobs} --semantics {semantics} ...",
                   file=sys.stderr)
-            run = run_batchver(tree, jobs, semantics, [], roots)
-            walls[(semantics, jobs)].append(run["wall_seconds"])
-            if (semantics, jobs) not in best or run["wall_seconds"] < best[(semantics, jobs)]["wall_seconds"]:
-                best[(semantics, jobs)] = run
+            keep = None
+            if args.keep_outputs:
+                keep = os.path.join(args.keep_outputs, f"{code or 'installed'}-{semantics}-j{jobs}")
+                shutil.rmtree(keep, ignore_errors=True)
+            run = run_batchver(tree, jobs, semantics, ["--symtypes"] if args.symtypes else [],
+                               codes[code], keep)
+            walls[config].append(run["wall_seconds"])
+            if config not in best or run["wall_seconds"] < best[config]["wall_seconds"]:
+                best[config] = run
         if args.reference:
             print(f"bench: round {round_number}: upstream reference ...", file=sys.stderr)
             current = run_reference(args.reference, found.items, args.reference_timeout, skip, roots)
             ref_walls.append(current["wall_seconds"])
             if ref is None or current["wall_seconds"] < ref["wall_seconds"]:
                 ref = current
-    for semantics, jobs in configs:
-        run = best[(semantics, jobs)]
-        run.update(jobs=jobs, semantics=semantics, wall_seconds_all_rounds=walls[(semantics, jobs)],
+    for config in configs:
+        code, semantics, jobs = config
+        run = best[config]
+        if code:
+            run["code"] = code
+        run.update(jobs=jobs, semantics=semantics, wall_seconds_all_rounds=walls[config],
                    objects_per_second=round(len(found.items) / run["wall_seconds"], 2),
                    exports_per_second=round(found.export_count / run["wall_seconds"], 1),
                    debug_info_mib_per_second=round(info_bytes / 2**20 / run["wall_seconds"], 2))
@@ -213,6 +239,7 @@ def main() -> int:
         result["reference"] = ref
         for run in result["runs"]:
             run["ratio_to_reference"] = round(run["wall_seconds"] / max(ref["wall_seconds"], 1e-9), 2)
+            run["cpu_ratio_to_reference"] = round(run["cpu_seconds"] / max(ref["cpu_seconds"], 1e-9), 3)
             if run["semantics"] == "file":
                 compared = [k for k in ref["crcs"] if k in run["crcs"]]
                 run["crcs_equal_to_reference"] = sum(ref["crcs"][k] == run["crcs"][k] for k in compared)
@@ -226,15 +253,17 @@ def main() -> int:
     base = os.path.join(args.out, f"bench-{args.corpus}-{stamp}")
     with open(base + ".json", "w") as handle:
         json.dump(result, handle, indent=1)
-    rows = [(f"batchver {r['semantics']} --jobs {r['jobs']}", r["wall_seconds"]) for r in result["runs"]]
+    rows = [(f"batchver {r.get('code', '')} {r['semantics']} --jobs {r['jobs']}".replace("  ", " "),
+             r["wall_seconds"]) for r in result["runs"]]
     if "reference" in result:
         rows.append(("upstream gendwarfksyms (serial)", result["reference"]["wall_seconds"]))
     with open(base + ".svg", "w") as handle:
         handle.write(bar_chart(rows, f"{args.corpus}: {len(found.items)} files, "
                                      f"{found.export_count} exports, wall time"))
     print(json.dumps({k: v for k, v in result.items() if k != "runs"} | {
-        "runs": [{k: r[k] for k in ("jobs", "semantics", "wall_seconds", "cpu_seconds",
-                                    "ratio_to_reference", "crcs_equal_to_reference", "crcs_compared")
+        "runs": [{k: r[k] for k in ("code", "jobs", "semantics", "wall_seconds", "cpu_seconds",
+                                    "ratio_to_reference", "cpu_ratio_to_reference",
+                                    "crcs_equal_to_reference", "crcs_compared")
                   if k in r} for r in result["runs"]]}, indent=1, default=str))
     print(f"bench: wrote {base}.json and .svg", file=sys.stderr)
     return 0

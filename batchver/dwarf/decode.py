@@ -204,3 +204,64 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
         "".join(f"    {line}\n" for line in body) + "    return a, pos\n"
     exec(compile(source, "<dwarf decoder>", "exec"), namespace)  # noqa: S102 - generated from DWARF forms only
     return namespace["dec"]
+
+
+
+# Operations of a stepping plan (see step_plan).
+STEP_FIXED, STEP_LEB, STEP_STRING, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_SIBLING_REF, \
+    STEP_SIBLING_LEB, STEP_SIBLING_OTHER = range(9)
+_LEB_FORMS = (0x0F, 0x0D, 0x15, 0x1A, 0x1B, 0x22, 0x23, 0x1F01, 0x1F02)
+
+
+def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
+              endian: str) -> tuple | None:
+    """How to step over the attributes of a DIE of variable size with this
+    attribute list, as ``(operation, argument)`` pairs; None for the
+    layouts that must be stepped over form by form (``DW_FORM_indirect``,
+    unknown forms).
+
+    It serves the validity walk over every DIE of a unit, which meets
+    variable-sized layouts (strings, LEB128 constants, location blocks) on
+    a good share of its DIEs: a plan merges runs of fixed-size forms into
+    one step and skips LEB128 values nobody reads without decoding them,
+    and, unlike a compiled decoder, costs nothing to make.  A DW_AT_sibling
+    is read as the form-by-form walk reads it: its unit offset, or -1 for
+    a form that is not a unit reference."""
+    plan: list[tuple] = []
+    fixed = 0  # bytes of fixed-size forms not yet in the plan
+
+    def flush() -> None:
+        nonlocal fixed
+        if fixed:
+            plan.append((STEP_FIXED, fixed))
+            fixed = 0
+
+    for at, form, _ in specs:
+        width = _fixed_width(form, offset_size, addr_size, version)
+        if at == 0x01:  # DW_AT_sibling
+            if form == 0x15:  # ref_udata
+                flush()
+                plan.append((STEP_SIBLING_LEB, 0))
+                continue
+            if form in (0x11, 0x12, 0x13, 0x14):  # ref1/2/4/8
+                plan.append((STEP_SIBLING_REF, (fixed, width)))
+            else:
+                plan.append((STEP_SIBLING_OTHER, 0))
+        if width is not None:
+            fixed += width
+            continue
+        flush()
+        if form in _LEB_FORMS:
+            plan.append((STEP_LEB, 0))
+        elif form == 0x08:  # string
+            plan.append((STEP_STRING, 0))
+        elif form in (0x18, 0x09):  # exprloc, block
+            plan.append((STEP_BLOCK, 0))
+        elif form == 0x0A:  # block1
+            plan.append((STEP_BLOCK1, 0))
+        elif form in (0x03, 0x04):  # block2, block4
+            plan.append((STEP_BLOCK_SIZED, struct.Struct(endian + ("H" if form == 0x03 else "I"))))
+        else:
+            return None  # DW_FORM_indirect or unknown
+    flush()
+    return tuple(plan)

@@ -19,17 +19,11 @@ from __future__ import annotations
 import bisect
 import struct
 
-from batchver.dwarf.constants import (
-    DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_GNU_addr_index,
-    DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt, DW_FORM_addr,
-    DW_FORM_addrx, DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1,
-    DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_exprloc, DW_FORM_flag,
-    DW_FORM_flag_present, DW_FORM_implicit_const, DW_FORM_indirect, DW_FORM_line_strp,
-    DW_FORM_loclistx, DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8, DW_FORM_ref_addr,
-    DW_FORM_ref_sig8, DW_FORM_ref_udata, DW_FORM_rnglistx, DW_FORM_sdata, DW_FORM_sec_offset,
-    DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx, DW_FORM_strx1, DW_FORM_strx2,
-    DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
-from batchver.dwarf.decode import CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STR, compile_decoder
+from batchver.dwarf.constants import (DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base,
+                                      DW_FORM_line_strp, DW_FORM_ref_udata)
+from batchver.dwarf.decode import (
+    CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
+    STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, compile_decoder, step_plan)
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.dwarf.lines import LineTableError, read_files
 from batchver.elf.file import ElfObject
@@ -43,9 +37,11 @@ _REF_WIDTHS = {form: _FIXED[form] for form in (DW_FORM_ref1, DW_FORM_ref2, DW_FO
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
-_DECODERS: dict[tuple, object] = {}
-_SEEN: dict[tuple, int] = {}  # DIEs decoded per layout not yet compiled
+_LAYOUT_NUMBERS: dict[tuple, int] = {}  # layout -> its number, which keys the two below
+_DECODERS: dict[int, object] = {}
+_SEEN: dict[int, int] = {}  # DIEs decoded per layout not yet compiled
 COMPILE_AFTER = 32
+
 
 
 class Die:
@@ -90,7 +86,7 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "decoders", "layouts", "checked")
+                 "str_offsets_base", "files", "start", "decoders", "layouts", "steps", "checked")
 
     def __init__(self):
         self.checked = False  # see DwarfReader.check_tree
@@ -181,7 +177,9 @@ class DwarfReader:
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, tuple]] = {}
         self._layouts: dict[tuple, dict[int, tuple]] = {}  # see Unit.layouts
+        self._steps: dict[tuple, dict[int, tuple]] = {}  # see _step
         self._spec_decoders: dict[tuple, object] = {}
+        self._layout_numbers: dict[tuple, tuple[int, tuple]] = {}  # see _decoder
         self._unit_decoders: dict[tuple, dict[int, tuple]] = {}
         self._dies: dict[int, Die] = {}
         self.units: list[Unit] = []
@@ -263,6 +261,7 @@ class DwarfReader:
             shape = (abbrev_off, u.offset_size, u.addr_size, u.version)
             u.decoders = self._unit_decoders.setdefault(shape, {})
             u.layouts = self._layouts.setdefault(shape, {})
+            u.steps = self._steps.setdefault(shape, {})
             if u.type_signature is not None:
                 self.signatures.setdefault(u.type_signature, key_base + u.offset + u.type_offset)
             self.units.append(u)
@@ -332,23 +331,56 @@ class DwarfReader:
         pos = start = unit.die_offset
         depth = 0
         order = "little" if self.endian == "<" else "big"
-        sibling: int | None = None
+        steps = unit.steps
+        lowest = -unit.offset  # a sibling must lie past start + lowest ...
+        highest = end - unit.offset  # ... and before this
         try:
             while pos < end:
                 start = pos
-                code, pos = read_uleb(data, pos)
+                code = data[pos]
+                if code < 0x80:  # nearly every abbreviation code fits one byte
+                    pos += 1
+                else:
+                    code, pos = read_uleb(data, pos)
                 if code == 0:
                     depth -= 1
                     if depth <= 0:
                         return
                     continue
-                layout = unit.layouts.get(code) or self._layout(unit, code)
-                if layout is None:
+                step = steps.get(code) or self._step(unit, code)
+                if step is None:
                     raise ValueError(f"invalid abbreviation code {code}")
-                if layout[2] is not None:
-                    if layout[3] is not None:
-                        sibling = _sibling_value(data, pos + layout[3][0], layout[3][1], order)
-                    pos += layout[2]
+                children, size, sibling_at, sibling_width, plan = step
+                sibling = None
+                if size is not None:
+                    if sibling_at is not None:
+                        sibling = int.from_bytes(data[pos + sibling_at:pos + sibling_at + sibling_width],
+                                                 order) if sibling_width else -1
+                    pos += size
+                elif plan is not None:
+                    for operation, argument in plan:
+                        if operation == STEP_FIXED:
+                            pos += argument
+                        elif operation == STEP_LEB:
+                            while data[pos] > 0x7F:
+                                pos += 1
+                            pos += 1
+                        elif operation == STEP_SIBLING_REF:
+                            sibling = int.from_bytes(
+                                data[pos + argument[0]:pos + argument[0] + argument[1]], order)
+                        elif operation == STEP_STRING:
+                            pos = data.index(b"\0", pos) + 1
+                        elif operation == STEP_BLOCK:
+                            length, pos = read_uleb(data, pos)
+                            pos += length
+                        elif operation == STEP_BLOCK1:
+                            pos += 1 + data[pos]
+                        elif operation == STEP_BLOCK_SIZED:
+                            pos += argument.size + argument.unpack_from(data, pos)[0]
+                        elif operation == STEP_SIBLING_LEB:
+                            sibling, pos = read_uleb(data, pos)
+                        else:  # STEP_SIBLING_OTHER
+                            sibling = -1
                 else:
                     for attribute, form, _ in unit.abbrevs[code][2]:
                         if attribute == DW_AT_sibling:
@@ -356,15 +388,13 @@ class DwarfReader:
                         pos = self._skip_form(data, pos, form, unit)
                 if pos > end:
                     raise ValueError("attributes run past the end of the unit")
-                if sibling is not None:
-                    if not start - unit.offset < sibling < end - unit.offset:
-                        raise VersioningError(
-                            "process_die_container", "`dwarf_siblingof(&current, &current)` "
-                            f"failed: -1 (DW_AT_sibling {sibling:#x} does not point forward "
-                            f"inside the unit, or is not a reference, at "
-                            f"{self.where(unit, base + start)})", self.path)
-                    sibling = None
-                if layout[1]:
+                if sibling is not None and not start + lowest < sibling < highest:
+                    raise VersioningError(
+                        "process_die_container", "`dwarf_siblingof(&current, &current)` "
+                        f"failed: -1 (DW_AT_sibling {sibling:#x} does not point forward "
+                        f"inside the unit, or is not a reference, at "
+                        f"{self.where(unit, base + start)})", self.path)
+                if children:
                     depth += 1
                 elif depth == 0:
                     return
@@ -377,6 +407,29 @@ class DwarfReader:
             raise VersioningError(
                 "process_die_container", f"`dwarf_child(die, &current)` failed: -1 ({cause} at "
                 f"{self.where(unit, base + start)})", self.path) from None
+
+    def _step(self, unit: Unit, code: int) -> tuple | None:
+        """How :meth:`check_tree` steps over a DIE with this abbreviation
+        code: (has_children, size of the attributes or None, offset and
+        width of a DW_AT_sibling reference among fixed-size attributes
+        (width 0 for a form that is not a unit reference), the
+        :func:`~batchver.dwarf.decode.step_plan` of a variable-sized one).
+        None for an unknown code.  As in the form-by-form walk, a DIE of
+        fixed size is judged by its first DW_AT_sibling, one of variable
+        size by its last."""
+        layout = unit.layouts.get(code) or self._layout(unit, code)
+        if layout is None:
+            return None
+        _, children, size, sibling = layout
+        sibling_at = sibling_width = plan = None
+        if size is not None:
+            if sibling is not None:
+                sibling_at, sibling_width = sibling[0], _REF_WIDTHS.get(sibling[1], 0)
+        else:
+            plan = step_plan(unit.abbrevs[code][2], unit.offset_size, unit.addr_size, unit.version,
+                             self.endian)
+        step = unit.steps[code] = (children, size, sibling_at, sibling_width, plan)
+        return step
 
     # -- DIEs --------------------------------------------------------------
     def die(self, key: int, unit: Unit | None = None) -> Die | None:
@@ -433,16 +486,24 @@ class DwarfReader:
         fast_key = (id(specs), unit.offset_size, unit.addr_size, unit.version)
         decoder = self._spec_decoders.get(fast_key, False)
         if decoder is False:
-            layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
-            decoder = _DECODERS.get(layout, False)
+            # The layout's number, found once per file: hashing the layout
+            # itself on every DIE of a layout not yet compiled costs more
+            # than decoding the DIE.
+            known = self._layout_numbers.get(fast_key)
+            if known is None:
+                layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
+                known = self._layout_numbers[fast_key] = (
+                    _LAYOUT_NUMBERS.setdefault(layout, len(_LAYOUT_NUMBERS)), layout)
+            number, layout = known
+            decoder = _DECODERS.get(number, False)
             if decoder is False:
                 # Compiling costs as much as decoding a few hundred DIEs, and
                 # most layouts are met only a few times: decode those
                 # generically and compile the ones that keep coming back.
-                seen = _SEEN[layout] = _SEEN.get(layout, 0) + 1
+                seen = _SEEN[number] = _SEEN.get(number, 0) + 1
                 if seen < COMPILE_AFTER:
                     return None
-                decoder = _DECODERS[layout] = compile_decoder(*layout)
+                decoder = _DECODERS[number] = compile_decoder(*layout)
             self._spec_decoders[fast_key] = decoder
         return decoder
 
@@ -734,7 +795,12 @@ class DwarfReader:
             if child is None:
                 return
             yield child
-            key = self.next_sibling(child)
+            # the commonest child (a member or parameter) has neither
+            # children nor DW_AT_sibling: its sibling follows it directly
+            if child.has_children or DW_AT_sibling in child.attrs:
+                key = self.next_sibling(child)
+            else:
+                key = child.end
 
     def next_sibling(self, die: Die) -> int:
         sib = die.ref(DW_AT_sibling)

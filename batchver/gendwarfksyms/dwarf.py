@@ -36,7 +36,7 @@ from batchver.dwarf.constants import (
     DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subrange_type, DW_TAG_subroutine_type,
     DW_TAG_template_type_parameter, DW_TAG_typedef, DW_TAG_union_type, DW_TAG_unspecified_type,
     DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
-from batchver.dwarf.decode import CONST, REF
+from batchver.dwarf.decode import CONST, REF, STR
 from batchver.dwarf.reader import Die, DwarfReader, MASK64
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
@@ -289,7 +289,9 @@ class DieMap:
     # -- per-tag rendering -------------------------------------------------
     def _list_item(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
-        name = die.string(DW_AT_name)
+        attrs = die.attrs  # members are the commonest DIE: read the attributes in place
+        name = attrs.get(DW_AT_name)
+        name = name[1] if name is not None and name[0] == STR else None
         if self.stable:
             if name is not None and name.startswith(KABI_PREFIX):
                 name = None
@@ -302,7 +304,6 @@ class DieMap:
         if name is not None:
             put(" ")
             put(name)
-        attrs = die.attrs  # members are the commonest DIE: read the attributes in place
         for at, label in LIST_ITEM_ATTRS:
             value = attrs.get(at)
             if value is not None and value[0] == CONST:
@@ -574,9 +575,14 @@ class DieMap:
     def _replay(self, st: SymbolState, entry: Entry) -> None:
         """Walk a cached entry again, as upstream does, so that the types it
         reaches are marked expanded for this symbol (and dumped).  Without a
-        dump only the child references matter."""
+        dump only the structs, unions and enums it reaches matter, and most
+        cached entries reach none."""
         if self.dump is None:
-            self._silent_replay(st, entry)
+            frontier = entry.frontier
+            if frontier is None:
+                frontier = self._frontier(entry)
+            if frontier:
+                self._silent_replay(st, frontier)
             return
         for frag in entry.frags:
             if type(frag) is Die:
@@ -617,8 +623,9 @@ class DieMap:
         entry.frontier = out
         return out
 
-    def _silent_replay(self, st: SymbolState, entry: Entry) -> None:
-        """:meth:`_replay` without output, as an explicit-stack walk.
+    def _silent_replay(self, st: SymbolState, frontier: list[Die]) -> None:
+        """:meth:`_replay` without output, as an explicit-stack walk, over
+        the :meth:`_frontier` of the entry replayed.
 
         It applies process_type's rules for cached entries (mark a struct,
         union or enum on its first visit in this symbol and walk its COMPLETE
@@ -628,7 +635,7 @@ class DieMap:
         upstream would have."""
         entries = self.entries
         expanded = st.expanded
-        stack = [(iter(self._frontier(entry)), st.expand)]
+        stack = [(iter(frontier), st.expand)]
         while stack:
             children, expand = stack[-1]
             for die in children:
@@ -652,8 +659,11 @@ class DieMap:
                     self.process_type(st, None, die)
                     st.expand = saved
                     continue
-                if cached.refs:
-                    stack.append((iter(self._frontier(cached)), child_expand))
+                frontier = cached.frontier
+                if frontier is None:
+                    frontier = self._frontier(cached)
+                if frontier:
+                    stack.append((iter(frontier), child_expand))
                     break
             else:
                 stack.pop()

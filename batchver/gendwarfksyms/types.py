@@ -162,21 +162,25 @@ class TypeMap:
         entries = self.die_map.entries
         pieces = []
         run: list[str] = []  # literal text since the last reference
-        frags = entry.frags
-        last = len(frags) - 1
-        for i, frag in enumerate(frags):
+        line_break = False  # a run of line breaks is one space, written before what follows
+        for frag in entry.frags:
             kind = type(frag)
+            if kind is int:
+                line_break = True
+                continue
+            if line_break:
+                run.append(" ")
+                line_break = False
             if kind is str:
                 run.append(frag)
-            elif kind is int:
-                if i == last or type(frags[i + 1]) is not int:
-                    run.append(" ")
             else:
                 key = frag.key << 2
                 child = entries.get(key | COMPLETE) or entries.get(key | UNEXPANDED)
                 if child is None:
                     raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
-                token = _token(child)
+                token = child.token
+                if token is None:
+                    token = _token(child)
                 if token:
                     _flush(run, pieces)
                     pieces.append(RefToken(token))
@@ -199,6 +203,8 @@ class TypeMap:
                         pieces.append(tail)
                     else:
                         run.append(tail)
+        if line_break:
+            run.append(" ")
         _flush(run, pieces)
         entry.pieces = pieces
         return pieces
@@ -265,24 +271,24 @@ class TypeMap:
         the symbol's compiled pieces."""
         out: list[str] = []
         seen: set[str] = set()
+        types = self.types
         # An explicit stack instead of recursion: kernel type graphs are deep.
         stack = [(name, iter(pieces))]
         while stack:
             owner, it = stack[-1]
             for piece in it:
-                if type(piece) is RefToken:
-                    expansion = self.lookup(piece)
-                    if expansion is None:
-                        raise VersioningError("__calculate_version", f"unknown type reference to "
-                                              f"'{piece}' when expanding '{owner}'")
-                    if piece in seen:
-                        out.append(piece)
-                    else:
-                        seen.add(piece)
-                        stack.append((piece, iter(expansion)))
-                        break
-                else:
+                if type(piece) is not RefToken or piece in seen:
+                    # a reference seen before was found then: it stays a token
                     out.append(piece)
+                    continue
+                found = types.get(piece)
+                expansion = found[0] if found is not None else self.lookup(piece)
+                if expansion is None:
+                    raise VersioningError("__calculate_version", f"unknown type reference to "
+                                          f"'{piece}' when expanding '{owner}'")
+                seen.add(piece)
+                stack.append((piece, iter(expansion)))
+                break
             else:
                 stack.pop()
         return "".join(out)
