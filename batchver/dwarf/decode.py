@@ -210,7 +210,8 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
 # Operations of a stepping plan (see step_plan).
 STEP_FIXED, STEP_LEB, STEP_STRING, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_SIBLING_REF, \
     STEP_SIBLING_LEB, STEP_SIBLING_OTHER = range(9)
-_LEB_FORMS = (0x0F, 0x0D, 0x15, 0x1A, 0x1B, 0x22, 0x23, 0x1F01, 0x1F02)
+_LEB_FORMS = (DW_FORM_udata, DW_FORM_sdata, DW_FORM_ref_udata, DW_FORM_strx, DW_FORM_addrx,
+              DW_FORM_loclistx, DW_FORM_rnglistx, DW_FORM_GNU_addr_index, DW_FORM_GNU_str_index)
 
 
 def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
@@ -238,12 +239,12 @@ def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
 
     for at, form, _ in specs:
         width = _fixed_width(form, offset_size, addr_size, version)
-        if at == 0x01:  # DW_AT_sibling
-            if form == 0x15:  # ref_udata
+        if at == DW_AT_sibling:
+            if form == DW_FORM_ref_udata:
                 flush()
                 plan.append((STEP_SIBLING_LEB, 0))
                 continue
-            if form in (0x11, 0x12, 0x13, 0x14):  # ref1/2/4/8
+            if form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8):
                 plan.append((STEP_SIBLING_REF, (fixed, width)))
             else:
                 plan.append((STEP_SIBLING_OTHER, 0))
@@ -253,14 +254,15 @@ def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
         flush()
         if form in _LEB_FORMS:
             plan.append((STEP_LEB, 0))
-        elif form == 0x08:  # string
+        elif form == DW_FORM_string:
             plan.append((STEP_STRING, 0))
-        elif form in (0x18, 0x09):  # exprloc, block
+        elif form in (DW_FORM_exprloc, DW_FORM_block):
             plan.append((STEP_BLOCK, 0))
-        elif form == 0x0A:  # block1
+        elif form == DW_FORM_block1:
             plan.append((STEP_BLOCK1, 0))
-        elif form in (0x03, 0x04):  # block2, block4
-            plan.append((STEP_BLOCK_SIZED, struct.Struct(endian + ("H" if form == 0x03 else "I"))))
+        elif form in (DW_FORM_block2, DW_FORM_block4):
+            code = "H" if form == DW_FORM_block2 else "I"
+            plan.append((STEP_BLOCK_SIZED, struct.Struct(endian + code)))
         else:
             return None  # DW_FORM_indirect or unknown
     flush()

@@ -19,8 +19,16 @@ from __future__ import annotations
 import bisect
 import struct
 
-from batchver.dwarf.constants import (DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base,
-                                      DW_FORM_line_strp, DW_FORM_ref_udata)
+from batchver.dwarf.constants import (
+    DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_GNU_addr_index,
+    DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt, DW_FORM_addr,
+    DW_FORM_addrx, DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1,
+    DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_exprloc, DW_FORM_flag,
+    DW_FORM_flag_present, DW_FORM_implicit_const, DW_FORM_indirect, DW_FORM_line_strp,
+    DW_FORM_loclistx, DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8, DW_FORM_ref_addr,
+    DW_FORM_ref_sig8, DW_FORM_ref_udata, DW_FORM_rnglistx, DW_FORM_sdata, DW_FORM_sec_offset,
+    DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx, DW_FORM_strx1, DW_FORM_strx2,
+    DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
 from batchver.dwarf.decode import (
     CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
     STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, compile_decoder, step_plan)
