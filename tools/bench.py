@@ -89,8 +89,8 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], code: str | None = None,
-                 keep: str | None = None) -> dict:
+def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], roots: Roots,
+                 code: str | None = None, keep: str | None = None) -> dict:
     """One ``batchver run``; ``code`` is the source tree to run it from
     (default: the installed one), ``keep`` a directory to leave the outputs
     in (default: they are deleted)."""
@@ -114,7 +114,8 @@ def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], code: s
     finally:
         if keep is None:
             shutil.rmtree(out, ignore_errors=True)
-    return {"command": " ".join(cmd), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+    return {"command": roots.plus({"<out>": out}).command(cmd), "wall_seconds": round(wall, 2),
+            "cpu_seconds": round(cpu, 2),
             "exit_status": proc.returncode, "counts": report["counts"],
             "stage_seconds": report["timing"]["stage_seconds"],
             "peak_worker_rss_mib": report["timing"]["peak_worker_rss_mib"], "crcs": crcs}
@@ -144,7 +145,7 @@ def run_reference(binary: str, items, timeout: float, skip: set[str], roots: Roo
         for line in proc.stdout.decode().splitlines():
             _, name, crc = line.split()
             crcs[(item.module, name)] = crc
-    return {"binary": binary, "wall_seconds": round(total, 2),
+    return {"binary": roots.path(binary), "wall_seconds": round(total, 2),
             "cpu_seconds": round(children_cpu() - cpu0, 2), "files": len(per_file),
             "skipped": skipped, "peak_rss_mib": round(peak / 1024, 1), "file_seconds": per_file,
             "crcs": crcs}
@@ -194,8 +195,11 @@ def main() -> int:
               "corpus": args.corpus, "subset": args.subset, "tree": source, "files": len(found.items),
               "exports": found.export_count, "debug_info_mib": round(info_bytes / 2**20, 1),
               "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
-              "command": " ".join(sys.argv), "runs": []}
+              "runs": []}
     codes = dict(part.split("=", 1) for part in args.code.split(",") if part) or {"": None}
+    roots = roots.plus({f"<{name}>": where for name, where in codes.items() if where}
+                       | {"<out>": args.out, "<kept>": args.keep_outputs})
+    result["command"] = roots.command(["python", *sys.argv])
     configs = [(code, semantics, int(jobs)) for code in codes for semantics in args.semantics.split(",")
                for jobs in args.jobs.split(",")]
     best: dict[tuple[str, str, int], dict] = {}
@@ -214,7 +218,7 @@ def main() -> int:
                 keep = os.path.join(args.keep_outputs, f"{code or 'installed'}-{semantics}-j{jobs}")
                 shutil.rmtree(keep, ignore_errors=True)
             run = run_batchver(tree, jobs, semantics, ["--symtypes"] if args.symtypes else [],
-                               codes[code], keep)
+                               roots, codes[code], keep)
             walls[config].append(run["wall_seconds"])
             if config not in best or run["wall_seconds"] < best[config]["wall_seconds"]:
                 best[config] = run
