@@ -41,6 +41,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from batchver.tree.discover import discover  # noqa: E402
+from roots import Roots  # noqa: E402
 from fetch_debian_kernel import (DEFAULT_FLAVOUR, DEFAULT_VERSION, FetchError, default_cache,  # noqa: E402
                                  dest_dir, module_tree)
 
@@ -86,22 +87,6 @@ def only_modules(symvers: str, out: str) -> str:
     with open(symvers) as src, open(out, "w") as dst:
         dst.writelines(line for line in src if line.split("\t")[2:3] != ["vmlinux"])
     return out
-
-
-class Redact:
-    """Writes a machine's paths as the named roots the docs use."""
-
-    def __init__(self, roots: dict[str, str]):
-        self.roots = sorted(((os.path.abspath(p), name) for p, name in roots.items() if p),
-                            key=lambda r: -len(r[0]))
-
-    def __call__(self, text: str) -> str:
-        for path, name in self.roots:
-            text = text.replace(path, name)
-        return text
-
-    def command(self, cmd: list[str]) -> str:
-        return self(" ".join(["python" if c == sys.executable else c for c in cmd]))
 
 
 def reference_check(reference: str, tree: str, ours_crc: dict, skip: set[str]) -> dict:
@@ -161,9 +146,8 @@ def main() -> int:
         symvers = only_modules(symvers, os.path.join(work, "Module.symvers.modules"))
     else:
         tree_modules = tree
-    redact = Redact({tree: "$TREE", os.path.join(work, "modules"): "$TREE_MODULES", str(args.cache): "<cache>",
-                     work: "$OUT",
-                     os.path.dirname(args.reference or ""): "<upstream>"})
+    redact = Roots({"$TREE": tree, "$TREE_MODULES": os.path.join(work, "modules"), "$OUT": work,
+                    "<upstream>": os.path.dirname(args.reference or "")}, cache=args.cache)
     result: dict = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     "tree": redact(tree), "release": release, "jobs": args.jobs,
                     "vmlinux": "left out (--modules-only)" if args.modules_only else "included",
