@@ -73,8 +73,8 @@ KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
 class Entry:
     """One die_map entry: a DIE rendered in one state."""
 
-    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "_refs", "frontier",
-                 "token", "pieces")
+    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "refs", "frontier",
+                 "closed", "low", "token", "pieces")
 
     def __init__(self, key: int, seq: int):
         self.key = key
@@ -84,19 +84,14 @@ class Entry:
         self.fqn: str | None = None
         self.frags: list = []
         self.mapped = False
-        self._refs: list[Die] | None = None
+        self.refs: list[Die] = []  # the child DIEs among the fragments (what a replay visits)
         self.frontier: list[Die] | None = None  # see DieMap._frontier
+        self.closed = False  # see DieMap._close
+        self.low = seq  # the oldest open entry its closure reaches (see DieMap._close)
         # Filled in by versions.TypeMap once rendering is done: the type's
         # reference token ("" when it is inlined) and its text as pieces.
         self.token: str | None = None
         self.pieces: list[str] | None = None
-
-    @property
-    def refs(self) -> list[Die]:
-        """The child DIEs among the fragments (what a silent replay visits)."""
-        if self._refs is None:
-            self._refs = [f for f in self.frags if type(f) is Die]
-        return self._refs
 
 
 class SymbolState:
@@ -200,6 +195,13 @@ class DieMap:
         self.entries: dict[int, Entry] = {}
         self.order: list[Entry] = []
         self.srcfile_cache: dict[int, bool] = {}
+        # Replays of closed entries are skipped (see _close); that needs
+        # silent replays and the UNEXPANDED twins made eagerly, which
+        # --stable's union placeholders would make visible.
+        self.skip_closed = dump is None and debug_map is None and not stable
+        self.open: list[Entry] = []  # entries not closed yet, oldest first
+        self.active: dict[int, int] = {}  # DIE key -> seq of its COMPLETE entry being rendered
+        self.replay_parent: Entry | None = None  # who a replay's new entries count toward
 
     # -- lookups -----------------------------------------------------------
     def get(self, key: int, state: int) -> Entry | None:
@@ -222,6 +224,11 @@ class DieMap:
         existing = self.entries.get(slot)
         if existing is None or existing.seq < entry.seq:
             self.entries[slot] = entry
+            if existing is not None and self.skip_closed:
+                # what was closed may lead elsewhere now: stop closing
+                self.skip_closed = False
+                for other in self.order:
+                    other.closed = False
 
     def _die(self, key: int) -> Die:
         die = self.reader.die(key)
@@ -553,30 +560,76 @@ class DieMap:
         if entry is not None:
             if self.debug_map is not None:
                 self.debug_map(f"<cached {die.key:x} {STATE_NAMES[want]}>")
-            self._replay(st, entry)
+            if not entry.closed:
+                outer = self.replay_parent
+                if parent is not None:
+                    self.replay_parent = parent
+                self._replay(st, entry)
+                self.replay_parent = outer
             if parent is not None:
                 parent.frags.append(die)
+                parent.refs.append(die)
+            if self.skip_closed:
+                self._reaches(parent, die, entry)
             st.expand, st.current_fqn = saved_expand, saved_fqn
             return
         entry = self._new_entry(die.key)
         handler = _HANDLERS.get(tag)
         if handler is None:
             raise VersioningError("process_type", f"unexpected type: {tag:x}", self.reader.path)
+        closing = self.skip_closed
+        if closing:
+            self.open.append(entry)
+            if want == COMPLETE:
+                outer_active = self.active.get(die.key)
+                self.active[die.key] = entry.seq
         handler(self, st, entry, die)
         entry.tag = tag
         entry.state = want
         self._store(entry)
         if self.debug_map is not None:
             self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
+        if closing:
+            if want == COMPLETE:
+                if outer_active is None:
+                    del self.active[die.key]
+                else:
+                    self.active[die.key] = outer_active
+                if tag in EXPANDED_TAGS:
+                    self._unexpanded_twin(die, handler)
+            self._close(entry)
         if parent is not None:
             parent.frags.append(die)
+            parent.refs.append(die)
+        if closing:
+            self._reaches(parent, die, entry)
         st.expand, st.current_fqn = saved_expand, saved_fqn
+
+    def _unexpanded_twin(self, die: Die, handler) -> None:
+        """Render a struct, union or enum's UNEXPANDED entry as soon as its
+        COMPLETE one exists, if it has none yet.
+
+        Upstream makes it only when a symbol reaches the type a second
+        time; made early it is the same text (the name in braces, which no
+        expansion state changes) and never changes an output: a DIE with a
+        COMPLETE entry is always typed from that one.  Having both states of
+        every struct lets :meth:`_close` prove that replays create nothing."""
+        if die.key << 2 | UNEXPANDED in self.entries:
+            return
+        entry = self._new_entry(die.key)
+        scratch = SymbolState()
+        scratch.expand = False
+        handler(self, scratch, entry, die)
+        entry.tag = die.tag
+        entry.state = UNEXPANDED
+        entry.closed = True  # it leads nowhere
+        self._store(entry)
 
     def _replay(self, st: SymbolState, entry: Entry) -> None:
         """Walk a cached entry again, as upstream does, so that the types it
         reaches are marked expanded for this symbol (and dumped).  Without a
         dump only the structs, unions and enums it reaches matter, and most
-        cached entries reach none."""
+        cached entries reach none; a closed entry's replay is skipped."""
         if self.dump is None:
             frontier = entry.frontier
             if frontier is None:
@@ -623,6 +676,57 @@ class DieMap:
         entry.frontier = out
         return out
 
+    def _close(self, entry: Entry) -> None:
+        """Once ``entry`` is rendered, mark it *closed*, with every entry
+        made while rendering it, if none of them reaches a type whose
+        rendering is still under way or that has no COMPLETE entry.
+
+        A replay of a closed entry renders nothing, whatever the symbol has
+        marked expanded so far: every entry it reaches exists in every state
+        a lookup could want (COMPLETE, and UNEXPANDED for structs, unions
+        and enums, see _unexpanded_twin), so every lookup hits.  Its only
+        effect would be the marks, and those only choose between entries
+        that both exist: a later reach of a marked type wants UNEXPANDED,
+        an unmarked one COMPLETE, both are there, and the parent records
+        the DIE either way.  A type not yet rendered is in no closed
+        closure, so its own state is the same with or without the skip.
+        So replays of closed entries are skipped, which saves a walk over
+        the type graph behind an entry for every symbol, and every member,
+        that reaches it again.
+
+        This is Tarjan's strongly connected components on the fly: ``low``
+        is the oldest still-open entry a closure reaches (see _reaches),
+        and an entry whose closure reaches nothing older than itself closes
+        with everything opened after it.  Entries are never removed, so
+        closed entries stay closed (a replaced slot stops it all, see
+        _store).  UNEXPANDED entries lead nowhere without --stable, the
+        only mode this runs in."""
+        if entry.low < entry.seq:
+            return
+        open_entries = self.open
+        while open_entries and open_entries[-1].seq >= entry.seq:
+            open_entries.pop().closed = True
+
+    def _reaches(self, parent: Entry | None, die: Die, entry: Entry) -> None:
+        """Note that ``parent`` (or, in a replay, the entry the replay
+        renders for) now reaches ``die``, found or rendered as ``entry``:
+        its ``low`` takes the entry's, and a type whose COMPLETE entry is
+        still being rendered, or missing, holds it open (a replay that
+        does not mark the type would look that entry up)."""
+        sink = parent if parent is not None else self.replay_parent
+        if sink is None:
+            return
+        low = sink.low
+        if not entry.closed and entry.low < low:
+            low = entry.low
+        if entry.state != COMPLETE:
+            complete = self.entries.get(die.key << 2 | COMPLETE)
+            if complete is None:
+                low = min(low, self.active.get(die.key, -1))
+            elif not complete.closed:
+                low = min(low, complete.low)
+        sink.low = low
+
     def _silent_replay(self, st: SymbolState, frontier: list[Die]) -> None:
         """:meth:`_replay` without output, as an explicit-stack walk, over
         the :meth:`_frontier` of the entry replayed.
@@ -659,6 +763,8 @@ class DieMap:
                     self.process_type(st, None, die)
                     st.expand = saved
                     continue
+                if cached.closed:
+                    continue
                 frontier = cached.frontier
                 if frontier is None:
                     frontier = self._frontier(cached)
@@ -678,6 +784,8 @@ class DieMap:
             return
         entry = self._new_entry(die.key)
         entry.tag = die.tag
+        if self.skip_closed:
+            self.open.append(entry)
         debug("process_symbol", st.sym.name)
         if as_function:
             self._subroutine_like(st, entry, die, "subprogram")
@@ -686,6 +794,8 @@ class DieMap:
             self._type_attr(st, entry, die)
         entry.state = SYMBOL
         self._store(entry)
+        if self.skip_closed:
+            self._close(entry)
         if self.dump is not None:
             self.dump.write("\n")
 
