@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from batchver.cli.gendwarfksyms import main as dropin_main
+from batchver.gendwarfksyms import gendwarfksyms as core
 
 from .conftest import (CORPUS, CORPUS_PARTS, LOCAL_CORPUS, SHARED_MISSING, corpus_cases, expected_tool,
                        run_dropin, shared_corpus_present)
@@ -43,6 +44,17 @@ def test_matches_upstream(case, stable, tmp_path):
     assert rc == 0, stderr.getvalue()
     assert stdout.getvalue() == (expected.parent / f"{expected.name}{suffix}.symver").read_text()
     assert symtypes.read_bytes() == (expected.parent / f"{expected.name}{suffix}.symtypes").read_bytes()
+
+
+@pytest.mark.parametrize("stable", [False, True], ids=["plain", "stable"])
+@pytest.mark.parametrize("case", CASES)
+def test_matches_upstream_unit_by_unit(case, stable, tmp_path, monkeypatch):
+    """Objects with more DWARF than two groups are versioned one group of
+    units at a time (vmlinux, to bound memory); with a group size of one
+    byte every unit of every corpus object is its own group, and the outputs
+    must still be upstream's."""
+    monkeypatch.setattr(core, "CHUNK_BYTES", 1)
+    test_matches_upstream(case, stable, tmp_path)
 
 
 def built_params() -> list:

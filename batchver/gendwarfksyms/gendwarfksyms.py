@@ -186,6 +186,10 @@ class Scopes:
         return self.fqns.get(die.key, "")
 
 
+# Units of one die map when a big object is versioned in groups (see Versioner._chunks).
+CHUNK_BYTES = 32 << 20
+
+
 class Versioner:
     """One upstream-equivalent run: a symbol list, then objects in order."""
 
@@ -239,30 +243,84 @@ class Versioner:
         if scopes is None:
             scopes = Scopes(reader)
         dump = self.diag.write if (opts.dump_dies or opts.dump_die_map) else None
-        die_map = DieMap(reader, rules, opts.stable, scopes.fqn, dump,
-                         self.diag.write if opts.dump_die_map else None)
         result = ObjectResult(path)
         stages = result.stages
         stages["load"] = time.perf_counter() - clock
         indices = range(len(reader.units)) if units is None else units
         result.dwarf_versions = sorted({reader.units[i].version for i in indices})
-        for index in indices:
-            scopes.current = index
-            self._process_unit(reader, scopes, die_map, reader.units[index], result)
+        chunks = self._chunks(reader, list(indices))
+        partials: list[PartialTypes] = []
+        for chunk in chunks:
+            die_map = DieMap(reader, rules, opts.stable, scopes.fqn, dump,
+                             self.diag.write if opts.dump_die_map else None)
+            for index in chunk:
+                scopes.current = index
+                self._process_unit(reader, scopes, die_map, reader.units[index], result)
+                # What later units and the type map need of this unit's DIEs
+                # is held by the die map's entries; the rest of what was
+                # decoded (members, scopes, unused candidates) would
+                # otherwise stay for the whole run.
+                reader.forget()
+                scopes.walked.pop(reader.units[index].start, None)
+            if len(chunks) > 1 or not finalize:
+                clock = time.perf_counter()
+                partials.append(self._partial(die_map, rules))
+                stages["crc"] = stages.get("crc", 0.0) + time.perf_counter() - clock
         clock = time.perf_counter()
-        if finalize:
+        if not finalize:
+            result.partial = PartialTypes([t for p in partials for t in p.types],
+                                          {n: v for p in partials for n, v in p.symbols.items()})
+        elif len(chunks) == 1:
             self._versions(die_map, rules, result)
         else:
-            types = TypeMap(die_map, rules, opts.stable, self.diag.debug)
-            types.build()
-            pieces = {}
-            for sym in self.symbols:
-                found = self._symbol_pieces(die_map, types, sym)
-                if found is not None:
-                    pieces[sym.name] = found
-            result.partial = PartialTypes([(n, p) for n, (p, _) in types.types.items()], pieces)
-        stages["crc"] = time.perf_counter() - clock
+            types = TypeMap(None, rules, opts.stable, self.diag.debug)
+            pieces: dict[str, list[str]] = {}
+            for part in partials:
+                for name, text in part.types:
+                    types.add(name, text)
+                pieces.update(part.symbols)
+            assign_versions(self.symbols, types, lambda sym: pieces.get(sym.name), opts, self.diag)
+            result.symtypes = types.symtypes_lines()
+        stages["crc"] = stages.get("crc", 0.0) + time.perf_counter() - clock
         return result
+
+    def _chunks(self, reader: DwarfReader, indices: list[int]) -> list[list[int]]:
+        """The units in consecutive groups of at most CHUNK_BYTES of DWARF,
+        each rendered with its own die map whose type strings are kept and
+        whose DIEs and entries are freed before the next group: a vmlinux
+        run then holds one group's entries at a time instead of every
+        unit's, as the tree runner's split of big files does across
+        processes.  Types never cross units in the objects this applies to,
+        so the strings, the longest-per-name choice (earlier on a tie) and
+        the CRCs are those of one die map.  Dumps and debug output print
+        the die map as it grows, so with any of them the object is one
+        group, as upstream's."""
+        opts = self.options
+        units = reader.units
+        if opts.debug or opts.dump_dies or opts.dump_die_map or opts.dump_types or \
+                sum(units[i].end - units[i].offset for i in indices) <= 2 * CHUNK_BYTES:
+            return [indices]
+        chunks: list[list[int]] = [[]]
+        size = 0
+        for index in indices:
+            if size >= CHUNK_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(index)
+            size += units[index].end - units[index].offset
+        return chunks
+
+    def _partial(self, die_map: DieMap, rules: KabiRules) -> "PartialTypes":
+        """A die map's named type strings in its order, and the strings of
+        the symbols it rendered (see :class:`PartialTypes`)."""
+        types = TypeMap(die_map, rules, self.options.stable, self.diag.debug)
+        types.build()
+        pieces = {}
+        for sym in self.symbols:
+            found = self._symbol_pieces(die_map, types, sym)
+            if found is not None:
+                pieces[sym.name] = found
+        return PartialTypes([(n, p) for n, (p, _) in types.types.items()], pieces)
 
     def _process_unit(self, reader: DwarfReader, scopes: Scopes, die_map: DieMap, unit: Unit,
                       result: ObjectResult) -> None:
