@@ -26,8 +26,11 @@ same files.
 Corpora: ``shared28`` is ``<shared>/corpus/debian-6.12.117-cloud/kernel``
 (``<shared>``: $BATCHVER_SHARED, else ../shared beside the repository);
 ``debian`` is the tree tools/fetch_debian_kernel.py unpacks under
-``<cache>`` ($XDG_CACHE_HOME/batchver, else ~/.cache/batchver; ``--cache``).
-``--tree`` overrides either.  Paths in the results are written relative to
+``<cache>`` ($XDG_CACHE_HOME/batchver, else ~/.cache/batchver; ``--cache``);
+``kbuild`` and ``kbuild-small`` are the built 7.3.4 trees
+tools/build_kernel_tree.py makes there (x86_64 defconfig, and tinyconfig plus
+tools/kbuild-small.config): upstream then runs once per exporting object with
+that object's exports, as kbuild does.  ``--tree`` overrides any of them.  Paths in the results are written relative to
 these roots (tools/roots.py).
 """
 
@@ -60,6 +63,9 @@ CORPORA = {
     "shared28": lambda cache: str(shared_root() / "corpus" / "debian-6.12.117-cloud" / "kernel"),
     "debian": lambda cache: str(cache / "debian-6.12.117-cloud/root/usr/lib/debug/lib/modules/"
                                         "6.12.117+deb12-cloud-amd64"),
+    # trees tools/build_kernel_tree.py builds: x86_64 defconfig, and tinyconfig + kbuild-small.config
+    "kbuild": lambda cache: str(cache / "kbuild/linux-7.3.4/build"),
+    "kbuild-small": lambda cache: str(cache / "kbuild/linux-7.3.4/build-small"),
 }
 
 

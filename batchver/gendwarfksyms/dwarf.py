@@ -629,7 +629,8 @@ class DieMap:
         """Walk a cached entry again, as upstream does, so that the types it
         reaches are marked expanded for this symbol (and dumped).  Without a
         dump only the structs, unions and enums it reaches matter, and most
-        cached entries reach none; a closed entry's replay is skipped."""
+        cached entries reach none.  process_type does not replay closed
+        entries at all (see _close)."""
         if self.dump is None:
             frontier = entry.frontier
             if frontier is None:

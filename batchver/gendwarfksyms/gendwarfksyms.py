@@ -187,7 +187,7 @@ class Scopes:
 
 
 # Units of one die map when a big object is versioned in groups (see Versioner._chunks).
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 16 << 20
 
 
 class Versioner:
@@ -285,7 +285,7 @@ class Versioner:
         return result
 
     def _chunks(self, reader: DwarfReader, indices: list[int]) -> list[list[int]]:
-        """The units in consecutive groups of at most CHUNK_BYTES of DWARF,
+        """The units in consecutive groups of about CHUNK_BYTES of DWARF,
         each rendered with its own die map whose type strings are kept and
         whose DIEs and entries are freed before the next group: a vmlinux
         run then holds one group's entries at a time instead of every
