@@ -204,6 +204,16 @@ class DwarfReader:
         # every per-unit run asks it (a per-run copy made vmlinux quadratic)
         self.unit_numbers = {start: i for i, start in enumerate(self._starts)}
 
+    def refers_across_units(self) -> bool:
+        """Whether any DIE may refer to another unit's: an abbreviation with
+        DW_FORM_ref_addr (or the GNU alternate-file form), or type units
+        reached by signature.  Without LTO, gcc and clang never make one."""
+        if self.signatures:
+            return True
+        return any(form in (DW_FORM_ref_addr, DW_FORM_GNU_ref_alt, DW_FORM_ref_sig8)
+                   for table in self._abbrev_tables.values() for _, _, specs in table.values()
+                   for _, form, _ in specs)
+
     def forget(self) -> None:
         """Drop decoded DIEs (between independent unit groups), bounding
         memory on files with thousands of units.  Decoded strings stay:

@@ -290,15 +290,18 @@ class Versioner:
         whose DIEs and entries are freed before the next group: a vmlinux
         run then holds one group's entries at a time instead of every
         unit's, as the tree runner's split of big files does across
-        processes.  Types never cross units in the objects this applies to,
-        so the strings, the longest-per-name choice (earlier on a tie) and
-        the CRCs are those of one die map.  Dumps and debug output print
-        the die map as it grows, so with any of them the object is one
-        group, as upstream's."""
+        processes.  With no reference across units, a unit's types are
+        rendered only while that unit is, so the strings, the
+        longest-per-name choice (earlier on a tie) and the CRCs are those
+        of one die map; an object that may refer across units (LTO, type
+        units) is one group.  Dumps and debug output print the die map as
+        it grows, so with any of them the object is one group too, as
+        upstream's."""
         opts = self.options
         units = reader.units
         if opts.debug or opts.dump_dies or opts.dump_die_map or opts.dump_types or \
-                sum(units[i].end - units[i].offset for i in indices) <= 2 * CHUNK_BYTES:
+                sum(units[i].end - units[i].offset for i in indices) <= 2 * CHUNK_BYTES or \
+                reader.refers_across_units():
             return [indices]
         chunks: list[list[int]] = [[]]
         size = 0
