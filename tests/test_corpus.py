@@ -11,11 +11,14 @@ the same way, stderr of ``--dump-versions`` included.
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from batchver.cli.gendwarfksyms import main as dropin_main
+from batchver.dwarf.reader import DwarfReader
+from batchver.elf.file import ElfObject
 from batchver.gendwarfksyms import gendwarfksyms as core
 
 from .conftest import (CORPUS, CORPUS_PARTS, LOCAL_CORPUS, SHARED_MISSING, corpus_cases, expected_tool,
@@ -55,6 +58,28 @@ def test_matches_upstream_unit_by_unit(case, stable, tmp_path, monkeypatch):
     must still be upstream's."""
     monkeypatch.setattr(core, "CHUNK_BYTES", 1)
     test_matches_upstream(case, stable, tmp_path)
+
+
+@pytest.mark.parametrize("dwarf", ["-gdwarf-4", "-gdwarf-5"])
+def test_units_referring_across_units_stay_one_group(dwarf, tmp_path, cc, monkeypatch):
+    """A file whose DIEs refer to other units' (here type units, reached by
+    DW_FORM_ref_sig8) is never cut into unit groups, whatever its size: a
+    later group would render the referred type again.  A C object without
+    such references is cut."""
+    monkeypatch.setattr(core, "CHUNK_BYTES", 1)
+    linked = tmp_path / "typeunits.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O0", dwarf, "-fdebug-types-section", "-o", str(linked),
+                    str(expected_tool.BUILT / "typeunits" / "typeunits.c")], check=True)
+    plain = sorted((LOCAL_CORPUS / "debian-6.12.117-cloud" / "kernel").rglob("*.ko"))[0]
+    groups = {}
+    for path in (linked, plain):
+        reader = DwarfReader(ElfObject(str(path)), defer=True)
+        reader.load()
+        groups[path] = core.Versioner([])._chunks(reader, list(range(len(reader.units))))
+        assert reader.refers_across_units() == (path == linked)
+        assert len(reader.units) > 1
+    assert len(groups[linked]) == 1
+    assert len(groups[plain]) > 1
 
 
 def built_params() -> list:
