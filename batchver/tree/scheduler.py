@@ -168,11 +168,14 @@ def _file_assignment(item: WorkItem, names: list[str], scans: list) -> tuple[dic
 
 
 def _split_ranges(item: WorkItem, parts: int) -> list[range] | str:
+    """The file's unit ranges; one range when its DIEs may refer across
+    units (LTO, type units), since a type a range refers to outside itself
+    would be rendered there again."""
     try:
         elf = ElfObject(item.path)
         try:
             reader = DwarfReader(elf)
-            return unit_ranges(reader, parts)
+            return unit_ranges(reader, 1 if reader.refers_across_units() else parts)
         finally:
             elf.close()
     except VersioningError as exc:
