@@ -273,14 +273,7 @@ class Versioner:
         elif len(chunks) == 1:
             self._versions(die_map, rules, result)
         else:
-            types = TypeMap(None, rules, opts.stable, self.diag.debug)
-            pieces: dict[str, list[str]] = {}
-            for part in partials:
-                for name, text in part.types:
-                    types.add(name, text)
-                pieces.update(part.symbols)
-            assign_versions(self.symbols, types, lambda sym: pieces.get(sym.name), opts, self.diag)
-            result.symtypes = types.symtypes_lines()
+            result.symtypes = assign_merged_versions(self.symbols, partials, rules, opts, self.diag)
         stages["crc"] = stages.get("crc", 0.0) + time.perf_counter() - clock
         return result
 
@@ -439,17 +432,26 @@ def merge_partials(elf: ElfObject, names: list[str], partials: list[PartialTypes
     symbols = SymbolTable(names)
     read_addresses(symbols, elf, diag)
     rules = read_rules(elf, diag) if opts.stable else KabiRules()
+    for sym in symbols:
+        if any(sym.name in part.symbols for part in partials):
+            sym.state = MAPPED  # its range matched it to a DIE
+    symtypes = assign_merged_versions(symbols, partials, rules, opts, diag)
+    return version_lines(symbols, diag), symtypes
+
+
+def assign_merged_versions(symbols: SymbolTable, partials: list[PartialTypes], rules: KabiRules,
+                           opts: Options, diag: Diagnostics) -> list[tuple[str, str]]:
+    """CRCs from partial type maps merged in order (the longest string per
+    name wins, the earlier on a tie, as in one die map); returns the
+    symtypes lines."""
     types = TypeMap(None, rules, opts.stable, diag.debug)
     pieces: dict[str, list[str]] = {}
     for part in partials:
         for name, text in part.types:
             types.add(name, text)
         pieces.update(part.symbols)
-    for sym in symbols:
-        if sym.name in pieces:
-            sym.state = MAPPED  # its range matched it to a DIE
     assign_versions(symbols, types, lambda sym: pieces.get(sym.name), opts, diag)
-    return version_lines(symbols, diag), types.symtypes_lines()
+    return types.symtypes_lines()
 
 
 def read_addresses(symbols: SymbolTable, elf: ElfObject, diag: Diagnostics) -> None:
