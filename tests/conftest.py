@@ -72,6 +72,26 @@ def built_objects(tmp_path_factory, cc):
     return get
 
 
+@pytest.fixture(scope="session")
+def type_units_file(tmp_path_factory, cc):
+    """``get(dwarf)``: tests/data/built/typeunits linked as a shared object
+    with gcc's ``-fdebug-types-section`` (type units reached by
+    DW_FORM_ref_sig8), built once per DWARF option."""
+    workdir = tmp_path_factory.mktemp("typeunits")
+    built: dict[str, Path] = {}
+
+    def get(dwarf: str) -> Path:
+        if dwarf not in built:
+            linked = workdir / f"typeunits{dwarf}.so"
+            subprocess.run([cc, "-shared", "-fPIC", "-O0", dwarf, "-fdebug-types-section", "-o",
+                            str(linked), str(expected_tool.BUILT / "typeunits" / "typeunits.c")],
+                           check=True)
+            built[dwarf] = linked
+        return built[dwarf]
+
+    return get
+
+
 def compile_c(tmp: Path, source: str, name: str = "fixture", flags: tuple[str, ...] = ("-gdwarf-5",),
               compiler: str = "gcc") -> Path:
     """Compile C source to an object with debug info; return the object path."""

@@ -11,7 +11,6 @@ the same way, stderr of ``--dump-versions`` included.
 from __future__ import annotations
 
 import io
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,15 +60,13 @@ def test_matches_upstream_unit_by_unit(case, stable, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("dwarf", ["-gdwarf-4", "-gdwarf-5"])
-def test_units_referring_across_units_stay_one_group(dwarf, tmp_path, cc, monkeypatch):
+def test_units_referring_across_units_stay_one_group(dwarf, type_units_file, monkeypatch):
     """A file whose DIEs refer to other units' (here type units, reached by
     DW_FORM_ref_sig8) is never cut into unit groups, whatever its size: a
     later group would render the referred type again.  A C object without
     such references is cut."""
     monkeypatch.setattr(core, "CHUNK_BYTES", 1)
-    linked = tmp_path / "typeunits.so"
-    subprocess.run([cc, "-shared", "-fPIC", "-O0", dwarf, "-fdebug-types-section", "-o", str(linked),
-                    str(expected_tool.BUILT / "typeunits" / "typeunits.c")], check=True)
+    linked = type_units_file(dwarf)
     plain = sorted((LOCAL_CORPUS / "debian-6.12.117-cloud" / "kernel").rglob("*.ko"))[0]
     groups = {}
     for path in (linked, plain):

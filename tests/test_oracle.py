@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -261,13 +260,11 @@ def test_example_tree_objects(tmp_path, cc, quick_relocation):
 
 
 @pytest.mark.parametrize("dwarf", ["-gdwarf-4", "-gdwarf-5"])
-def test_linked_type_units(dwarf, tmp_path, cc, quick_relocation):
+def test_linked_type_units(dwarf, type_units_file, quick_relocation):
     """Type units (``.debug_types`` in DWARF 4, ``DW_UT_type`` units in
     DWARF 5, ``DW_FORM_ref_sig8`` references) in a linked file, where the
     linker has merged gcc's per-type sections into one."""
-    linked = tmp_path / "typeunits.so"
-    subprocess.run([cc, "-shared", "-fPIC", "-O0", dwarf, "-fdebug-types-section", "-o", str(linked),
-                    str(expected_tool.BUILT / "typeunits" / "typeunits.c")], check=True)
+    linked = type_units_file(dwarf)
     reader = DwarfReader(ElfObject(str(linked)))
     assert {u.type_signature is not None for u in reader.units} == {True, False}
     assert compare(linked) > 0

@@ -18,7 +18,7 @@ from batchver.tree.discover import discover, linked_module_name
 from batchver.cli.gendwarfksyms import main as dropin_main
 from batchver.tree import scheduler
 
-from .conftest import LOCAL_CORPUS, REPO, expected_tool
+from .conftest import LOCAL_CORPUS, REPO
 
 _spec = importlib.util.spec_from_file_location("build_example_tree",
                                                REPO / "tools" / "build_example_tree.py")
@@ -206,13 +206,11 @@ def test_module_names():
     assert linked_module_name("extra/foo.ko") == "extra/foo"
 
 
-def test_files_referring_across_units_are_not_split(tmp_path, cc):
+def test_files_referring_across_units_are_not_split(type_units_file):
     """A big linked file is cut into unit ranges for the workers, unless its
     DIEs may refer to other units' (here type units): a range would render a
     type of another range again.  A multi-CU Debian module is cut."""
-    linked = tmp_path / "typeunits.so"
-    subprocess.run([cc, "-shared", "-fPIC", "-O0", "-gdwarf-4", "-fdebug-types-section", "-o", str(linked),
-                    str(expected_tool.BUILT / "typeunits" / "typeunits.c")], check=True)
+    linked = type_units_file("-gdwarf-4")
     module = sorted((LOCAL_CORPUS / "debian-6.12.117-cloud" / "kernel").rglob("*.ko"))[0]
     item = type("Item", (), {})()
     item.path = str(linked)
