@@ -324,6 +324,37 @@ def test_crc_is_zlib_crc32_of_the_expanded_string(shapes):
         b"variable base_type long int byte_size(8) encoding(5)")
 
 
+
+def test_expansion_reused_only_where_nothing_in_it_was_expanded_before(tmp_path):
+    # Spec 7: a reference is expanded on its first appearance in a symbol,
+    # and stays a token afterwards.  Upstream versions f3, f2, f1 in that
+    # order (its symbol hash order): f3 expands s#a afresh; f2 expands s#c
+    # before s#a, so inside s#a it stays a token; f1 needs s#a's fresh
+    # expansion again, exactly as f3 had it.
+    write_files(tmp_path, {"vt.h": "struct c { int z; };\nstruct b { struct c *p; };\n"
+                                   "struct a { struct b *q; struct c *r; };\n"})
+    obj = compile_c(tmp_path, '#include "vt.h"\nint f1(struct a *x) { return 0; }\n'
+                    "int f2(struct c *y, struct a *x) { return 0; }\n"
+                    "int f3(struct a *x) { return 0; }\n", name="vt")
+    rc, _, err = run_dropin(["--dump-versions", obj], symbol_list(["f1", "f2", "f3"]))
+    assert rc == 0, err
+    c = f"structure_type c {{ member {INT} z data_member_location(0) }} byte_size(4)"
+
+    def a(inner_c: str) -> str:
+        return (f"structure_type a {{ member pointer_type {{ structure_type b {{ member pointer_type "
+                f"{{ {inner_c} }} byte_size(8) p data_member_location(0) }} byte_size(8) }} "
+                f"byte_size(8) q data_member_location(0) , member pointer_type {{ s#c }} byte_size(8) "
+                f"r data_member_location(8) }} byte_size(16)")
+
+    fresh = f"subprogram ( formal_parameter pointer_type {{ {a(c)} }} byte_size(8) x ) -> {INT}"
+    assert dumped_versions(err, ["f1", "f2", "f3"]) == {
+        "f3": fresh,
+        "f2": f"subprogram ( formal_parameter pointer_type {{ {c} }} byte_size(8) y , formal_parameter "
+              f"pointer_type {{ {a('s#c')} }} byte_size(8) x ) -> {INT}",
+        "f1": fresh,
+    }
+
+
 # -- #SYMVER order -------------------------------------------------------------
 
 def fnv1_bucket(name: bytes, signed_chars: bool = True) -> int:

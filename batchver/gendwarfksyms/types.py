@@ -148,6 +148,8 @@ class TypeMap:
         self.debug = debug
         self.dump_types = dump_types
         self.types: dict[str, tuple[list[str], int]] = {}
+        # reference -> (its expansion, the names it expands); see version_text
+        self._fresh: dict[str, tuple[str, frozenset[str]]] = {}
 
     # -- building ----------------------------------------------------------
     def entry_pieces(self, entry: Entry) -> list[str]:
@@ -268,29 +270,70 @@ class TypeMap:
 
     def version_text(self, name: str, pieces: list[str]) -> str:
         """The fully expanded text a symbol's CRC is computed over, from
-        the symbol's compiled pieces."""
+        the symbol's compiled pieces.
+
+        Most symbols of an object expand the same big types (a driver's
+        exports all take its device struct), and each would walk the same
+        type graph piece by piece.  So the expansion of a reference made
+        straight from a symbol's own pieces is remembered with the names it
+        expanded, whenever that expansion met no name expanded before it
+        (it is then the reference's text in any symbol).  A later symbol
+        uses it wherever it expands that reference before any of those
+        names: the walk would produce exactly that text and mark exactly
+        those names."""
         out: list[str] = []
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # expanded name -> when
+        added: list[str] = []  # expanded names, in order
         types = self.types
+        fresh = self._fresh
+        recording: tuple[str, int, int] | None = None  # (name, len(out), len(added)) at depth 1
+        tainted = False
         # An explicit stack instead of recursion: kernel type graphs are deep.
         stack = [(name, iter(pieces))]
         while stack:
             owner, it = stack[-1]
             for piece in it:
-                if type(piece) is not RefToken or piece in seen:
-                    # a reference seen before was found then: it stays a token
+                if type(piece) is not RefToken:
                     out.append(piece)
+                    continue
+                when = seen.get(piece)
+                if when is not None:
+                    # a reference seen before was found then: it stays a token
+                    if recording is not None and when < recording[2]:
+                        tainted = True
+                    out.append(piece)
+                    continue
+                known = fresh.get(piece)
+                if known is not None and seen.keys().isdisjoint(known[1]):
+                    out.append(known[0])
+                    when = len(added)
+                    seen[piece] = when
+                    added.append(piece)
+                    for other in known[1]:
+                        seen[other] = when
+                    added.extend(known[1])
                     continue
                 found = types.get(piece)
                 expansion = found[0] if found is not None else self.lookup(piece)
                 if expansion is None:
                     raise VersioningError("__calculate_version", f"unknown type reference to "
                                           f"'{piece}' when expanding '{owner}'")
-                seen.add(piece)
+                if len(stack) == 1:
+                    recording, tainted = (piece, len(out), len(added)), False
+                seen[piece] = len(added)
+                added.append(piece)
                 stack.append((piece, iter(expansion)))
                 break
             else:
                 stack.pop()
+                if len(stack) == 1 and recording is not None:
+                    ref, start, first = recording
+                    if not tainted:
+                        text = "".join(out[start:])
+                        del out[start:]
+                        out.append(text)
+                        fresh[ref] = (text, frozenset(added[first + 1:]))
+                    recording = None
         return "".join(out)
 
     def symtypes_lines(self) -> list[tuple[str, str]]:
