@@ -10,6 +10,7 @@ and JSON.
 from __future__ import annotations
 
 import fnmatch
+import gzip
 import importlib.util
 import json
 import os
@@ -329,6 +330,20 @@ def test_plain_module_symvers_is_classified_not_explained(builds, tmp_path):
     assert report["inputs"]["baseline"]["form"] == "symvers"
     assert any("plain Module.symvers" in n and "cannot be explained" in n for n in report["notes"])
 
+
+def test_directory_with_a_compressed_module_symvers(builds, tmp_path, capsys):
+    # a distro package's directory: Module.symvers.gz and no report.json
+    with open(os.path.join(builds.out("base"), "Module.symvers"), "rb") as src:
+        (tmp_path / "Module.symvers.gz").write_bytes(gzip.compress(src.read()))
+    status, report = check("--baseline", str(tmp_path), builds.out("member_added"))
+    assert status == 1
+    assert kinds_of(report) == {k: ["crc_changed"] for k in REACH_DEMO_DEV}
+    assert report["inputs"]["baseline"]["form"] == "symvers"
+    (tmp_path / "Module.symvers.xz").write_bytes(b"")
+    capsys.readouterr()
+    assert _error(capsys, "--baseline", str(tmp_path), builds.out("member_added")) == (
+        f"batchver check: error: {tmp_path}: holds Module.symvers.xz and Module.symvers.gz: "
+        "name the one to compare")
 
 def test_every_kind_on_plain_files(tmp_path):
     old = tmp_path / "old.symvers"

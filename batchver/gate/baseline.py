@@ -9,7 +9,9 @@ Two input forms are accepted:
   changes be explained;
 * a **plain Module.symvers** from any kernel build (a file, or a directory
   holding ``Module.symvers`` but no ``report.json``, such as a kbuild output
-  directory).  Its changes are classified but cannot be explained.
+  directory, or only a compressed ``Module.symvers.gz``/``.xz``/``.zst``, as
+  some distros' kernel packages ship it).  Its changes are classified but
+  cannot be explained.
 
 A gate that passes because an input was empty or half-written is worse than
 no gate, so every problem found here raises :class:`InputError` naming the
@@ -27,6 +29,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from batchver.errors import InputError
+from batchver.compressed import COMPRESSED_SUFFIXES
 from batchver.symvers import REPORT_SCHEMA, ExportRecord, parse_symvers
 
 _CHUNK = 16 << 20  # bytes read at a time when counting symtypes lines
@@ -375,8 +378,17 @@ def load_side(label: str, path: str) -> Side:
                                           "output directory)")
             return _load_batchver(label, path, symvers, report)
         if not os.path.isfile(symvers):
-            raise InputError(path, "neither a batchver output directory (Module.symvers + "
-                                   "report.json) nor a directory holding a Module.symvers")
+            # a distro's kernel package keeps it compressed (Module.symvers.gz ...)
+            found = [symvers + suffix for suffix in COMPRESSED_SUFFIXES
+                     if os.path.isfile(symvers + suffix)]
+            if len(found) > 1:
+                raise InputError(path, f"holds {' and '.join(map(os.path.basename, found))}: "
+                                       "name the one to compare")
+            if not found:
+                raise InputError(path, "neither a batchver output directory (Module.symvers + "
+                                       "report.json) nor a directory holding a Module.symvers "
+                                       f"(or Module.symvers{{{','.join(COMPRESSED_SUFFIXES)}}})")
+            symvers = found[0]
         path = symvers
     exports = parse_symvers(path, zero_is_unknown=True)
     if all(e.crc is None for e in exports):
