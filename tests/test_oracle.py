@@ -214,7 +214,8 @@ def compare(path: Path, budget: int = DIE_BUDGET) -> int:
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         pytest.skip(f"{path.name} has several sections named {', '.join(twice)} (COMDAT type units): "
-                    "pyelftools reads the last of each, batchver the first")
+                    "pyelftools reads the last of each, batchver the first outside any section "
+                    "group, as libdw does")
     reader = DwarfReader(elf)
     with open(path, "rb") as handle:
         oracle = Oracle(handle)

@@ -144,8 +144,14 @@ class ElfObject:
         self.is_relocatable = header.e_type == ET_REL
         self._phoff = header.e_phoff
         self._first_by_name: dict[str, Section] = {}
+        # libdw reads the debug sections outside section groups only: the
+        # type units gcc -fdebug-types-section puts in COMDAT groups (each a
+        # .debug_info of its own, ahead of the compile unit's) are not seen
+        self._first_debug: dict[str, Section] = {}
         for sec in self.sections:
             self._first_by_name.setdefault(sec.name, sec)
+            if not sec.flags & SHF_GROUP:
+                self._first_debug.setdefault(sec.name, sec)
         self._endian = "<" if self.little_endian else ">"
         self._symvalues: dict[int, list[int | None]] = {}
         self._all_symbols: list[tuple[str, int, int, int]] | None = None
@@ -373,7 +379,7 @@ class ElfObject:
     def debug_section(self, name: str) -> bytes | None:
         """A ``.debug_*`` section ready to parse: decompressed and, in a
         relocatable object, with its relocations applied (as libdwfl does)."""
-        sec = self.section(name) or self.section(".z" + name[1:])
+        sec = self._first_debug.get(name) or self._first_debug.get(".z" + name[1:])
         if sec is None:
             return None
         data = self.data(sec)
