@@ -19,7 +19,7 @@ import zlib
 
 import pytest
 
-from .conftest import (UPSTREAM_RUN, compile_c, dumped_versions, expected_tool, run_dropin, symbol_list,
+from .conftest import (DATA, UPSTREAM_RUN, compile_c, dumped_versions, expected_tool, run_dropin, symbol_list,
                        symtypes_by_key, symver_by_name, write_files)
 
 BUILT = expected_tool.BUILT
@@ -353,6 +353,23 @@ def test_expansion_reused_only_where_nothing_in_it_was_expanded_before(tmp_path)
               f"pointer_type {{ {a('s#c')} }} byte_size(8) x ) -> {INT}",
         "f1": fresh,
     }
+
+
+
+def test_struct_nested_in_a_c_struct_gets_its_scoped_name(tmp_path):
+    # Spec 6.1: a struct passes its name down as a prefix, whatever the
+    # language.  gcc writes every C type at unit level, so only this made-up
+    # C unit (tests/data/nested-c: g++'s DWARF with DW_LANG_C99) shows it.
+    symtypes = tmp_path / "out.symtypes"
+    rc, out, err = run_dropin(["-T", symtypes, DATA / "nested-c" / "nested_c_struct.o"],
+                              symbol_list(["f"]))
+    assert (rc, out, err) == (0, "#SYMVER f 0xb12cf6ad\n", "")
+    assert symtypes.read_text() == (
+        f"f subprogram ( formal_parameter pointer_type {{ s#outer }} byte_size(8) o ) -> {INT}\n"
+        "s#outer structure_type outer { member s#outer::inner in data_member_location(0) } "
+        "byte_size(4)\n"
+        f"s#outer::inner structure_type outer::inner {{ member {INT} x data_member_location(0) }} "
+        "byte_size(4)\n")
 
 
 # -- #SYMVER order -------------------------------------------------------------
