@@ -19,6 +19,8 @@ import zlib
 
 import pytest
 
+from batchver.gendwarfksyms import types as types_module
+
 from .conftest import (DATA, UPSTREAM_RUN, compile_c, dumped_versions, expected_tool, run_dropin, symbol_list,
                        symtypes_by_key, symver_by_name, write_files)
 
@@ -325,12 +327,16 @@ def test_crc_is_zlib_crc32_of_the_expanded_string(shapes):
 
 
 
-def test_expansion_reused_only_where_nothing_in_it_was_expanded_before(tmp_path):
+@pytest.mark.parametrize("room", ["default", 0])
+def test_expansion_reused_only_where_nothing_in_it_was_expanded_before(tmp_path, monkeypatch, room):
     # Spec 7: a reference is expanded on its first appearance in a symbol,
     # and stays a token afterwards.  Upstream versions f3, f2, f1 in that
     # order (its symbol hash order): f3 expands s#a afresh; f2 expands s#c
     # before s#a, so inside s#a it stays a token; f1 needs s#a's fresh
-    # expansion again, exactly as f3 had it.
+    # expansion again, exactly as f3 had it.  With no room to keep
+    # expansions every symbol walks its own, to the same texts.
+    if room != "default":
+        monkeypatch.setattr(types_module, "FRESH_CHARS", room)
     write_files(tmp_path, {"vt.h": "struct c { int z; };\nstruct b { struct c *p; };\n"
                                    "struct a { struct b *q; struct c *r; };\n"})
     obj = compile_c(tmp_path, '#include "vt.h"\nint f1(struct a *x) { return 0; }\n'

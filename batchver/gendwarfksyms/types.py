@@ -26,6 +26,11 @@ from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
 from batchver.gendwarfksyms.dwarf import COMPLETE, DieMap, Entry, SYMBOL, UNEXPANDED
 
+# Characters of expansions one type map keeps for reuse (see
+# TypeMap.version_text): a vmlinux has thousands of exports whose texts run to
+# megabytes, and memory must stay bounded; past this the walk just runs.
+FRESH_CHARS = 64 << 20
+
 TYPE_PREFIX = {DW_TAG_class_type: "s", DW_TAG_structure_type: "s", DW_TAG_union_type: "u", DW_TAG_enumeration_type: "e", DW_TAG_typedef: "t"}
 REF_STARTS = ("s#", "u#", "e#", "t#")
 
@@ -150,6 +155,7 @@ class TypeMap:
         self.types: dict[str, tuple[list[str], int]] = {}
         # reference -> (its expansion, the names it expands); see version_text
         self._fresh: dict[str, tuple[str, frozenset[str]]] = {}
+        self._fresh_room = FRESH_CHARS  # what may still be kept there
 
     # -- building ----------------------------------------------------------
     def entry_pieces(self, entry: Entry) -> list[str]:
@@ -332,7 +338,9 @@ class TypeMap:
                         text = "".join(out[start:])
                         del out[start:]
                         out.append(text)
-                        fresh[ref] = (text, frozenset(added[first + 1:]))
+                        if self._fresh_room >= len(text):
+                            self._fresh_room -= len(text)
+                            fresh[ref] = (text, frozenset(added[first + 1:]))
                     recording = None
         return "".join(out)
 
