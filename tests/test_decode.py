@@ -52,3 +52,19 @@ def test_rare_layouts_are_decoded_generically_until_they_recur(monkeypatch):
         assert reader._decoder(unit, specs) is None
     assert callable(reader._decoder(unit, specs))
     assert callable(reader._decoder(unit, specs))  # and it stays compiled
+
+
+@pytest.mark.parametrize("prefill", [True, False])
+def test_string_table_answers_as_libdw_does(prefill, monkeypatch):
+    # dwarf_formstring: the bytes from the offset to the next NUL; an offset
+    # into a string (a linker's tail merging) gives its tail; a last string
+    # without its NUL runs to the section's end; an offset at or past the
+    # end gives NULL.  Whole-section decoding must answer exactly the same.
+    if not prefill:
+        monkeypatch.setattr(dwarfreader, "PREFILL_BYTES", 0)
+    table = dwarfreader.StringTable(b"ab\0cd\0\xff\0\0tail", "x.o")
+    expected = {0: "ab", 1: "b", 2: "", 3: "cd", 4: "d", 6: "\udcff", 8: "", 9: "tail", 12: "l",
+                13: None, 14: None}
+    assert {offset: table[offset] for offset in expected} == expected
+    empty = dwarfreader.StringTable(b"", "x.o")
+    assert (empty[0], empty[1]) == (None, None)

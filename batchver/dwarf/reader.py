@@ -140,7 +140,7 @@ class StringTable(dict):
         super().__init__()
         self.data = data
         self.path = path
-        if len(data) <= PREFILL_BYTES:
+        if 0 < len(data) <= PREFILL_BYTES:
             # Versioning reads most of a section's strings (nine in ten on
             # built objects): decoding them all in one go costs a tenth of
             # looking them up one by one.  An offset into the middle of a
