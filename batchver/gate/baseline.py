@@ -28,8 +28,8 @@ import os
 from array import array
 from dataclasses import dataclass, field
 
-from batchver.errors import InputError
 from batchver.compressed import COMPRESSED_SUFFIXES
+from batchver.errors import InputError
 from batchver.symvers import REPORT_SCHEMA, ExportRecord, parse_symvers
 
 _CHUNK = 16 << 20  # bytes read at a time when counting symtypes lines
