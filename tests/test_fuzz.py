@@ -22,7 +22,8 @@ import sys
 
 import pytest
 
-from batchver.dwarf.constants import DW_TAG_subprogram
+from batchver.dwarf.constants import DW_AT_type, DW_TAG_subprogram
+from batchver.dwarf.leb128 import read_uleb
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 
@@ -87,6 +88,15 @@ def _layout(path: str) -> dict:
         private = next(key for key, tag in reader.child_entries(reader.unit_die(reader.units[0]))
                        if tag == DW_TAG_subprogram and reader.die(key).name == "fz_private")
         info = sections[".debug_info"]
+        unit = reader.units[0]
+        # where fz_sum's DW_AT_type (DW_FORM_ref4, its return type) is
+        returns = next(key for key, tag in reader.child_entries(reader.unit_die(unit))
+                       if tag == DW_TAG_subprogram and reader.die(key).name == "fz_sum")
+        code, pos = read_uleb(unit.data, returns - unit.key_base)
+        for at, form, _ in unit.abbrevs[code][2]:
+            if at == DW_AT_type:
+                break
+            pos = reader._skip_form(unit.data, pos, form, unit)
         # a debug section libdw loads but versioning never reads
         unread = next(name for name in (".debug_aranges", ".debug_rnglists", ".debug_loclists",
                                         ".debug_ranges", ".debug_loc", ".debug_frame")
@@ -94,7 +104,8 @@ def _layout(path: str) -> dict:
         return {"unread": unread, "e": e, "raw": raw, "sections": sections, "rela": rela, "symtab": symtab,
                 "first_symbol": first[1] >> 32, "shoff": struct.unpack_from(e + "Q", raw, 0x28)[0],
                 "private_die": info.offset + private - reader.units[0].key_base,
-                "dwarf": reader.units[0].version, "codes": max(reader.units[0].abbrevs) + 1}
+                "dwarf": reader.units[0].version, "codes": max(reader.units[0].abbrevs) + 1,
+                "return_type": info.offset + pos, "unit_length": unit.length}
         # (an unknown code below 0x80 takes the place of the one-byte code)
     finally:
         elf.close()
@@ -137,6 +148,12 @@ TARGETED = [
      lambda at: _patch(at["raw"], at["sections"][".debug_line"].offset + 4, at["e"] + "H", 1)),
     ("unknown abbreviation in a DIE versioning never reads", 1,
      lambda at: _patch(at["raw"], at["private_die"], "B", at["codes"])),
+    ("a return type reference at its unit's length (no DIE: void)", 0,
+     lambda at: _patch(at["raw"], at["return_type"], at["e"] + "I", at["unit_length"])),
+    ("a return type reference far past its unit (no DIE: void)", 0,
+     lambda at: _patch(at["raw"], at["return_type"], at["e"] + "I", 0x7FFFFFFF)),
+    ("a return type reference to the unit's last byte (a null entry)", 1,
+     lambda at: _patch(at["raw"], at["return_type"], at["e"] + "I", at["unit_length"] - 1)),
     ("unknown relocation type (left unapplied)", 0,
      lambda at: _patch(at["raw"], at["rela"].offset + 8, at["e"] + "I", 0x7FF0)),
     ("e_shentsize 0x140 (not checked)", 0,

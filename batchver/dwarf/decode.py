@@ -93,7 +93,7 @@ def _store(form: int, value: str, endian: str) -> str | None:
     if form in (DW_FORM_data1, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_sec_offset):
         return f"({CONST}, {value})"
     if form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8):
-        return f"({REF}, ub + {value})"
+        return f"(({REF}, ub + {value}) if {value} < unit.length else _NONE)"  # see reader.unit_ref
     if form == DW_FORM_ref_addr:
         return f"({REF}, {value})"
     if form == DW_FORM_ref_sig8:
@@ -121,7 +121,8 @@ def _sig(reader, signature: int) -> tuple:
 def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int, endian: str):
     """A function ``(data, pos, unit_base_key, unit, reader) -> (attrs,
     end)`` for DIEs with this attribute list, or None."""
-    namespace: dict = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": _sig}
+    namespace: dict = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": _sig,
+                       "_NONE": (OTHER, None)}
     body: list[str] = []
     group: list[tuple[int, int | None, int]] = []
 
@@ -170,7 +171,7 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
         elif form == DW_FORM_ref_udata:
             body.append("x, pos = uleb(data, pos)")
             if wanted:
-                body.append(f"a[{at}] = ({REF}, ub + x)")
+                body.append(f"a[{at}] = ({REF}, ub + x) if x < unit.length else _NONE")
         elif form == DW_FORM_string:
             body.append("e = data.index(b'\\0', pos)")
             if wanted:

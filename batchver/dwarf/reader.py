@@ -95,7 +95,8 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "decoders", "layouts", "steps", "checked")
+                 "str_offsets_base", "files", "start", "decoders", "layouts", "steps", "checked",
+                 "length")
 
     def __init__(self):
         self.checked = False  # see DwarfReader.check_tree
@@ -107,6 +108,14 @@ class Unit:
     @property
     def die_key(self) -> int:
         return self.key_base + self.die_offset
+
+
+def unit_ref(unit: Unit, offset: int) -> tuple:
+    """A unit-relative reference (DW_FORM_ref1-8, DW_FORM_ref_udata) as a
+    value: libdw's dwarf_formref_die gives no DIE for an offset at or past
+    the unit's length, and upstream then reads the attribute as absent
+    (a DW_AT_type that names nothing is ``void``)."""
+    return (REF, unit.start + offset) if offset < unit.length else (OTHER, None)
 
 
 def _sibling_value(data: bytes, pos: int, form: int, order: str) -> int:
@@ -255,6 +264,7 @@ class DwarfReader:
                 pos += 8
                 u.offset_size = 8
             u.end = pos + length
+            u.length = u.end - u.offset  # header included, as unit-relative references count
             if u.end > len(data) or length < 2:
                 raise VersioningError("process_module", f"truncated DWARF unit at "
                                       f"{self._unit_header}", self.path)
@@ -552,8 +562,8 @@ class DwarfReader:
                 form, pos = read_uleb(data, pos)
             size = _FIXED.get(form)
             if form == DW_FORM_ref4:  # the most common form
-                attrs[at] = (REF, unit.start +
-                             int.from_bytes(data[pos:pos + 4], "little" if e == "<" else "big"))
+                attrs[at] = unit_ref(unit, int.from_bytes(data[pos:pos + 4],
+                                                          "little" if e == "<" else "big"))
                 pos += 4
                 continue
             if form in (DW_FORM_data1, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8):
@@ -589,12 +599,12 @@ class DwarfReader:
                     pos += size
                 attrs[at] = (STR, self._strx(unit, idx))
             elif form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref8):
-                attrs[at] = (REF, unit.start +
-                             int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big"))
+                attrs[at] = unit_ref(unit, int.from_bytes(data[pos:pos + size],
+                                                          "little" if e == "<" else "big"))
                 pos += size
             elif form == DW_FORM_ref_udata:
                 v, pos = read_uleb(data, pos)
-                attrs[at] = (REF, unit.start + v)
+                attrs[at] = unit_ref(unit, v)
             elif form == DW_FORM_ref_addr:
                 width = unit.addr_size if unit.version == 2 else unit.offset_size
                 attrs[at] = (REF, int.from_bytes(data[pos:pos + width], "little" if e == "<" else "big"))
