@@ -376,7 +376,7 @@ class DwarfReader:
         order = "little" if self.endian == "<" else "big"
         steps = unit.steps
         lowest = -unit.offset  # a sibling must lie past start + lowest ...
-        highest = end - unit.offset  # ... and before this
+        highest = unit.length  # ... and before this
         try:
             while pos < end:
                 start = pos

@@ -293,7 +293,7 @@ class Versioner:
         opts = self.options
         units = reader.units
         if opts.debug or opts.dump_dies or opts.dump_die_map or opts.dump_types or \
-                sum(units[i].end - units[i].offset for i in indices) <= 2 * CHUNK_BYTES or \
+                sum(units[i].length for i in indices) <= 2 * CHUNK_BYTES or \
                 reader.refers_across_units():
             return [indices]
         chunks: list[list[int]] = [[]]
@@ -303,7 +303,7 @@ class Versioner:
                 chunks.append([])
                 size = 0
             chunks[-1].append(index)
-            size += units[index].end - units[index].offset
+            size += units[index].length
         return chunks
 
     def _partial(self, die_map: DieMap, rules: KabiRules) -> "PartialTypes":

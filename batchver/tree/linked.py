@@ -288,7 +288,7 @@ def unit_ranges(reader: DwarfReader, parts: int) -> list[range]:
     units = reader.units
     if not units:
         return []
-    sizes = [u.end - u.offset for u in units]
+    sizes = [u.length for u in units]
     total = sum(sizes)
     target = max(1, total // max(1, parts))
     ranges = []
