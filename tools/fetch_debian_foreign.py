@@ -3,11 +3,13 @@
 architecture (default: bookworm's 6.12 ``cloud-arm64``) without touching the
 system's apt configuration.
 
-A private apt configuration under ``CACHE/apt-<arch>/`` lists the system's
-own archives (the ``URIs``/``Suites``/``Components``/``Signed-By`` of
-``/etc/apt/sources.list.d/*.sources`` and one-line ``sources.list``
-entries), restricted to ``APT::Architectures`` = ARCH; ``apt-get update``
-and ``apt-get download`` run with it, and ``dpkg -x`` unpacks:
+A private apt configuration under ``CACHE/apt-<arch>-<codename>/`` lists
+the suites of the Debian release the version names (``+deb12``: bookworm,
+with its -updates, -security and -backports; ``+deb13``: trixie...) on the
+archive URI of the system's own apt sources, chosen as
+``fetch_debian_kernel.py`` chooses them, restricted to
+``APT::Architectures`` = ARCH; ``apt-get update`` and ``apt-get download``
+run with it, and ``dpkg -x`` unpacks:
 
 * ``linux-image-<release>-dbg`` into ``DEST/root`` (``vmlinux`` and every
   ``.ko`` with DWARF under ``usr/lib/debug/lib/modules/<release>/``);
@@ -15,6 +17,7 @@ and ``apt-get download`` run with it, and ``dpkg -x`` unpacks:
 
     python tools/fetch_debian_foreign.py [--arch arm64] [--flavour cloud-arm64]
         [--version 6.12.117+deb12] [--cache DIR]
+    python tools/fetch_debian_foreign.py --arch riscv64 --flavour riscv64 --version 6.12.117+deb13
 
 Idempotent: an unpacked package (marker ``DEST/.done-<package>``) is not
 fetched again.  Prints DEST's module tree.  Only the standard library and
@@ -26,40 +29,13 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
-from roots import CACHE_HELP, default_cache  # tools/ is on sys.path as the script's dir
-
-
-def system_sources() -> list[str]:
-    """The system's binary archives as one-line ``deb`` entries (without an
-    architecture option: the private configuration sets it)."""
-    lines = []
-    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-        with open(path, encoding="utf-8") as handle:
-            stanzas = handle.read().split("\n\n")
-        for stanza in stanzas:
-            fields = {}
-            for line in stanza.splitlines():
-                if ":" in line and not line.lstrip().startswith("#"):
-                    key, value = line.split(":", 1)
-                    fields[key.strip().lower()] = value.strip()
-            if "deb" not in fields.get("types", "").split() or fields.get("enabled") == "no":
-                continue
-            keyring = f" [signed-by={fields['signed-by']}]" if "signed-by" in fields else ""
-            for uri in fields.get("uris", "").split():
-                for suite in fields.get("suites", "").split():
-                    lines.append(f"deb{keyring} {uri} {suite} {fields.get('components', 'main')}")
-    if os.path.isfile("/etc/apt/sources.list"):
-        with open("/etc/apt/sources.list", encoding="utf-8") as handle:
-            lines += [line.strip() for line in handle if re.match(r"\s*deb\s", line)]
-    if not lines:
-        sys.exit("fetch_debian_foreign: no 'deb' entries in the system's apt sources")
-    return lines
+from fetch_debian_kernel import FetchError, default_suites, source_entries  # tools/ is on sys.path
+from roots import CACHE_HELP, default_cache
 
 
 def apt_options(state: str, arch: str) -> list[str]:
@@ -75,15 +51,25 @@ def apt_options(state: str, arch: str) -> list[str]:
             "-o", "Debug::NoLocking=1"]
 
 
-def prepare(cache: str, arch: str) -> list[str]:
-    state = os.path.join(cache, f"apt-{arch}")
+def prepare(cache: str, arch: str, version: str) -> list[str]:
+    try:
+        suites = default_suites(version)
+        entries = source_entries(suites, None)
+    except FetchError as exc:
+        sys.exit(f"fetch_debian_foreign: {exc}")
+    state = os.path.join(cache, f"apt-{arch}-{suites[0]}")
     for sub in ("state/lists/partial", "cache/archives/partial"):
         os.makedirs(os.path.join(state, sub), exist_ok=True)
     with open(os.path.join(state, "sources.list"), "w", encoding="utf-8") as handle:
-        handle.write("\n".join(system_sources()) + "\n")
+        handle.write("\n".join(entries) + "\n")
     open(os.path.join(state, "state", "status"), "a").close()
     options = apt_options(state, arch)
-    subprocess.run(["apt-get", "-q", *options, "update"], check=True)
+    # A mirror caught mid-sync fails some pocket's index (exit 100) while the
+    # release's own lists, which hold the kernel, are fine: go on, and let
+    # the download say if the package is missing.
+    if subprocess.run(["apt-get", "-q", *options, "update"]).returncode != 0:
+        print("fetch_debian_foreign: apt-get update failed for some lists; trying the "
+              "download with the lists it has", file=sys.stderr)
     return options
 
 
@@ -114,13 +100,13 @@ def main() -> int:
     headers = f"linux-headers-{release}:{args.arch}"
     options = None
     if not os.path.exists(os.path.join(dest, f".done-{image}")):
-        options = prepare(args.cache, args.arch)
+        options = prepare(args.cache, args.arch, args.version)
         deb = fetch(options, image, dest)
         subprocess.run(["dpkg", "-x", deb, os.path.join(dest, "root")], check=True)
         os.remove(deb)
         open(os.path.join(dest, f".done-{image}"), "w").close()
     if not os.path.exists(os.path.join(dest, f".done-{headers}")):
-        options = options or prepare(args.cache, args.arch)
+        options = options or prepare(args.cache, args.arch, args.version)
         deb = fetch(options, headers, dest)
         with tempfile.TemporaryDirectory(dir=dest) as tmp:
             subprocess.run(["dpkg", "-x", deb, tmp], check=True)
