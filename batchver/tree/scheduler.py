@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -216,11 +217,22 @@ def _backend(opts: RunOptions):
             if cluster is not None and not opts.scheduler:
                 cluster.close()
     elif opts.backend == "loky":
-        with parallel_config(backend="loky", initializer=_exit_with_parent, initargs=(os.getpid(),)):
+        with parallel_config(backend="loky", initializer=_exit_with_parent, initargs=(os.getpid(),)), \
+                warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=LOKY_RESTART, category=UserWarning)
             yield
     else:
         with parallel_config(backend=opts.backend):
             yield
+
+
+# loky (with psutil installed) ends a worker whose memory has grown by 300 MB
+# since its first task and starts another for the tasks still queued, with
+# this warning.  A worker that versioned a vmlinux part keeps that much
+# heap, legitimately: the restart gives the memory back, no task is lost,
+# and the warning (from loky's manager thread, addressed to loky's users)
+# would only alarm the run's.
+LOKY_RESTART = "A worker stopped while some jobs were given to the executor"
 
 
 def _digest(path: str) -> str | None:
