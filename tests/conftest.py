@@ -105,6 +105,15 @@ def compile_c(tmp: Path, source: str, name: str = "fixture", flags: tuple[str, .
 
 # --- helpers for the shape / kABI / Rust / bad-input tests -------------------
 
+def link_vmlinux(objects, out: Path) -> Path:
+    """Link ``objects`` into an executable, as vmlinux is linked: its DWARF
+    needs no relocating, so ``batchver run`` may cut it into unit ranges
+    (a relocatable file, ``ld -r``'s output, is versioned whole)."""
+    subprocess.run(["ld", "-o", str(out), "-e", "0", "--unresolved-symbols=ignore-all",
+                    *map(str, objects)], check=True)
+    return out
+
+
 def run_dropin(args, stdin: bytes = b"") -> tuple[int, str, str]:
     """Run ``batchver gendwarfksyms`` in-process: (exit status, stdout, stderr).
 

@@ -14,7 +14,7 @@ import pytest
 
 from batchver.cli import main as cli_main
 
-from .conftest import compile_c
+from .conftest import compile_c, link_vmlinux
 
 # Three units, each with its own types and an export declared the way
 # EXPORT_SYMBOL does in an object (.export_symbol label: license, namespace).
@@ -43,7 +43,7 @@ def linked_tree(tmp_path_factory, cc) -> Path:
                for name, body in UNITS.items()]
     tree = work / "tree"
     tree.mkdir()
-    subprocess.run(["ld", "-r", "-o", str(tree / "vmlinux"), *objects], check=True)
+    link_vmlinux(objects, tree / "vmlinux")
     return tree
 
 

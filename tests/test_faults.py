@@ -33,7 +33,7 @@ from batchver.tree import outputs, pipeline
 from batchver.cli import main as cli_main
 from batchver.tree.outputs import COMMIT, STAGING_PREFIX, recover
 
-from .conftest import LOCAL_CORPUS, REPO, compile_c, run_dropin, symbol_list
+from .conftest import LOCAL_CORPUS, REPO, compile_c, link_vmlinux, run_dropin, symbol_list
 
 _spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "tools" / "build_example_tree.py")
 example = importlib.util.module_from_spec(_spec)
@@ -513,7 +513,7 @@ def test_report_independent_of_jobs_when_split(tree, tmp_path):
                           f"int part{n}(struct box{n} *p) {{ return p->a; }}\nEXPORT_SYMBOL(part{n});\n")
         objects.append(str(compile_c(tmp_path, source.read_text(), f"part{n}", ("-g",))))
     (tmp_path / "linked").mkdir()
-    subprocess.run(["ld", "-r", "-o", str(tmp_path / "linked" / "vmlinux"), *objects], check=True)
+    link_vmlinux(objects, tmp_path / "linked" / "vmlinux")
     reports, splits = [], []
     for jobs in ("1", "3"):
         out = tmp_path / f"jobs{jobs}"

@@ -18,7 +18,7 @@ from batchver.tree.discover import discover, linked_module_name
 from batchver.cli.gendwarfksyms import main as dropin_main
 from batchver.tree import scheduler
 
-from .conftest import LOCAL_CORPUS, REPO
+from .conftest import LOCAL_CORPUS, REPO, link_vmlinux
 
 _spec = importlib.util.spec_from_file_location("build_example_tree",
                                                REPO / "tools" / "build_example_tree.py")
@@ -164,17 +164,22 @@ def test_kbuild_semantics_on_ld_r_output(tmp_path, shared_corpus):
                        "--semantics", semantics, "--split-mb", "1") == 0
         results[semantics] = {line.split("\t")[1]: line.split("\t")[0]
                               for line in (out / "Module.symvers").read_text().splitlines()}
+        # relocatable, so versioned whole however small --split-mb is
+        assert "vmlinux" not in json.loads((out / "report.json").read_text())["timing"]["split_into"]
     assert len(expected) == 255
     assert results["kbuild"] == expected
     differ = sum(1 for name in expected if results["file"][name] != expected[name])
     assert differ > 0  # whole-file semantics is not what kbuild embeds
-    # Whole-file semantics split by CU ranges (above) equals one unsplit run
-    # and the drop-in on the whole file, symtypes included.
+    # The same objects linked as vmlinux is (no relocations left) are cut
+    # into CU ranges; whole-file semantics over the ranges equals one
+    # unsplit run and the drop-in on the ld -r file, symtypes included.
     whole = tmp_path / "whole"
     assert run_cli(str(linked_dir), "-o", str(whole), "--jobs", "1", "--kind", "linked",
                    "--semantics", "file", "--symtypes") == 0
     split = tmp_path / "split"
-    assert run_cli(str(linked_dir), "-o", str(split), "--jobs", "2", "--kind", "linked",
+    (tmp_path / "executable").mkdir()
+    link_vmlinux(objects, tmp_path / "executable" / "vmlinux")
+    assert run_cli(str(tmp_path / "executable"), "-o", str(split), "--jobs", "2", "--kind", "linked",
                    "--semantics", "file", "--symtypes", "--split-mb", "1") == 0
     assert json.loads((split / "report.json").read_text())["timing"]["split_into"]["vmlinux"] > 1
     assert (split / "Module.symvers").read_bytes() == (whole / "Module.symvers").read_bytes()
@@ -209,7 +214,8 @@ def test_module_names():
 def test_files_referring_across_units_are_not_split(type_units_file):
     """A big linked file is cut into unit ranges for the workers, unless its
     DIEs may refer to other units' (here type units): a range would render a
-    type of another range again.  A multi-CU Debian module is cut."""
+    type of another range again.  A multi-CU Debian module's units are cut
+    (though the scheduler versions a relocatable file whole, see _cut)."""
     linked = type_units_file("-gdwarf-4")
     module = sorted((LOCAL_CORPUS / "debian-6.12.117-cloud" / "kernel").rglob("*.ko"))[0]
     item = type("Item", (), {})()

@@ -63,6 +63,17 @@ def rows(path: str) -> list[list[str]]:
         return [line.rstrip("\n").split("\t") for line in handle if line.strip()]
 
 
+def debian_arch(flavour: str) -> str:
+    """The Debian architecture of a kernel flavour (``cloud-arm64``: arm64,
+    ``powerpc64le-64k``: ppc64el), for the fetch command to print."""
+    names = {"powerpc64le": "ppc64el", "686": "i386", "armmp": "armhf", "marvell": "armel",
+             "rpi": "armel", "mips64r2el": "mips64el"}
+    for part in flavour.split("-"):
+        if part in names or part in ("amd64", "arm64", "riscv64", "s390x", "loong64"):
+            return names.get(part, part)
+    return flavour
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", required=True, help="fetch_debian_foreign.py's --cache")
@@ -143,14 +154,15 @@ def main() -> int:
         json.dump(result, handle, indent=1)
         handle.write("\n")
     c, f, s = result["columns"], result["file_semantics"], result["split_compressed"]
+    version, flavour = args.release.split("-", 1)
     lines = [f"# batchver on Debian's {args.release} debug kernel", "",
              f"Date: {result['date']}; load average before: "
              f"{', '.join(map(str, result['load_average_before']))} (2-core VM shared with "
              "other jobs); tree `" + result["tree"] + "`", "",
              f"* kbuild semantics, `batchver run <tree> --jobs {args.jobs}`: "
              f"{c['wall_seconds']} s; counts {json.dumps(c['counts'])}",
-             f"* symbol/module/export type/namespace columns vs Debian's arm64 Module.symvers "
-             f"(linux-headers): {c['rows_batchver']} rows vs {c['rows_debian']}, identical: "
+             f"* symbol/module/export type/namespace columns vs Debian's Module.symvers "
+             f"(linux-headers-{args.release}): {c['rows_batchver']} rows vs {c['rows_debian']}, identical: "
              f"{c['identical']}",
              f"* `--semantics file` vs upstream gendwarfksyms on {f['modules']} of "
              f"{f['of_exporting_modules']} exporting modules: {f['crcs_equal']} of "
@@ -159,8 +171,10 @@ def main() -> int:
              f"* {s['modules']} of them split with `eu-strip --reloc-debug-sections -f` and "
              f"xz-compressed, TREE = the `.ko.debug` tree: {s['paired']} paired, "
              f"Module.symvers identical to the unsplit rows ({s['rows']}): {s['identical']}", "",
-             "Reproduce: `python tools/fetch_debian_foreign.py --cache CACHE && python "
-             "tools/foreign_kernel_check.py --cache CACHE --reference PATH/gendwarfksyms`", ""]
+             f"Reproduce: `python tools/fetch_debian_foreign.py --arch {debian_arch(flavour)} "
+             f"--flavour {flavour} --version {version} --cache CACHE && python "
+             f"tools/foreign_kernel_check.py --cache CACHE --release {args.release} --reference "
+             f"PATH/gendwarfksyms --every {args.every}`", ""]
     with open(out + ".md", "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
     print("\n".join(lines))

@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="version only modules whose modpost name matches this shell "
                              "pattern (e.g. 'drivers/nvdimm/*', 'vmlinux'); repeatable")
     parser.add_argument("--split-mb", type=int, default=64, metavar="MB",
-                        help="split linked files larger than this across workers by CU ranges "
-                             "(default: 64)")
+                        help="split a linked file larger than this whose DWARF needs no "
+                             "relocating (vmlinux) across workers by CU ranges; modules are "
+                             "versioned whole (default: 64)")
     parser.add_argument("--cache", metavar="DIR",
                         help="reuse results of unchanged files from this content-addressed "
                              "cache (and store new ones); report.json says per file why")
