@@ -298,7 +298,10 @@ class ElfObject:
         if cached is not None:
             return cached
         data = self._load(sec)
-        if sec.type in (SHT_SYMTAB, SHT_REL, SHT_RELA) or sec.name == ".strtab":
+        # the symbol table serves every relocation section and the export
+        # scan; a relocation section is applied once (hundreds of MB for a
+        # big module), so it is not kept
+        if sec.type == SHT_SYMTAB or sec.name == ".strtab":
             self._data_cache[sec.index] = data
         return data
 
@@ -442,7 +445,7 @@ class ElfObject:
         packers: dict[int, tuple[int, str, struct.Struct, int]] = {}
         limit = len(buf)
         count = len(data) // size
-        for entry in struct.iter_unpack(fmt, data[:count * size]):
+        for entry in struct.iter_unpack(fmt, memoryview(data)[:count * size]):
             offset, info = entry[0], entry[1]
             rtype = info & type_mask
             how = packers.get(rtype)
