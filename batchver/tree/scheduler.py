@@ -269,7 +269,7 @@ def _cut(item: WorkItem, opts: RunOptions, linked: bool) -> bool:
     debug sections relocated at each opening, as libdwfl does, which costs
     about as much as versioning it, while each range still holds the whole
     relocated file: Debian riscv64's mlx5_core.ko (163 MB) in seven ranges
-    took 79 s of CPU against 15 s whole, for a peak of 1.13 GB against
+    took 79 s of CPU against 26 s whole, for a peak of 1.13 GB against
     1.38 GB.  So modules are versioned whole, whatever their size."""
     if not (linked and item.exports and item.size > opts.split_bytes):
         return False
