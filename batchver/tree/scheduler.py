@@ -245,7 +245,8 @@ def _digest(path: str) -> str | None:
         return None
 
 
-def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool) -> dict[str, str]:
+def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool,
+                cut: set[str]) -> dict[str, str]:
     """Cache keys of the exporting items.  Hashing a distro tree's files is
     most of an unchanged re-run; hashlib releases the GIL, so threads share
     the work."""
@@ -255,7 +256,7 @@ def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool) -> dict[s
     return {item.rel: task_key("linked" if linked else "object", digest, item.run_names,
                                {"semantics": opts.semantics if linked else "kbuild",
                                 "stable": opts.stable, "symtypes": opts.symtypes,
-                                "split": _cut(item, opts, linked)})
+                                "split": item.rel in cut})
             for item, digest in zip(items, digests) if digest is not None}
 
 
@@ -306,7 +307,9 @@ def _plan(discovery: Discovery, opts: RunOptions, outcome: RunOutcome) -> _Plan:
     the rest into files to split and files to version whole."""
     linked = discovery.kind == "linked"
     cache = ResultCache(opts.cache_dir) if opts.cache_dir else None
-    keys = _cache_keys(discovery.items, opts, linked) if cache is not None else {}
+    # opening a big file to see whether it is cut is done once, for both uses
+    cut = {i.rel for i in discovery.items if _cut(i, opts, linked)}
+    keys = _cache_keys(discovery.items, opts, linked, cut) if cache is not None else {}
     todo = []
     for item in discovery.items:
         if item.rel in keys:
@@ -316,9 +319,8 @@ def _plan(discovery: Discovery, opts: RunOptions, outcome: RunOutcome) -> _Plan:
                 outcome.results[item.rel] = cached
                 continue
         todo.append(item)
-    split = [i for i in todo if _cut(i, opts, linked)]
-    chosen = {i.rel for i in split}
-    return _Plan(todo, split, [i for i in todo if i.rel not in chosen], keys)
+    split = [i for i in todo if i.rel in cut]
+    return _Plan(todo, split, [i for i in todo if i.rel not in cut], keys)
 
 
 # A range's worker holds the rendered types of its units until it returns,
