@@ -316,8 +316,8 @@ def test_guessed_cus_are_named(tmp_path, cc):
     rc, report, rows = run_tree(module.parent.parent.parent.parent, tmp_path / "out")
     caveats = report["files"][0]["not_as_kbuild"]
     assert caveats == {
-        "g_asm": "no CU defines it or holds its EXPORT_SYMBOL (an assembler export?): versioned from "
-                 "a declaration in drivers/g/user.c",
+        "g_asm": "no CU defines it or holds its EXPORT_SYMBOL: versioned from a declaration in "
+                 "drivers/g/user.c",
         "g_defined": "no CU holds its EXPORT_SYMBOL (no __gendwarfksyms_ptr_ or __ADDRESSABLE "
                      "variable): versioned in its defining CU drivers/g/user.c",
         "g_twice": "EXPORT_SYMBOL markers in 2 CUs (drivers/g/user.c, drivers/g/other.c): versioned "
@@ -328,7 +328,111 @@ def test_guessed_cus_are_named(tmp_path, cc):
                "report.json): g_asm, g_defined, g_twice" for line in summary_lines(report))
 
 
-# --- 4. Rust: the crate is the object kbuild versions ----------------------
+# --- 4. a linked vmlinux: assembler exports and linker-script aliases --------
+
+# arch/x86 exports current_task and const_current_task from one CU, where the
+# second is only declared: vmlinux.lds.S makes it an alias of the first, so
+# the two share an address in vmlinux but not in the object kbuild versioned.
+PERCPU = """struct task { int pid; struct task *parent; };
+struct task *cur_task;
+extern struct task *const const_cur_task;
+""" + export_symbol("cur_task", pointer=True, addressable="__UNIQUE_ID_addressable_cur_task_1") + \
+    export_symbol("const_cur_task", pointer=True, addressable="__UNIQUE_ID_addressable_const_cur_task_2")
+
+# Two assembler exports: get_thing is declared (and called) in a C unit,
+# asm_only nowhere.  kbuild versions both from a stand-in compiled from
+# asm/asm-prototypes.h, which declares get_thing only (ASM_STAND_IN).
+ASM_EXPORTS = """.text
+.globl get_thing
+.type get_thing, @function
+get_thing:
+    ret
+.size get_thing, .-get_thing
+.globl asm_only
+.type asm_only, @function
+asm_only:
+    ret
+.size asm_only, .-asm_only
+.section .note.GNU-stack,"",%progbits
+"""
+ASM_USER = "extern int get_thing(int);\nint use_thing(int x) { return get_thing(x) + 1; }\n"
+ASM_STAND_IN = "extern int get_thing(int);\n" + export_symbol("get_thing", pointer=True)
+# What vmlinux.lds.S adds to ld's own script: the export tables, and the alias.
+VMLINUX_LDS = """SECTIONS {
+ /DISCARD/ : { *(.discard) *(.discard.*) *(.export_symbol) }
+ __ksymtab : ALIGN(8) { *(SORT(___ksymtab+*)) }
+ __kflagstab : { *(SORT(___kflagstab+*)) }
+}
+INSERT AFTER .rodata;
+const_cur_task = cur_task;
+"""
+PERCPU_NAMES = ["cur_task", "const_cur_task"]
+ASM_NAMES = ["get_thing", "asm_only"]
+
+
+def build_asm_alias(directory: Path) -> tuple[Path, Path, Path]:
+    """Objects as kbuild versions them and the vmlinux linked from them:
+    (common.o, the assembler object's stand-in, vmlinux)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    common = compile_c(directory, "arch/x86/kernel/cpu/common.c", PERCPU)
+    user = compile_c(directory, "kernel/user.c", ASM_USER)
+    (directory / "arch/x86/lib").mkdir(parents=True, exist_ok=True)
+    (directory / "arch/x86/lib/getuser.S").write_text(ASM_EXPORTS)
+    asm = directory / "arch/x86/lib/getuser.o"
+    subprocess.run(["gcc", "-c", "-gdwarf-5", "-o", str(asm), "arch/x86/lib/getuser.S"], check=True, cwd=directory)
+    stand_in = compile_c(directory, "arch/x86/lib/getuser.gendwarfksyms.c", ASM_STAND_IN)
+    exports = [Export(name, False, "") for name in sorted(PERCPU_NAMES + ASM_NAMES)]
+    symtab = directory / "ksymtab.s"
+    symtab.write_text(ksymtab(exports, "7.x"))
+    subprocess.run(["as", "-o", str(symtab.with_suffix(".o")), str(symtab)], check=True)
+    lds = directory / "vmlinux.lds"
+    lds.write_text(VMLINUX_LDS)
+    vmlinux = directory / "tree" / "vmlinux"
+    vmlinux.parent.mkdir(parents=True)
+    subprocess.run(["ld", "-o", str(vmlinux), "-e", "0", "--unresolved-symbols=ignore-all", "-T", str(lds),
+                    str(common), str(user), str(asm), str(symtab.with_suffix(".o"))], check=True)
+    return common, stand_in, vmlinux
+
+
+def test_linked_vmlinux_versions_asm_exports_and_aliases_as_kbuild(tmp_path, cc):
+    common, stand_in, vmlinux = build_asm_alias(tmp_path)
+    rc, report, rows = run_tree(vmlinux.parent, tmp_path / "out", "--kind", "linked")
+    assert rc == 0
+    want = expected("vmlinux-asm-alias")
+    assert set(want) == {"cur_task", "const_cur_task", "get_thing", "asm_only"}
+    # the alias takes its own declaration's type, as in common.o; an
+    # assembler export no C unit declares has no version, as in kbuild
+    assert {n: rows[n] for n in want} == want
+    assert want["cur_task"] != want["const_cur_task"]
+    assert want["asm_only"] == "0x00000000"
+    entry = report["exports"]["vmlinux:asm_only"]
+    assert entry["status"] == "no-information" and entry["crc"] is None
+    assert entry["unversioned"] == ("an assembler export (defined in arch/x86/lib/getuser.S) that no C unit "
+                                    "declares: kbuild versions it from a C stand-in that is not linked into "
+                                    "this file")
+    assert report["counts"]["no_information"] == 1
+    assert report["counts"]["not_as_kbuild"] == 1
+    assert report["exports"]["vmlinux:get_thing"]["not_as_kbuild"] == (
+        "an assembler export (defined in arch/x86/lib/getuser.S): versioned from a declaration in kernel/user.c")
+    assert report["exports"]["vmlinux:get_thing"]["versioned_in"] == "vmlinux:kernel/user.c"
+    for obj, names in ((common, PERCPU_NAMES), (stand_in, ASM_NAMES)):
+        live = reference(obj, names)
+        if live is not None:
+            assert live == {n: c for n, c in want.items() if n in names}
+
+
+def test_linked_vmlinux_under_file_semantics_keeps_upstream_aliases(tmp_path, cc):
+    # Upstream on the whole vmlinux does alias the two: --semantics file is that.
+    _, _, vmlinux = build_asm_alias(tmp_path)
+    rc, _, rows = run_tree(vmlinux.parent, tmp_path / "out", "--kind", "linked", "--semantics", "file")
+    assert rc == 0
+    dropin_rc, out, _ = run_dropin([vmlinux], symbol_list(PERCPU_NAMES + ASM_NAMES))
+    assert dropin_rc == 0
+    assert {n: rows[n] for n in symver_by_name(out)} == symver_by_name(out)
+    assert rows["const_cur_task"] == rows["cur_task"]
+
+
+# --- 5. Rust: the crate is the object kbuild versions ----------------------
 
 RUSTY = LOCAL_CORPUS / "fixtures" / "rusty.o"
 # What rust/Makefile's rust_exports lists for rusty.o (nm -p --defined-only,

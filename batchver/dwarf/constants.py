@@ -58,6 +58,7 @@ DW_AT_data_member_location = 0x38
 DW_AT_decl_file = 0x3A
 DW_AT_declaration = 0x3C
 DW_AT_encoding = 0x3E
+DW_AT_specification = 0x47
 DW_AT_type = 0x49
 DW_AT_data_bit_offset = 0x6B
 DW_AT_linkage_name = 0x6E
@@ -66,6 +67,7 @@ DW_AT_alignment = 0x88
 
 # -- DW_LANG (7.12, table 7.17) --------------------------------------------------
 DW_LANG_Rust = 0x1C
+DW_LANG_Mips_Assembler = 0x8001  # what GNU as and LLVM's assembler write for a .S unit
 
 # -- DW_FORM (7.5.6, table 7.6) ------------------------------------------------
 DW_FORM_addr = 0x01

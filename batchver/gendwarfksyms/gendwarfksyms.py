@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 from batchver.dwarf.constants import (
     DW_AT_name, DW_AT_producer, DW_TAG_class_type, DW_TAG_enumerator, DW_TAG_member,
@@ -194,10 +194,17 @@ class Versioner:
     """One upstream-equivalent run: a symbol list, then objects in order."""
 
     def __init__(self, names: Iterable[str], options: Options | None = None,
-                 diagnostics: Diagnostics | None = None):
+                 diagnostics: Diagnostics | None = None, undefined: Collection[str] = ()):
+        """``undefined``: exported names the object being versioned does not
+        define although the file does.  A per-CU run of a linked file stands
+        for the object kbuild versioned, where a symbol the unit only
+        declares (a linker-script alias such as x86's
+        ``const_current_task``) is undefined: it has no address there, so
+        it aliases nothing."""
         self.options = options or Options()
         self.diag = diagnostics or Diagnostics(self.options)
         self.symbols = SymbolTable(names)
+        self.undefined = frozenset(undefined)
         for name in self.symbols.names():
             self.diag.debug("symbol_read_exports", name)
         self.diag.debug("symbol_read_exports", f"{len(self.symbols)} exported symbols")
@@ -236,7 +243,7 @@ class Versioner:
         elf = reader.elf
         self._object_id += 1
         clock = time.perf_counter()
-        read_addresses(self.symbols, elf, self.diag)
+        read_addresses(self.symbols, elf, self.diag, self.undefined)
         rules = read_rules(elf, self.diag) if opts.stable else KabiRules()
         self.diag.debug("process_module", path)
         reader.load()
@@ -454,12 +461,14 @@ def assign_merged_versions(symbols: SymbolTable, partials: list[PartialTypes], r
     return types.symtypes_lines()
 
 
-def read_addresses(symbols: SymbolTable, elf: ElfObject, diag: Diagnostics) -> None:
+def read_addresses(symbols: SymbolTable, elf: ElfObject, diag: Diagnostics,
+                   undefined: Collection[str] = ()) -> None:
     """Give the exported symbols their ELF addresses (aliases share one), in
     symbol-table order as upstream does.  Only the exported names (and their
     ``__gendwarfksyms_ptr_`` variables, which count as them) are looked up,
-    so a run over a few exports of vmlinux does not walk its whole table."""
-    names = symbols.names()
+    so a run over a few exports of vmlinux does not walk its whole table.
+    Names in ``undefined`` keep no address (see :class:`Versioner`)."""
+    names = [n for n in symbols.names() if n not in undefined]
     for name, shndx, value in elf.global_symbols_named(names + [SYMBOL_PTR_PREFIX + n for n in names]):
         if symbols.is_exported(name):
             symbols.set_address(name, shndx, value, diag.warn, diag.debug)

@@ -25,7 +25,18 @@ module offers both:
      are found).
 
   A unit kbuild never versions although it exports (``rust/exports.c``,
-  which declares every Rust export as an ``int``) is passed over.
+  which declares every Rust export as an ``int``) is passed over, and so is
+  an assembler unit (``DW_LANG_Mips_Assembler``): the assembler describes a
+  label as a subprogram of unspecified type, which is no type at all.
+  kbuild versions an assembler export from a C stand-in built from
+  ``asm/asm-prototypes.h`` that is never linked, so such an export takes its
+  type from a C unit declaring it, or has none (``no-information``, with
+  the reason in :attr:`Assignment.caveats`).
+
+  Each unit is versioned as the object it came from: an export the unit
+  only declares was undefined there, so it is no alias of the export that
+  shares its address in the linked file (a linker-script alias such as
+  x86's ``const_current_task = current_task``).
 
   Steps 3 and 4 are guesses for C: an export they version, or one whose
   marker sits in several CUs, is named in :attr:`Assignment.caveats`, so a
@@ -40,7 +51,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from batchver.dwarf.constants import DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_LANG_Rust
+from batchver.dwarf.constants import (
+    DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_AT_specification, DW_LANG_Mips_Assembler,
+    DW_LANG_Rust)
 from batchver.gendwarfksyms.gendwarfksyms import (
     Diagnostics, Options, Scopes, Versioner, read_addresses)
 from batchver.dwarf.reader import DwarfReader
@@ -95,6 +108,7 @@ class UnitCandidates:
     index: int
     name: str = ""
     rust: bool = False  # a Rust crate: DW_AT_language is DW_LANG_Rust
+    assembler: bool = False  # a .S unit: DW_AT_language is DW_LANG_Mips_Assembler
     unversioned: bool = False  # kbuild never versions this unit (UNVERSIONED_UNITS)
     pointers: set[str] = field(default_factory=set)
     addressed: set[str] = field(default_factory=set)
@@ -103,6 +117,16 @@ class UnitCandidates:
     # Candidate DIEs in DWARF order, as upstream's search meets them: (own
     # name, abstract origin's name, whether the DIE used is a symbol pointer).
     ordered: list[tuple[str | None, str | None, bool]] = field(default_factory=list)
+
+    @property
+    def typed(self) -> bool:
+        """Whether kbuild semantics may take an export's type from this unit."""
+        return not (self.unversioned or self.assembler)
+
+    def only_declared(self) -> set[str]:
+        """The names this unit declares and does not define: undefined in
+        the object it was compiled into."""
+        return self.declarations - self.definitions
 
     def keep(self, wanted: set[str]) -> None:
         """Drop what concerns no export (keeps results small)."""
@@ -127,8 +151,9 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
         unit = reader.units[index]
         scopes.current = index
         cu = reader.unit_die(unit)
-        found = UnitCandidates(index, name=_unit_name(reader, index),
-                               rust=cu is not None and cu.udata(DW_AT_language) == DW_LANG_Rust)
+        language = cu.udata(DW_AT_language) if cu is not None else None
+        found = UnitCandidates(index, name=_unit_name(reader, index), rust=language == DW_LANG_Rust,
+                               assembler=language == DW_LANG_Mips_Assembler)
         found.unversioned = is_unversioned_unit(found.name)
         for die in scopes.walk_unit(unit):
             origin_key = die.ref(DW_AT_abstract_origin)
@@ -148,6 +173,13 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
                     found.declarations.add(name)
                 else:
                     found.definitions.add(name)
+            if source_name is None and not die.flag(DW_AT_declaration):
+                # ``extern int x; int x;``: the definition has no name of its
+                # own, only a DW_AT_specification naming the declaration
+                spec_key = die.ref(DW_AT_specification)
+                spec = reader.die(spec_key) if spec_key is not None else None
+                if spec is not None and (spec_name := symbol_name(spec)):
+                    found.definitions.add(spec_name)
         out.append(found)
     return out
 
@@ -157,8 +189,10 @@ class Assignment:
     """Where kbuild semantics versions each export of a linked file."""
 
     groups: dict[int, list[str]]  # unit index -> its exports, in the caller's order
-    missing: list[str]  # no unit mentions them: no version, as upstream
-    caveats: dict[str, str]  # export -> why its CRC may not be the one kbuild embeds
+    missing: list[str]  # no unit gives them a type: no version, as upstream
+    # export -> why its CRC may not be the one kbuild embeds, or (missing
+    # exports) why it has none
+    caveats: dict[str, str]
 
 
 MARKERS = ("pointers", "addressed")
@@ -178,13 +212,18 @@ def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> Assignme
     caveats: dict[str, str] = {}
     for name, kinds in found.items():
         for kind in KINDS:
-            units = [u for u in kinds.get(kind, ()) if not u.unversioned]
+            units = [u for u in kinds.get(kind, ()) if u.typed]
             if units:
                 chosen[name] = units[0].index
                 why = _caveat(kind, units, kinds)
                 if why:
                     caveats[name] = why
                 break
+        else:
+            assembled = _assembled_in(kinds)
+            if assembled:
+                caveats[name] = (f"an assembler export (defined in {assembled}) that no C unit declares: "
+                                 "kbuild versions it from a C stand-in that is not linked into this file")
     groups: dict[int, list[str]] = {}
     for name in names:
         if name in chosen:
@@ -206,8 +245,17 @@ def _caveat(kind: str, units: list[UnitCandidates], kinds: dict[str, list[UnitCa
     if kind == "definitions":
         return (f"no CU holds its EXPORT_SYMBOL (no {SYMBOL_PTR_PREFIX} or __ADDRESSABLE variable): "
                 f"versioned in its defining CU {units[0].name}")
-    return (f"no CU defines it or holds its EXPORT_SYMBOL (an assembler export?): versioned from a "
-            f"declaration in {units[0].name}")
+    assembled = _assembled_in(kinds)
+    if assembled:
+        return (f"an assembler export (defined in {assembled}): versioned from a declaration in "
+                f"{units[0].name}")
+    return (f"no CU defines it or holds its EXPORT_SYMBOL: versioned from a declaration in "
+            f"{units[0].name}")
+
+
+def _assembled_in(kinds: dict[str, list[UnitCandidates]]) -> str:
+    """The assembler unit defining an export ('' if none does)."""
+    return next((u.name for u in kinds.get("definitions", ()) if u.assembler), "")
 
 
 def _unit_name(reader: DwarfReader, index: int) -> str:
@@ -268,13 +316,17 @@ class GroupResult:
 
 def version_unit_groups(reader: DwarfReader, path: str, groups: dict[int, list[str]],
                         stable: bool, symtypes: bool, scopes: Scopes | None = None) -> list[GroupResult]:
-    """Run upstream's pipeline once per unit on that unit's exports only
-    (``scopes``: the walks of a scan of these units, if there was one)."""
+    """Run upstream's pipeline once per unit on that unit's exports only,
+    as on the object the unit came from (``scopes``: the walks of a scan of
+    these units, if there was one)."""
     out = []
+    if scopes is None:
+        scopes = Scopes(reader)
     for index in sorted(groups):
         opts = Options(stable=stable, symtypes=symtypes)
         diag = Diagnostics(opts)
-        versioner = Versioner(groups[index], opts, diag)
+        (scan,) = scan_units(reader, [index], scopes)
+        versioner = Versioner(groups[index], opts, diag, undefined=scan.only_declared())
         result = versioner.process_reader(reader, path, [index], scopes=scopes)
         versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
         out.append(GroupResult(index, _unit_name(reader, index), versions, result.symtypes, diag.warnings,

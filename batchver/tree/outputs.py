@@ -97,7 +97,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             merged.rows.append(ExportRecord(export.name, item.module, crc, export.export_type,
                                             export.namespace, status, origins.get(export.name),
                                             item.rel))
-            if crc is not None and export.name in caveats:
+            if export.name in caveats and status != "failed":
                 merged.caveats[f"{item.module}:{export.name}"] = caveats[export.name]
         merged.files.append({
             "file": item.rel, "module": item.module,
@@ -153,7 +153,7 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
             "versioned": merged.count("ok"),
             "no_information": merged.count("no-information"),
             "failed_exports": merged.count("failed"),
-            "not_as_kbuild": len(merged.caveats),
+            "not_as_kbuild": sum(1 for r in merged.rows if r.key in merged.caveats and r.crc is not None),
         },
         "notes": discovery.notes,
         "files": merged.files,
@@ -161,7 +161,9 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         "exports": {r.key: {
             "symbol": r.symbol, "module": r.module, "crc": None if r.crc is None else f"0x{r.crc:08x}",
             "export_type": r.export_type, "namespace": r.namespace, "status": r.status,
-            "versioned_in": r.origin, **({"not_as_kbuild": merged.caveats[r.key]} if r.key in merged.caveats else {})}
+            "versioned_in": r.origin,
+            **({("not_as_kbuild" if r.crc is not None else "unversioned"): merged.caveats[r.key]}
+               if r.key in merged.caveats else {})}
             for r in merged.rows},
         "timing": {
             "wall_seconds": round(outcome.wall_seconds, 3),

@@ -138,7 +138,8 @@ def note_assignment(out: TaskResult, assignment: Assignment) -> None:
     uncertain, before its groups are versioned."""
     for name in assignment.missing:
         out.versions[name] = None
-        out.warnings.append(f"no information for symbol {name}")
+        why = assignment.caveats.get(name)
+        out.warnings.append(f"no information for symbol {name}" + (f": {why}" if why else ""))
     out.caveats.update(assignment.caveats)
 
 
