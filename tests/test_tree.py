@@ -120,6 +120,64 @@ def test_output_independent_of_jobs(tree, tmp_path):
     assert _without_timing(one / "report.json") == _without_timing(two / "report.json")
 
 
+BUS_C = """#include "../../include/export.h"
+struct bus { int id; };
+int bus_probe(struct bus *b) { return b->id; }
+EXPORT_SYMBOL_GPL(bus_probe);
+"""
+
+
+@pytest.fixture(scope="module")
+def mixed_tree(tree, tmp_path_factory):
+    """The example tree with a built-in object beside the modules under
+    drivers/, and the per-directory ``modules.order`` files kbuild leaves
+    (their entries relative to the build root)."""
+    root = tmp_path_factory.mktemp("mixed") / "tree"
+    shutil.copytree(tree, root)
+    (root / "drivers/base").mkdir()
+    (root / "drivers/base/bus.c").write_text(BUS_C)
+    subprocess.run(["gcc", "-c", "-gdwarf-5", "-O2", "-fno-pic", "-o", "drivers/base/bus.o",
+                    "drivers/base/bus.c"], cwd=root, check=True)
+    (root / "vmlinux.a").unlink()
+    subprocess.run(["ar", "cDPrST", "vmlinux.a", *example.BUILTIN, "drivers/base/bus.o"], cwd=root, check=True)
+    modules = (root / "modules.order").read_text()
+    for folder in ("drivers", "drivers/demo", "drivers/single"):
+        (root / folder / "modules.order").write_text(
+            "".join(line + "\n" for line in modules.split() if line.startswith(folder + "/")))
+    return root
+
+
+@pytest.mark.parametrize("subtree, names", [
+    ("drivers/demo", {"demo_open", "demo_private_get", "demo_queue", "demo_state_names"}),  # prelinked composite
+    ("drivers/single", {"single_probe"}),  # a one-object module
+    ("drivers", {"demo_open", "demo_private_get", "demo_queue", "demo_state_names", "single_probe",
+                 "bus_probe"}),  # built-in and modules
+])
+def test_subdirectory_of_built_tree_gives_the_whole_runs_rows(mixed_tree, tmp_path, subtree, names):
+    assert run_cli(str(mixed_tree), "-o", str(tmp_path / "whole"), "--jobs", "1") == 0
+    whole = (tmp_path / "whole" / "Module.symvers").read_text().splitlines()
+    assert run_cli(str(mixed_tree / subtree), "-o", str(tmp_path / "part"), "--jobs", "1") == 0
+    part = (tmp_path / "part" / "Module.symvers").read_text().splitlines()
+    assert part == [line for line in whole if line.split("\t")[1] in names]
+    modules = {line.split("\t")[1]: line.split("\t")[2] for line in part}
+    assert modules.get("demo_open", "drivers/demo/demo") == "drivers/demo/demo"
+    assert modules.get("bus_probe", "vmlinux") == "vmlinux"
+    report = json.loads((tmp_path / "part" / "report.json").read_text())
+    assert sorted(f["file"] for f in report["files"]) == sorted(
+        f["file"] for f in json.loads((tmp_path / "whole" / "report.json").read_text())["files"]
+        if f["file"].startswith(subtree + "/"))
+    assert any(note.endswith("only the objects under the tree are versioned") for note in report["notes"])
+
+
+def test_objects_outside_any_build_say_so(tree, tmp_path):
+    loose = tmp_path / "loose"
+    shutil.copytree(os.path.join(tree, "drivers", "single"), loose)
+    found = discover(str(loose))
+    assert [(i.rel, i.module) for i in found.items] == [("single.o", "vmlinux")]
+    assert any(note.startswith("no kbuild build root (a directory holding vmlinux.a or .config) at or "
+                               f"above {loose}") for note in found.notes)
+
+
 def test_bad_objects_do_not_stop_the_run(tree, tmp_path, cc):
     bad = tmp_path / "bad"
     shutil.copytree(tree, bad)

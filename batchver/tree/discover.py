@@ -6,7 +6,10 @@ Two kinds of tree:
   ``.export_symbol`` section declares exports.  ``modules.order`` lists the
   modules and each module's ``.mod`` file lists the objects linked into it;
   other objects belong to ``vmlinux`` when the ``vmlinux.a`` thin archive
-  (or a top-level ``built-in.a``) lists them.  Each export is versioned in
+  (or a top-level ``built-in.a``) lists them.  TREE may be a directory
+  inside the build: membership then comes from the build root above it
+  (:func:`build_root`), and only the objects under TREE are versioned, with
+  the names and paths a whole-tree run gives them.  Each export is versioned in
   the file kbuild runs gendwarfksyms on, whose ``#SYMVER`` lines modpost
   reads back from the object's ``.cmd`` file: the object itself for C, the
   ``<obj>.gendwarfksyms.o`` stand-in kbuild compiles for an assembler
@@ -81,6 +84,10 @@ class WorkItem:
 class Discovery:
     tree: str
     kind: str  # "built" or "linked"
+    # a built tree's kbuild output directory, at or above ``tree``: what
+    # ``modules.order``, ``*.mod``, ``vmlinux.a`` and object names are
+    # relative to (``tree`` itself when no build root is found)
+    root: str = ""
     items: list[WorkItem] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -144,16 +151,51 @@ def discover(tree: str, kind: str | None = None, vmlinux: str | None = None,
     if not os.path.isdir(tree):
         raise VersioningError("discover", f"tree '{tree}' is not a directory", tree)
     kind = kind or detect_kind(tree)
-    found = Discovery(tree, kind)
+    found = Discovery(tree, kind, root=tree)
     if kind == "built":
+        _find_build_root(found)
         _discover_built(found)
     else:
         _discover_linked(found, vmlinux, _module_filter(modules))
     if modules:
         _select_modules(found, modules)
     found.items.sort(key=lambda i: (module_sort_key(i.module), i.rel))
-    found.kernel = kernel_identity(tree, kind)
+    found.kernel = kernel_identity(found.root, kind)
     return found
+
+
+#: What only the top of a kbuild output directory holds: subdirectories
+#: have their own ``modules.order`` and ``built-in.a`` (with names relative
+#: to the top), but not these.
+BUILD_ROOT_MARKERS = ("vmlinux.a", ".config")
+
+
+def build_root(tree: str) -> str | None:
+    """The kbuild output directory ``tree`` is in (``tree`` itself or the
+    nearest directory above holding a :data:`BUILD_ROOT_MARKERS` file), or
+    None."""
+    folder = tree
+    while True:
+        if any(os.path.isfile(os.path.join(folder, marker)) for marker in BUILD_ROOT_MARKERS):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _find_build_root(found: Discovery) -> None:
+    """Take membership from the build TREE lies in; without one, from TREE
+    alone, saying so."""
+    root = build_root(found.tree)
+    if root is None:
+        found.notes.append(f"no kbuild build root (a directory holding {' or '.join(BUILD_ROOT_MARKERS)}) "
+                           f"at or above {found.tree}: objects are named relative to it and modules "
+                           "come from its own modules.order, if any")
+    elif root != found.tree:
+        found.root = root
+        found.notes.append(f"{found.tree} is inside the build at {root}: modules and object names come "
+                           "from there; only the objects under the tree are versioned")
 
 
 def _module_filter(patterns: list[str] | None) -> Callable[[str], bool]:
@@ -269,7 +311,7 @@ def _module_name(entry: str) -> str:
 def _read_modules(found: Discovery) -> dict[str, str]:
     """Object path (relative) -> module name, from modules.order and *.mod."""
     owner: dict[str, str] = {}
-    order = os.path.join(found.tree, "modules.order")
+    order = os.path.join(found.root, "modules.order")
     if not os.path.isfile(order):
         found.notes.append("no modules.order: every exporting object is attributed to vmlinux")
         return owner
@@ -278,7 +320,7 @@ def _read_modules(found: Discovery) -> dict[str, str]:
     for entry in entries:
         module = _module_name(entry)
         found.modules.append(module)
-        mod_file = os.path.join(found.tree, module + ".mod")
+        mod_file = os.path.join(found.root, module + ".mod")
         if os.path.isfile(mod_file):
             with open(mod_file, encoding="utf-8", errors="surrogateescape") as handle:
                 members = [m for m in handle.read().split() if m.endswith(".o")]
@@ -295,9 +337,9 @@ def _read_modules(found: Discovery) -> dict[str, str]:
 
 def _builtin_objects(found: Discovery) -> list[str] | None:
     for archive in ("vmlinux.a", "built-in.a"):
-        path = os.path.join(found.tree, archive)
+        path = os.path.join(found.root, archive)
         if os.path.isfile(path):
-            members = [os.path.relpath(m, found.tree) for m in read_thin_archive(path)]
+            members = [os.path.relpath(m, found.root) for m in read_thin_archive(path)]
             found.member_order[VMLINUX] = members
             return members
     found.notes.append("no vmlinux.a or built-in.a: objects outside modules are taken as vmlinux")
@@ -329,7 +371,7 @@ def _discover_built(found: Discovery) -> None:
     builtin = _builtin_objects(found)
     builtin_set = set(builtin) if builtin is not None else None
     for path in _walk_files(found.tree, ".o"):
-        rel = os.path.relpath(path, found.tree)
+        rel = os.path.relpath(path, found.root)
         base = os.path.basename(rel)
         if (base in _SKIP_OBJECTS or base.endswith((".mod.o", GENDWARFKSYMS_STAND_IN))
                 or not _mentions_exports(path)):
@@ -358,7 +400,7 @@ def _versioned_as_kbuild_does(found: Discovery, item: WorkItem) -> WorkItem:
     stand_in = item.path[:-len(".o")] + GENDWARFKSYMS_STAND_IN
     if os.path.isfile(stand_in):
         item.path, item.size = stand_in, os.path.getsize(stand_in)
-    elif _kbuild_source(found.tree, item.rel).endswith(".S"):
+    elif _kbuild_source(found.root, item.rel).endswith(".S"):
         item.names = []
         found.notes.append(f"{item.rel}: assembled from a .S file and no "
                            f"{os.path.basename(stand_in)} beside it: its exports are left "
@@ -391,14 +433,14 @@ def _version_rust_exports(found: Discovery, shim: WorkItem) -> None:
     folder = os.path.dirname(shim.rel) + os.sep
     members = found.member_order.get(shim.module)
     if members is None:  # no thin archive or .mod file to say which objects
-        members = [os.path.relpath(p, found.tree) for p in _walk_files(
-            os.path.join(found.tree, folder), ".o")]
+        members = [os.path.relpath(p, found.root) for p in _walk_files(
+            os.path.join(found.root, folder), ".o")]
     items = {i.rel: i for i in found.items}
     for rel in members:
         rel = os.path.normpath(rel)
         if not rel.startswith(folder) or rel == shim.rel or not wanted:
             continue
-        path = os.path.join(found.tree, rel)
+        path = os.path.join(found.root, rel)
         try:
             names = _read_elf(path, crate_exports)
         except VersioningError as exc:
