@@ -339,8 +339,8 @@ extern struct task *const const_cur_task;
 """ + export_symbol("cur_task", pointer=True, addressable="__UNIQUE_ID_addressable_cur_task_1") + \
     export_symbol("const_cur_task", pointer=True, addressable="__UNIQUE_ID_addressable_const_cur_task_2")
 
-# Two assembler exports: get_thing is declared (and called) in a C unit,
-# asm_only nowhere.  kbuild versions both from a stand-in compiled from
+# Three assembler exports: get_thing is declared (and called) in a C unit,
+# asm_only nowhere, and asm_data, a data label, has no DIE at all.  kbuild versions both from a stand-in compiled from
 # asm/asm-prototypes.h, which declares get_thing only (ASM_STAND_IN).
 ASM_EXPORTS = """.text
 .globl get_thing
@@ -353,6 +353,10 @@ get_thing:
 asm_only:
     ret
 .size asm_only, .-asm_only
+.data
+.globl asm_data
+asm_data:
+.quad 0
 .section .note.GNU-stack,"",%progbits
 """
 ASM_USER = "extern int get_thing(int);\nint use_thing(int x) { return get_thing(x) + 1; }\n"
@@ -367,7 +371,7 @@ INSERT AFTER .rodata;
 const_cur_task = cur_task;
 """
 PERCPU_NAMES = ["cur_task", "const_cur_task"]
-ASM_NAMES = ["get_thing", "asm_only"]
+ASM_NAMES = ["get_thing", "asm_only", "asm_data"]
 
 
 def build_asm_alias(directory: Path) -> tuple[Path, Path, Path]:
@@ -399,18 +403,20 @@ def test_linked_vmlinux_versions_asm_exports_and_aliases_as_kbuild(tmp_path, cc)
     rc, report, rows = run_tree(vmlinux.parent, tmp_path / "out", "--kind", "linked")
     assert rc == 0
     want = expected("vmlinux-asm-alias")
-    assert set(want) == {"cur_task", "const_cur_task", "get_thing", "asm_only"}
+    assert set(want) == {"cur_task", "const_cur_task", "get_thing", "asm_only", "asm_data"}
     # the alias takes its own declaration's type, as in common.o; an
     # assembler export no C unit declares has no version, as in kbuild
     assert {n: rows[n] for n in want} == want
     assert want["cur_task"] != want["const_cur_task"]
-    assert want["asm_only"] == "0x00000000"
+    assert want["asm_only"] == want["asm_data"] == "0x00000000"
     entry = report["exports"]["vmlinux:asm_only"]
     assert entry["status"] == "no-information" and entry["crc"] is None
     assert entry["unversioned"] == ("an assembler export (defined in arch/x86/lib/getuser.S) that no C unit "
                                     "declares: kbuild versions it from a C stand-in that is not linked into "
                                     "this file")
-    assert report["counts"]["no_information"] == 1
+    assert report["exports"]["vmlinux:asm_data"]["unversioned"] == (
+        "no compile unit describes it: there is no type to version it with")
+    assert report["counts"]["no_information"] == 2
     assert report["counts"]["not_as_kbuild"] == 1
     assert report["exports"]["vmlinux:get_thing"]["not_as_kbuild"] == (
         "an assembler export (defined in arch/x86/lib/getuser.S): versioned from a declaration in kernel/user.c")

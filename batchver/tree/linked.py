@@ -220,15 +220,24 @@ def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> Assignme
                     caveats[name] = why
                 break
         else:
-            assembled = _assembled_in(kinds)
-            if assembled:
-                caveats[name] = (f"an assembler export (defined in {assembled}) that no C unit declares: "
-                                 "kbuild versions it from a C stand-in that is not linked into this file")
+            caveats[name] = _unversioned_because(kinds)
     groups: dict[int, list[str]] = {}
     for name in names:
         if name in chosen:
             groups.setdefault(chosen[name], []).append(name)
+        elif name not in found:
+            caveats[name] = "no compile unit describes it: there is no type to version it with"
     return Assignment(groups, [n for n in names if n not in chosen], caveats)
+
+
+def _unversioned_because(kinds: dict[str, list[UnitCandidates]]) -> str:
+    """Why the units that mention an export give it no type."""
+    assembled = _assembled_in(kinds)
+    if assembled:
+        return (f"an assembler export (defined in {assembled}) that no C unit declares: kbuild versions it "
+                "from a C stand-in that is not linked into this file")
+    unit = next(u for units in kinds.values() for u in units)
+    return f"only {unit.name} mentions it, and kbuild never versions that unit"
 
 
 def _caveat(kind: str, units: list[UnitCandidates], kinds: dict[str, list[UnitCandidates]]) -> str:
