@@ -16,7 +16,10 @@ batchver must write the same file, every row and CRC included.
    stand-in, would give its exports: CRC 0, or a wrong non-zero CRC;
 4. counts thin-archive members of ``vmlinux.a`` whose name field has GNU ar's
    stray ``/`` after ``/<offset>``;
-5. writes ``OUT_DIR/kernel-<release>-built-check.json`` and ``.md`` with the
+5. with ``--subtree DIR`` (repeatable), runs ``batchver run BUILD/DIR`` and
+   checks its rows are exactly kbuild's rows of the exports of the objects
+   under DIR (module names and duplicates included);
+6. writes ``OUT_DIR/kernel-<release>-built-check.json`` and ``.md`` with the
    build's own record (``BUILD/BUILD_DONE``: time taken, compiler, config).
 
 Paths in the written files are relative to ``$BUILD``.
@@ -86,6 +89,23 @@ def assembler_exports(build: str, reference: str, kbuild: dict[str, str]) -> dic
     return counts
 
 
+def subtree_check(build: str, sub: str, whole: dict, kbuild: list[tuple[str, ...]], work: str,
+                  jobs: int) -> dict:
+    """Version BUILD/sub alone; its rows must be kbuild's rows of the
+    exports of the objects under it (which the whole run's report names)."""
+    out = os.path.join(work, "sub-" + sub.replace("/", "_"))
+    proc = subprocess.run([sys.executable, "-m", "batchver", "run", os.path.join(build, sub), "-o", out,
+                           "--jobs", str(jobs), "--quiet"], capture_output=True, text=True, cwd=REPO)
+    rows = symvers_rows(os.path.join(out, "Module.symvers")) if proc.returncode in (0, 1) else []
+    keys = {(e["module"], e["symbol"]) for e in whole["exports"].values()
+            if (e.get("versioned_in") or "").startswith(sub.rstrip("/") + "/")}
+    keys |= {(f["module"], name) for f in whole["files"] if f["file"].startswith(sub.rstrip("/") + "/")
+             for name in f["no_information"]}
+    expected = sorted(r for r in kbuild if (r[2], r[1]) in keys)
+    return {"exit_status": proc.returncode, "rows": len(rows), "rows_expected": len(expected),
+            "equal_to_kbuild": sorted(rows) == expected}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build", help="kbuild output directory (with Module.symvers)")
@@ -94,6 +114,8 @@ def main() -> int:
                         help="where the .json and .md go (default: results/)")
     parser.add_argument("--reference", help="upstream gendwarfksyms binary (optional, step 3)")
     parser.add_argument("--name", help="result file stem (default kernel-<release>-built-check)")
+    parser.add_argument("--subtree", action="append", default=[],
+                        help="a directory of BUILD to version on its own as well (step 5; repeatable)")
     args = parser.parse_args()
     build = os.path.abspath(args.build)
     theirs_path = os.path.join(build, "Module.symvers")
@@ -119,7 +141,8 @@ def main() -> int:
         with open(os.path.join(out, "report.json")) as handle:
             report = json.load(handle)
         ours = symvers_rows(os.path.join(out, "Module.symvers"))
-    theirs = symvers_rows(theirs_path)
+        theirs = symvers_rows(theirs_path)
+        subtrees = {sub: subtree_check(build, sub, report, theirs, work, args.jobs) for sub in args.subtree}
     ours_by_key = {(r[2], r[1]): r for r in ours}
     theirs_by_key = {(r[2], r[1]): r for r in theirs}
     differing = sorted(k for k in ours_by_key.keys() & theirs_by_key.keys()
@@ -146,6 +169,7 @@ def main() -> int:
                 "vmlinux_a_members_with_stray_slash": stray,
                 "assembler_exports_if_versioned_from_the_object": asm,
                 "notes": report["notes"]},
+        "subtrees": subtrees,
         "module_symvers": {
             "rows_batchver": len(ours), "rows_kbuild": len(theirs),
             "rows_equal": sum(1 for k, r in ours_by_key.items() if theirs_by_key.get(k) == r),
@@ -193,6 +217,10 @@ def main() -> int:
               "modules.order, each in link order; batchver sorts by module, then symbol)",
               f"* differing rows: {len(ms['differing'])}; only in batchver's: "
               f"{len(ms['only_batchver'])}; only in kbuild's: {len(ms['only_kbuild'])}"]
+    for sub, check in subtrees.items():
+        lines.append(f"* `batchver run BUILD/{sub}`: exit status {check['exit_status']}, {check['rows']} rows, "
+                     f"equal to kbuild's {check['rows_expected']} rows of the objects under it: "
+                     f"{check['equal_to_kbuild']}")
     for d in ms["differing"][:20]:
         lines.append(f"  * {d['module']}:{d['symbol']}: batchver `{d['batchver']}`, kbuild "
                      f"`{d['kbuild']}` ({'; '.join(d['kbuild_symver_lines']) or 'no #SYMVER line'})")
@@ -201,11 +229,13 @@ def main() -> int:
               + (f" --base {record['base']}" if record.get("base", "defconfig") != "defconfig" else "")
               + "".join(f" --fragment tools/{f}" for f in record.get("fragments", [])),
               f"    python tools/built_tree_check.py BUILD --jobs {args.jobs}"
-              + (" --reference <upstream gendwarfksyms>" if args.reference else ""), ""]
+              + (" --reference <upstream gendwarfksyms>" if args.reference else "")
+              + "".join(f" --subtree {sub}" for sub in args.subtree), ""]
     with open(base + ".md", "w") as handle:
         handle.write("\n".join(lines))
     print("\n".join(lines))
-    return 0 if ms["identical_as_rows"] and proc.returncode == 0 else 1
+    subtrees_ok = all(c["equal_to_kbuild"] and c["exit_status"] == 0 for c in subtrees.values())
+    return 0 if ms["identical_as_rows"] and proc.returncode == 0 and subtrees_ok else 1
 
 
 if __name__ == "__main__":
