@@ -339,8 +339,9 @@ extern struct task *const const_cur_task;
 """ + export_symbol("cur_task", pointer=True, addressable="__UNIQUE_ID_addressable_cur_task_1") + \
     export_symbol("const_cur_task", pointer=True, addressable="__UNIQUE_ID_addressable_const_cur_task_2")
 
-# Three assembler exports: get_thing is declared (and called) in a C unit,
-# asm_only nowhere, and asm_data, a data label, has no DIE at all.  kbuild versions both from a stand-in compiled from
+# Four assembler exports: get_thing is declared (and called) in a C unit,
+# memcpy too (after a unit that only has gcc's builtin for it), asm_only
+# nowhere, and asm_data, a data label, has no DIE at all.  kbuild versions both from a stand-in compiled from
 # asm/asm-prototypes.h, which declares get_thing only (ASM_STAND_IN).
 ASM_EXPORTS = """.text
 .globl get_thing
@@ -353,14 +354,27 @@ get_thing:
 asm_only:
     ret
 .size asm_only, .-asm_only
+.globl memcpy
+.type memcpy, @function
+memcpy:
+    ret
+.size memcpy, .-memcpy
 .data
 .globl asm_data
 asm_data:
 .quad 0
 .section .note.GNU-stack,"",%progbits
 """
-ASM_USER = "extern int get_thing(int);\nint use_thing(int x) { return get_thing(x) + 1; }\n"
-ASM_STAND_IN = "extern int get_thing(int);\n" + export_symbol("get_thing", pointer=True)
+# kernel/user.c calls memcpy as gcc's builtin (its DIE is no prototype);
+# lib/copy.c declares it, as asm/asm-prototypes.h does for the stand-in.
+ASM_USER = """extern int get_thing(int);
+int use_thing(int x) { return get_thing(x) + 1; }
+void use_copy(void *d, const void *s, unsigned long n) { __builtin_memcpy(d, s, n); }
+"""
+MEMCPY = "void *memcpy(void *d, const void *s, unsigned long n);\n"
+ASM_COPY = MEMCPY + "void copy_it(void *d, const void *s, unsigned long n) { memcpy(d, s, n); }\n"
+ASM_STAND_IN = "extern int get_thing(int);\n" + MEMCPY + "".join(
+    export_symbol(name, pointer=True) for name in ("get_thing", "memcpy"))
 # What vmlinux.lds.S adds to ld's own script: the export tables, and the alias.
 VMLINUX_LDS = """SECTIONS {
  /DISCARD/ : { *(.discard) *(.discard.*) *(.export_symbol) }
@@ -371,7 +385,7 @@ INSERT AFTER .rodata;
 const_cur_task = cur_task;
 """
 PERCPU_NAMES = ["cur_task", "const_cur_task"]
-ASM_NAMES = ["get_thing", "asm_only", "asm_data"]
+ASM_NAMES = ["get_thing", "asm_only", "asm_data", "memcpy"]
 
 
 def build_asm_alias(directory: Path) -> tuple[Path, Path, Path]:
@@ -380,6 +394,7 @@ def build_asm_alias(directory: Path) -> tuple[Path, Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     common = compile_c(directory, "arch/x86/kernel/cpu/common.c", PERCPU)
     user = compile_c(directory, "kernel/user.c", ASM_USER)
+    copy = compile_c(directory, "lib/copy.c", ASM_COPY)
     (directory / "arch/x86/lib").mkdir(parents=True, exist_ok=True)
     (directory / "arch/x86/lib/getuser.S").write_text(ASM_EXPORTS)
     asm = directory / "arch/x86/lib/getuser.o"
@@ -394,7 +409,7 @@ def build_asm_alias(directory: Path) -> tuple[Path, Path, Path]:
     vmlinux = directory / "tree" / "vmlinux"
     vmlinux.parent.mkdir(parents=True)
     subprocess.run(["ld", "-o", str(vmlinux), "-e", "0", "--unresolved-symbols=ignore-all", "-T", str(lds),
-                    str(common), str(user), str(asm), str(symtab.with_suffix(".o"))], check=True)
+                    str(common), str(user), str(copy), str(asm), str(symtab.with_suffix(".o"))], check=True)
     return common, stand_in, vmlinux
 
 
@@ -403,7 +418,7 @@ def test_linked_vmlinux_versions_asm_exports_and_aliases_as_kbuild(tmp_path, cc)
     rc, report, rows = run_tree(vmlinux.parent, tmp_path / "out", "--kind", "linked")
     assert rc == 0
     want = expected("vmlinux-asm-alias")
-    assert set(want) == {"cur_task", "const_cur_task", "get_thing", "asm_only", "asm_data"}
+    assert set(want) == {"cur_task", "const_cur_task", "get_thing", "asm_only", "asm_data", "memcpy"}
     # the alias takes its own declaration's type, as in common.o; an
     # assembler export no C unit declares has no version, as in kbuild
     assert {n: rows[n] for n in want} == want
@@ -417,7 +432,8 @@ def test_linked_vmlinux_versions_asm_exports_and_aliases_as_kbuild(tmp_path, cc)
     assert report["exports"]["vmlinux:asm_data"]["unversioned"] == (
         "no compile unit describes it: there is no type to version it with")
     assert report["counts"]["no_information"] == 2
-    assert report["counts"]["not_as_kbuild"] == 1
+    assert report["counts"]["not_as_kbuild"] == 2
+    assert report["exports"]["vmlinux:memcpy"]["versioned_in"] == "vmlinux:lib/copy.c"
     assert report["exports"]["vmlinux:get_thing"]["not_as_kbuild"] == (
         "an assembler export (defined in arch/x86/lib/getuser.S): versioned from a declaration in kernel/user.c")
     assert report["exports"]["vmlinux:get_thing"]["versioned_in"] == "vmlinux:kernel/user.c"

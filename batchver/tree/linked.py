@@ -22,7 +22,8 @@ module offers both:
      defines it;
   4. else the first CU declaring it (rustc describes a method as a
      declaration inside its type, so this is also how a crate's methods
-     are found).
+     are found); gcc's declaration of a builtin it called (``__builtin_*``)
+     is no prototype and does not count.
 
   A unit kbuild never versions although it exports (``rust/exports.c``,
   which declares every Rust export as an ``int``) is passed over, and so is
@@ -52,8 +53,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from batchver.dwarf.constants import (
-    DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_AT_specification, DW_LANG_Mips_Assembler,
-    DW_LANG_Rust)
+    DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_AT_name, DW_AT_specification,
+    DW_LANG_Mips_Assembler, DW_LANG_Rust)
 from batchver.gendwarfksyms.gendwarfksyms import (
     Diagnostics, Options, Scopes, Versioner, read_addresses)
 from batchver.dwarf.reader import DwarfReader
@@ -72,6 +73,12 @@ ADDRESSABLE_FORMS = (("__UNIQUE_ID___addressable_", ""), ("__UNIQUE_ID_addressab
 # ``extern int sym; EXPORT_SYMBOL_GPL(sym)`` lines export the symbols of the
 # Rust crates and C helpers; those objects are versioned instead.
 UNVERSIONED_UNITS = ("rust/exports.c",)
+
+
+# gcc's declaration of a builtin it emitted a library call for (DW_AT_name
+# ``__builtin_memcpy``, DW_AT_linkage_name ``memcpy``, no type, no
+# parameters): it describes no prototype, so no export takes its type.
+BUILTIN_PREFIX = "__builtin_"
 
 
 def addressed_names(name: str) -> list[str]:
@@ -170,7 +177,8 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
                 elif addressed := addressed_names(name):
                     found.addressed.update(addressed)
                 elif die.flag(DW_AT_declaration):
-                    found.declarations.add(name)
+                    if not (die.string(DW_AT_name) or "").startswith(BUILTIN_PREFIX):
+                        found.declarations.add(name)
                 else:
                     found.definitions.add(name)
             if source_name is None and not die.flag(DW_AT_declaration):
@@ -286,7 +294,7 @@ def file_assignment(names: list[str], scans: list[UnitCandidates],
     chosen: dict[str, int] = {}
 
     def take(sym: Symbol, index: int) -> None:
-        table.set_die(sym, index)
+        table.set_die(sym, (0, index))
         table.for_each(sym.name, lambda s: chosen.setdefault(s.name, index))
 
     for scan in scans:
@@ -297,7 +305,7 @@ def file_assignment(names: list[str], scans: list[UnitCandidates],
             if sym is None:
                 continue
             if is_pointer:
-                table.set_ptr(sym, scan.index)
+                table.set_ptr(sym, (0, scan.index))
             else:
                 take(sym, scan.index)
         for sym in table:
