@@ -28,3 +28,7 @@ Shared by all: :mod:`.errors`, :mod:`.atomic` (atomic writes),
 """
 
 __version__ = "0.1.0"
+
+from batchver import native as _native  # noqa: E402  (decides compiled or pure before any hot module loads)
+
+_native.install()

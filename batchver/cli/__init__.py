@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from batchver import __version__
+from batchver import __version__, native
 
 # name -> (module, function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compute Linux kernel symbol versions (modversions CRCs) from DWARF, "
                     "byte-compatible with scripts/gendwarfksyms.",
         epilog="Run 'batchver COMMAND --help' for a command's options.")
-    parser.add_argument("--version", action="version", version=f"batchver {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"batchver {__version__}, {native.STATUS}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, _, summary) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=summary, add_help=False)

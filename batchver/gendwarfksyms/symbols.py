@@ -32,6 +32,12 @@ def fnv32(name: str) -> int:
     return h
 
 
+#: A DIE as a symbol records it: (which object of the run, the DIE's key in
+#: that object's reader).  A run may read several objects, whose DIE keys
+#: overlap.
+DieRef = tuple[int, int]
+
+
 class Symbol:
     __slots__ = ("name", "section", "address", "state", "die_key", "ptr_key", "crc", "seq")
 
@@ -41,8 +47,8 @@ class Symbol:
         self.section = SHN_UNDEF
         self.address = 0
         self.state = UNPROCESSED
-        self.die_key: int | None = None
-        self.ptr_key: int | None = None
+        self.die_key: DieRef | None = None
+        self.ptr_key: DieRef | None = None
         self.crc = 0
 
 
@@ -125,13 +131,13 @@ class SymbolTable:
         if self.for_each(sym.name, func) == 0:
             raise VersioningError("symbol_set", f"no matching symbols: '{sym.name}'")
 
-    def set_die(self, sym: Symbol, key: int) -> None:
+    def set_die(self, sym: Symbol, key: DieRef) -> None:
         def assign(s: Symbol) -> None:
             s.die_key = key
             s.state = MAPPED
         self._set_all(sym, assign)
 
-    def set_ptr(self, sym: Symbol, key: int) -> None:
+    def set_ptr(self, sym: Symbol, key: DieRef) -> None:
         def assign(s: Symbol) -> None:
             s.ptr_key = key
         self._set_all(sym, assign)

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from batchver import __version__
+from batchver import __version__, native
 from batchver.atomic import TMP_PREFIX, atomic_write, read_regular, remove_any
 from batchver.symvers import REPORT_SCHEMA, ExportRecord, format_symvers
 from batchver.tree.cache import code_digest
@@ -136,7 +136,7 @@ def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts:
         "schema": REPORT_SCHEMA,
         # the code's digest keys the cache: a nightly's --explain-cache names
         # a change of it as the reason nothing was reused
-        "tool": {"name": "batchver", "version": __version__, "code": code_digest()[:16]},
+        "tool": {"name": "batchver", "version": __version__, "code": code_digest()[:16], "path": native.STATUS},
         "tree": discovery.tree,
         "kind": discovery.kind,
         "options": {"semantics": opts.semantics if discovery.kind == "linked" else "kbuild",
