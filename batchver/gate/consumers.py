@@ -167,10 +167,16 @@ def namespace_allows(namespace: str, module: str, imported: tuple[str, ...]) -> 
 
 
 def providers(current: list[ExportRecord], modules: list[ModuleInfo]) -> dict[str, Provider]:
-    """What the loader would find for each name: CURRENT's exports first
-    (vmlinux and its modules), then the consumers' own, first one wins."""
+    """What the loader would find for each name: CURRENT's exports, then
+    the consumers' own, first one wins.  A consumer named like one of
+    CURRENT's modules is what gets loaded in its place (an ``updates/``
+    build, or the in-tree module itself), so that module's rows give way
+    to the consumer's exports and their CRCs, as kmod's depmod does too."""
+    replaced = {m.name for m in modules}
     found: dict[str, Provider] = {}
     for e in current:
+        if os.path.basename(e.module).replace("-", "_") in replaced:
+            continue
         found.setdefault(e.symbol, Provider(e.crc, e.export_type.endswith("_GPL"), e.namespace,
                                             e.module))
     for m in modules:
