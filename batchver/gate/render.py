@@ -172,7 +172,7 @@ def consumer_text(result: CheckResult) -> list[str]:
                     f"{len(refusing)} refuse, {len(unreadable)} unreadable")
     for r in report.results:
         if r.error is not None:
-            out.append(f"  ERROR {r.path}: {r.error}")
+            out.append(f"  ERROR {r.error}")
         elif r.problems:
             out.append(f"  REFUSE {_consumer_name(r)}")
             for p in r.problems:
