@@ -448,3 +448,36 @@ def test_decompression_counts_past_what_it_keeps(tmp_path, monkeypatch):
         payload + b"tail"
     with pytest.raises(VersioningError, match=r"cannot decompress \(xz\)"):
         decompress(lzma.compress(payload)[:-20], "xz", "x")
+
+
+# -- the nightly ---------------------------------------------------------------
+def test_nightly_consumers_per_tree(tmp_path, cc):
+    """``consumers:`` of a tree: checked on the first night already (no
+    baseline needed); a missing path is named with its line."""
+    from batchver.cli.nightly import nightly_main
+    from batchver.nightly.config import ConfigError, load_config
+    from batchver.nightly.history import read_history
+
+    from .test_nightly import example
+
+    tree = example.build(str(tmp_path / "tree"))
+    build(cc, tmp_path / "partner", Spec("partner", imports=["demo_sum"],
+                                         versions=[(0x1, "demo_sum")]))
+    config = tmp_path / "nightly.yaml"
+    config.write_text(f"output: out\njobs: 1\nreports: [json]\ntrees:\n"
+                      f"  - name: demo\n    path: {tree}\n    consumers: partner\n")
+    assert load_config(str(config)).trees[0].consumers == [str(tmp_path / "partner")]
+    assert nightly_main([str(config), "-q"]) == 1
+    (record,) = read_history(str(tmp_path / "out")).records
+    assert record["check"]["status"] == "fail"
+    run_dir = tmp_path / "out" / record["run_dir"]
+    crc = next(line.split("\t")[0] for line in (run_dir / "Module.symvers").read_text().splitlines()
+               if line.split("\t")[1] == "demo_sum")
+    report = json.loads((run_dir / "check.json").read_text())
+    assert decisions(report) == {"partner": (False, [("demo_sum", "crc", "0x00000001", crc)],
+                                             [], None)}
+    config.write_text(f"trees:\n  - name: demo\n    path: {tree}\n    consumers: [partner, gone]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(config), check_paths=True)
+    assert str(caught.value) == (f"{config}:4: trees[0].consumers: expected an existing file or "
+                                 f"directory; '{tmp_path / 'gone'}' does not exist")
