@@ -261,8 +261,7 @@ def test_write_stablelist(scenario, tmp_path):
     out = tmp_path / "kabi.list"
     check_main([str(scenario / "Module.symvers"), "--consumers", str(scenario / "lib"),
                 "--write-stablelist", str(out), "-o", str(tmp_path / "r.txt")])
-    # what the modules import and CURRENT exports; not gpl_sym for the
-    # proprietary module alone (it cannot use it), but good uses it
+    # what the modules import and CURRENT exports (whether they load or not)
     assert out.read_text() == "".join(f"{n}\n" for n in sorted(
         ["good_sym", "gpl_sym", "ns_sym", "changed_sym", "unversioned_sym", "modns_sym",
          "drv_helper", RUST_NAME]))
@@ -378,6 +377,11 @@ def test_refusals_grouped_by_root_cause(tmp_path_factory, cc, tmp_path, capsys):
     assert f"    crc demo_register: disagrees about version of symbol (module " \
            f"0x{crcs['demo_register']:08x}, kernel {new['demo_register']}) " \
            f"[root cause {rc['id']}]" in out
+    html = tmp_path / "r.html"
+    check_main(["--baseline", base, current, "--consumers", str(tmp_path / "m"),
+                "--format", "html", "-o", str(html)])
+    assert (f'1 module(s) refuse because <a href="#{rc["id"]}"><code>s#demo_dev</code></a> '
+            "changed") in html.read_text()
 
 
 # -- kmod's depmod as an oracle ------------------------------------------------

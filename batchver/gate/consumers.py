@@ -219,6 +219,8 @@ def decide(module: ModuleInfo, found: dict[str, Provider],
     if layout is not None:
         versioned(MODULE_LAYOUT, layout.crc)
     for imp in module.imports:
+        if imp.name in current_names:
+            result.uses.append(imp.name)
         provider = found.get(imp.name)
         recorded = (module.versions or {}).get(imp.name)
         if provider is None or provider.gpl_only and not gpl_ok:
@@ -227,8 +229,6 @@ def decide(module: ModuleInfo, found: dict[str, Provider],
                 result.problems.append(Problem(imp.name, reason, recorded,
                                                None if provider is None else provider.crc))
             continue
-        if imp.name in current_names:
-            result.uses.append(imp.name)
         if not versioned(imp.name, provider.crc):
             continue
         if not namespace_allows(provider.namespace, module.name, module.import_ns):

@@ -182,12 +182,14 @@ def render_html(result: CheckResult) -> str:
         parts.extend(_consumers(result))
     rows = sorted(result.changed, key=lambda s: (_VERDICT_ORDER[s.decision.verdict],
                                                  s.change.module != "vmlinux", s.change.key))
-    parts.append(f"<h2>Changed symbols ({len(rows)})</h2>"
-                 '<input id="filter" placeholder="filter rows (symbol, module, change...)">'
-                 '<div class="scroll"><table id="symbols"><thead><tr><th>verdict</th><th>symbol</th><th>module</th>'
-                 "<th>change</th><th>baseline CRC</th><th>current CRC</th><th>root cause</th>"
-                 "<th>protected</th><th>decided by</th></tr></thead><tbody>"
-                 + "".join(_row(s) for s in rows) + "</tbody></table></div>")
+    if result.baseline is not None:  # a consumers-only check compares no symbols
+        parts.append(f"<h2>Changed symbols ({len(rows)})</h2>"
+                     '<input id="filter" placeholder="filter rows (symbol, module, change...)">'
+                     '<div class="scroll"><table id="symbols"><thead><tr><th>verdict</th>'
+                     "<th>symbol</th><th>module</th>"
+                     "<th>change</th><th>baseline CRC</th><th>current CRC</th><th>root cause</th>"
+                     "<th>protected</th><th>decided by</th></tr></thead><tbody>"
+                     + "".join(_row(s) for s in rows) + "</tbody></table></div>")
     if result.rules:
         parts.append("<h2>Rules</h2><table><thead><tr><th>rule</th><th>source</th>"
                      "<th>symbols named</th><th>changes decided</th></tr></thead><tbody>" + "".join(
