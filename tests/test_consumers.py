@@ -167,6 +167,9 @@ ZFS_OLD = Spec("zfs_old", imports=["spl_alloc", "spl_ns_fn", "modns_sym"],
                versions=[LAYOUT, (0xabcdef00, "spl_alloc"), (0x1234, "spl_ns_fn"),
                          (0x55555555, "modns_sym")])
 LONELY = Spec("lonely", imports=["modns_sym"], versions=[LAYOUT, (0x55555555, "modns_sym")])
+# importing a module: namespace explicitly is refused by 7.x, even by a module it names
+PUSHY = Spec("stack_pushy", imports=["modns_sym"], import_ns=["module:stack_*,lonely"],
+             versions=[LAYOUT, (0x55555555, "modns_sym")])
 # a Rust module: the extended tables win over __versions; what they miss only warns
 RUST = Spec("rust_drv", imports=[RUST_NAME, "good_sym", "unversioned_sym"],
             versions=[(0xdeadbeef, "good_sym")],
@@ -174,7 +177,7 @@ RUST = Spec("rust_drv", imports=[RUST_NAME, "good_sym", "unversioned_sym"],
 RUST_BAD = Spec("rust_bad", imports=[RUST_NAME], license="GPL v2",
                 ext=[LAYOUT, (0x88888880, RUST_NAME)])
 UNVERSIONED = Spec("unversioned", imports=["good_sym"])
-ALL_SPECS = [GOOD, BAD, STACK_SPL, STACK_ZFS, ZFS_OLD, LONELY, RUST, RUST_BAD, UNVERSIONED]
+ALL_SPECS = [GOOD, BAD, STACK_SPL, STACK_ZFS, ZFS_OLD, LONELY, PUSHY, RUST, RUST_BAD, UNVERSIONED]
 
 EXPECTED = {
     "good": (True, [], [], None),
@@ -189,6 +192,7 @@ EXPECTED = {
                         ("spl_ns_fn", "namespace", "0x00001234", "0x00001234"),
                         ("modns_sym", "namespace", "0x55555555", "0x55555555")], [], None),
     "lonely": (True, [], [], None),
+    "stack_pushy": (False, [("module:stack_*,lonely", "namespace", None, None)], [], None),
     "rust_drv": (True, [], [("unversioned_sym", "no_version", None, "0x66666666")], None),
     "rust_bad": (False, [(RUST_NAME, "crc", "0x88888880", "0x88888888")], [], None),
     "unversioned": (False, [("module_layout", "no_version", None, "0x77777777"),
@@ -210,7 +214,7 @@ def test_every_reason_decided_as_the_kernel_does(scenario):
                                str(scenario / "lib"))
     assert status == 1
     assert decisions(report) == EXPECTED
-    assert report["summary"]["consumers"] == {"modules": 9, "refusing": 4, "unreadable": 0}
+    assert report["summary"]["consumers"] == {"modules": 10, "refusing": 5, "unreadable": 0}
     assert report["summary"]["verdict"] == "fail"
     assert "baseline" not in [k for k, v in report["inputs"].items() if v is not None]
 
@@ -248,13 +252,13 @@ def test_junit_and_html_name_the_refusals(scenario, tmp_path):
     assert check_main([str(scenario / "Module.symvers"), "--consumers", str(scenario / "lib"),
                        "--format", "junit", "-o", str(junit)]) == 1
     text = junit.read_text()
-    assert 'failures="4"' in text and text.count('classname="consumers"') == 9
+    assert 'failures="5"' in text and text.count('classname="consumers"') == 10
     assert "crc changed_sym: disagrees about version of symbol (module 0x2222222f, kernel " \
            "0x22222222)" in text
     html = tmp_path / "r.html"
     assert check_main([str(scenario / "Module.symvers"), "--consumers", str(scenario / "lib"),
                        "--format", "html", "-o", str(html)]) == 1
-    assert "Consumers (9 modules, 4 refuse, 0 unreadable)" in html.read_text()
+    assert "Consumers (10 modules, 5 refuse, 0 unreadable)" in html.read_text()
 
 
 def test_write_stablelist(scenario, tmp_path):

@@ -16,7 +16,9 @@ reason:
   tables it warns and loads, so that is a warning here;
 * ``namespace``: the export is in a namespace the module does not
   ``import_ns``; a 7.x ``module:`` namespace instead names the modules
-  allowed, with a trailing ``*`` as a prefix match.
+  allowed, with a trailing ``*`` as a prefix match (and a module that
+  imports such a namespace explicitly is refused as a whole: its problem's
+  symbol is that namespace).
 
 The checks run in the kernel's order (find, version, namespace) and the
 first failing one is the symbol's reason.  ``module_layout``, which the
@@ -215,6 +217,9 @@ def decide(module: ModuleInfo, found: dict[str, Provider],
         result.problems.append(problem)
         return False
 
+    for namespace in module.import_ns:  # 7.x refuses importing the implicit kind
+        if namespace.startswith(MODULE_NAMESPACE_PREFIX):
+            result.problems.append(Problem(namespace, "namespace", None, None))
     layout = found.get(MODULE_LAYOUT)
     if layout is not None:
         versioned(MODULE_LAYOUT, layout.crc)
