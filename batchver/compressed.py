@@ -31,9 +31,9 @@ COMPRESSED_SUFFIXES = (".xz", ".zst", ".gz")
 
 #: The most bytes one compressed input may decompress to (1 GiB).  The
 #: largest real module, a distro's debug ``.ko`` with full DWARF (amdgpu),
-#: is about 250 MB; a debug ``vmlinux`` section rarely passes 500 MB.  Four
-#: times the largest module leaves room for growth while a bomb is refused
-#: after a second or so of decompressing, never exhausting the machine.
+#: is about 250 MB: four times that leaves room for growth, while a bomb
+#: is refused after decompressing no more than this, never exhausting the
+#: machine.
 MAX_DECOMPRESSED = 1 << 30
 #: Output held in memory before the size of the whole is known (64 MiB).
 #: Anything bigger is first only counted (discarding the output) up to the
@@ -63,9 +63,18 @@ def _zstd_chunks(data: bytes, path: str, what: str | None) -> Iterator[bytes]:
         raise VersioningError("main", f"{what or 'the file'} is zstd-compressed; install the "
                               "'zstandard' package to read it", path) from None
     try:
+        # the reader ends quietly where a cut-short frame ends: the size its
+        # header declares (zstd and kbuild write it) tells the difference
+        declared = zstandard.get_frame_parameters(bytes(data[:18])).content_size
         reader = zstandard.ZstdDecompressor().stream_reader(bytes(data), read_across_frames=True)
+        total = 0
         while chunk := reader.read(_CHUNK):
+            total += len(chunk)
             yield chunk
+        if declared not in (zstandard.CONTENTSIZE_UNKNOWN, zstandard.CONTENTSIZE_ERROR) \
+                and total < declared:
+            raise zstandard.ZstdError(f"data ended after {total:,} of the {declared:,} bytes "
+                                      "its frame declares")
     except zstandard.ZstdError as exc:
         raise VersioningError("main", f"{_failed(what, 'zstd')}: {exc}", path) from None
 

@@ -441,6 +441,8 @@ def test_decompression_bomb_is_refused_within_the_bound(tmp_path):
                                    f"than 1,048,576 bytes from {len(packed):,} (a decompression "
                                    "bomb, or damaged)")
         assert decompress(packed, kind, "ok.ko", limit=len(payload)) == payload
+        with pytest.raises(VersioningError, match=rf"cannot decompress \({kind}\)"):
+            decompress(packed[:len(packed) // 2], kind, "cut.ko")
 
 
 def test_decompression_counts_past_what_it_keeps(tmp_path, monkeypatch):
