@@ -39,7 +39,7 @@ CURRENT = [  # (crc, symbol, module, export type, namespace) of CURRENT's Module
     (0x22222222, "changed_sym", "vmlinux", "EXPORT_SYMBOL", ""),
     (0x33333333, "gpl_sym", "vmlinux", "EXPORT_SYMBOL_GPL", ""),
     (0x44444444, "ns_sym", "vmlinux", "EXPORT_SYMBOL", "NS_A"),
-    (0x55555555, "modns_sym", "vmlinux", "EXPORT_SYMBOL", "module:stack_*,lonely"),
+    (0x55555555, "modns_sym", "vmlinux", "EXPORT_SYMBOL", "module:stack-*,lonely"),
     (0x66666666, "unversioned_sym", "vmlinux", "EXPORT_SYMBOL", ""),
     (0x77777777, "module_layout", "vmlinux", "EXPORT_SYMBOL", ""),
     (0x88888888, RUST_NAME, "vmlinux", "EXPORT_SYMBOL_GPL", ""),
@@ -157,7 +157,8 @@ BAD = Spec("bad", license="Proprietary",
            versions=[LAYOUT, (0x11111111, "good_sym"), (0x2222222f, "changed_sym"),
                      (0x33333333, "gpl_sym"), (0x44444444, "ns_sym"), (0x0badc0de, "absent_sym"),
                      (0x33333333, "weak_gpl_only")])
-# 7.x module namespaces: "module:stack_*,lonely" admits stack_zfs and lonely
+# 7.x module namespaces: "module:stack-*,lonely" admits stack_spl ("-" and "_"
+# alike, as module names are compared) and lonely
 STACK_SPL = Spec("stack_spl", imports=["modns_sym"], versions=[LAYOUT, (0x55555555, "modns_sym")],
                  exports=[("spl_alloc", False, "", 0xabcdef01), ("spl_ns_fn", True, "SPL", 0x1234)])
 STACK_ZFS = Spec("stack_zfs", imports=["spl_alloc", "spl_ns_fn", "drv_helper"],

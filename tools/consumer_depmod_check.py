@@ -16,7 +16,12 @@ unpacked (``<cache>/debian-6.12.117-cloud`` by default) and
    symbol" with batchver's ``crc`` refusals and depmod's "needs unknown
    symbol" with batchver's ``missing`` ones.
 
-Writes ``results/consumers-debian-<version>.json`` (and prints a summary);
+``--tree DIR`` does the same for any directory of modules and its
+Module.symvers (a kbuild output directory of a 7.x kernel, say), staged
+for depmod as ``lib/modules/<release>`` by symbolic links.
+
+Writes ``results/consumers-debian-<version>.json`` (or ``--output``) and
+prints it;
 paths are written relative to the named roots.  Exit status 0 when both
 tools agree everywhere and the unaltered run has no refusal.
 """
@@ -98,6 +103,17 @@ def alter(symvers: Path, out: Path, seed: int, changed: int, removed: int) -> di
             "seed": seed}
 
 
+def stage(tree: Path, target: Path) -> Path:
+    """Symbolic links to every module under ``tree``, at the same relative
+    paths under ``target`` (depmod reads only ``lib/modules/<release>``)."""
+    for path in sorted(tree.rglob("*.ko*")):
+        if path.name.endswith((".ko", ".ko.xz", ".ko.zst", ".ko.gz")) and path.is_file():
+            link = target / path.relative_to(tree)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path.resolve())
+    return target
+
+
 def compare(ours: set, theirs: set, roots: Roots) -> dict:
     """Agreement on the kinds depmod reports."""
     ours = {x for x in ours if x[1] in ("crc", "missing")}
@@ -119,27 +135,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--remove", type=int, default=200, help="vmlinux exports to remove")
     ap.add_argument("--output", type=Path, default=None,
                     help="JSON results (default: results/consumers-debian-<version>.json)")
+    ap.add_argument("--tree", type=Path, default=None,
+                    help="instead of the Debian kernel: a directory of modules (a kbuild output "
+                         "directory, say), staged as lib/modules/<--release> for depmod")
+    ap.add_argument("--symvers", type=Path, default=None,
+                    help="with --tree: its Module.symvers (default: TREE/Module.symvers)")
+    ap.add_argument("--release", default="0.0.0-tree", help="with --tree: the release name staged")
     args = ap.parse_args(argv)
-    dest = dest_dir(args.cache, args.version, args.flavour)
-    root, symvers = dest / "image", dest / "Module.symvers"
-    releases = sorted((root / "lib/modules").glob("*"))
-    if not releases or not symvers.is_file():
-        print(f"run tools/fetch_debian_modules.py first ({dest} is incomplete)", file=sys.stderr)
-        return 2
-    modules, release = releases[-1], releases[-1].name
     roots = Roots(cache=args.cache)
-    result: dict = {"kernel": release, "modules": roots.path(str(modules)),
-                    "symvers": roots.path(str(symvers))}
-    ours, counts = batchver_refusals(symvers, modules)
-    result["unaltered"] = {"batchver": counts,
-                           "depmod_warnings": len(depmod_refusals(root, release, symvers))}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.tree is not None:
+            symvers = args.symvers or args.tree / "Module.symvers"
+            root, release = Path(tmp) / "root", args.release
+            modules = stage(args.tree, root / "lib/modules" / release)
+            result: dict = {"kernel": release, "modules": roots.path(str(args.tree)),
+                            "symvers": roots.path(str(symvers))}
+        else:
+            dest = dest_dir(args.cache, args.version, args.flavour)
+            root, symvers = dest / "image", dest / "Module.symvers"
+            releases = sorted((root / "lib/modules").glob("*"))
+            if not releases or not symvers.is_file():
+                print(f"run tools/fetch_debian_modules.py first ({dest} is incomplete)",
+                      file=sys.stderr)
+                return 2
+            modules, release = releases[-1], releases[-1].name
+            result = {"kernel": release, "modules": roots.path(str(modules)),
+                      "symvers": roots.path(str(symvers))}
+        ours, counts = batchver_refusals(symvers, modules)
+        result["unaltered"] = {"batchver": counts,
+                               "depmod_warnings": len(depmod_refusals(root, release, symvers))}
         altered = Path(tmp) / "Module.symvers"
         result["altered"] = alter(symvers, altered, args.seed, args.change, args.remove)
         ours, counts = batchver_refusals(altered, modules)
         theirs = depmod_refusals(root, release, altered)
-    result["altered"]["batchver"] = counts
-    result["altered"]["agreement"] = compare(ours, theirs, roots)
+        result["altered"]["batchver"] = counts
+        result["altered"]["agreement"] = compare(ours, theirs, roots.plus({"<staged>": modules}))
     out = args.output or REPO / "results" / f"consumers-debian-{args.version}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

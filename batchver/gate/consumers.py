@@ -157,13 +157,15 @@ def license_is_gpl_compatible(license_: str | None) -> bool:
 def namespace_allows(namespace: str, module: str, imported: tuple[str, ...]) -> bool:
     """Whether ``module`` may use an export of ``namespace``: no namespace,
     one it imports, or a ``module:`` namespace whose comma-separated
-    patterns (``name`` or ``prefix*``) match its name."""
+    patterns (``name`` or ``prefix*``) match its name, ``-`` and ``_``
+    alike (``module:kvm-amd`` admits ``kvm_amd``)."""
     if not namespace or namespace in imported:
         return True
     if not namespace.startswith(MODULE_NAMESPACE_PREFIX):
         return False
-    for pattern in namespace[len(MODULE_NAMESPACE_PREFIX):].split(","):
-        if pattern.endswith("*") and module.startswith(pattern[:-1]) or pattern == module:
+    name = module.replace("-", "_")  # the kernel compares module names so
+    for pattern in namespace[len(MODULE_NAMESPACE_PREFIX):].replace("-", "_").split(","):
+        if pattern.endswith("*") and name.startswith(pattern[:-1]) or pattern == name:
             return True
     return False
 
