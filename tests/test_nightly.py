@@ -55,8 +55,8 @@ def history(outroot: Path) -> list[dict]:
 
 
 # -- config validation -------------------------------------------------------
-TREE_KEYS = ("baseline, command, kind, name, path, rules, semantics, stable, stablelist, symtypes, "
-             "timeout, vmlinux")
+TREE_KEYS = ("baseline, command, consumers, kind, name, path, rules, semantics, stable, stablelist, "
+             "symtypes, timeout, vmlinux")
 TOP_KEYS = "backend, cache, jobs, on_failure, output, reports, scheduler, stable, trees"
 
 

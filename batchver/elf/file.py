@@ -19,12 +19,11 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
 from batchver.atomic import open_regular
-from batchver.compressed import compression_of, decompress, zstd_decompress
+from batchver.compressed import MAX_DECOMPRESSED, compression_of, decompress, zstd_decompress
 from batchver.errors import VersioningError
 
 SHT_SYMTAB = 2
@@ -328,11 +327,9 @@ class ElfObject:
                               f"compression type {ch_type}", self.path)
 
     def _inflate(self, sec: Section, payload: bytes, size: int) -> bytes:
-        try:
-            out = zlib.decompress(payload)
-        except zlib.error as exc:
-            raise VersioningError("main", f"'{self.path}': cannot decompress {sec.name}: {exc}",
-                                  self.path) from None
+        """A zlib section, refused past its header's size (a header can lie)."""
+        out = decompress(payload, "zlib", self.path, f"section {sec.name}",
+                         min(size, MAX_DECOMPRESSED))
         if len(out) != size:
             raise VersioningError("main", f"'{self.path}': {sec.name} decompressed to {len(out)} "
                                   f"bytes, header says {size}", self.path)

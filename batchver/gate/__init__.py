@@ -14,6 +14,8 @@ The stages live in their own modules, in the order a check runs them:
   definitions changed (root causes) and diffs them token by token;
 * :mod:`.provenance` compares how both sides were built, because a compiler
   or DWARF-version change alone moves CRCs;
+* :mod:`.consumers` decides whether given modules load on CURRENT, and
+  why not (their refusals are explained by :mod:`.explain`'s root causes);
 * :mod:`.check` ties the stages into one :class:`~.check.CheckResult`;
 * :mod:`.render` turns a result into text, JSON, JUnit XML or HTML.
 

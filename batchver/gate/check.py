@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from batchver import __version__
 from batchver.gate.baseline import Side, load_side
 from batchver.gate.classify import SymbolChange, classify, counts
+from batchver.gate.consumers import ConsumerReport, check_consumers, explain_refusals
 from batchver.gate.explain import Explanation, RootCause, explain
 from batchver.gate.policy import (Decision, Policy, Rule, Stablelist, check_stablelist_names, load_rules,
                      load_stablelists)
@@ -50,7 +51,10 @@ class SymbolResult:
 
 @dataclass
 class CheckResult:
-    baseline: Side
+    """A check's outcome.  Without a baseline (a consumers-only check)
+    ``baseline`` is None and there are no symbol changes."""
+
+    baseline: Side | None
     current: Side
     symbols: list[SymbolResult]
     root_causes: list[RootCause]
@@ -60,6 +64,7 @@ class CheckResult:
     stablelist: Stablelist | None = None
     rules: list[Rule] = field(default_factory=list)
     rules_form: str | None = None
+    consumers: ConsumerReport | None = None
 
     @property
     def changed(self) -> list[SymbolResult]:
@@ -70,11 +75,16 @@ class CheckResult:
 
     @property
     def verdict(self) -> str:
-        return "fail" if self.with_verdict("fail") else "pass"
+        refused = self.consumers is not None and self.consumers.refusing
+        return "fail" if self.with_verdict("fail") or refused else "pass"
 
     @property
     def exit_status(self) -> int:
-        return 1 if self.verdict == "fail" else 0
+        """1 on a failing change or a refusing consumer, else 2 when a
+        consumer could not be read (bad input), else 0."""
+        if self.verdict == "fail":
+            return 1
+        return 2 if self.consumers is not None and self.consumers.unreadable else 0
 
     @property
     def prominent(self) -> list[Difference]:
@@ -83,10 +93,10 @@ class CheckResult:
     def summary(self) -> dict:
         kinds = counts([s.change for s in self.symbols])
         explained = [s.explanation for s in self.symbols if s.explanation is not None]
-        return {
+        out = {
             "verdict": self.verdict, "exit_status": self.exit_status,
             "symbols": len(self.symbols),
-            "baseline_exports": len(self.baseline.exports),
+            "baseline_exports": None if self.baseline is None else len(self.baseline.exports),
             "current_exports": len(self.current.exports),
             "changed": len(self.changed),
             "kinds": kinds,
@@ -97,15 +107,20 @@ class CheckResult:
             "explanations": {st: sum(1 for e in explained if e.status == st)
                              for st in ("explained", "unexplained", "unavailable")},
         }
+        if self.consumers is not None:
+            out["consumers"] = {"modules": len(self.consumers.results),
+                                "refusing": len(self.consumers.refusing),
+                                "unreadable": len(self.consumers.unreadable)}
+        return out
 
     def to_json(self) -> dict:
         """The documented report (docs/check.md), deterministic for given inputs."""
-        return {
+        report = {
             "schema": CHECK_SCHEMA,
             "tool": {"name": "batchver check", "version": __version__},
             "summary": self.summary(),
             "inputs": {
-                "baseline": self.baseline.describe(),
+                "baseline": None if self.baseline is None else self.baseline.describe(),
                 "current": self.current.describe(),
                 "stablelists": None if self.stablelist is None else {
                     "files": self.stablelist.files, "symbols": len(self.stablelist.symbols),
@@ -123,13 +138,26 @@ class CheckResult:
                                           if s.protected and not s.change.kinds),
             "rules": [r.describe() for r in self.rules],
         }
+        if self.consumers is not None:  # the keys exist only when consumers were given
+            report["consumers"] = [r.to_json() for r in self.consumers.results]
+            report["consumer_root_causes"] = [
+                {"root_cause": cause, "modules": sorted({r.module or r.path for r, _ in refusals}),
+                 "symbols": sorted({p.symbol for _, p in refusals})}
+                for cause, refusals in self.consumers.by_root_cause().items()]
+        return report
 
 
-def run_check(baseline_path: str, current_path: str, stablelists: list[str] | None = None,
-              rules_path: str | None = None, with_explanations: bool = True) -> CheckResult:
-    """Run a whole check; raise InputError on bad input."""
-    baseline = load_side("baseline", baseline_path)
+def run_check(baseline_path: str | None, current_path: str, stablelists: list[str] | None = None,
+              rules_path: str | None = None, with_explanations: bool = True,
+              consumers: list[str] | None = None) -> CheckResult:
+    """Run a whole check; raise InputError on bad input.  Without a
+    baseline only the consumers are decided."""
     current = load_side("current", current_path)
+    report = check_consumers(consumers, current.exports) if consumers else None
+    if baseline_path is None:
+        return CheckResult(None, current, [], [], [],
+                           consumers=report)
+    baseline = load_side("baseline", baseline_path)
     stablelist = load_stablelists(stablelists) if stablelists else None
     rules_form, rules = load_rules(rules_path) if rules_path else (None, [])
     warnings: list[str] = []
@@ -154,6 +182,10 @@ def run_check(baseline_path: str, current_path: str, stablelists: list[str] | No
     share = suspicious_share(changes)
     if share:
         warnings.insert(0, share)
+    if report is not None:
+        explain_refusals(report, {
+            s.change.symbol: (s.change.old.crc, s.explanation.root_causes) for s in symbols
+            if s.explanation is not None and s.change.old is not None})
     return CheckResult(baseline, current, symbols, root_causes, differences, warnings, notes,
-                       stablelist, rules, rules_form)
+                       stablelist, rules, rules_form, report)
 

@@ -8,7 +8,7 @@ from html import escape
 
 from batchver.gate.check import CheckResult, SymbolResult
 from batchver.gate.classify import KIND_TITLES
-from batchver.gate.render import headline, summary_lines
+from batchver.gate.render import headline, problem_text, summary_lines
 
 MAX_SYMBOLS_SHOWN = 200  # per root cause, before "and N more"
 
@@ -116,10 +116,53 @@ def _row(sym: SymbolResult) -> str:
             f"<td>{escape(sym.decision.rule or 'default')}</td></tr>")
 
 
+def _consumers(result: CheckResult) -> list[str]:
+    """Refusals grouped by root cause, then a table of every module that
+    refuses or could not be read."""
+    report = result.consumers
+    assert report is not None
+    by_id = {rc.id: rc for rc in result.root_causes}
+    parts = []
+    groups = report.by_root_cause()
+    if groups:
+        parts.append(f"<h2>Consumers refusing by root cause ({len(groups)})</h2>")
+        for cause, refusals in groups.items():
+            rc = by_id[cause]
+            modules = sorted({r.module or r.path for r, _ in refusals})
+            symbols = sorted({p.symbol for _, p in refusals})
+            parts.append(
+                f'<section class="rc"><h3>{len(modules)} module(s) refuse because '
+                f'<a href="#{rc.id}"><code>{escape(rc.key)}</code></a> {rc.status}</h3>'
+                f"<p>symbols: {', '.join(f'<code>{escape(n)}</code>' for n in symbols)}</p>"
+                f"<details><summary>modules</summary><ul class='plain'>"
+                + "".join(f"<li><code>{escape(m)}</code></li>" for m in modules)
+                + "</ul></details></section>")
+    rows = [r for r in report.results if r.error is not None or r.problems or r.warnings]
+    parts.append(f"<h2>Consumers ({len(report.results)} modules, {len(report.refusing)} refuse, "
+                 f"{len(report.unreadable)} unreadable)</h2>")
+    if rows:
+        parts.append('<div class="scroll"><table id="consumers"><thead><tr><th>loads</th>'
+                     "<th>module</th><th>path</th><th>problems</th></tr></thead><tbody>")
+        for r in rows:
+            state = "error" if r.error is not None else "no" if r.problems else "yes"
+            verdict = "fail" if r.error is not None or r.problems else "warn"
+            lines = [r.error] if r.error is not None else \
+                [problem_text(p) + (f" (root cause {', '.join(p.root_causes)})"
+                                    if p.root_causes else "") for p in r.problems] + \
+                [f"warning: {problem_text(p)}" for p in r.warnings]
+            parts.append(f'<tr class="{verdict}"><td class="v">{state}</td>'
+                         f"<td><code>{escape(r.module or '')}</code></td>"
+                         f"<td>{escape(r.path)}</td><td>"
+                         + "<br>".join(escape(line) for line in lines) + "</td></tr>")
+        parts.append("</tbody></table></div>")
+    return parts
+
+
 def render_html(result: CheckResult) -> str:
     by_key = {s.change.key: s for s in result.symbols}
+    source = "" if result.baseline is None else f"{escape(result.baseline.path)} &rarr; "
     parts = [f'<header class="{result.verdict}"><h1>{escape(headline(result))}</h1>'
-             f"<p>{escape(result.baseline.path)} &rarr; {escape(result.current.path)}</p></header>",
+             f"<p>{source}{escape(result.current.path)}</p></header>",
              "<main>", _cards(result)]
     if result.prominent:
         parts.append('<div class="alert"><h3>The two builds differ in ways that move CRCs by '
@@ -135,14 +178,18 @@ def render_html(result: CheckResult) -> str:
                      "<p class='muted'>Named types whose own definitions differ, each with the "
                      "changed symbols it explains.</p>")
         parts.extend(_root_cause(rc, by_key) for rc in result.root_causes)
+    if result.consumers is not None:
+        parts.extend(_consumers(result))
     rows = sorted(result.changed, key=lambda s: (_VERDICT_ORDER[s.decision.verdict],
                                                  s.change.module != "vmlinux", s.change.key))
-    parts.append(f"<h2>Changed symbols ({len(rows)})</h2>"
-                 '<input id="filter" placeholder="filter rows (symbol, module, change...)">'
-                 '<div class="scroll"><table id="symbols"><thead><tr><th>verdict</th><th>symbol</th><th>module</th>'
-                 "<th>change</th><th>baseline CRC</th><th>current CRC</th><th>root cause</th>"
-                 "<th>protected</th><th>decided by</th></tr></thead><tbody>"
-                 + "".join(_row(s) for s in rows) + "</tbody></table></div>")
+    if result.baseline is not None:  # a consumers-only check compares no symbols
+        parts.append(f"<h2>Changed symbols ({len(rows)})</h2>"
+                     '<input id="filter" placeholder="filter rows (symbol, module, change...)">'
+                     '<div class="scroll"><table id="symbols"><thead><tr><th>verdict</th>'
+                     "<th>symbol</th><th>module</th>"
+                     "<th>change</th><th>baseline CRC</th><th>current CRC</th><th>root cause</th>"
+                     "<th>protected</th><th>decided by</th></tr></thead><tbody>"
+                     + "".join(_row(s) for s in rows) + "</tbody></table></div>")
     if result.rules:
         parts.append("<h2>Rules</h2><table><thead><tr><th>rule</th><th>source</th>"
                      "<th>symbols named</th><th>changes decided</th></tr></thead><tbody>" + "".join(

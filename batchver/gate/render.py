@@ -9,8 +9,14 @@ import xml.etree.ElementTree as ET
 
 from batchver.gate.check import CheckResult, SymbolResult
 from batchver.gate.classify import KIND_TITLES
+from batchver.gate.consumers import ConsumerResult, Problem
 
 MAX_LISTED = 20  # symbols listed per root cause in text
+#: what each refusal reason means, as the kernel would say it
+REASON_TEXT = {"crc": "disagrees about version of symbol", "missing": "unknown symbol",
+               "gpl_only": "GPL-only symbol used by a non-GPL module",
+               "namespace": "symbol from a namespace the module does not import",
+               "no_version": "no symbol version for"}
 
 
 def render_json(result: CheckResult) -> str:
@@ -22,13 +28,23 @@ def headline(result: CheckResult) -> str:
     """The one-line verdict every format starts with."""
     s = result.summary()
     v = s["verdicts"]
+    parts = []
+    if result.baseline is not None:
+        parts.append(f"{v['fail']} failing, {v['warn']} warned, {v['pass']} accepted change(s) "
+                     f"among {s['symbols']} symbols")
+    if result.consumers is not None:
+        c = s["consumers"]
+        parts.append(f"{c['refusing']} of {c['modules']} consumer module(s) refuse to load"
+                     + (f", {c['unreadable']} unreadable" if c["unreadable"] else ""))
     return (f"batchver check: {result.verdict.upper()} (exit {result.exit_status}): "
-            f"{v['fail']} failing, {v['warn']} warned, {v['pass']} accepted change(s) "
-            f"among {s['symbols']} symbols")
+            + "; ".join(parts))
 
 
 def summary_lines(result: CheckResult) -> list[str]:
     s = result.summary()
+    if result.baseline is None:
+        return [f"current:  {result.current.path} ({result.current.form}, "
+                f"{s['current_exports']} exports)"]
     kinds = ", ".join(f"{KIND_TITLES[k]} {n}" for k, n in s["kinds"].items()
                       if n and k != "unchanged")
     protected = ("every baseline export (no --stablelist)" if result.stablelist is None
@@ -88,7 +104,8 @@ def render_text(result: CheckResult) -> str:
                 out.append(f"      ... and {len(syms) - MAX_LISTED} more")
     # Everything not fully told by a root cause: other kinds, and CRC changes
     # without one (each with why, unless no side could explain anything).
-    explainable = result.baseline.can_explain and result.current.can_explain
+    explainable = result.baseline is not None and result.baseline.can_explain \
+        and result.current.can_explain
     rest = [s for s in result.changed if s.change.kinds != ["crc_changed"]
             or s.explanation is None or s.explanation.status != "explained"]
     if rest:
@@ -98,6 +115,8 @@ def render_text(result: CheckResult) -> str:
             e = sym.explanation
             why = f" {e.status}: {e.reason}" if e and e.reason and explainable else ""
             out.append(_symbol_line(sym) + why)
+    if result.consumers is not None:
+        out += consumer_text(result)
     if result.rules:
         out += _section(f"Rules ({result.rules_form} form)")
         for rule in result.rules:
@@ -111,6 +130,60 @@ def render_text(result: CheckResult) -> str:
     return "\n".join(out) + "\n"
 
 
+# -- consumers ---------------------------------------------------------------
+def problem_text(problem: Problem) -> str:
+    """``crc module_put: disagrees about version of symbol (module
+    0x12345678, kernel 0x9abcdef0)``."""
+    crcs = [f"{side} 0x{crc:08x}" for side, crc in (("module", problem.want_crc),
+                                                     ("kernel", problem.have_crc))
+            if crc is not None]
+    return (f"{problem.reason} {problem.symbol}: {REASON_TEXT[problem.reason]}"
+            + (f" ({', '.join(crcs)})" if crcs else ""))
+
+
+def _consumer_name(r: ConsumerResult) -> str:
+    return f"{r.module} ({r.path})" if r.module else r.path
+
+
+def consumer_text(result: CheckResult) -> list[str]:
+    """Refusals by root cause (with a baseline that explains them), then
+    each refusing or unreadable module with its problems."""
+    report = result.consumers
+    assert report is not None
+    by_id = {rc.id: rc for rc in result.root_causes}
+    out: list[str] = []
+    groups = report.by_root_cause()
+    if groups:
+        out += _section(f"Consumers refusing by root cause ({len(groups)})")
+        for cause, refusals in groups.items():
+            rc = by_id[cause]
+            modules = sorted({r.module or r.path for r, _ in refusals})
+            symbols = sorted({p.symbol for _, p in refusals})
+            out.append(f"[{cause}] {len(modules)} module(s) refuse because {rc.key} {rc.status}: "
+                       f"{', '.join(symbols[:MAX_LISTED])}"
+                       + (f" and {len(symbols) - MAX_LISTED} more" if len(symbols) > MAX_LISTED
+                          else ""))
+            out.extend(f"    {rc.key}: {line}" for line in rc.diff)
+            out.extend(f"      {m}" for m in modules[:MAX_LISTED])
+            if len(modules) > MAX_LISTED:
+                out.append(f"      ... and {len(modules) - MAX_LISTED} more")
+    refusing, unreadable = report.refusing, report.unreadable
+    out += _section(f"Consumers: {len(report.results) - len(refusing) - len(unreadable)} load, "
+                    f"{len(refusing)} refuse, {len(unreadable)} unreadable")
+    for r in report.results:
+        if r.error is not None:
+            out.append(f"  ERROR {r.error}")
+        elif r.problems:
+            out.append(f"  REFUSE {_consumer_name(r)}")
+            for p in r.problems:
+                why = f" [root cause {', '.join(p.root_causes)}]" if p.root_causes else ""
+                out.append(f"    {problem_text(p)}{why}")
+        for p in r.warnings:
+            out.append(f"  warning: {r.module}: {problem_text(p)} (loads: extended "
+                       "versions only warn)")
+    return out
+
+
 # -- JUnit -------------------------------------------------------------------
 def render_junit(result: CheckResult) -> str:
     """One test case per protected symbol (and per failing unprotected one),
@@ -121,11 +194,15 @@ def render_junit(result: CheckResult) -> str:
     if result.stablelist is not None:
         present = {s.change.symbol for s in result.symbols}
         absent = sorted(n for n in result.stablelist.symbols if n not in present)
-    failures = sum(1 for s in cases if s.decision.verdict == "fail")
-    suites = ET.Element("testsuites", name="batchver check", tests=str(len(cases) + len(absent)),
+    consumers = result.consumers.results if result.consumers is not None else []
+    failures = sum(1 for s in cases if s.decision.verdict == "fail") + \
+        sum(1 for r in consumers if r.loads is False)
+    errors = sum(1 for r in consumers if r.error is not None)
+    suites = ET.Element("testsuites", name="batchver check",
+                        tests=str(len(cases) + len(absent) + len(consumers)),
                         failures=str(failures))
     suite = ET.SubElement(suites, "testsuite", name="batchver check", tests=suites.get("tests"),
-                          failures=str(failures), errors="0", skipped=str(len(absent)))
+                          failures=str(failures), errors=str(errors), skipped=str(len(absent)))
     by_id = {rc.id: rc for rc in result.root_causes}
     for sym in cases:
         case = ET.SubElement(suite, "testcase", classname=sym.change.module.replace("/", "."),
@@ -149,5 +226,14 @@ def render_junit(result: CheckResult) -> str:
     for name in absent:
         case = ET.SubElement(suite, "testcase", classname="stablelist", name=name)
         ET.SubElement(case, "skipped", message="exported by neither baseline nor current")
+    for r in consumers:  # one case per module: does it load?
+        case = ET.SubElement(suite, "testcase", classname="consumers", name=r.path)
+        if r.error is not None:
+            ET.SubElement(case, "error", message=r.error)
+        elif r.problems:
+            failure = ET.SubElement(case, "failure", type="refused",
+                                    message=f"{r.module} refuses to load: {len(r.problems)} "
+                                            "symbol(s)")
+            failure.text = "\n".join(problem_text(p) for p in r.problems)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

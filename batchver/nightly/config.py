@@ -66,6 +66,8 @@ class TreeConfig:
     baseline: str | None = None
     stablelist: list[str] = field(default_factory=list)
     rules: str | None = None
+    #: modules (files or directories) whose load on this tree is checked
+    consumers: list[str] = field(default_factory=list)
     #: line of each key given (and of the tree's own entry, under ""), for run-time errors
     lines: dict[str, int] = field(default_factory=dict)
     index: int = 0
@@ -168,6 +170,8 @@ _TREE_KEYS: dict[str, Key] = {
     "baseline": Key(_baseline),
     "stablelist": Key(list_of(_path, "file paths", allow_single=True)),
     "rules": Key(_path),
+    "consumers": Key(list_of(_path, "module files or directories", allow_single=True,
+                             non_empty=True)),
 }
 
 _TOP_KEYS: dict[str, Key] = {
@@ -223,7 +227,7 @@ def load_config(file: str, *, check_paths: bool = False) -> NightlyConfig:
     """Read and validate ``file``; raise :class:`ConfigError` listing every problem.
 
     ``check_paths`` also requires every input path (trees without a command,
-    vmlinux, baselines, stablelists, rules) to exist, as ``batchver validate``
+    vmlinux, baselines, stablelists, rules, consumers) to exist, as ``batchver validate``
     does; ``batchver nightly`` checks them per tree instead, after the tree's
     command ran.
     """
@@ -274,6 +278,7 @@ def missing_paths(config: NightlyConfig, tree: TreeConfig, *, before_command: bo
     wanted += [("stablelist", path, "file") for path in tree.stablelist]
     if tree.rules:
         wanted.append(("rules", tree.rules, "file"))
+    wanted += [("consumers", path, "file or directory") for path in tree.consumers]
     problems = []
     for key, path, kind in wanted:
         ok = {"directory": os.path.isdir, "file": os.path.isfile}.get(kind, os.path.exists)(path)

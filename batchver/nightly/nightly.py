@@ -149,10 +149,10 @@ def _symvers_of(path: str) -> str:
     return os.path.join(path, "Module.symvers") if os.path.isdir(path) else path
 
 
-def run_check(baseline: str, current: str, stablelists: list[str], rules: str | None,
-              formats: list[str], outdir: str) -> dict:
+def run_check(baseline: str | None, current: str, stablelists: list[str], rules: str | None,
+              formats: list[str], outdir: str, consumers: list[str] | None = None) -> dict:
     """One ``batchver check``, through the gate's library, written in every
-    report format.  The gate is imported lazily: when it cannot be, the
+    report format (without a baseline, only the consumers are checked).  The gate is imported lazily: when it cannot be, the
     history line says ``unavailable`` instead of the nightly crashing."""
     try:
         from batchver.gate import run_check as gate_check
@@ -166,7 +166,7 @@ def run_check(baseline: str, current: str, stablelists: list[str], rules: str | 
         return {"status": "bad input", "exit": 2, "reports": reports, "message": message}
 
     try:
-        result = gate_check(baseline, current, stablelists, rules)
+        result = gate_check(baseline, current, stablelists, rules, consumers=consumers)
     except InputError as exc:
         return bad(f"batchver check: error: {exc}")
     except Exception as exc:  # the gate's bug must not lose the night's outputs
@@ -395,15 +395,20 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
 def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: dict) -> bool:
     """Count changes against the baseline and run the check; True when the
     check failed or could not read its inputs."""
-    if not tree.baseline:
+    if not tree.baseline and not tree.consumers:
         return False
-    baseline = resolve_baseline(ctx.config, tree)
+    baseline = resolve_baseline(ctx.config, tree) if tree.baseline else None
     if baseline is None:
+        if tree.consumers:  # the load question needs no baseline
+            record["check"] = run_check(None, outdir, [], None, ctx.config.reports, outdir,
+                                        tree.consumers)
+            return record["check"]["status"] in ("fail", "bad input")
         record["check"] = {"status": "no baseline yet",
                            "message": "baseline: previous, and no earlier completed run"}
         return False
     record["baseline"] = baseline
-    record["check"] = run_check(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports, outdir)
+    record["check"] = run_check(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports,
+                                outdir, tree.consumers)
     try:
         changed = symbols_changed(_symvers_of(baseline), os.path.join(outdir, "Module.symvers"))
     except InputError as exc:
