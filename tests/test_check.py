@@ -153,9 +153,15 @@ def test_member_added(builds):
                      "export_type": "EXPORT_SYMBOL_GPL", "namespace": ""},
         "current": {"module": "vmlinux", "crc": register["current"]["crc"],
                     "export_type": "EXPORT_SYMBOL_GPL", "namespace": ""},
-        "explanation": {"status": "explained", "root_causes": ["rc1"], "reason": ""},
+        "explanation": {"status": "explained", "root_causes": ["rc1"], "reason": "",
+                        "paths": {"rc1": ["demo_register", "s#demo_dev"]}},
     }
     assert register["baseline"]["crc"] != register["current"]["crc"]
+    # where: struct demo_dev opens on line 14 of include/demo.h, the new
+    # member is on line 23 (after counters[4] on 22); the size has no line
+    rc = report["root_causes"][0]
+    assert (rc["file"], rc["line"], rc["located_in"], rc["diff_locations"]) == (
+        "include/demo.h", 14, "current", [{"file": "include/demo.h", "line": 23}, None])
     assert report["provenance"] == []
 
 
@@ -412,12 +418,59 @@ def test_text_report_summary_first_grouped_by_root_cause(builds, capsys):
     text = capsys.readouterr().out.splitlines()
     assert text[0] == ("batchver check: FAIL (exit 1): 7 failing, 0 warned, 0 accepted "
                        "change(s) among 11 symbols")
-    start = text.index("[rc1] s#demo_dev changed: 7 symbol(s) (7 fail)")
+    start = text.index("[rc1] s#demo_dev (include/demo.h:14) changed: 7 symbol(s) (7 fail)")
     assert text[start + 1:start + 3] == [
-        "    s#demo_dev: member base_type long int byte_size(8) encoding(5) extra added at "
-        "data_member_location(72)",
-        "    s#demo_dev: byte_size(72) -> byte_size(80)"]
-    assert text[start + 3] == "      FAIL vmlinux:demo_cookie"
+        "    s#demo_dev (include/demo.h:14): member base_type long int byte_size(8) encoding(5) "
+        "extra added at data_member_location(72) (include/demo.h:23)",
+        "    s#demo_dev (include/demo.h:14): byte_size(72) -> byte_size(80)"]
+    assert text[start + 3] == "      FAIL vmlinux:demo_cookie  via demo_cookie -> s#demo_dev"
+
+
+def test_explain_one_symbol_shows_location_and_path(builds, capsys):
+    """demo_register reaches struct demo_buf only through demo_dev's
+    queue member: the path names it, and the changed member's line is
+    the one edited (size_t len, line 10 of include/demo.h)."""
+    assert check_main(["--baseline", builds.out("base"), builds.out("member_type"),
+                       "--explain", "demo_register"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  [rc1] s#demo_buf (include/demo.h:8) changed",
+        "    path: demo_register -> s#demo_dev.queue -> s#demo_buf",
+        "    member len: t#size_t -> base_type unsigned int byte_size(4) encoding(7) "
+        "(include/demo.h:10)"]
+    assert lines[0].startswith("vmlinux:demo_register: CRC 0x")
+    assert check_main(["--baseline", builds.out("base"), builds.out("member_type"),
+                       "--explain", "no_such_symbol"]) == 2
+
+
+def test_locations_from_one_side_only(builds, tmp_path):
+    """A baseline made before locations were recorded: the current side's
+    are used, and a note says so."""
+    old = tmp_path / "old"
+    shutil.copytree(builds.out("base"), old)
+    for path in old.rglob("*.locations.jsonl"):
+        path.unlink()
+    status, report = check("--baseline", str(old), builds.out("member_added"))
+    assert status == 1
+    rc = report["root_causes"][0]
+    assert (rc["file"], rc["line"], rc["located_in"]) == ("include/demo.h", 14, "current")
+    assert report["inputs"]["baseline"]["locations"] is False
+    assert f"source locations come from current only: baseline {old} records none (made by " \
+           "a batchver that did not record them)" in report["notes"]
+
+
+def test_locations_with_dwarf4_line_tables(builds):
+    """DWARF 4 numbers files from 1 with directory 0 the compilation
+    directory; the locations are the same as with DWARF 5."""
+    out = Path(builds.out("base", cflags=("-gdwarf-4", "-O2")))
+    blocks = [json.loads(line) for line in
+              (out / "symtypes" / "vmlinux.locations.jsonl").read_text().splitlines()]
+    core = next(b for b in blocks if b["origin"] == "kernel/core.o")
+    files = core["files"]
+    at = core["at"]["s#demo_dev"]
+    assert (files[at[0]], at[1], files[at[2]["counters"][0]], at[2]["counters"][1]) == (
+        "include/demo.h", 14, "include/demo.h", 22)
+    assert files[core["at"]["demo_register"][0]] == "kernel/core.c"
 
 
 def test_text_report_flags_build_differences(builds, capsys):

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the report here (atomically) instead of stdout")
     parser.add_argument("--no-explain", action="store_true",
                         help="skip the symtypes walk (faster; no root causes)")
+    parser.add_argument("--explain", metavar="SYMBOL",
+                        help="print only what is known about SYMBOL (or MODULE:SYMBOL): its "
+                             "changes, verdict, root causes with their source locations and "
+                             "the chain of references from it to each")
     return parser
 
 
@@ -78,6 +82,15 @@ def main(args: list[str]) -> int:
     except InputError as exc:
         print(f"batchver check: error: {exc}", file=sys.stderr)
         return 2
+    if ns.explain:
+        from batchver.gate.render import render_explain
+        text = render_explain(result, ns.explain)
+        if text is None:
+            print(f"batchver check: error: --explain {ns.explain}: exported by neither "
+                  "baseline nor current", file=sys.stderr)
+            return 2
+        sys.stdout.write(text)
+        return result.exit_status
     report = render(result, ns.format)
     if not ns.output:
         sys.stdout.write(report)

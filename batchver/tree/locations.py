@@ -21,7 +21,8 @@ tree, so that is the source root of an in-tree build), then
 
 * a path under ``DW_AT_comp_dir`` loses that prefix (``/src/linux/include/x.h``
   with comp_dir ``/src/linux`` -> ``include/x.h``; Debian's relative comp_dir
-  ``debian/build/build_amd64_none_cloud-amd64`` is stripped the same way);
+  ``debian/build/build_amd64_none_cloud-amd64`` is stripped the same way,
+  whether a directory repeats it or is relative to it);
 * another absolute path loses everything up to its last directory named
   ``linux-*``, the way distributions name the unpacked source
   (``/build/reproducible-path/linux-6.12.57/include/x.h`` -> ``include/x.h``);
@@ -58,10 +59,14 @@ _WANTED = _TYPES | _DECLARATIONS | _SCOPES
 def source_relative(path: str, comp_dir: str) -> str:
     """``path`` (relative to ``comp_dir`` unless absolute) relative to the
     kernel source root, by the rules of the module docstring."""
-    full = posixpath.normpath(posixpath.join(comp_dir, path)) if comp_dir else \
-        posixpath.normpath(path)
     root = posixpath.normpath(comp_dir) if comp_dir else ""
-    if root and root != "." and full.startswith(root + "/"):
+    if root == ".":
+        root = ""
+    full = posixpath.normpath(path)
+    # a directory that repeats a relative comp_dir is already rooted there
+    if not (root and full.startswith(root + "/")):
+        full = posixpath.normpath(posixpath.join(root, path))
+    if root and full.startswith(root + "/"):
         return full[len(root) + 1:]
     if full.startswith("/"):
         parts = full.split("/")
