@@ -674,6 +674,18 @@ def test_truncated_report_and_symtypes(builds, tmp_path, capsys):
         "13 (truncated or from another run)")
 
 
+def test_truncated_locations(builds, tmp_path, capsys):
+    """A cut locations file is bad input naming its line, found when a root
+    cause in it is located."""
+    out = _copy(builds, tmp_path, "member_added")
+    locations = out / "symtypes" / "vmlinux.locations.jsonl"
+    lines = locations.read_text().splitlines(keepends=True)
+    locations.write_text(lines[0][:40] + "\n" + "".join(lines[1:]))
+    assert _error(capsys, "--baseline", builds.out("base"), str(out)) == (
+        f"batchver check: error: {locations}:1: not valid JSON (Invalid control character "
+        "at; truncated?)")
+
+
 def test_stablelist_in_the_wrong_format(builds, tmp_path, capsys):
     wrong = tmp_path / "list"
     wrong.write_text("demo_register\n0x38ef58a7\tdemo_register\tvmlinux\tEXPORT_SYMBOL_GPL\t\n")

@@ -16,20 +16,20 @@ DEBIAN = "debian/build/build_amd64_none_cloud-amd64"
 
 @pytest.mark.parametrize("path, comp_dir, expected", [
     # in-tree kbuild: comp_dir is the top of the tree
-    ("include/linux/device.h", "/home/k/linux", "include/linux/device.h"),
-    ("/home/k/linux/include/linux/device.h", "/home/k/linux", "include/linux/device.h"),
-    ("./include/linux/../linux/device.h", "/home/k/linux", "include/linux/device.h"),
+    ("include/linux/device.h", "/srv/k/linux", "include/linux/device.h"),
+    ("/srv/k/linux/include/linux/device.h", "/srv/k/linux", "include/linux/device.h"),
+    ("./include/linux/../linux/device.h", "/srv/k/linux", "include/linux/device.h"),
     # Debian: -ffile-prefix-map leaves source paths relative, comp_dir is the
     # relative build directory, generated headers live under it
     ("include/linux/device.h", DEBIAN, "include/linux/device.h"),
     (f"{DEBIAN}/include/generated/autoconf.h", DEBIAN, "include/generated/autoconf.h"),
     # a distribution's unpacked source outside comp_dir
-    ("/build/reproducible-path/linux-6.12.57/include/linux/device.h", "/tmp/obj",
+    ("/build/reproducible-path/linux-6.12.57/include/linux/device.h", "/srv/obj",
      "include/linux/device.h"),
     ("/usr/src/debug/kernel-6.12/linux-6.12.0-1.fc41.x86_64/include/linux/device.h", "/x",
      "include/linux/device.h"),
     # anything else stays as it is
-    ("/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h", "/home/k/linux",
+    ("/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h", "/srv/k/linux",
      "/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h"),
     ("include/linux/device.h", "", "include/linux/device.h"),
 ])

@@ -235,6 +235,10 @@ class LocationStore:
         number, line = entry
         try:
             data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(self.path(module), f"not valid JSON ({exc.msg}; truncated?)",
+                             number) from None
+        try:
             files = data["files"]
             types, items = {}, {}
             for key, at in data["at"].items():
@@ -242,7 +246,7 @@ class LocationStore:
                 if len(at) > 2:
                     items[key] = {name: Location(files[f], int(n)) for name, (f, n) in at[2].items()}
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise InputError(self.path(module), f"malformed locations block "
+            raise InputError(self.path(module), "malformed locations block "
                                                 f"({type(exc).__name__}: {exc})", number) from None
         return BlockLocations(types, items)
 
