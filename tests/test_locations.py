@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from batchver.cli import main as batchver_main
-from batchver.tree.locations import source_relative
+from batchver.tree.locations import source_relative, source_tree
 
 DEBIAN = "debian/build/build_amd64_none_cloud-amd64"
 
@@ -35,6 +35,23 @@ DEBIAN = "debian/build/build_amd64_none_cloud-amd64"
 ])
 def test_source_relative(path, comp_dir, expected):
     assert source_relative(path, comp_dir) == expected
+
+
+def test_out_of_tree_build():
+    """``make O=``: comp_dir is the object tree, sources are absolute in the
+    source tree (even under a directory named linux-*), generated headers
+    relative to the object tree."""
+    src, obj = "/srv/k/linux-7.3.4/src", "/srv/k/linux-7.3.4/small"
+    paths = [f"{src}/fs/mbcache.c", f"{src}/include/linux/atomic/atomic-long.h",
+             f"{src}/include/linux/fs.h", "./include/generated/autoconf.h",
+             "/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h"]
+    srctree = source_tree(paths, obj)
+    assert srctree == src
+    assert [source_relative(p, obj, srctree) for p in paths] == [
+        "fs/mbcache.c", "include/linux/atomic/atomic-long.h", "include/linux/fs.h",
+        "include/generated/autoconf.h", "/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h"]
+    # built in its sources: comp_dir is the source tree, nothing more to find
+    assert source_tree([f"{src}/include/linux/fs.h", "include/linux/fs.h"], src) == ""
 
 
 def test_linked_module_locations_per_exporting_unit(cc, tmp_path):

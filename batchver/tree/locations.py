@@ -23,10 +23,14 @@ tree, so that is the source root of an in-tree build), then
   with comp_dir ``/src/linux`` -> ``include/x.h``; Debian's relative comp_dir
   ``debian/build/build_amd64_none_cloud-amd64`` is stripped the same way,
   whether a directory repeats it or is relative to it);
+* a path under the unit's source tree, when it was built outside it
+  (``make O=``: comp_dir is the object tree), loses that prefix; the source
+  tree is the directory holding the ``include/linux`` the unit's headers
+  come from (:func:`source_tree`);
 * another absolute path loses everything up to its last directory named
   ``linux-*``, the way distributions name the unpacked source
   (``/build/reproducible-path/linux-6.12.57/include/x.h`` -> ``include/x.h``);
-* anything else is kept as it is.
+* anything else (gcc's ``stddef.h``) is kept as it is.
 """
 
 from __future__ import annotations
@@ -56,18 +60,44 @@ _ITEMS = frozenset((DW_TAG_member, DW_TAG_enumerator, DW_TAG_formal_parameter))
 _WANTED = _TYPES | _DECLARATIONS | _SCOPES
 
 
-def source_relative(path: str, comp_dir: str) -> str:
-    """``path`` (relative to ``comp_dir`` unless absolute) relative to the
-    kernel source root, by the rules of the module docstring."""
-    root = posixpath.normpath(comp_dir) if comp_dir else ""
-    if root == ".":
-        root = ""
+def _rooted(path: str, root: str) -> str:
+    """``path`` joined onto ``root`` (the unit's comp_dir), normalised; a
+    path that already repeats a relative comp_dir is rooted there."""
     full = posixpath.normpath(path)
-    # a directory that repeats a relative comp_dir is already rooted there
-    if not (root and full.startswith(root + "/")):
+    if root and not full.startswith(root + "/"):
         full = posixpath.normpath(posixpath.join(root, path))
-    if root and full.startswith(root + "/"):
-        return full[len(root) + 1:]
+    return full
+
+
+def _comp_root(comp_dir: str) -> str:
+    root = posixpath.normpath(comp_dir) if comp_dir else ""
+    return "" if root == "." else root
+
+
+def source_tree(paths: list[str], comp_dir: str) -> str:
+    """The source root of a unit built outside its sources (``make O=``):
+    the directory holding the ``include/linux`` its headers come from (the
+    shortest, should there be several), or "" when that is comp_dir itself
+    or no such header is included."""
+    root = _comp_root(comp_dir)
+    found = ""
+    for path in paths:
+        full = _rooted(path, root)
+        at = full.find("/include/linux/")
+        if at > 0 and (not found or at < len(found)):
+            found = full[:at]
+    return "" if found == root else found
+
+
+def source_relative(path: str, comp_dir: str, srctree: str = "") -> str:
+    """``path`` (relative to ``comp_dir`` unless absolute) relative to the
+    kernel source root, by the rules of the module docstring; ``srctree``
+    is :func:`source_tree` of the unit."""
+    root = _comp_root(comp_dir)
+    full = _rooted(path, root)
+    for prefix in (root, srctree):
+        if prefix and full.startswith(prefix + "/"):
+            return full[len(prefix) + 1:]
     if full.startswith("/"):
         parts = full.split("/")
         for index in range(len(parts) - 2, 0, -1):
@@ -86,7 +116,8 @@ class _Unit:
             paths = reader.source_paths(unit)
         except VersioningError:  # no line table: no locations, never a failed file
             paths = []
-        self.paths = [source_relative(p, comp_dir) for p in paths]
+        srctree = source_tree(paths, comp_dir)
+        self.paths = [source_relative(p, comp_dir, srctree) for p in paths]
         self.files = files
         self.numbers = numbers
 
