@@ -44,6 +44,7 @@ from batchver.gate.check import CheckResult, run_check  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 KEYWORDS = {"s": "struct", "u": "union", "e": "enum", "t": "typedef"}
 SAMPLE = 12
+ATTRIBUTE = re.compile(r"[a-z_]+\(\d+\)")  # byte_size(4), bit_size(1) ...
 
 
 def package_version(release: Release, cache: Path) -> str:
@@ -119,6 +120,7 @@ def verdict(line: str | None, keyword: str | None, name: str) -> str:
 
 def examine(result: CheckResult, sources: dict[str, Sources]) -> dict:
     causes, members, samples = Counter(), Counter(), {}
+    rows: list[dict] = []
     for rc in result.root_causes:
         keyword, name = _name_of(rc.key)
         if rc.location is None:
@@ -128,6 +130,11 @@ def examine(result: CheckResult, sources: dict[str, Sources]) -> dict:
             state = verdict(side.line(rc.location.file, rc.location.line), keyword, name)
         kind = "type" if keyword else "export"
         causes[(kind, state)] += 1
+        if rc.location is not None:
+            source = sources[rc.located_in].line(rc.location.file, rc.location.line)
+            rows.append({"key": rc.key, "location": rc.location.text(), "side": rc.located_in,
+                         "symbols": len(rc.symbols), "source": (source or "").strip(),
+                         "verdict": state})
         samples.setdefault((kind, state), []).append(
             f"{rc.key} at {rc.location.text() if rc.location else '-'}")
         for text, at in zip(rc.diff, rc.diff_locations):
@@ -135,9 +142,11 @@ def examine(result: CheckResult, sources: dict[str, Sources]) -> dict:
                 continue
             member = re.match(r"(?:member|formal_parameter|enumerator) (\S+):", text)
             named = member.group(1) if member else None
-            if named is None:  # added/removed: the name is the word before ' added'/' removed'
+            if named is None:  # added/removed: the last word before, attributes aside
                 words = re.match(r"(.*?) (added|removed)\b", text)
-                named = words.group(1).split()[-1] if words else None
+                names = [w for w in (words.group(1).split() if words else [])
+                         if not ATTRIBUTE.fullmatch(w)]
+                named = names[-1] if names else None
             side = sources["current" if " removed" not in text else "baseline"]
             state = verdict(side.line(at.file, at.line), None, named or "")
             members[state] += 1
@@ -152,7 +161,7 @@ def examine(result: CheckResult, sources: dict[str, Sources]) -> dict:
             path = e.paths.get(rc_id, [])
             ends["ends at the root cause" if path and path[-1] == ids[rc_id]
                  else "does not end at it"] += 1
-    return {"causes": {f"{k} {s}": n for (k, s), n in sorted(causes.items())},
+    return {"rows": rows, "causes": {f"{k} {s}": n for (k, s), n in sorted(causes.items())},
             "members": dict(sorted(members.items())), "paths": dict(sorted(ends.items())),
             "samples": {" ".join(k): v[:SAMPLE] for k, v in sorted(samples.items())
                         if k[-1] != "declares it"}}
@@ -192,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             "root_causes": len(result.root_causes),
             "changed_crcs": sum(1 for s in result.changed if "crc_changed" in s.change.kinds),
             "named_types_declared": [good, sum(types.values())], **found}
-    stem = ns.results / f"debian-{ns.old}-to-{ns.new.rsplit('.', 1)[-1]}-locations"
-    stem.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    stem = f"debian-{ns.old}-to-{ns.new.rsplit('.', 1)[-1]}-locations"
+    (ns.results / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
     lines = [f"# Root-cause locations checked against linux-source-6.12, {ns.old} -> {ns.new}",
              "", f"Command: `{data['command']}` ({'modules only' if ns.modules_only else 'vmlinux and modules'}; "
              f"batchver outputs in `<cache>/evidence/out`)", "",
@@ -206,10 +215,14 @@ def main(argv: list[str] | None = None) -> int:
              "", "| changed member, parameter or enumerator | count |", "| --- | --- |",
              *[f"| {k} | {v} |" for k, v in found["members"].items()],
              "", "| path from a changed symbol to its root cause | count |", "| --- | --- |",
-             *[f"| {k} | {v} |" for k, v in found["paths"].items()]]
+             *[f"| {k} | {v} |" for k, v in found["paths"].items()],
+             "", "| root cause | symbols | location (side read) | the source line there |",
+             "| --- | --- | --- | --- |",
+             *[f"| `{r['key']}` | {r['symbols']} | `{r['location']}` ({r['side']}) | "
+               f"`{r['source'].replace('|', chr(92) + '|')}` |" for r in found["rows"]]]
     for what, sample in found["samples"].items():
         lines += ["", f"Examples, {what}:", ""] + [f"* `{s}`" for s in sample]
-    stem.with_suffix(".md").write_text(roots("\n".join(lines) + "\n"))
+    (ns.results / f"{stem}.md").write_text(roots("\n".join(lines) + "\n"))
     print("\n".join(lines))
     return 0
 

@@ -45,8 +45,8 @@ from batchver.dwarf.constants import (
     DW_TAG_union_type, DW_TAG_variable)
 from batchver.dwarf.reader import Die, DwarfReader, Unit
 from batchver.elf.file import ElfObject
-from batchver.gendwarfksyms.gendwarfksyms import Scopes
 from batchver.errors import VersioningError
+from batchver.gendwarfksyms.gendwarfksyms import Scopes
 from batchver.gendwarfksyms.types import TYPE_PREFIX
 
 LOCATIONS_SUFFIX = ".locations.jsonl"
