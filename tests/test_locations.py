@@ -3,6 +3,7 @@ locations of a linked file's exporting units."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 
@@ -10,6 +11,8 @@ import pytest
 
 from batchver.cli import main as batchver_main
 from batchver.tree.locations import source_relative, source_tree
+
+from .conftest import REPO
 
 DEBIAN = "debian/build/build_amd64_none_cloud-amd64"
 
@@ -85,3 +88,22 @@ def test_linked_module_locations_per_exporting_unit(cc, tmp_path):
         "kernel/drivers/tmod.ko:a.c": {"t_use": ("a.c", 2), "s#t_a": ("include/t.h", 1)},
         "kernel/drivers/tmod.ko:b.c": {"t_count": ("b.c", 3), "t#t_num": ("include/t.h", 5)},
     }
+
+
+def test_location_evidence_verdicts():
+    """tools/location_evidence.py's judgement of a source line."""
+    spec = importlib.util.spec_from_file_location("location_evidence",
+                                                  REPO / "tools" / "location_evidence.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert [tool.verdict(line, *tool._name_of(key)) for line, key in [
+        ("struct bus_type {", "s#bus_type"),
+        ("struct bus_type_ops {", "s#bus_type"),
+        ("\tbus_type;", "s#bus_type"),
+        ("} demo_cookie_t;", "t#demo_cookie_t"),
+        ("int usb_register_driver(struct usb_driver *new_driver, struct module *owner,",
+         "usb_register_driver"),
+        ("", "s#x"),
+        (None, "s#x"),
+    ]] == ["declares it", "name not on the line", "keyword not on the line", "declares it",
+           "declares it", "line past the end", "file missing"]
