@@ -555,6 +555,18 @@ def _what_a_person_sees(page: Page) -> list[str]:
     page.wait_until("document.getElementById('shown').textContent == '1 of 8 shown'")
     if page.evaluate(visible) != "demo_queue":
         problems.append(f"typing demo_queue left {page.evaluate(visible)!r}")
+    # the filter emptied, then sorting by symbol twice: ascending, descending
+    page.evaluate("(box => { box.value = ''; box.dispatchEvent(new Event('input')) })"
+                  "(document.getElementById('filter'))")
+    page.wait_until("document.getElementById('shown').textContent == '8 of 8 shown'")
+    orders = []
+    for _ in range(2):
+        page.evaluate("document.querySelectorAll('#symbols th')[1].click()")
+        orders.append(page.evaluate(visible))
+    ascending = ("demo_buf_total demo_cookie demo_open demo_private_get demo_queue "
+                 "demo_register demo_unregister single_probe")
+    if orders != [ascending, " ".join(reversed(ascending.split()))]:
+        problems.append(f"sorting by symbol gave {orders!r}")
     problems += [f"script error: {e}" for e in page.script_errors()]
     return problems
 
