@@ -167,6 +167,33 @@ def examine(result: CheckResult, sources: dict[str, Sources]) -> dict:
                         if k[-1] != "declares it"}}
 
 
+def coverage(out: Path) -> dict[str, int]:
+    """How many symtypes keys of a batchver output have a location, and of
+    those without, how many are declaration-only types (``s#x structure_type
+    x { }``: gcc gives a declaration no DW_AT_decl_file) or something else."""
+    report = json.loads((out / "report.json").read_text())
+    counts = Counter()
+    for module, blocks in report["symtypes_blocks"].items():
+        lines = (out / "symtypes" / f"{module}.symtypes").read_text().split("\n")
+        located = {}
+        with open(out / "symtypes" / f"{module}.locations.jsonl") as handle:
+            for line in handle:
+                block = json.loads(line)
+                located[block["origin"]] = block["at"]
+        for block in blocks:
+            at = located.get(block["origin"], {})
+            for line in lines[block["start"]:block["start"] + block["count"]]:
+                key, _, text = line.partition(" ")
+                counts["keys"] += 1
+                if key in at:
+                    counts["located"] += 1
+                elif text.endswith("{ }"):
+                    counts["declaration-only types, not located"] += 1
+                else:
+                    counts["other keys, not located"] += 1
+    return dict(counts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--old", default="6.12.115")
@@ -194,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = {"baseline": Sources(source_tree(Release(ns.old), ns.cache)),
                "current": Sources(source_tree(Release(ns.new), ns.cache))}
     found = examine(result, sources)
+    found["coverage"] = coverage(outs[1])
     types = {k: v for k, v in found["causes"].items() if k.startswith("type ")}
     good = types.get("type declares it", 0)
     data = {"old": ns.old, "new": ns.new, "scope": scope,
@@ -209,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
              f"* changed CRCs: {data['changed_crcs']}, root causes: {data['root_causes']}",
              f"* root causes that are named types whose location is a line of that release's "
              f"`linux-source-6.12` declaring the type: **{good} of {sum(types.values())}**",
+             f"* symtypes keys of {ns.new} with a location: {found['coverage']['located']} of "
+             f"{found['coverage']['keys']}; not located: "
+             + ", ".join(f"{k} {v}" for k, v in sorted(found["coverage"].items())
+                         if k not in ("keys", "located")),
              "", "| root cause | location | count |", "| --- | --- | --- |",
              *[f"| {k.split(' ', 1)[0]} | {k.split(' ', 1)[1]} | {v} |"
                for k, v in found["causes"].items()],
