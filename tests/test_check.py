@@ -29,6 +29,7 @@ from batchver.cli.check import main as check_main
 from batchver.gate.explain import describe, item_name, tokenize, _parse, _split_items
 from batchver.gate.globs import Glob, GlobIndex
 
+from .chromium import Page, find_chromium
 from .conftest import REPO
 
 _spec = importlib.util.spec_from_file_location("build_example_tree",
@@ -153,9 +154,15 @@ def test_member_added(builds):
                      "export_type": "EXPORT_SYMBOL_GPL", "namespace": ""},
         "current": {"module": "vmlinux", "crc": register["current"]["crc"],
                     "export_type": "EXPORT_SYMBOL_GPL", "namespace": ""},
-        "explanation": {"status": "explained", "root_causes": ["rc1"], "reason": ""},
+        "explanation": {"status": "explained", "root_causes": ["rc1"], "reason": "",
+                        "paths": {"rc1": ["demo_register", "s#demo_dev"]}},
     }
     assert register["baseline"]["crc"] != register["current"]["crc"]
+    # where: struct demo_dev opens on line 14 of include/demo.h, the new
+    # member is on line 23 (after counters[4] on 22); the size has no line
+    rc = report["root_causes"][0]
+    assert (rc["file"], rc["line"], rc["located_in"], rc["diff_locations"]) == (
+        "include/demo.h", 14, "current", [{"file": "include/demo.h", "line": 23}, None])
     assert report["provenance"] == []
 
 
@@ -412,12 +419,59 @@ def test_text_report_summary_first_grouped_by_root_cause(builds, capsys):
     text = capsys.readouterr().out.splitlines()
     assert text[0] == ("batchver check: FAIL (exit 1): 7 failing, 0 warned, 0 accepted "
                        "change(s) among 11 symbols")
-    start = text.index("[rc1] s#demo_dev changed: 7 symbol(s) (7 fail)")
+    start = text.index("[rc1] s#demo_dev (include/demo.h:14) changed: 7 symbol(s) (7 fail)")
     assert text[start + 1:start + 3] == [
-        "    s#demo_dev: member base_type long int byte_size(8) encoding(5) extra added at "
-        "data_member_location(72)",
-        "    s#demo_dev: byte_size(72) -> byte_size(80)"]
-    assert text[start + 3] == "      FAIL vmlinux:demo_cookie"
+        "    s#demo_dev (include/demo.h:14): member base_type long int byte_size(8) encoding(5) "
+        "extra added at data_member_location(72) (include/demo.h:23)",
+        "    s#demo_dev (include/demo.h:14): byte_size(72) -> byte_size(80)"]
+    assert text[start + 3] == "      FAIL vmlinux:demo_cookie  via demo_cookie -> s#demo_dev"
+
+
+def test_explain_one_symbol_shows_location_and_path(builds, capsys):
+    """demo_register reaches struct demo_buf only through demo_dev's
+    queue member: the path names it, and the changed member's line is
+    the one edited (size_t len, line 10 of include/demo.h)."""
+    assert check_main(["--baseline", builds.out("base"), builds.out("member_type"),
+                       "--explain", "demo_register"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  [rc1] s#demo_buf (include/demo.h:8) changed",
+        "    path: demo_register -> s#demo_dev.queue -> s#demo_buf",
+        "    member len: t#size_t -> base_type unsigned int byte_size(4) encoding(7) "
+        "(include/demo.h:10)"]
+    assert lines[0].startswith("vmlinux:demo_register: CRC 0x")
+    assert check_main(["--baseline", builds.out("base"), builds.out("member_type"),
+                       "--explain", "no_such_symbol"]) == 2
+
+
+def test_locations_from_one_side_only(builds, tmp_path):
+    """A baseline made before locations were recorded: the current side's
+    are used, and a note says so."""
+    old = tmp_path / "old"
+    shutil.copytree(builds.out("base"), old)
+    for path in old.rglob("*.locations.jsonl"):
+        path.unlink()
+    status, report = check("--baseline", str(old), builds.out("member_added"))
+    assert status == 1
+    rc = report["root_causes"][0]
+    assert (rc["file"], rc["line"], rc["located_in"]) == ("include/demo.h", 14, "current")
+    assert report["inputs"]["baseline"]["locations"] is False
+    assert f"source locations come from current only: baseline {old} records none (made by " \
+           "a batchver that did not record them)" in report["notes"]
+
+
+def test_locations_with_dwarf4_line_tables(builds):
+    """DWARF 4 numbers files from 1 with directory 0 the compilation
+    directory; the locations are the same as with DWARF 5."""
+    out = Path(builds.out("base", cflags=("-gdwarf-4", "-O2")))
+    blocks = [json.loads(line) for line in
+              (out / "symtypes" / "vmlinux.locations.jsonl").read_text().splitlines()]
+    core = next(b for b in blocks if b["origin"] == "kernel/core.o")
+    files = core["files"]
+    at = core["at"]["s#demo_dev"]
+    assert (files[at[0]], at[1], files[at[2]["counters"][0]], at[2]["counters"][1]) == (
+        "include/demo.h", 14, "include/demo.h", 22)
+    assert files[core["at"]["demo_register"][0]] == "kernel/core.c"
 
 
 def test_text_report_flags_build_differences(builds, capsys):
@@ -456,22 +510,107 @@ def test_html_report_is_self_contained(builds, tmp_path):
     assert page.count('<tr class="fail">') == 7
 
 
-def test_html_report_renders_in_chromium(builds, tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+def _browser() -> str:
+    """The system chromium; CI (.ci/run installs it) must not skip."""
+    browser = find_chromium()
     if browser is None:
+        if os.environ.get("BATCHVER_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required here (BATCHVER_REQUIRE_BROWSER is set)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    page = tmp_path / "r.html"
-    check_main(["--baseline", builds.out("base"), builds.out("member_added"),
-                "--format", "html", "-o", str(page)])
-    shot = tmp_path / "shot.png"
-    profile = tmp_path / "profile"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={shot}",
-                    "--window-size=1000,800", page.as_uri()],
-                   check=True, capture_output=True, timeout=60)
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10000
+    return browser
+
+
+def _what_a_person_sees(page: Page) -> list[str]:
+    """The member_type report as a person checks it, one line per
+    expectation that does not hold (empty: all hold).  Every one but the
+    first three needs the page's script to have run."""
+    problems = []
+    seen = {
+        "verdict": page.evaluate("document.querySelector('header').className + ' ' + "
+                                 "document.querySelector('header h1').textContent.slice(0, 29)"),
+        "root causes": page.evaluate("[...document.querySelectorAll('.card')].find(c => "
+                                     "c.textContent.endsWith('root causes')).querySelector('b')"
+                                     ".textContent + ' ' + document.querySelectorAll('section.rc')"
+                                     ".length"),
+        "location": page.evaluate("document.querySelector('#rc1 h3 .loc').textContent + ' ' + "
+                                  "document.querySelector('#rc1 pre.diff').textContent"
+                                  ".includes('(include/demo.h:10)')"),
+        "counter": page.evaluate("document.getElementById('shown').textContent"),
+    }
+    expected = {"verdict": "fail batchver check: FAIL (exit 1)", "root causes": "1 1",
+                "location": "include/demo.h:8 true", "counter": "8 of 8 shown"}
+    problems += [f"{k}: {seen[k]!r}, expected {expected[k]!r}" for k in expected
+                 if seen[k] != expected[k]]
+    visible = "[...document.querySelectorAll('#symbols tbody tr')].filter(r => !r.hidden)" \
+              ".map(r => r.cells[1].textContent).join(' ')"
+    # a type on the path, not the root cause itself: the filter reaches paths
+    page.type_into("#filter", "demo_dev.queue")
+    page.wait_until("document.getElementById('shown').textContent.startsWith('6 of')")
+    narrowed = page.evaluate(visible)
+    if narrowed != ("demo_cookie demo_register demo_unregister demo_open demo_private_get "
+                    "single_probe"):
+        problems.append(f"typing demo_dev.queue left {narrowed!r}")
+    page.evaluate("document.getElementById('filter').value = ''")
+    page.type_into("#filter", "demo_queue")
+    page.wait_until("document.getElementById('shown').textContent == '1 of 8 shown'")
+    if page.evaluate(visible) != "demo_queue":
+        problems.append(f"typing demo_queue left {page.evaluate(visible)!r}")
+    # the filter emptied, then sorting by symbol twice: ascending, descending
+    page.evaluate("(box => { box.value = ''; box.dispatchEvent(new Event('input')) })"
+                  "(document.getElementById('filter'))")
+    page.wait_until("document.getElementById('shown').textContent == '8 of 8 shown'")
+    orders = []
+    for _ in range(2):
+        page.evaluate("document.querySelectorAll('#symbols th')[1].click()")
+        orders.append(page.evaluate(visible))
+    ascending = ("demo_buf_total demo_cookie demo_open demo_private_get demo_queue "
+                 "demo_register demo_unregister single_probe")
+    if orders != [ascending, " ".join(reversed(ascending.split()))]:
+        problems.append(f"sorting by symbol gave {orders!r}")
+    problems += [f"script error: {e}" for e in page.script_errors()]
+    return problems
+
+
+def test_html_report_in_chromium(builds, tmp_path):
+    """Load the report in the system chromium and use it: verdict, root
+    causes, a source location, and the list narrowing as text is typed."""
+    browser = _browser()
+    report = tmp_path / "r.html"
+    assert check_main(["--baseline", builds.out("base"), builds.out("member_type"),
+                       "--format", "html", "-o", str(report)]) == 1
+    with Page(browser) as page:
+        page.open(report.as_uri())
+        assert _what_a_person_sees(page) == []
+    # The same checks on the page with its script broken must fail.
+    broken = tmp_path / "broken.html"
+    broken.write_text(report.read_text().replace("const rowText=", "const rowText=nope.", 1))
+    with Page(browser) as page:
+        page.open(broken.as_uri())
+        problems = _what_a_person_sees(page)
+    assert any(p.startswith("script error: ReferenceError: nope is not defined") for p in problems)
+    assert problems[0] == "counter: '', expected '8 of 8 shown'"
+
+
+def test_html_report_filters_5000_symbols_in_chromium(tmp_path):
+    """A report with 5,000 changed symbols loads and narrows to one row."""
+    browser = _browser()
+    lines = [f"0x{n:08x}\tsym_{n:05d}\tdrivers/m{n % 40}\tEXPORT_SYMBOL\t\n" for n in range(1, 5001)]
+    (tmp_path / "old.symvers").write_text("".join(lines))
+    (tmp_path / "new.symvers").write_text("".join(l.replace("0x0000", "0x1000", 1) for l in lines))
+    report = tmp_path / "r.html"
+    assert check_main(["--baseline", str(tmp_path / "old.symvers"), str(tmp_path / "new.symvers"),
+                       "--format", "html", "-o", str(report)]) == 1
+    with Page(browser, timeout=120) as page:
+        page.open(report.as_uri())
+        assert page.evaluate("document.getElementById('shown').textContent") == \
+            "5000 of 5000 shown"
+        page.type_into("#filter", "sym_04321")
+        assert page.wait_until("document.getElementById('shown').textContent == "
+                               "'1 of 5000 shown'", timeout=60)
+        assert page.evaluate("[...document.querySelectorAll('#symbols tbody tr')]"
+                             ".filter(r => !r.hidden).map(r => r.cells[1].textContent)") == \
+            ["sym_04321"]
+        assert page.script_errors() == []
 
 
 # -- bad input ---------------------------------------------------------------
@@ -545,6 +684,18 @@ def test_truncated_report_and_symtypes(builds, tmp_path, capsys):
     assert _error(capsys, "--baseline", str(out), builds.out("base")) == (
         f"batchver check: error: {symtypes}: has 10 lines but report.json symtypes_blocks says "
         "13 (truncated or from another run)")
+
+
+def test_truncated_locations(builds, tmp_path, capsys):
+    """A cut locations file is bad input naming its line, found when a root
+    cause in it is located."""
+    out = _copy(builds, tmp_path, "member_added")
+    locations = out / "symtypes" / "vmlinux.locations.jsonl"
+    lines = locations.read_text().splitlines(keepends=True)
+    locations.write_text(lines[0][:40] + "\n" + "".join(lines[1:]))
+    assert _error(capsys, "--baseline", builds.out("base"), str(out)) == (
+        f"batchver check: error: {locations}:1: not valid JSON (Invalid control character "
+        "at; truncated?)")
 
 
 def test_stablelist_in_the_wrong_format(builds, tmp_path, capsys):

@@ -108,7 +108,8 @@ def test_cluster_run_equals_one_process(linked_tree, cluster, tmp_path, semantic
     assert cli_main(["run", *common, "-o", str(tmp_path / "local"), "--jobs", "1"]) == 0
     assert cli_main(["run", *common, "-o", str(tmp_path / "dask"), "--scheduler", cluster]) == 0
     local, remote = _outputs(tmp_path / "local"), _outputs(tmp_path / "dask")
-    assert set(local) == {"Module.symvers", "report.json", "symtypes/vmlinux.symtypes"}
+    assert set(local) == {"Module.symvers", "report.json", "symtypes/vmlinux.symtypes",
+                          "symtypes/vmlinux.locations.jsonl"}
     assert remote == local
     timing = json.loads((tmp_path / "local" / "report.json").read_text())["timing"]
     assert timing["split_into"]["vmlinux"] > 1  # the file really was cut into unit ranges

@@ -548,7 +548,7 @@ def test_dask_backend_outputs_equal_one_process(tree, tmp_path):
     one, two = (tmp_path / name / history(tmp_path / name)[0]["run_dir"] for name in ("local", "dask"))
     files = sorted(str(p.relative_to(one)) for p in one.rglob("*") if p.is_file() and p.name != "run.json")
     assert files == sorted(str(p.relative_to(two)) for p in two.rglob("*") if p.is_file() and p.name != "run.json")
-    assert len(files) == 5  # Module.symvers, report.json, three symtypes files
+    assert len(files) == 8  # Module.symvers, report.json, three symtypes files and their locations
     for rel in files:
         if rel == "report.json":
             reports = [json.loads((d / rel).read_text()) for d in (one, two)]

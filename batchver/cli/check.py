@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--write-stablelist", metavar="FILE",
                         help="with --consumers: write the CURRENT exports the consumers import, "
                              "one per line (the form --stablelist reads)")
+    parser.add_argument("--explain", metavar="SYMBOL",
+                        help="print only what is known about SYMBOL (or MODULE:SYMBOL): its "
+                             "changes, verdict, root causes with their source locations and "
+                             "the chain of references from it to each")
     return parser
 
 
@@ -110,6 +114,15 @@ def main(args: list[str]) -> int:
         if not _write(ns.write_stablelist, "".join(
                 name + "\n" for name in result.consumers.stablelist())):
             return 2
+    if ns.explain:
+        from batchver.gate.render import render_explain
+        text = render_explain(result, ns.explain)
+        if text is None:
+            print(f"batchver check: error: --explain {ns.explain}: exported by neither "
+                  "baseline nor current", file=sys.stderr)
+            return 2
+        sys.stdout.write(text)
+        return result.exit_status
     report = render(result, ns.format)
     if not ns.output:
         sys.stdout.write(report)

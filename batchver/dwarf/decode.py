@@ -17,7 +17,7 @@ import struct
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
     DW_AT_const_value, DW_AT_count, DW_AT_data_bit_offset, DW_AT_data_member_location,
-    DW_AT_decl_file, DW_AT_declaration, DW_AT_discr_value, DW_AT_encoding, DW_AT_language,
+    DW_AT_comp_dir, DW_AT_decl_file, DW_AT_decl_line, DW_AT_declaration, DW_AT_discr_value, DW_AT_encoding, DW_AT_language,
     DW_AT_linkage_name, DW_AT_name, DW_AT_producer, DW_AT_sibling, DW_AT_stmt_list,
     DW_AT_str_offsets_base, DW_AT_type, DW_AT_upper_bound, DW_FORM_GNU_addr_index,
     DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt, DW_FORM_addr,
@@ -64,6 +64,8 @@ WANTED = frozenset((
     DW_AT_count,
     DW_AT_data_member_location,
     DW_AT_decl_file,
+    DW_AT_decl_line,  # source locations, tree/locations.py
+    DW_AT_comp_dir,  # the same
     DW_AT_declaration,
     DW_AT_encoding,
     DW_AT_type,

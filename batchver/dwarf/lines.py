@@ -100,6 +100,24 @@ def read_files(data: bytes, offset: int, endian: str, address_size: int,
     ``???`` before DWARF 5), after checking the whole table as libdw does.
     ``string_at(form, offset)`` resolves ``DW_FORM_strp``/``line_strp``
     (None when the offset is bad)."""
+    return [name for _, name in _read_table(data, offset, endian, address_size, string_at)]
+
+
+def read_paths(data: bytes, offset: int, endian: str, address_size: int,
+               string_at: Callable[[int, int], str | None]) -> list[str]:
+    """The files of the line table at ``offset`` with their directories, as
+    ``DW_AT_decl_file`` indexes them: ``directory/name``, or ``name`` alone
+    when it is absolute or in directory 0 (the compilation directory, in
+    every DWARF version).  Relative results are relative to the unit's
+    ``DW_AT_comp_dir``; source locations resolve them from there."""
+    return [name if not directory or name.startswith("/") else f"{directory}/{name}"
+            for directory, name in _read_table(data, offset, endian, address_size, string_at)]
+
+
+def _read_table(data: bytes, offset: int, endian: str, address_size: int,
+                string_at: Callable[[int, int], str | None]) -> list[tuple[str, str]]:
+    """(directory, name) of each file of a checked line table; directory 0
+    (the compilation directory) is given as ""."""
     if offset >= len(data):
         raise LineTableError(INVALID_LINE)
     cur = _Cursor(data, offset, len(data), endian)
@@ -139,28 +157,28 @@ def read_files(data: bytes, offset: int, endian: str, address_size: int,
         raise LineTableError(INVALID_DWARF)
     cur.end = program_end
     _check_program(cur, _Header(lengths, opcode_base, line_base, line_range, default_is_stmt,
-                                address_size, directories))
+                                address_size, len(directories)))
     return files
 
 
-def _files_before_5(cur: _Cursor) -> tuple[list[str], int]:
-    directories = 1  # the compilation directory is index 0
+def _files_before_5(cur: _Cursor) -> tuple[list[tuple[str, str]], list[str]]:
+    directories = [""]  # the compilation directory is index 0
     while cur.pos < cur.end and cur.data[cur.pos] != 0:
-        cur.cstring()
-        directories += 1
+        directories.append(cur.cstring().decode("utf-8", "surrogateescape"))
     if cur.pos >= cur.end:
         raise LineTableError(INVALID_LINE)
     cur.pos += 1
     if cur.pos >= cur.end:
         raise LineTableError(INVALID_LINE)
-    files = ["???"]
+    files = [("", "???")]
     while cur.pos < cur.end and cur.data[cur.pos] != 0:
         name = cur.cstring()
-        if cur.uleb() >= directories:
+        index = cur.uleb()
+        if index >= len(directories):
             raise LineTableError(INVALID_DIR_INDEX)
         cur.uleb()  # modification time
         cur.uleb()  # length
-        files.append(name.decode("utf-8", "surrogateescape"))
+        files.append((directories[index], name.decode("utf-8", "surrogateescape")))
     if cur.pos >= cur.end:
         raise LineTableError(INVALID_LINE)
     cur.pos += 1
@@ -236,18 +254,19 @@ def _entries(cur: _Cursor, forms: list[int], where: dict[int, int], offset_size:
 
 
 def _files_5(cur: _Cursor, offset_size: int, address_size: int,
-             string_at: Callable[[int, int], str | None]) -> tuple[list[str], int]:
+             string_at: Callable[[int, int], str | None]
+             ) -> tuple[list[tuple[str, str]], list[str]]:
     forms, where = _entry_formats(cur, (DW_LNCT_path,))
-    directories = len(_entries(cur, forms, where, offset_size, string_at))
+    directories = [path for path, _ in _entries(cur, forms, where, offset_size, string_at)]
     forms, where = _entry_formats(cur, (DW_LNCT_path, DW_LNCT_directory_index))
     files = []
     for path, index in _entries(cur, forms, where, offset_size, string_at):
         if index is None:
             raise LineTableError(INVALID_LINE)
-        if index >= directories:
+        if index >= len(directories):
             raise LineTableError(INVALID_DIR_INDEX)
-        files.append(path)
-    return files or ["???"], directories
+        files.append(("" if index == 0 else directories[index], path))
+    return files or [("", "???")], directories
 
 
 class _Header(NamedTuple):

@@ -34,7 +34,7 @@ from batchver.dwarf.decode import (
     CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
     STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, compile_decoder, step_plan)
 from batchver.dwarf.leb128 import read_sleb, read_uleb
-from batchver.dwarf.lines import LineTableError, read_files
+from batchver.dwarf.lines import LineTableError, read_files, read_paths
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
@@ -867,8 +867,16 @@ class DwarfReader:
     def source_files(self, unit: Unit) -> list[str]:
         """File names of the unit's line table, indexed as DW_AT_decl_file
         is (libdw puts a placeholder at index 0 before DWARF 5)."""
-        if unit.files is not None:
-            return unit.files
+        if unit.files is None:
+            unit.files = self._line_table(unit, read_files)
+        return unit.files
+
+    def source_paths(self, unit: Unit) -> list[str]:
+        """The same files with their line-table directories (see
+        :func:`~batchver.dwarf.lines.read_paths`), for source locations."""
+        return self._line_table(unit, read_paths)
+
+    def _line_table(self, unit: Unit, read) -> list[str]:
         cu = self.unit_die(unit)
         stmt = cu.udata(DW_AT_stmt_list) if cu is not None else None
         if stmt is None:
@@ -878,11 +886,9 @@ class DwarfReader:
         if self._line is None:
             self._line = self.elf.debug_section(".debug_line") or b""
         try:
-            unit.files = read_files(self._line, stmt, self.endian, unit.addr_size,
-                                    self._line_string)
+            return read(self._line, stmt, self.endian, unit.addr_size, self._line_string)
         except LineTableError as exc:
             raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: '{exc}' "
                                   f"(.debug_line offset {stmt:#x}, for unit at {unit.offset:#x} "
                                   f"of '{self.path}')", self.path) from None
-        return unit.files
 

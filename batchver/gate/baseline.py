@@ -160,6 +160,97 @@ class SymtypesStore:
         return parsed
 
 
+LOCATIONS_SUFFIX = ".locations.jsonl"  # as batchver/tree/locations.py writes them
+_ORIGIN_START = '{"origin":'
+
+
+@dataclass
+class Location:
+    """Where something a symtypes key names is declared."""
+
+    file: str
+    line: int
+
+    def text(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "line": self.line}
+
+
+@dataclass
+class BlockLocations:
+    """The source locations of one symtypes block's keys and their items."""
+
+    types: dict[str, Location]
+    items: dict[str, dict[str, Location]]  # key -> member/enumerator/parameter -> location
+
+
+@dataclass
+class LocationStore:
+    """``<module>.locations.jsonl`` files beside the symtypes, one JSON
+    object per block.  A module's file is scanned once for where each
+    block's line is; a block's JSON is parsed only when a root cause in it
+    is located, since vmlinux's file holds thousands of blocks."""
+
+    root: str
+    _lines: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
+
+    def path(self, module: str) -> str:
+        return os.path.join(self.root, module + LOCATIONS_SUFFIX)
+
+    def has_any(self, modules: list[str]) -> bool:
+        return any(os.path.isfile(self.path(m)) for m in modules)
+
+    def _index(self, module: str) -> dict[str, tuple[int, str]]:
+        found = self._lines.get(module)
+        if found is not None:
+            return found
+        found = self._lines[module] = {}
+        path = self.path(module)
+        try:
+            handle = open(path, encoding="utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            return found
+        except OSError as exc:
+            raise InputError(path, f"cannot read: {exc.strerror}") from None
+        decoder = json.JSONDecoder()
+        with handle:
+            for number, line in enumerate(handle, 1):
+                if not line.startswith(_ORIGIN_START) or not line.endswith("\n"):
+                    raise InputError(path, "not a locations line (truncated, or not written by "
+                                           "batchver run?)", number)
+                try:
+                    origin, _ = decoder.raw_decode(line, len(_ORIGIN_START))
+                except json.JSONDecodeError as exc:
+                    raise InputError(path, f"not valid JSON ({exc.msg})", number) from None
+                found[str(origin)] = (number, line)
+        return found
+
+    def block(self, module: str, origin: str | None) -> BlockLocations | None:
+        """The locations of ``module``'s block versioned as ``origin``."""
+        entry = self._index(module).get(origin) if origin is not None else None
+        if entry is None:
+            return None
+        number, line = entry
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(self.path(module), f"not valid JSON ({exc.msg}; truncated?)",
+                             number) from None
+        try:
+            files = data["files"]
+            types, items = {}, {}
+            for key, at in data["at"].items():
+                types[key] = Location(files[at[0]], int(at[1]))
+                if len(at) > 2:
+                    items[key] = {name: Location(files[f], int(n)) for name, (f, n) in at[2].items()}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise InputError(self.path(module), "malformed locations block "
+                                                f"({type(exc).__name__}: {exc})", number) from None
+        return BlockLocations(types, items)
+
+
 def split_key(line: str) -> tuple[str, str, str]:
     """Split a symtypes line into key, separator and type string; a quoted
     key (``s#'a b' ...``) keeps its spaces."""
@@ -181,6 +272,7 @@ class Side:
     exports: list[ExportRecord]
     provenance: Provenance | None = None
     symtypes: SymtypesStore | None = None
+    locations: LocationStore | None = None  # None: made before locations were recorded
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -190,7 +282,7 @@ class Side:
     def describe(self) -> dict:
         """What the reports say about this input."""
         out: dict = {"path": self.path, "form": self.form, "exports": len(self.exports),
-                     "symtypes": self.can_explain}
+                     "symtypes": self.can_explain, "locations": self.locations is not None}
         if self.provenance is not None:
             p = self.provenance
             out["made_by"] = {"batchver": p.tool_version, "stable": p.stable,
@@ -350,6 +442,9 @@ def _load_batchver(label: str, directory: str, symvers: str, report_path: str) -
                              "missing")
         side.symtypes = SymtypesStore(symtypes_dir, index)
         side.symtypes.validate()
+        locations = LocationStore(symtypes_dir)
+        if locations.has_any(list(index)):
+            side.locations = locations
     else:
         side.notes.append(f"{label} {directory} was made without --symtypes: CRC changes "
                           "cannot be explained (rerun batchver run with --symtypes)")

@@ -45,7 +45,8 @@ class SymbolResult:
             "decided_by": self.decision.rule or "default", "reason": self.decision.reason,
             "baseline": side(c.old), "current": side(c.new),
             "explanation": None if e is None else {
-                "status": e.status, "root_causes": e.root_causes, "reason": e.reason},
+                "status": e.status, "root_causes": e.root_causes, "reason": e.reason,
+                "paths": e.paths},
         }
 
 
@@ -147,6 +148,20 @@ class CheckResult:
         return report
 
 
+def _location_notes(baseline: Side, current: Side) -> list[str]:
+    """Say where source locations come from when only one side has them."""
+    if not (baseline.can_explain and current.can_explain):
+        return []
+    lacking = [s for s in (baseline, current) if s.locations is None]
+    if len(lacking) == 1:
+        has = current if lacking[0] is baseline else baseline
+        return [f"source locations come from {has.label} only: {lacking[0].label} "
+                f"{lacking[0].path} records none (made by a batchver that did not record them)"]
+    if len(lacking) == 2:
+        return ["neither side records source locations (rerun batchver run --symtypes)"]
+    return []
+
+
 def run_check(baseline_path: str | None, current_path: str, stablelists: list[str] | None = None,
               rules_path: str | None = None, with_explanations: bool = True,
               consumers: list[str] | None = None) -> CheckResult:
@@ -176,6 +191,7 @@ def run_check(baseline_path: str | None, current_path: str, stablelists: list[st
     root_causes: list[RootCause] = []
     if with_explanations:
         root_causes, explanations = explain(baseline, current, changes)
+        notes.extend(_location_notes(baseline, current))
         for s in symbols:
             s.explanation = explanations.get(s.change.key)
     differences = compare(baseline, current)

@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from batchver.gate.baseline import Side
+from batchver.gate.baseline import BlockLocations, Location, Side
 from batchver.gate.classify import SymbolChange
 
 _ATTR = re.compile(r"[a-z_]+\(\d+\)\Z")
@@ -70,10 +70,14 @@ class _Graph:
         return found
 
 
-def root_keys(symbol: str, old: _Graph, new: _Graph) -> list[str]:
+def root_keys(symbol: str, old: _Graph, new: _Graph) -> tuple[list[str], dict[str, str]]:
     """Keys reachable from ``symbol`` on both sides whose lines differ, in
-    walk order (the symbol's own key first when its declaration changed)."""
+    walk order (the symbol's own key first when its declaration changed),
+    and each reached key's parent in the walk.  The walk is breadth-first,
+    so following parents back from a cause gives a shortest chain of
+    references from the symbol to it."""
     seen = {symbol}
+    parents: dict[str, str] = {}
     queue = deque([symbol])
     causes = []
     while queue:
@@ -89,8 +93,33 @@ def root_keys(symbol: str, old: _Graph, new: _Graph) -> list[str]:
             follow = old.refs(key) & new.refs(key)
         for ref in sorted(follow - seen):
             seen.add(ref)
+            parents[ref] = key
             queue.append(ref)
-    return causes
+    return causes, parents
+
+
+def chain(symbol: str, cause: str, parents: dict[str, str]) -> list[str]:
+    """The keys from ``symbol`` to ``cause`` along the walk's parents."""
+    keys = [cause]
+    while keys[-1] != symbol:
+        keys.append(parents[keys[-1]])
+    return keys[::-1]
+
+
+def via(line: str, ref: str) -> str | None:
+    """The name of the member (or parameter) of ``line`` through which it
+    refers to ``ref``: the innermost named item holding the reference, so an
+    anonymous union's member is named rather than the union."""
+    def search(nodes: list) -> str | None:
+        for item in _split_items(nodes):
+            if ref not in flatten(item):
+                continue
+            inner = next((found for node in item if isinstance(node, _Group)
+                          for found in [search(node.children)] if found), None)
+            return inner or item_name(item)
+        return None
+    _, body, _ = _body(_parse(tokenize(line)))
+    return search(body.children) if body is not None else None
 
 
 # -- token-level diffs -------------------------------------------------------
@@ -228,44 +257,60 @@ def _body(nodes: list) -> tuple[list, _Group | None, list]:
     return nodes, None, []
 
 
+# One phrase of a diff, with the item it is about (its name, and the side
+# whose declaration of it to locate: "new", or "old" for a removed item).
+Phrase = tuple[str, "str | None", str]
+
+
 def describe(old: str | None, new: str | None) -> list[str]:
     """The minimal description of how one line changed, one phrase a line."""
+    return [text for text, _, _ in describe_items(old, new)]
+
+
+def describe_items(old: str | None, new: str | None) -> list[Phrase]:
+    """:func:`describe`, each phrase with the item it names (if any)."""
     if old is None:
-        return [f"defined only in current: {new}"]
+        return [(f"defined only in current: {new}", None, "new")]
     if new is None:
-        return [f"defined only in baseline: {old}"]
+        return [(f"defined only in baseline: {old}", None, "old")]
     a, b = _parse(tokenize(old)), _parse(tokenize(new))
     head_a, body_a, tail_a = _body(a)
     head_b, body_b, tail_b = _body(b)
     if body_a is None or body_b is None or flatten(head_a) != flatten(head_b) \
             or body_a.open != body_b.open:
-        return token_changes(flatten(a), flatten(b))
+        return _plain(token_changes(flatten(a), flatten(b)))
     items_a, items_b = _split_items(body_a.children), _split_items(body_b.children)
-    out: list[str] = []
+    out: list[Phrase] = []
     if not items_a and items_b and not tail_a:
-        out.append(f"was a declaration only, now defined with {len(items_b)} item(s)")
+        out.append((f"was a declaration only, now defined with {len(items_b)} item(s)", None,
+                    "new"))
     elif items_a and not items_b and not tail_b:
-        out.append(f"now a declaration only (was defined with {len(items_a)} item(s); defined "
-                   "in a .c file or declonly?)")
+        out.append((f"now a declaration only (was defined with {len(items_a)} item(s); defined "
+                    "in a .c file or declonly?)", None, "new"))
     else:
         out.extend(_item_changes(items_a, items_b))
     # The closing bracket gives a size that appears or vanishes its context.
-    out.extend(token_changes([body_a.close, *flatten(tail_a)], [body_b.close, *flatten(tail_b)]))
+    out.extend(_plain(token_changes([body_a.close, *flatten(tail_a)],
+                                    [body_b.close, *flatten(tail_b)])))
     return out
 
 
-def _item_changes(items_a: list[list], items_b: list[list]) -> list[str]:
+def _plain(lines: list[str]) -> list[Phrase]:
+    return [(line, None, "new") for line in lines]
+
+
+def _item_changes(items_a: list[list], items_b: list[list]) -> list[Phrase]:
     keyed_a, keyed_b = _keyed(items_a), _keyed(items_b)
     old_map = dict(keyed_a)
     new_keys = {k for k, _ in keyed_b}
-    out: list[str] = []
+    out: list[Phrase] = []
     shifted: list[tuple[str, str | None, str | None]] = []
     for position, (ident, item) in enumerate(keyed_b, 1):
         before = old_map.get(ident)
         if before is None:
             where = _location(item)
             at = f"at {where}" if where else f"at position {position}"
-            out.append(f"{_without_location(item)} added {at}")
+            out.append((f"{_without_location(item)} added {at}", item_name(item), "new"))
             continue
         ta, tb = flatten(before), flatten(item)
         if ta == tb:
@@ -273,13 +318,14 @@ def _item_changes(items_a: list[list], items_b: list[list]) -> list[str]:
         if _without_location(before) == _without_location(item):
             shifted.append((ident.split(" ", 1)[-1], _location(before), _location(item)))
             continue
-        out.append(f"{ident}: " + "; ".join(token_changes(ta, tb)))
+        out.append((f"{ident}: " + "; ".join(token_changes(ta, tb)), item_name(item), "new"))
     for ident, item in keyed_a:
         if ident not in new_keys:
             where = _location(item)
-            out.append(f"{_without_location(item)} removed" + (f" (was at {where})" if where else ""))
+            out.append((f"{_without_location(item)} removed"
+                        + (f" (was at {where})" if where else ""), item_name(item), "old"))
     if shifted:
-        out.append(_shifted(shifted))
+        out.append((_shifted(shifted), None, "new"))
     return out
 
 
@@ -309,6 +355,9 @@ class RootCause:
     diff: list[str]
     symbols: list[str] = field(default_factory=list)  # "module:symbol"
     same_symbols_as: str | None = None  # an earlier finding breaking exactly these symbols
+    location: Location | None = None  # where the key is declared
+    located_in: str | None = None  # the side the location was read from
+    diff_locations: list[Location | None] = field(default_factory=list)  # one per diff line
 
     @property
     def kind(self) -> str:
@@ -318,9 +367,23 @@ class RootCause:
     def status(self) -> str:
         return "added" if self.old is None else "removed" if self.new is None else "changed"
 
+    def title(self) -> str:
+        """``s#device_type (include/linux/device.h:88)``."""
+        return self.key + (f" ({self.location.text()})" if self.location else "")
+
+    def diff_lines(self) -> list[str]:
+        """The diff, each line with its item's location when known."""
+        return [line + (f" ({at.text()})" if at else "")
+                for line, at in zip(self.diff, self.diff_locations)]
+
     def to_json(self) -> dict:
+        at = self.location
         return {"id": self.id, "key": self.key, "kind": self.kind, "status": self.status,
-                "diff": self.diff, "symbols": self.symbols,
+                "file": at.file if at else None, "line": at.line if at else None,
+                "located_in": self.located_in,
+                "diff": self.diff,
+                "diff_locations": [a.to_json() if a else None for a in self.diff_locations],
+                "symbols": self.symbols,
                 "same_symbols_as": self.same_symbols_as, "old": self.old, "new": self.new}
 
 
@@ -331,21 +394,81 @@ class Explanation:
     status: str  # "explained", "unexplained", "unavailable"
     root_causes: list[str] = field(default_factory=list)  # RootCause ids
     reason: str = ""
+    # RootCause id -> the shortest chain of references from the symbol to it,
+    # e.g. ["usb_register_driver", "s#usb_driver.driver", "s#device_driver.bus", "s#bus_type"]
+    paths: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _limit(lines: list[str]) -> list[str]:
-    if len(lines) <= MAX_DIFF_LINES:
-        return lines
-    return lines[:MAX_DIFF_LINES] + [f"... and {len(lines) - MAX_DIFF_LINES} more change(s)"]
+def _limit(phrases: list[Phrase]) -> list[Phrase]:
+    if len(phrases) <= MAX_DIFF_LINES:
+        return phrases
+    return phrases[:MAX_DIFF_LINES] + [
+        (f"... and {len(phrases) - MAX_DIFF_LINES} more change(s)", None, "new")]
+
+
+class _Locator:
+    """Locations of one pair of blocks, read only when a new finding needs
+    them; the current side's declaration is preferred (it is the one to
+    fix), the baseline's used for what current no longer has."""
+
+    def __init__(self, baseline: Side, current: Side, old_block: tuple, new_block: tuple):
+        self._sides = [(label, side, block) for label, side, block in
+                       (("new", current, new_block), ("old", baseline, old_block))
+                       if side.locations is not None]
+        self._loaded: dict[str, BlockLocations | None] | None = None
+
+    def _blocks(self) -> dict[str, BlockLocations | None]:
+        if self._loaded is None:
+            self._loaded = {label: side.locations.block(*block)
+                            for label, side, block in self._sides}
+        return self._loaded
+
+    def _order(self, prefer: str) -> list[tuple[str, BlockLocations]]:
+        blocks = [(label, b) for label, b in self._blocks().items() if b is not None]
+        return sorted(blocks, key=lambda lb: lb[0] != prefer)
+
+    def key(self, key: str, prefer: str) -> tuple[Location | None, str | None]:
+        for label, block in self._order(prefer):
+            if key in block.types:
+                return block.types[key], "current" if label == "new" else "baseline"
+        return None, None
+
+    def item(self, key: str, name: str | None, prefer: str) -> Location | None:
+        if name is None:
+            return None
+        for _, block in self._order(prefer):
+            found = block.items.get(key, {}).get(name)
+            if found is not None:
+                return found
+        return None
+
+
+def _path(symbol: str, cause: str, parents: dict[str, str], old: _Graph, new: _Graph,
+          labels: dict[tuple[str, str], str]) -> list[str]:
+    """The chain from ``symbol`` to ``cause``, each intermediate type named
+    with the member through which it reaches the next (``s#usb_driver.driver``)."""
+    keys = chain(symbol, cause, parents)
+    out = [symbol]
+    for here, there in zip(keys[1:-1], keys[2:]):
+        label = labels.get((here, there))
+        if label is None:
+            line = new.lines.get(here) or old.lines.get(here) or ""
+            name = via(line, there)
+            label = labels[(here, there)] = f"{here}.{name}" if name else here
+        out.append(label)
+    if len(keys) > 1:
+        out.append(cause)
+    return out
 
 
 def explain(baseline: Side, current: Side, changes: list[SymbolChange]
             ) -> tuple[list[RootCause], dict[str, Explanation]]:
-    """Root causes of every CRC change, grouped, and each symbol's explanation
-    (keyed by ``SymbolChange.key``)."""
+    """Root causes of every CRC change, grouped, with their source locations,
+    and each symbol's explanation (keyed by ``SymbolChange.key``) with its
+    path to each root cause."""
     explanations: dict[str, Explanation] = {}
     findings: dict[tuple[str, str | None, str | None], RootCause] = {}
-    found: dict[str, list[RootCause]] = {}
+    found: dict[str, list[tuple[RootCause, list[str]]]] = {}
     crc_changed = [c for c in changes if "crc_changed" in c.kinds]
     missing = [s for s in (baseline, current) if not s.can_explain]
     if missing:
@@ -360,6 +483,8 @@ def explain(baseline: Side, current: Side, changes: list[SymbolChange]
         old_lines = baseline.symtypes.block(old_module, old_origin) or {}
         new_lines = current.symtypes.block(new_module, new_origin) or {}
         old, new = _Graph(old_lines), _Graph(new_lines)
+        locator = _Locator(baseline, current, (old_module, old_origin), (new_module, new_origin))
+        labels: dict[tuple[str, str], str] = {}
         for change in group:
             if change.symbol not in old_lines or change.symbol not in new_lines:
                 side = "baseline" if change.symbol not in old_lines else "current"
@@ -367,14 +492,15 @@ def explain(baseline: Side, current: Side, changes: list[SymbolChange]
                     "unavailable", reason=f"no symtypes line for {change.symbol} in {side}")
                 continue
             causes = []
-            for key in root_keys(change.symbol, old, new):
+            keys, parents = root_keys(change.symbol, old, new)
+            for key in keys:
                 before, after = old_lines.get(key), new_lines.get(key)
                 finding = findings.get((key, before, after))
                 if finding is None:
-                    finding = findings[(key, before, after)] = RootCause(
-                        "", key, before, after, _limit(describe(before, after)))
+                    finding = findings[(key, before, after)] = _finding(key, before, after,
+                                                                         locator)
                 finding.symbols.append(change.key)
-                causes.append(finding)
+                causes.append((finding, _path(change.symbol, key, parents, old, new, labels)))
             if causes:
                 explanations[change.key] = Explanation("explained")
                 found[change.key] = causes
@@ -396,5 +522,17 @@ def explain(baseline: Side, current: Side, changes: list[SymbolChange]
         if finding.same_symbols_as == finding.id:
             finding.same_symbols_as = None
     for key, causes in found.items():
-        explanations[key].root_causes = [f.id for f in causes]
+        explanations[key].root_causes = [f.id for f, _ in causes]
+        explanations[key].paths = {f.id: path for f, path in causes}
     return ordered, explanations
+
+
+def _finding(key: str, before: str | None, after: str | None, locator: _Locator) -> RootCause:
+    """A new root cause, located: the key where the side that still has it
+    declares it, each diff line at its item's declaration."""
+    phrases = _limit(describe_items(before, after))
+    location, side = locator.key(key, "old" if after is None else "new")
+    return RootCause("", key, before, after, [text for text, _, _ in phrases],
+                     location=location, located_in=side,
+                     diff_locations=[locator.item(key, name, prefer)
+                                     for _, name, prefer in phrases])

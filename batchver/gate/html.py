@@ -8,7 +8,8 @@ from html import escape
 
 from batchver.gate.check import CheckResult, SymbolResult
 from batchver.gate.classify import KIND_TITLES
-from batchver.gate.render import headline, problem_text, summary_lines
+from batchver.gate.explain import RootCause
+from batchver.gate.render import headline, path_text, problem_text, summary_lines
 
 MAX_SYMBOLS_SHOWN = 200  # per root cause, before "and N more"
 
@@ -38,29 +39,44 @@ th,td{border:1px solid #d5d9e0;padding:4px 7px;text-align:left;vertical-align:to
 th{background:#eef1f5;cursor:pointer;user-select:none;position:sticky;top:0}
 th:after{content:" \\2195";color:#98a2b3;font-size:11px}
 tr.fail td.v{color:#b42318;font-weight:700}tr.warn td.v{color:#b54708;font-weight:600}tr.pass td.v{color:#1f7a3a}
-input#filter{padding:5px 8px;width:320px;margin:6px 0;border:1px solid #98a2b3;border-radius:4px}
+input#filter{padding:5px 8px;width:420px;max-width:100%;margin:6px 8px 6px 0;border:1px solid #98a2b3;border-radius:4px}
+.loc{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;color:#1d4ed8}
+.path{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;color:#344054}
+[hidden]{display:none!important}
 .muted{color:#5b6475;font-size:12px}
 """
 
 _JS = """
-function sortBy(th){const table=th.closest('table');const idx=[...th.parentNode.children].indexOf(th);
-const body=table.tBodies[0];const rows=[...body.rows];const asc=th.dataset.asc!=='1';
-th.parentNode.querySelectorAll('th').forEach(h=>delete h.dataset.asc);th.dataset.asc=asc?'1':'0';
-const key=r=>{const c=r.cells[idx];return c.dataset.k!==undefined?c.dataset.k:c.textContent};
-rows.sort((a,b)=>{const x=key(a),y=key(b);const n=parseFloat(x)-parseFloat(y);
-const r=isNaN(n)?x.localeCompare(y):n;return asc?r:-r});rows.forEach(r=>body.appendChild(r));}
+const table=document.getElementById('symbols');const rows=table?[...table.tBodies[0].rows]:[];
+const shown=document.getElementById('shown');const sections=[...document.querySelectorAll('section.rc')];
+// Lower-cased texts are built once: a keystroke then costs one substring
+// test per row, and only rows whose visibility changes touch the page.
+const rowText=rows.map(r=>r.textContent.toLowerCase());
+const rcText=sections.map(s=>s.textContent.toLowerCase());
+function count(){if(shown){const n=rows.reduce((a,r)=>a+(r.hidden?0:1),0);
+shown.textContent=n+' of '+rows.length+' shown';}}
+function apply(q){rows.forEach((r,i)=>{const h=!rowText[i].includes(q);if(r.hidden!==h)r.hidden=h});
+sections.forEach((s,i)=>{const h=!rcText[i].includes(q);if(s.hidden!==h)s.hidden=h});count();}
+let timer=0;const f=document.getElementById('filter');
+if(f){f.addEventListener('input',()=>{clearTimeout(timer);timer=setTimeout(()=>apply(f.value.trim().toLowerCase()),60)})}
+function sortBy(th){const idx=[...th.parentNode.children].indexOf(th);const body=th.closest('table').tBodies[0];
+const asc=th.dataset.asc!=='1';th.parentNode.querySelectorAll('th').forEach(h=>delete h.dataset.asc);
+th.dataset.asc=asc?'1':'0';const key=r=>{const c=r.cells[idx];return c.dataset.k!==undefined?c.dataset.k:c.textContent};
+const keyed=[...body.rows].map(r=>[key(r),r]);keyed.sort((a,b)=>{const n=parseFloat(a[0])-parseFloat(b[0]);
+const r=isNaN(n)?a[0].localeCompare(b[0]):n;return asc?r:-r});const frag=document.createDocumentFragment();
+keyed.forEach(k=>frag.appendChild(k[1]));body.appendChild(frag);}
 document.querySelectorAll('th').forEach(th=>th.addEventListener('click',()=>sortBy(th)));
-const f=document.getElementById('filter');if(f){f.addEventListener('input',()=>{const q=f.value.toLowerCase();
-document.querySelectorAll('#symbols tbody tr').forEach(r=>{r.style.display=r.textContent.toLowerCase().includes(q)?'':'none'})})}
+count();
 """
 
 _VERDICT_ORDER = {"fail": 0, "warn": 1, "pass": 2, "none": 3}
 
 
-def _diff_line(key: str, line: str) -> str:
+def _diff_line(key: str, line: str, at) -> str:
     cls = "add" if " added" in line or line.startswith("added") else \
         "del" if " removed" in line or line.startswith("removed") else "chg"
-    return f'<span class="{cls}">{escape(key)}: {escape(line)}</span>'
+    where = f" ({escape(at.text())})" if at else ""
+    return f'<span class="{cls}">{escape(key)}: {escape(line)}{where}</span>'
 
 
 def _cards(result: CheckResult) -> str:
@@ -79,15 +95,17 @@ def _root_cause(rc, by_key: dict[str, SymbolResult]) -> str:
                   key=lambda s: (_VERDICT_ORDER[s.decision.verdict], s.change.key))
     fails = sum(1 for s in syms if s.decision.verdict == "fail")
     items = "".join(f"<li><code>{escape(s.change.key)}</code> "
-                    f"<span class='muted'>{s.decision.verdict}</span></li>"
+                    f"<span class='muted'>{s.decision.verdict}</span>{_path(s, rc.id)}</li>"
                     for s in syms[:MAX_SYMBOLS_SHOWN])
     if len(syms) > MAX_SYMBOLS_SHOWN:
         items += f"<li class='muted'>... and {len(syms) - MAX_SYMBOLS_SHOWN} more (see the table)</li>"
-    diff = "\n".join(_diff_line(rc.key, line) for line in rc.diff)
+    diff = "\n".join(_diff_line(rc.key, line, at)
+                     for line, at in zip(rc.diff, rc.diff_locations))
     if rc.same_symbols_as:
         items = (f"<li>the same symbols as <a href='#{rc.same_symbols_as}'>"
                  f"{rc.same_symbols_as}</a></li>")
-    return (f'<section class="rc" id="{rc.id}"><h3>{rc.id}: <code>{escape(rc.key)}</code> '
+    where = f' <span class="loc">{escape(rc.location.text())}</span>' if rc.location else ""
+    return (f'<section class="rc" id="{rc.id}"><h3>{rc.id}: <code>{escape(rc.key)}</code>{where} '
             f'{rc.status} &mdash; {len(syms)} symbol(s), {fails} failing</h3>'
             f'<pre class="diff">{diff}</pre>'
             f'<details><summary>affected symbols</summary><ul class="plain">{items}</ul></details>'
@@ -101,10 +119,31 @@ def _change_text(change) -> str:
                      for k, detail in zip(change.kinds, change.details()))
 
 
-def _row(sym: SymbolResult) -> str:
-    c, e = sym.change, sym.explanation
-    causes = "" if e is None else " ".join(f'<a href="#{r}">{r}</a>' for r in e.root_causes) or \
-        escape(e.status)
+def _path(sym: SymbolResult, rc_id: str) -> str:
+    text = path_text(sym, rc_id)
+    return f' <span class="path">{escape(text)}</span>' if " -> " in text else ""
+
+
+def _causes(sym: SymbolResult, by_id: dict[str, RootCause]) -> str:
+    """The root-cause cell: each cause with its location and the path that
+    reaches it, so the filter finds a symbol by the type that broke it."""
+    e = sym.explanation
+    if e is None:
+        return ""
+    if not e.root_causes:
+        return escape(e.status)
+    cells = []
+    for rc_id in e.root_causes:
+        rc = by_id[rc_id]
+        where = f' <span class="loc">{escape(rc.location.text())}</span>' if rc.location else ""
+        cells.append(f'<div><a href="#{rc_id}">{rc_id}</a> <code>{escape(rc.key)}</code>{where}'
+                     f"{_path(sym, rc_id)}</div>")
+    return "".join(cells)
+
+
+def _row(sym: SymbolResult, by_id: dict[str, RootCause]) -> str:
+    c = sym.change
+    causes = _causes(sym, by_id)
     old = c.old.crc_text if c.old else ""
     new = c.new.crc_text if c.new else ""
     verdict = sym.decision.verdict
@@ -161,6 +200,7 @@ def _consumers(result: CheckResult) -> list[str]:
 def render_html(result: CheckResult) -> str:
     by_key = {s.change.key: s for s in result.symbols}
     source = "" if result.baseline is None else f"{escape(result.baseline.path)} &rarr; "
+    by_id = {rc.id: rc for rc in result.root_causes}
     parts = [f'<header class="{result.verdict}"><h1>{escape(headline(result))}</h1>'
              f"<p>{source}{escape(result.current.path)}</p></header>",
              "<main>", _cards(result)]
@@ -184,12 +224,12 @@ def render_html(result: CheckResult) -> str:
                                                  s.change.module != "vmlinux", s.change.key))
     if result.baseline is not None:  # a consumers-only check compares no symbols
         parts.append(f"<h2>Changed symbols ({len(rows)})</h2>"
-                     '<input id="filter" placeholder="filter rows (symbol, module, change...)">'
-                     '<div class="scroll"><table id="symbols"><thead><tr><th>verdict</th>'
-                     "<th>symbol</th><th>module</th>"
+                     '<input id="filter" placeholder="filter (symbol, module, change, root-cause '
+                     'type, file...)"><span id="shown" class="muted"></span>'
+                     '<div class="scroll"><table id="symbols"><thead><tr><th>verdict</th><th>symbol</th><th>module</th>'
                      "<th>change</th><th>baseline CRC</th><th>current CRC</th><th>root cause</th>"
                      "<th>protected</th><th>decided by</th></tr></thead><tbody>"
-                     + "".join(_row(s) for s in rows) + "</tbody></table></div>")
+                     + "".join(_row(s, by_id) for s in rows) + "</tbody></table></div>")
     if result.rules:
         parts.append("<h2>Rules</h2><table><thead><tr><th>rule</th><th>source</th>"
                      "<th>symbols named</th><th>changes decided</th></tr></thead><tbody>" + "".join(

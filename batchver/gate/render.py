@@ -73,6 +73,43 @@ def _symbol_line(sym: SymbolResult) -> str:
     return f"  {_tag(sym):4} {c.key}: {'; '.join(c.details())} [{why}]"
 
 
+def path_text(sym: SymbolResult, rc_id: str) -> str:
+    """``usb_register_driver -> s#usb_driver.driver -> s#bus_type``, or ""."""
+    path = sym.explanation.paths.get(rc_id) if sym.explanation else None
+    return " -> ".join(path) if path else ""
+
+
+def _via(sym: SymbolResult, rc_id: str) -> str:
+    path = sym.explanation.paths.get(rc_id) if sym.explanation else None
+    return f"  via {' -> '.join(path)}" if path and len(path) > 1 else ""
+
+
+def render_explain(result: CheckResult, name: str) -> str | None:
+    """Everything the check knows about one symbol (``symbol`` or
+    ``module:symbol``): its changes and verdict, and for each root cause its
+    location, diff and the chain of references that reaches it.  None when
+    no symbol of either side has that name."""
+    matches = [s for s in result.symbols if name in (s.change.symbol, s.change.key)]
+    if not matches:
+        return None
+    by_id = {rc.id: rc for rc in result.root_causes}
+    out = []
+    for sym in matches:
+        c, e = sym.change, sym.explanation
+        out.append(f"{c.key}: {'; '.join(c.details()) or 'unchanged'} "
+                   f"[{sym.decision.verdict.upper()}: {sym.decision.reason}]")
+        if e is None:
+            continue
+        if e.reason:
+            out.append(f"  {e.status}: {e.reason}")
+        for rc_id in e.root_causes:
+            rc = by_id[rc_id]
+            out.append(f"  [{rc.id}] {rc.title()} {rc.status}")
+            out.append(f"    path: {path_text(sym, rc_id)}")
+            out.extend(f"    {line}" for line in rc.diff_lines())
+    return "\n".join(out) + "\n"
+
+
 def _section(title: str) -> list[str]:
     return ["", title, "-" * len(title)]
 
@@ -93,13 +130,13 @@ def render_text(result: CheckResult) -> str:
             verdicts = ", ".join(f"{sum(1 for s in syms if s.decision.verdict == v)} {v}"
                                  for v in ("fail", "warn", "pass")
                                  if any(s.decision.verdict == v for s in syms))
-            out.append(f"[{rc.id}] {rc.key} {rc.status}: {len(syms)} symbol(s) ({verdicts})")
-            out.extend(f"    {rc.key}: {line}" for line in rc.diff)
+            out.append(f"[{rc.id}] {rc.title()} {rc.status}: {len(syms)} symbol(s) ({verdicts})")
+            out.extend(f"    {rc.title()}: {line}" for line in rc.diff_lines())
             if rc.same_symbols_as:
                 out.append(f"      (the same symbols as {rc.same_symbols_as})")
                 continue
             for sym in syms[:MAX_LISTED]:
-                out.append(f"      {_tag(sym):4} {sym.change.key}")
+                out.append(f"      {_tag(sym):4} {sym.change.key}{_via(sym, rc.id)}")
             if len(syms) > MAX_LISTED:
                 out.append(f"      ... and {len(syms) - MAX_LISTED} more")
     # Everything not fully told by a root cause: other kinds, and CRC changes
@@ -211,8 +248,8 @@ def render_junit(result: CheckResult) -> str:
         if sym.explanation is not None:
             for rid in sym.explanation.root_causes:
                 rc = by_id[rid]
-                text += f"\nroot cause {rid}: {rc.key}\n" + "\n".join(
-                    f"  {rc.key}: {line}" for line in rc.diff)
+                text += f"\nroot cause {rid}: {rc.title()}\n  path: {path_text(sym, rid)}\n" \
+                    + "\n".join(f"  {rc.key}: {line}" for line in rc.diff_lines())
             if sym.explanation.reason:
                 text += f"\n{sym.explanation.status}: {sym.explanation.reason}"
         if sym.decision.verdict == "fail":

@@ -7,7 +7,9 @@
   would embed.
 * ``symtypes/<module>.symtypes`` (with ``--symtypes``): the blocks of the
   module's objects (built tree: in link order) or exporting CUs (linked tree:
-  in DWARF order), each sorted as upstream writes it.
+  in DWARF order), each sorted as upstream writes it; beside it
+  ``<module>.locations.jsonl``, the source locations of each block's keys
+  (:mod:`batchver.tree.locations`).
 * ``report.json``: per-file status (``ok``, ``incomplete``, ``failed``, or
   ``skipped`` for a file looked at that exports nothing), counts, errors, where each export was
   versioned, and the toolchain seen.  Everything in it is deterministic
@@ -42,6 +44,7 @@ from batchver.atomic import TMP_PREFIX, atomic_write, read_regular, remove_any
 from batchver.symvers import REPORT_SCHEMA, ExportRecord, format_symvers
 from batchver.tree.cache import code_digest
 from batchver.tree.discover import VMLINUX, Discovery, module_sort_key
+from batchver.tree.locations import LOCATIONS_SUFFIX
 from batchver.tree.scheduler import RunOptions, RunOutcome
 
 @dataclass
@@ -54,6 +57,8 @@ class Merged:
     # whole kernel's symtypes are hundreds of megabytes: not joined twice)
     symtypes: dict[str, list[str]] = field(default_factory=dict)
     symtypes_index: dict[str, list[dict]] = field(default_factory=dict)
+    # module -> its locations file's lines, in the order of its symtypes blocks
+    locations: dict[str, list[str]] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
 
@@ -69,6 +74,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
     producers: set[str] = set()
     dwarf: set[int] = set()
     blocks: dict[str, list[tuple[tuple, str, str]]] = {}
+    located: dict[str, list[tuple[tuple, str, str]]] = {}
     link_order = {m: {os.path.normpath(p): i for i, p in enumerate(paths)}
                   for m, paths in discovery.member_order.items()}
     for item in discovery.items:
@@ -88,6 +94,8 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             position = link_order.get(item.module, {}).get(os.path.normpath(item.rel), len(link_order))
             for key, origin, text in r.symtypes:
                 blocks.setdefault(item.module, []).append(((position, key), origin, text))
+            for key, origin, line in r.locations:
+                located.setdefault(item.module, []).append(((position, key), origin, line))
         missing = []
         for export in item.exports:
             crc = None if error else versions.get(export.name)
@@ -126,6 +134,8 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
             index.append({"origin": origin, "start": line, "count": count})
             line += count
         merged.symtypes_index[module] = index
+    for module, parts in located.items():
+        merged.locations[module] = [line for _, _, line in sorted(parts, key=lambda p: p[0])]
     merged.producers = sorted(producers)
     merged.dwarf_versions = sorted(dwarf)
     return merged
@@ -223,6 +233,9 @@ def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged
                     path = os.path.join(stage, name)
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     atomic_write(path, texts, os.path.join(previous, name))
+                for module, lines in sorted(merged.locations.items()):
+                    name = os.path.join(SYMTYPES, (module or VMLINUX) + LOCATIONS_SUFFIX)
+                    atomic_write(os.path.join(stage, name), lines, os.path.join(previous, name))
             atomic_write(os.path.join(stage, "Module.symvers"), format_symvers(merged.rows))
             atomic_write(os.path.join(stage, "report.json"), report_json(report))
         except BaseException:

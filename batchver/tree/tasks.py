@@ -15,12 +15,14 @@ import resource
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import Callable
 
 from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, PartialTypes, Scopes, Versioner, merge_partials, version_object
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gcpause import collector_paused
+from batchver.tree.locations import block_locations, file_locations, locations_line
 from batchver.tree.linked import Assignment, UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
 
 
@@ -33,6 +35,8 @@ class TaskResult:
     versioned_in: dict[str, str] = field(default_factory=dict)
     # (sort key, origin as in versioned_in, text) per symtypes block
     symtypes: list[tuple[str, str, str]] = field(default_factory=list)
+    # (sort key, origin, line) per symtypes block: its source locations
+    locations: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     producers: list[str] = field(default_factory=list)
     dwarf_versions: list[int] = field(default_factory=list)
@@ -79,6 +83,19 @@ def _block(lines: list[tuple[str, str]]) -> str:
     return "".join(f"{key} {text}\n" for key, text in lines)
 
 
+def _locate(out: TaskResult, sort_key: str, origin: str, lines: list[tuple[str, str]],
+            find: Callable[[set[str]], dict]) -> None:
+    """Record the source locations of a symtypes block (see
+    :mod:`batchver.tree.locations`).  They only annotate explanations, so
+    DWARF they cannot read costs a warning, never the file's versions."""
+    try:
+        block = find({key for key, _ in lines})
+    except VersioningError as exc:
+        out.warnings.append(f"no source locations for {origin}: {exc}")
+        return
+    out.locations.append((sort_key, origin, locations_line(origin, block)))
+
+
 @collector_paused()
 def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
                name_units: bool = False) -> TaskResult:
@@ -99,6 +116,7 @@ def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bo
         out.stages = result.stages
         if symtypes:
             out.symtypes = [(rel, rel, _block(result.symtypes))]
+            _locate(out, rel, rel, result.symtypes, lambda keys: file_locations(path, keys))
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
         _fail(out, exc)
     return _finish(out, start)
@@ -176,8 +194,10 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
                     if producer not in out.producers:
                         out.producers.append(producer)
                 if symtypes:
-                    out.symtypes.append((f"{rel}:{group.unit:08d}", f"{rel}:{group.unit_name}",
-                                         _block(group.symtypes)))
+                    sort_key, origin = f"{rel}:{group.unit:08d}", f"{rel}:{group.unit_name}"
+                    out.symtypes.append((sort_key, origin, _block(group.symtypes)))
+                    _locate(out, sort_key, origin, group.symtypes,
+                            lambda keys, unit=group.unit: block_locations(reader, [unit], keys))
         finally:
             elf.close()
     except Exception as exc:  # noqa: BLE001
@@ -236,6 +256,7 @@ def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: b
         out.warnings = diag.warnings
         if symtypes:
             out.symtypes = [(rel, rel, _block(types))]
+            _locate(out, rel, rel, types, lambda keys: file_locations(path, keys))
     except Exception as exc:  # noqa: BLE001
         _fail(out, exc)
     merged = _finish(out, start)
