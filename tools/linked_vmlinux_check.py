@@ -12,7 +12,7 @@ how its exports compare with kbuild's own CRCs and with another batchver.
   ``report.json`` marks ``not_as_kbuild``) or ``silent`` (a different CRC
   nobody is told about: the one outcome that must never happen).
 * With ``--before CHECKOUT`` (a checkout of another batchver revision, e.g.
-  ``git worktree add /tmp/before <commit>``): the same vmlinux is versioned
+  ``git worktree add <dir> <commit>``): the same vmlinux is versioned
   by both, and every export whose status or CRC moved is listed, with the
   reason the current revision gives.  On a distro vmlinux (genksyms CRCs,
   or none) this is the only comparison there is.

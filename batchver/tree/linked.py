@@ -132,8 +132,12 @@ class UnitCandidates:
 
     def only_declared(self) -> set[str]:
         """The names this unit declares and does not define: undefined in
-        the object it was compiled into."""
-        return self.declarations - self.definitions
+        the object it was compiled into.  In C a declaration is an
+        ``extern``; rustc describes every method as a declaration inside
+        its type, and a method LLVM merged into an identical one is an
+        alias defined in the crate with no other DIE, so a Rust unit's
+        declarations say nothing about what its object defines."""
+        return set() if self.rust else self.declarations - self.definitions
 
     def keep(self, wanted: set[str]) -> None:
         """Drop what concerns no export (keeps results small)."""
@@ -182,9 +186,10 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
                 else:
                     found.definitions.add(name)
             if source_name is None and not die.flag(DW_AT_declaration):
-                # ``extern int x; int x;``: the definition has no name of its
-                # own, only a DW_AT_specification naming the declaration
-                spec_key = die.ref(DW_AT_specification)
+                # ``extern int x; int x;`` (or rustc's method, through its
+                # abstract origin): the definition has no name of its own,
+                # only a DW_AT_specification naming the declaration
+                spec_key = source.ref(DW_AT_specification)
                 spec = reader.die(spec_key) if spec_key is not None else None
                 if spec is not None and (spec_name := symbol_name(spec)):
                     found.definitions.add(spec_name)
