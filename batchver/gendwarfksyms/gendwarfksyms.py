@@ -32,6 +32,7 @@ from batchver.gendwarfksyms.kabi import KabiRules, RULE_SECTION
 from batchver.gendwarfksyms.symbols import (
     MAPPED, PROCESSED, SYMBOL_PTR_PREFIX, Symbol, SymbolTable, UNPROCESSED)
 from batchver.gendwarfksyms.dwarf import DieMap, PREFIX_TAGS, SYMBOL, SymbolState, symbol_name
+from batchver.gendwarfksyms.reuse import ReusingDieMap
 
 # Tags the unit walk always decodes: scopes it descends into and candidates.
 WALK_DECODED = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_variable))
@@ -42,6 +43,12 @@ from batchver.gendwarfksyms.types import TypeMap, crc32_text
 
 @dataclass
 class Options:
+    """Upstream's command-line flags, and ``accelerations``: off, a run
+    takes the reference path alone (no reuse of finished type graphs, see
+    :mod:`.reuse`; no unit groups, see :meth:`Versioner._chunks`; no
+    remembered expansions, see :meth:`.types.TypeMap.version_text`), which
+    the corpus tests compare with the default byte for byte."""
+
     stable: bool = False
     symtypes: bool = False
     debug: bool = False
@@ -49,6 +56,7 @@ class Options:
     dump_die_map: bool = False
     dump_types: bool = False
     dump_versions: bool = False
+    accelerations: bool = True
 
 
 class Diagnostics:
@@ -242,7 +250,6 @@ class Versioner:
         reader.load()
         if scopes is None:
             scopes = Scopes(reader)
-        dump = self.diag.write if (opts.dump_dies or opts.dump_die_map) else None
         result = ObjectResult(path)
         stages = result.stages
         stages["load"] = time.perf_counter() - clock
@@ -251,8 +258,7 @@ class Versioner:
         chunks = self._chunks(reader, list(indices))
         partials: list[PartialTypes] = []
         for chunk in chunks:
-            die_map = DieMap(reader, rules, opts.stable, scopes.fqn, dump,
-                             self.diag.write if opts.dump_die_map else None)
+            die_map = self._die_map(reader, rules, scopes)
             for index in chunk:
                 scopes.current = index
                 self._process_unit(reader, scopes, die_map, reader.units[index], result)
@@ -277,6 +283,17 @@ class Versioner:
         stages["crc"] = stages.get("crc", 0.0) + time.perf_counter() - clock
         return result
 
+    def _die_map(self, reader: DwarfReader, rules: KabiRules, scopes: Scopes) -> DieMap:
+        """A die map for one group of units: the reference path when
+        dumping (every walk is printed) or when accelerations are off."""
+        opts = self.options
+        if opts.dump_dies or opts.dump_die_map:
+            return DieMap(reader, rules, opts.stable, scopes.fqn, self.diag.write,
+                          self.diag.write if opts.dump_die_map else None)
+        if not opts.accelerations:
+            return DieMap(reader, rules, opts.stable, scopes.fqn)
+        return ReusingDieMap(reader, rules, opts.stable, scopes.fqn)
+
     def _chunks(self, reader: DwarfReader, indices: list[int]) -> list[list[int]]:
         """The units in consecutive groups of about CHUNK_BYTES of DWARF,
         each rendered with its own die map whose type strings are kept and
@@ -292,7 +309,7 @@ class Versioner:
         upstream's."""
         opts = self.options
         units = reader.units
-        if opts.debug or opts.dump_dies or opts.dump_die_map or opts.dump_types or \
+        if not opts.accelerations or opts.debug or opts.dump_dies or opts.dump_die_map or opts.dump_types or \
                 sum(units[i].length for i in indices) <= 2 * CHUNK_BYTES or \
                 reader.refers_across_units():
             return [indices]
@@ -309,7 +326,8 @@ class Versioner:
     def _partial(self, die_map: DieMap, rules: KabiRules) -> "PartialTypes":
         """A die map's named type strings in its order, and the strings of
         the symbols it rendered (see :class:`PartialTypes`)."""
-        types = TypeMap(die_map, rules, self.options.stable, self.diag.debug)
+        types = TypeMap(die_map, rules, self.options.stable, self.diag.debug,
+                        reuse_expansions=self.options.accelerations)
         types.build()
         pieces = {}
         for sym in self.symbols:
@@ -363,7 +381,8 @@ class Versioner:
     def _versions(self, die_map: DieMap, rules: KabiRules, result: ObjectResult) -> None:
         opts = self.options
         dump_types = self.diag.write if opts.dump_types else None
-        types = TypeMap(die_map, rules, opts.stable, self.diag.debug, dump_types)
+        types = TypeMap(die_map, rules, opts.stable, self.diag.debug, dump_types,
+                        reuse_expansions=opts.accelerations)
         types.build()
         assign_versions(self.symbols, types, lambda sym: self._symbol_pieces(die_map, types, sym),
                         opts, self.diag)
@@ -444,7 +463,7 @@ def assign_merged_versions(symbols: SymbolTable, partials: list[PartialTypes], r
     """CRCs from partial type maps merged in order (the longest string per
     name wins, the earlier on a tie, as in one die map); returns the
     symtypes lines."""
-    types = TypeMap(None, rules, opts.stable, diag.debug)
+    types = TypeMap(None, rules, opts.stable, diag.debug, reuse_expansions=opts.accelerations)
     pieces: dict[str, list[str]] = {}
     for part in partials:
         for name, text in part.types:
