@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from batchver.cli.gendwarfksyms import split_lines
-from batchver.gendwarfksyms import gendwarfksyms as core
+from batchver.gendwarfksyms.gendwarfksyms import Versioner
+from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.gendwarfksyms.symbols import parse_symbol_list
 
 from .conftest import CORPUS, LOCAL_CORPUS, corpus_cases, expected_tool, shared_corpus_present
@@ -28,9 +29,9 @@ CASES = [pytest.param(obj, expected, id=case) for case, obj, expected in _local]
 
 def version(obj: Path, names: list[str], stable: bool, accelerations: bool) -> tuple:
     """Version lines, symtypes lines and warnings of one drop-in run."""
-    opts = core.Options(stable=stable, symtypes=True, accelerations=accelerations)
-    diag = core.Diagnostics(opts)
-    versioner = core.Versioner(names, opts, diag)
+    opts = Options(stable=stable, symtypes=True, accelerations=accelerations)
+    diag = Diagnostics(opts)
+    versioner = Versioner(names, opts, diag)
     result = versioner.process_object(str(obj))
     return versioner.finish(), result.symtypes, diag.warnings
 

@@ -36,11 +36,12 @@ from batchver.dwarf.constants import (
     DW_TAG_restrict_type, DW_TAG_rvalue_reference_type, DW_TAG_shared_type,
     DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subrange_type, DW_TAG_subroutine_type,
     DW_TAG_template_type_parameter, DW_TAG_typedef, DW_TAG_union_type, DW_TAG_unspecified_type,
-    DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
+    DW_TAG_variable, DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
 from batchver.dwarf.decode import CONST, REF, STR
-from batchver.dwarf.reader import Die, DwarfReader, MASK64
+from batchver.dwarf.reader import Die, DwarfReader, MASK64, Unit
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
+from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, TaggedSymbols
 
 INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
 STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")
@@ -137,6 +138,116 @@ def symbol_name(die: Die) -> str | None:
     """The name exports are matched against: linkage name first (rustc, C++)."""
     name = die.string(DW_AT_linkage_name)
     return name if name is not None else die.string(DW_AT_name)
+
+
+# Tags the unit walk always decodes: scopes it descends into and candidates.
+WALK_DECODED = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_variable))
+# ... and the tag it never needs to see (nothing asks for a member's fqn).
+MEMBERS = frozenset((DW_TAG_member,))
+
+
+class Scopes:
+    """Fully qualified names, as upstream's per-CU pre-pass (resolve_fqns)
+    computes them.
+
+    Only scopes that can pass a prefix (namespace, class, struct) matter, and
+    those are exactly the containers the symbol search descends into, so one
+    walk serves both.  A DIE outside that walk (nested in a function, say)
+    triggers a full walk of its unit.  A DIE in a unit after the current one
+    has no name yet, exactly as upstream's pass has not reached it.
+    """
+
+    def __init__(self, reader: DwarfReader):
+        self.reader = reader
+        self.fqns: dict[int, str] = {}
+        self.plain: set[int] = set()  # DIEs whose fqn is their own name
+        self.fully_walked: set[int] = set()
+        self.unit_index = reader.unit_numbers
+        self.current = -1
+        self.walked: dict[int, list[Die]] = {}  # unit start key -> its candidates
+
+    @staticmethod
+    def _names(die: Die, prefix: str | None) -> tuple[str, str | None]:
+        """(this DIE's fqn, the prefix it passes to its children)."""
+        name = die.string(DW_AT_name)
+        passes = die.tag in PREFIX_TAGS
+        if prefix is not None and (passes or name is not None):
+            scoped = f"{prefix}::{name if name is not None else '<anonymous>'}"
+            return (scoped if name is not None else ""), (scoped if passes else None)
+        if name is not None:
+            return name, (name if passes else None)
+        return "", None
+
+    def walk_unit(self, unit: Unit) -> list[Die]:
+        """Record scopes of the unit's top level and of every namespace,
+        class and struct below it; return the subprograms and variables
+        found there, in DWARF order (the candidates for matching).
+
+        Only DIEs that matter are decoded: scopes, candidates, and types
+        nested in a scope.  Other DIEs are only noted as having no scoped
+        name (their fqn is their own name); struct members are not even
+        seen, since nothing asks for their fqn (a DIE never seen here gets a
+        full walk of its unit if it ever is asked for).
+
+        A unit is walked once per instance: kbuild semantics scans every
+        unit of a file for its exports, then versions the exporting ones
+        with the same instance."""
+        start = unit.start
+        candidates = self.walked.get(start)
+        if candidates is not None:
+            return candidates
+        reader = self.reader
+        candidates = self.walked[start] = []
+        cu = reader.unit_die(unit)
+        if cu is None:
+            return candidates
+        plain = self.plain
+        stack = [(reader.child_entries(cu, MEMBERS), None)]
+        while stack:
+            entries, prefix = stack[-1]
+            for key, tag in entries:
+                if tag in WALK_DECODED or prefix is not None:
+                    die = reader.die(key, unit)
+                    fqn, passed = self._names(die, prefix)
+                    self.fqns[key] = fqn
+                    if tag in PREFIX_TAGS:
+                        stack.append((reader.child_entries(die, MEMBERS), passed))
+                        break
+                    if tag in (DW_TAG_subprogram, DW_TAG_variable):
+                        candidates.append(die)
+                elif prefix is None:
+                    plain.add(key)
+            else:
+                stack.pop()
+        return candidates
+
+    def _walk_all(self, unit: Unit) -> None:
+        self.fully_walked.add(unit.start)
+        cu = self.reader.unit_die(unit)
+        stack = [(self.reader.children(cu), None)] if cu is not None else []
+        while stack:
+            children, prefix = stack[-1]
+            for die in children:
+                fqn, passed = self._names(die, prefix)
+                self.fqns[die.key] = fqn
+                if die.has_children:
+                    stack.append((self.reader.children(die), passed))
+                    break
+            else:
+                stack.pop()
+
+    def fqn(self, die: Die) -> str:
+        unit = die.unit
+        if self.unit_index[unit.start] > self.current:
+            return ""
+        known = self.fqns.get(die.key)
+        if known is not None:
+            return known
+        if die.key in self.plain or die.tag == DW_TAG_enumerator:  # an enum passes no prefix to its enumerators
+            return die.string(DW_AT_name) or ""
+        if unit.start not in self.fully_walked:
+            self._walk_all(unit)
+        return self.fqns.get(die.key, "")
 
 
 class _Dumper:
@@ -638,6 +749,41 @@ class DieMap:
     def origin_of(self, die: Die) -> Die | None:
         key = die.ref(DW_AT_abstract_origin)
         return None if key is None else self._die(key)
+
+
+def process_cu(die_map: DieMap, scopes: Scopes, unit: Unit, symbols: TaggedSymbols,
+               debug: Callable[[str, str], None]) -> list[str]:
+    """process_cu: match the unit's subprograms and variables to exported
+    symbols and render them (process_exported_symbols), then the symbols
+    known only through a ``__gendwarfksyms_ptr_`` variable of this object
+    (process_symbol_ptr).  Returns the names rendered, in order."""
+    rendered: list[str] = []
+    table = symbols.table
+    for die in scopes.walk_unit(unit):
+        origin = die_map.origin_of(die)
+        source = origin if origin is not None else die
+        sym = table.get_unprocessed(symbol_name(die))
+        if sym is None and origin is not None:
+            sym = table.get_unprocessed(symbol_name(origin))
+        if sym is None:
+            continue
+        st = SymbolState(sym, source)
+        name = symbol_name(source)
+        if name is not None and name.startswith(SYMBOL_PTR_PREFIX):
+            die_map.save_symbol_ptr(st, symbols)
+        else:
+            die_map.process_symbol(st, source, die.tag == DW_TAG_subprogram, symbols, debug)
+            rendered.append(sym.name)
+    for sym in table:
+        if sym.state != UNPROCESSED or sym.ptr_key is None or sym.ptr_key[0] != symbols.object_id:
+            continue
+        debug("process_symbol_ptr", sym.name)
+        target = die_map.reader.die(sym.ptr_key[1])
+        st = SymbolState(sym, target)
+        die_map.process_symbol(st, target, target.tag == DW_TAG_subroutine_type, symbols, debug)
+        rendered.append(sym.name)
+    die_map.srcfile_cache.clear()
+    return rendered
 
 
 # Renderer per tag.  A module-level table of plain functions rather than a

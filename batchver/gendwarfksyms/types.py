@@ -24,6 +24,8 @@ from batchver.dwarf.constants import (
     DW_TAG_union_type)
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
+from batchver.gendwarfksyms.options import Diagnostics, Options
+from batchver.gendwarfksyms.symbols import PROCESSED, Symbol, SymbolTable
 from batchver.gendwarfksyms.dwarf import COMPLETE, DieMap, Entry, SYMBOL, UNEXPANDED
 
 # Characters of expansions one type map keeps for reuse (see
@@ -358,3 +360,27 @@ class TypeMap:
 
 def crc32_text(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogateescape")) & 0xFFFFFFFF
+
+
+def assign_versions(symbols: SymbolTable, types: TypeMap,
+                    pieces_of: Callable[[Symbol], list[str] | None], opts: Options,
+                    diag: Diagnostics) -> None:
+    """types.c's generate_symtypes_and_versions: CRCs for every symbol with
+    a type string, in upstream's order: an alias already versioned is not
+    versioned again, and with symtypes each symbol's own line joins the
+    type map."""
+    for sym in symbols:
+        if not opts.symtypes and sym.state == PROCESSED:
+            continue
+        pieces = pieces_of(sym)
+        if pieces is None:
+            continue
+        if sym.state != PROCESSED:
+            text = types.version_text(sym.name, pieces)
+            crc = crc32_text(text)
+            symbols.set_crc(sym, crc, diag.warn)
+            diag.debug("expand_symbol", f"{sym.name} = {crc:x}")
+            if opts.dump_versions:
+                diag.write(f"{sym.name} {text}\n")
+        if opts.symtypes:
+            types.add(sym.name, pieces)
