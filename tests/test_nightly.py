@@ -20,7 +20,7 @@ import pytest
 from batchver.cli.nightly import history_main, nightly_main, validate_main
 from batchver.nightly.config import ConfigError, load_config
 from batchver.nightly.history import append_record, read_history
-from batchver.nightly.nightly import explain_cache, symbols_changed
+from batchver.nightly.runner import explain_cache, symbols_changed
 from batchver.charts import nice_ticks
 from batchver.nightly.trend import format_table, render_trend
 
@@ -430,7 +430,7 @@ def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monk
     def no_history(outroot, record):
         raise OSError(errno.ENOSPC, "No space left on device", outroot + "/history.jsonl")
 
-    monkeypatch.setattr("batchver.nightly.nightly.append_record", no_history)
+    monkeypatch.setattr("batchver.nightly.runner.append_record", no_history)
     assert nightly(config) == 2
     assert capsys.readouterr().err.endswith(
         f"batchver nightly: cannot write the history {tmp_path}/out/history.jsonl: No space left on device\n")
