@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -281,22 +280,17 @@ def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
         assert status == 0
 
 
-def test_check_unavailable_is_recorded_not_fatal(tree, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "batchver.gate", None)  # import now raises ImportError
-    (tmp_path / "base.symvers").write_text("0x00000001\tdemo_sum\tvmlinux\tEXPORT_SYMBOL\t\n")
+def test_unreadable_baseline_is_bad_input_not_fatal(tree, tmp_path):
+    """A baseline the gate cannot read fails its tree with the gate's own
+    message; the tree before it keeps its result."""
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n"
-                   f"    baseline: base.symvers\n  - name: bad\n    path: {tree}\n"
-                   f"    baseline: nightly.yaml\n")
+                   f"  - name: bad\n    path: {tree}\n    baseline: nightly.yaml\n")
     assert nightly(config) == 1
     good, bad = history(tmp_path / "out")
     assert good["status"] == "ok"
-    assert good["check"]["status"] == "unavailable"
-    assert good["check"]["message"].startswith("check unavailable (")
-    assert good["changed"] == {"added": 10, "removed": 0, "changed": 1, "total": 11}
-    # Without the gate, the baseline is still read, and refused loudly.
     assert (bad["status"], bad["changed"]) == ("failed", None)
-    assert bad["check"] == {"status": "bad input", "exit": 2, "message":
-                            f"{config}:9: trees[1].baseline: {config}:1: expected 'crc<TAB>symbol"
+    assert bad["check"] == {"status": "bad input", "exit": 2, "reports": [], "message":
+                            f"batchver check: error: {config}:1: expected 'crc<TAB>symbol"
                             "<TAB>module<TAB>export type<TAB>namespace', got 2 field(s): 'output: out'"}
 
 
