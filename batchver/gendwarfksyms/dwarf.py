@@ -18,7 +18,10 @@ Type strings and CRCs are later built from these entries (see
   is carried in per-symbol state, and a skipped list item leaves the "first
   item" flag set so no comma is written).
 
-Nothing here does I/O: dumps go to the ``dump`` callback.
+The per-unit steps of dwarf.c are here too: :class:`Scopes` gives fully
+qualified names (resolve_fqns) and :func:`process_cu` matches a unit's
+DIEs to exported symbols and renders them.  Nothing here does I/O: dumps go
+to the ``dump`` callback.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from batchver.dwarf.decode import CONST, REF, STR
 from batchver.dwarf.reader import Die, DwarfReader, MASK64, Unit
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
-from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, TaggedSymbols
+from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, TaggedSymbols
 
 INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
 STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")
@@ -100,7 +103,7 @@ class SymbolState:
 
     __slots__ = ("sym", "die", "expand", "current_fqn", "expanded", "first_list_item", "orig_name")
 
-    def __init__(self, sym=None, die: Die | None = None):
+    def __init__(self, sym: Symbol | None = None, die: Die | None = None):
         self.sym = sym
         self.die = die
         self.expand = True
@@ -710,7 +713,8 @@ class DieMap:
                 dump.echo(frag)
 
     # -- exported symbols --------------------------------------------------
-    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols, debug) -> Entry | None:
+    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols: TaggedSymbols,
+                       debug: Callable[[str, str], None]) -> Entry | None:
         """Render an exported symbol's own DIE into its SYMBOL entry: as
         ``subprogram ( ... ) -> ...`` for functions (and subroutine types
         behind symbol pointers), else as ``variable <type>``.  Returns the
@@ -732,7 +736,7 @@ class DieMap:
             self.dump.write("\n")
         return entry
 
-    def save_symbol_ptr(self, st: SymbolState, symbols) -> None:
+    def save_symbol_ptr(self, st: SymbolState, symbols: TaggedSymbols) -> None:
         """Remember a ``__gendwarfksyms_ptr_`` variable's target for symbols
         that have no DIE of their own (clang omits external declarations)."""
         ptr_type = self._type_of(st.die)

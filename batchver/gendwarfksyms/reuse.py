@@ -31,6 +31,7 @@ from typing import Callable
 from batchver.dwarf.reader import Die, DwarfReader
 from batchver.gendwarfksyms.dwarf import COMPLETE, EXPANDED_TAGS, UNEXPANDED, DieMap, Entry, SymbolState
 from batchver.gendwarfksyms.kabi import KabiRules
+from batchver.gendwarfksyms.symbols import TaggedSymbols
 
 
 class ReusingDieMap(DieMap):
@@ -108,7 +109,8 @@ class ReusingDieMap(DieMap):
         if self.closing:
             self._reaches(parent, die, entry)
 
-    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols, debug) -> Entry | None:
+    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols: TaggedSymbols,
+                       debug: Callable[[str, str], None]) -> Entry | None:
         entry = DieMap.process_symbol(self, st, die, as_function, symbols, debug)
         if entry is not None and self.closing:
             self._close(entry)
