@@ -277,22 +277,6 @@ class _Dumper:
         self.write(frag)
 
 
-class _EchoedFrags(list):
-    """An entry's fragment list while dumping: text and line breaks are
-    echoed as they are added (child DIEs print themselves when rendered)."""
-
-    __slots__ = ("dumper",)
-
-    def __init__(self, dumper: _Dumper):
-        super().__init__()
-        self.dumper = dumper
-
-    def append(self, frag) -> None:
-        if type(frag) is not Die:
-            self.dumper.echo(frag)
-        super().append(frag)
-
-
 class DieMap:
     """All entries rendered for one object file, in creation order: the
     die map of die.c and the type walk of dwarf.c, read side by side with
@@ -300,19 +284,17 @@ class DieMap:
 
     This is the reference path: every cached entry is walked again when a
     symbol reaches it, as upstream does.  :mod:`.reuse` subclasses it to
-    skip walks that cannot change anything, through the hooks
+    skip walks that cannot change anything, and :class:`DumpingDieMap` to
+    print what it does, through the hooks :meth:`process_type`,
     :meth:`_new_entry`, :meth:`_store`, :meth:`_render`,
     :meth:`_process_cached`, :meth:`_add_die` and :meth:`process_symbol`."""
 
     def __init__(self, reader: DwarfReader, rules: KabiRules, stable: bool,
-                 fqn_of: Callable[[Die], str], dump: Callable[[str], None] | None = None,
-                 debug_map: Callable[[str], None] | None = None):
+                 fqn_of: Callable[[Die], str]):
         self.reader = reader
         self.rules = rules
         self.stable = stable
         self.fqn_of = fqn_of
-        self.dump = _Dumper(dump) if dump is not None else None
-        self.debug_map = debug_map
         # Finished entries by slot (DIE key << 2 | state); see slot().
         self.entries: dict[int, Entry] = {}
         self.order: list[Entry] = []
@@ -324,8 +306,6 @@ class DieMap:
 
     def _new_entry(self, key: int) -> Entry:
         entry = Entry(key, len(self.order))
-        if self.dump is not None:
-            entry.frags = _EchoedFrags(self.dump)
         self.order.append(entry)
         return entry
 
@@ -677,13 +657,9 @@ class DieMap:
                 want = UNEXPANDED
         entry = self.entries.get(die.key << 2 | want)
         if entry is not None:
-            if self.debug_map is not None:
-                self.debug_map(f"<cached {die.key:x} {STATE_NAMES[want]}>")
             self._process_cached(st, parent, die, entry)
         else:
             entry = self._render(st, die, tag, want)
-            if self.debug_map is not None:
-                self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
         self._add_die(parent, die, entry)
         st.expand, st.current_fqn = saved_expand, saved_fqn
 
@@ -702,15 +678,11 @@ class DieMap:
 
     def _process_cached(self, st: SymbolState, parent: Entry | None, die: Die, entry: Entry) -> None:
         """process_cached: walk a cached entry again, so that the types it
-        reaches are marked expanded for this symbol (and dumped); ``parent``
-        and ``die`` say where it is reached from, which only
-        :mod:`.reuse` needs."""
-        dump = self.dump
+        reaches are marked expanded for this symbol; ``parent`` and ``die``
+        say where it is reached from, which only :mod:`.reuse` needs."""
         for frag in entry.frags:
             if type(frag) is Die:
                 self.process_type(st, None, frag)
-            elif dump is not None:
-                dump.echo(frag)
 
     # -- exported symbols --------------------------------------------------
     def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols: TaggedSymbols,
@@ -732,8 +704,6 @@ class DieMap:
             self._type_attr(st, entry, die)
         entry.state = SYMBOL
         self._store(entry)
-        if self.dump is not None:
-            self.dump.write("\n")
         return entry
 
     def save_symbol_ptr(self, st: SymbolState, symbols: TaggedSymbols) -> None:
@@ -753,6 +723,67 @@ class DieMap:
     def origin_of(self, die: Die) -> Die | None:
         key = die.ref(DW_AT_abstract_origin)
         return None if key is None else self._die(key)
+
+
+class DumpingDieMap(DieMap):
+    """The reference path, printing as upstream does while it renders
+    (``--dump-dies``): each entry's text and line breaks when they are
+    made, a cached entry's again when it is walked, a line break after each
+    symbol; with ``--dump-die-map``, every lookup too.  An entry's
+    fragments are printed when rendering moves on to a child or finishes,
+    or fails (nothing else prints in between), so the entries stay plain
+    lists."""
+
+    def __init__(self, reader: DwarfReader, rules: KabiRules, stable: bool,
+                 fqn_of: Callable[[Die], str], dump: Callable[[str], None],
+                 debug_map: Callable[[str], None] | None = None):
+        super().__init__(reader, rules, stable, fqn_of)
+        self.dumper = _Dumper(dump)
+        self.debug_map = debug_map
+        self.printed: dict[int, int] = {}  # entry seq -> fragments printed so far
+
+    def _print_new(self, entry: Entry) -> None:
+        frags = entry.frags
+        start = self.printed.get(entry.seq, 0)
+        for frag in frags[start:]:
+            if type(frag) is not Die:
+                self.dumper.echo(frag)
+        self.printed[entry.seq] = len(frags)
+
+    def process_type(self, st: SymbolState, parent: Entry | None, die: Die) -> None:
+        if parent is not None:
+            self._print_new(parent)
+        DieMap.process_type(self, st, parent, die)
+
+    def _render(self, st: SymbolState, die: Die, tag: int, want: int) -> Entry:
+        entry = DieMap._render(self, st, die, tag, want)
+        self._print_new(entry)
+        if self.debug_map is not None:
+            self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
+        return entry
+
+    def _process_cached(self, st: SymbolState, parent: Entry | None, die: Die, entry: Entry) -> None:
+        if self.debug_map is not None:
+            self.debug_map(f"<cached {die.key:x} {STATE_NAMES[entry.state]}>")
+        for frag in entry.frags:
+            if type(frag) is Die:
+                self.process_type(st, None, frag)
+            else:
+                self.dumper.echo(frag)
+
+    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols: TaggedSymbols,
+                       debug: Callable[[str, str], None]) -> Entry | None:
+        try:
+            entry = DieMap.process_symbol(self, st, die, as_function, symbols, debug)
+        except Exception:
+            # upstream has printed everything made up to its error
+            for pending in self.order:
+                self._print_new(pending)
+            raise
+        if entry is not None:
+            self._print_new(entry)
+            self.dumper.write("\n")
+        return entry
 
 
 def process_cu(die_map: DieMap, scopes: Scopes, unit: Unit, symbols: TaggedSymbols,

@@ -30,7 +30,7 @@ from batchver.dwarf.reader import DwarfReader, Unit
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gcpause import collector_paused
-from batchver.gendwarfksyms.dwarf import SYMBOL, DieMap, Scopes, process_cu
+from batchver.gendwarfksyms.dwarf import SYMBOL, DieMap, DumpingDieMap, Scopes, process_cu
 from batchver.gendwarfksyms.kabi import KabiRules, read_rules
 from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.gendwarfksyms.partial import PartialTypes, assign_merged_versions
@@ -146,8 +146,8 @@ class Versioner:
         dumping (every walk is printed) or when accelerations are off."""
         opts = self.options
         if opts.dump_dies or opts.dump_die_map:
-            return DieMap(reader, rules, opts.stable, scopes.fqn, self.diag.write,
-                          self.diag.write if opts.dump_die_map else None)
+            return DumpingDieMap(reader, rules, opts.stable, scopes.fqn, self.diag.write,
+                                 self.diag.write if opts.dump_die_map else None)
         if not opts.accelerations:
             return DieMap(reader, rules, opts.stable, scopes.fqn)
         return ReusingDieMap(reader, rules, opts.stable, scopes.fqn)
