@@ -373,7 +373,7 @@ def test_corrupt_compressed_module_is_named(plain, tmp_path):
 
 def test_nightly_reads_gzipped_symvers(plain, tmp_path):
     """The nightly's own symbol comparison reads a gzip'd baseline too."""
-    from batchver.nightly.nightly import read_symvers
+    from batchver.nightly.runner import read_symvers
     plain_file = tmp_path / "Module.symvers"
     plain_file.write_text(plain[1])
     boot = tmp_path / f"symvers-{VERSION}.gz"

@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from batchver.cli.nightly import history_main, nightly_main, validate_main
 from batchver.nightly.config import ConfigError, load_config
 from batchver.nightly.history import append_record, read_history
-from batchver.nightly.nightly import explain_cache, symbols_changed
+from batchver.nightly.runner import explain_cache, symbols_changed
 from batchver.charts import nice_ticks
 from batchver.nightly.trend import format_table, render_trend
 
@@ -281,22 +280,17 @@ def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
         assert status == 0
 
 
-def test_check_unavailable_is_recorded_not_fatal(tree, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "batchver.gate", None)  # import now raises ImportError
-    (tmp_path / "base.symvers").write_text("0x00000001\tdemo_sum\tvmlinux\tEXPORT_SYMBOL\t\n")
+def test_unreadable_baseline_is_bad_input_not_fatal(tree, tmp_path):
+    """A baseline the gate cannot read fails its tree with the gate's own
+    message; the tree before it keeps its result."""
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n"
-                   f"    baseline: base.symvers\n  - name: bad\n    path: {tree}\n"
-                   f"    baseline: nightly.yaml\n")
+                   f"  - name: bad\n    path: {tree}\n    baseline: nightly.yaml\n")
     assert nightly(config) == 1
     good, bad = history(tmp_path / "out")
     assert good["status"] == "ok"
-    assert good["check"]["status"] == "unavailable"
-    assert good["check"]["message"].startswith("check unavailable (")
-    assert good["changed"] == {"added": 10, "removed": 0, "changed": 1, "total": 11}
-    # Without the gate, the baseline is still read, and refused loudly.
     assert (bad["status"], bad["changed"]) == ("failed", None)
-    assert bad["check"] == {"status": "bad input", "exit": 2, "message":
-                            f"{config}:9: trees[1].baseline: {config}:1: expected 'crc<TAB>symbol"
+    assert bad["check"] == {"status": "bad input", "exit": 2, "reports": [], "message":
+                            f"batchver check: error: {config}:1: expected 'crc<TAB>symbol"
                             "<TAB>module<TAB>export type<TAB>namespace', got 2 field(s): 'output: out'"}
 
 
@@ -430,7 +424,7 @@ def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monk
     def no_history(outroot, record):
         raise OSError(errno.ENOSPC, "No space left on device", outroot + "/history.jsonl")
 
-    monkeypatch.setattr("batchver.nightly.nightly.append_record", no_history)
+    monkeypatch.setattr("batchver.nightly.runner.append_record", no_history)
     assert nightly(config) == 2
     assert capsys.readouterr().err.endswith(
         f"batchver nightly: cannot write the history {tmp_path}/out/history.jsonl: No space left on device\n")

@@ -15,7 +15,8 @@ import sys
 from typing import BinaryIO, TextIO
 
 from batchver.atomic import atomic_write
-from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, Versioner
+from batchver.gendwarfksyms.gendwarfksyms import Versioner
+from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.symbols import parse_symbol_list
 

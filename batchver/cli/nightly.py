@@ -15,7 +15,7 @@ from batchver.atomic import atomic_write
 from batchver.cli.run import Terminated, terminate_as_exception
 from batchver.nightly.config import ConfigError, load_config
 from batchver.nightly.history import HISTORY_FILE, history_path, read_history
-from batchver.nightly.nightly import run_nightly
+from batchver.nightly.runner import run_nightly
 from batchver.nightly.trend import format_table, render_trend
 
 TREND_PAGE = "trend.html"

@@ -1,2 +1,3 @@
-"""DWARF: attribute and form decoding (:mod:`.decode`) and the unit and DIE
-reader (:mod:`.reader`) that the core walks."""
+"""DWARF: the forms table (:mod:`.forms`), attribute decoding derived from
+it (:mod:`.decode`) and the unit and DIE reader (:mod:`.reader`) that the
+core walks."""

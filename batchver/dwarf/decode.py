@@ -4,10 +4,11 @@ Decoding DIEs form by form in Python is the hot loop of versioning.  Every
 DIE with the same abbreviation has the same attribute layout, so this module
 turns a layout into a small Python function: consecutive fixed-size fields
 become one ``struct.unpack_from`` call (fields nobody reads become padding),
-and only the attributes versioning reads are stored.  Values are normalised
-exactly as :meth:`DwarfReader._decode_generic` does; layouts it cannot
-compile (``DW_FORM_indirect``, unknown forms) return None and the generic
-decoder is used.
+and only the attributes versioning reads are stored.  What each form takes
+and stores comes from :data:`batchver.dwarf.forms.FORMS`, as in
+:meth:`DwarfReader._decode_generic`; layouts it cannot compile
+(``DW_FORM_indirect``, unknown forms) return None and the generic decoder is
+used.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ from batchver.dwarf.constants import (
     DW_AT_const_value, DW_AT_count, DW_AT_data_bit_offset, DW_AT_data_member_location,
     DW_AT_comp_dir, DW_AT_decl_file, DW_AT_decl_line, DW_AT_declaration, DW_AT_discr_value, DW_AT_encoding, DW_AT_language,
     DW_AT_linkage_name, DW_AT_name, DW_AT_producer, DW_AT_sibling, DW_AT_stmt_list,
-    DW_AT_str_offsets_base, DW_AT_type, DW_AT_upper_bound, DW_FORM_GNU_addr_index,
-    DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt, DW_FORM_addr,
-    DW_FORM_addrx, DW_FORM_addrx1, DW_FORM_addrx2, DW_FORM_addrx3, DW_FORM_addrx4,
-    DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1,
-    DW_FORM_data16, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_exprloc, DW_FORM_flag,
-    DW_FORM_flag_present, DW_FORM_implicit_const, DW_FORM_line_strp, DW_FORM_loclistx,
-    DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8, DW_FORM_ref_addr, DW_FORM_ref_sig8,
-    DW_FORM_ref_sup4, DW_FORM_ref_sup8, DW_FORM_ref_udata, DW_FORM_rnglistx, DW_FORM_sdata,
-    DW_FORM_sec_offset, DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx,
-    DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
+    DW_AT_str_offsets_base, DW_AT_type, DW_AT_upper_bound)
+from batchver.dwarf.forms import (
+    BLOCK_LENGTH_WIDTHS, FORMS, SIZE_BLOCK, SIZE_BLOCK1, SIZE_SLEB, SIZE_STRING, SIZE_ULEB,
+    VALUE_FLAG, VALUE_FLAG_PRESENT, VALUE_IMPLICIT, VALUE_LINE_STRP, VALUE_NONE, VALUE_OTHER,
+    VALUE_REF_ADDR, VALUE_SIG8, VALUE_SIGNED, VALUE_STRING, VALUE_STRP, VALUE_STRX, VALUE_UNIT_REF,
+    VALUE_UNSIGNED, width)
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.elf.file import UINT_CODES
 
@@ -36,16 +33,6 @@ MASK64 = (1 << 64) - 1
 
 # Attribute value classes (what libdw's accessors would accept).
 CONST, REF, STR, FLAG, OTHER = range(5)
-
-# Sizes of forms whose size does not depend on the unit.
-FIXED_FORMS = {DW_FORM_data1: 1, DW_FORM_data2: 2, DW_FORM_data4: 4, DW_FORM_data8: 8,
-               DW_FORM_flag: 1, DW_FORM_ref1: 1, DW_FORM_ref2: 2, DW_FORM_ref4: 4, DW_FORM_ref8: 8,
-               DW_FORM_ref_sig8: 8, DW_FORM_data16: 16, DW_FORM_flag_present: 0,
-               DW_FORM_implicit_const: 0, DW_FORM_ref_sup4: 4, DW_FORM_ref_sup8: 8,
-               DW_FORM_strx1: 1, DW_FORM_strx2: 2, DW_FORM_strx3: 3, DW_FORM_strx4: 4,
-               DW_FORM_addrx1: 1, DW_FORM_addrx2: 2, DW_FORM_addrx3: 3, DW_FORM_addrx4: 4}
-OFFSET_SIZED_FORMS = (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
-                      DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt)
 
 # The attributes anything in batchver reads from a DIE.
 WANTED = frozenset((
@@ -75,44 +62,39 @@ WANTED = frozenset((
     DW_AT_alignment,
 ))
 
-def _fixed_width(form: int, offset_size: int, addr_size: int, version: int) -> int | None:
-    width = FIXED_FORMS.get(form)
-    if width is not None:
-        return width
-    if form in OFFSET_SIZED_FORMS:
-        return offset_size
-    if form == DW_FORM_ref_addr:
-        return addr_size if version == 2 else offset_size
-    if form == DW_FORM_addr:
-        return addr_size
+
+def _value(kind: int, raw: str, implicit: int) -> str | None:
+    """The expression a compiled decoder stores for a form's value (see
+    :data:`~batchver.dwarf.forms.FORMS`), given the expression ``raw`` for
+    the number (or text) read; None when nothing is stored."""
+    if kind == VALUE_UNSIGNED:
+        return f"({CONST}, {raw})"
+    if kind == VALUE_UNIT_REF:
+        return f"(({REF}, ub + {raw}) if {raw} < unit.length else _NONE)"  # see reader.unit_ref
+    if kind == VALUE_SIGNED:
+        return f"({CONST}, {raw} & MASK)"
+    if kind == VALUE_IMPLICIT:
+        return f"({CONST}, {implicit & MASK64})"
+    if kind == VALUE_REF_ADDR:
+        return f"({REF}, {raw})"
+    if kind == VALUE_SIG8:
+        return f"_sig(R, {raw})"
+    if kind == VALUE_FLAG:
+        return f"({FLAG}, {raw})"
+    if kind == VALUE_FLAG_PRESENT:
+        return f"({FLAG}, 1)"
+    if kind == VALUE_STRP:
+        return f"({STR}, R.strs[{raw}])"
+    if kind == VALUE_LINE_STRP:
+        return f"({STR}, R.line_strs[{raw}])"
+    if kind == VALUE_STRX:
+        return f"({STR}, R._strx(unit, {raw}))"
+    if kind == VALUE_STRING:
+        return f"({STR}, {raw})"
+    if kind == VALUE_OTHER:
+        return f"({OTHER}, None)"
+    assert kind == VALUE_NONE
     return None
-
-
-def _store(form: int, value: str, endian: str) -> str | None:
-    """The expression stored for a fixed-size form's raw field, or None when
-    the generic decoder stores nothing for it."""
-    little = "little" if endian == "<" else "big"
-    if form in (DW_FORM_data1, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_sec_offset):
-        return f"({CONST}, {value})"
-    if form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8):
-        return f"(({REF}, ub + {value}) if {value} < unit.length else _NONE)"  # see reader.unit_ref
-    if form == DW_FORM_ref_addr:
-        return f"({REF}, {value})"
-    if form == DW_FORM_ref_sig8:
-        return f"_sig(R, {value})"
-    if form == DW_FORM_flag:
-        return f"({FLAG}, {value})"
-    if form == DW_FORM_strp:
-        return f"({STR}, R.strs[{value}])"
-    if form == DW_FORM_line_strp:
-        return f"({STR}, R.line_strs[{value}])"
-    if form in (DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx4):
-        return f"({STR}, R._strx(unit, {value}))"
-    if form == DW_FORM_strx3:
-        return f"({STR}, R._strx(unit, int.from_bytes({value}, '{little}')))"
-    if form == DW_FORM_addr:
-        return None
-    return f"({OTHER}, None)"  # addrx1-4, data16, ref_sup4/8, strp_sup, GNU alt forms
 
 
 def _sig(reader, signature: int) -> tuple:
@@ -125,83 +107,70 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
     end)`` for DIEs with this attribute list, or None."""
     namespace: dict = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": _sig,
                        "_NONE": (OTHER, None)}
+    little = "little" if endian == "<" else "big"
     body: list[str] = []
-    group: list[tuple[int, int | None, int]] = []
+    group: list[tuple[int, int | None, int]] = []  # (width, attribute if stored, value kind)
 
     def flush() -> None:
         if not group:
             return
         fmt = endian
         stores = []
-        for width, at, form in group:
-            if at is None or _store(form, "v", endian) is None:
-                fmt += f"{width}x"
+        for size, at, kind in group:
+            if at is None or _value(kind, "v", 0) is None:
+                fmt += f"{size}x"
                 continue
-            fmt += UINT_CODES.get(width, f"{width}s")
-            stores.append((at, form))
-        size = sum(width for width, _, _ in group)
+            code = UINT_CODES.get(size)
+            fmt += code or f"{size}s"
+            stores.append((at, kind, code is not None))
         if stores:
             name = f"S{len(namespace)}"
             namespace[name] = struct.Struct(fmt)
             body.append(f"v = {name}.unpack_from(data, pos)")
-            for i, (at, form) in enumerate(stores):
-                body.append(f"a[{at}] = {_store(form, f'v[{i}]', endian)}")
-        body.append(f"pos += {size}")
+            for i, (at, kind, number) in enumerate(stores):
+                raw = f"v[{i}]" if number else f"int.from_bytes(v[{i}], '{little}')"
+                body.append(f"a[{at}] = {_value(kind, raw, 0)}")
+        body.append(f"pos += {sum(size for size, _, _ in group)}")
         group.clear()
 
     for at, form, implicit in specs:
+        desc = FORMS.get(form)
+        if desc is None:
+            return None  # DW_FORM_indirect or unknown, decode generically
         wanted = at in WANTED
-        width = _fixed_width(form, offset_size, addr_size, version)
-        if width:
-            group.append((width, at if wanted else None, form))
+        size = width(desc, offset_size, addr_size, version)
+        if size:
+            group.append((size, at if wanted else None, desc.value))
             continue
         flush()
-        if form == DW_FORM_flag_present:
-            if wanted:
-                body.append(f"a[{at}] = ({FLAG}, 1)")
-        elif form == DW_FORM_implicit_const:
-            if wanted:
-                body.append(f"a[{at}] = ({CONST}, {implicit & MASK64})")
-        elif form in (DW_FORM_udata, DW_FORM_loclistx, DW_FORM_rnglistx):
-            body.append("x, pos = uleb(data, pos)")
-            if wanted:
-                body.append(f"a[{at}] = ({CONST}, x)")
-        elif form == DW_FORM_sdata:
-            body.append("x, pos = sleb(data, pos)")
-            if wanted:
-                body.append(f"a[{at}] = ({CONST}, x & MASK)")
-        elif form == DW_FORM_ref_udata:
-            body.append("x, pos = uleb(data, pos)")
-            if wanted:
-                body.append(f"a[{at}] = ({REF}, ub + x) if x < unit.length else _NONE")
-        elif form == DW_FORM_string:
+
+        def store(raw: str) -> None:
+            value = _value(desc.value, raw, implicit)
+            if wanted and value is not None:
+                body.append(f"a[{at}] = {value}")
+
+        if size == 0:  # the value is in the abbreviation
+            store("")
+        elif desc.size in (SIZE_ULEB, SIZE_SLEB):
+            body.append(f"x, pos = {'uleb' if desc.size == SIZE_ULEB else 'sleb'}(data, pos)")
+            store("x")
+        elif desc.size == SIZE_STRING:
             body.append("e = data.index(b'\\0', pos)")
-            if wanted:
-                body.append(f"a[{at}] = ({STR}, data[pos:e].decode('utf-8', 'surrogateescape'))")
+            store("data[pos:e].decode('utf-8', 'surrogateescape')")
             body.append("pos = e + 1")
-        elif form in (DW_FORM_strx, DW_FORM_GNU_str_index):
+        elif desc.size == SIZE_BLOCK:
             body.append("x, pos = uleb(data, pos)")
-            if wanted:
-                body.append(f"a[{at}] = ({STR}, R._strx(unit, x))")
-        elif form in (DW_FORM_addrx, DW_FORM_GNU_addr_index):
-            body.append("x, pos = uleb(data, pos)")
-        elif form in (DW_FORM_exprloc, DW_FORM_block):
-            body.append("x, pos = uleb(data, pos)")
-            if wanted:
-                body.append(f"a[{at}] = ({OTHER}, None)")
+            store("")
             body.append("pos += x")
-        elif form == DW_FORM_block1:
-            if wanted:
-                body.append(f"a[{at}] = ({OTHER}, None)")
+        elif desc.size == SIZE_BLOCK1:
+            store("")
             body.append("pos += 1 + data[pos]")
-        elif form in (DW_FORM_block2, DW_FORM_block4):
-            code = "H" if form == DW_FORM_block2 else "I"
-            namespace[f"B{form}"] = struct.Struct(endian + code)
-            if wanted:
-                body.append(f"a[{at}] = ({OTHER}, None)")
-            body.append(f"pos += {2 if form == DW_FORM_block2 else 4} + B{form}.unpack_from(data, pos)[0]")
         else:
-            return None  # DW_FORM_indirect or unknown, decode generically
+            length = BLOCK_LENGTH_WIDTHS[desc.size]
+            name = f"B{length}"
+            namespace[name] = struct.Struct(endian + UINT_CODES[length])
+            store("")
+            body.append(f"pos += {length} + {name}.unpack_from(data, pos)[0]")
     flush()
     source = "def dec(data, pos, ub, unit, R):\n    a = {}\n" + \
         "".join(f"    {line}\n" for line in body) + "    return a, pos\n"
@@ -209,12 +178,9 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
     return namespace["dec"]
 
 
-
 # Operations of a stepping plan (see step_plan).
 STEP_FIXED, STEP_LEB, STEP_STRING, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_SIBLING_REF, \
     STEP_SIBLING_LEB, STEP_SIBLING_OTHER = range(9)
-_LEB_FORMS = (DW_FORM_udata, DW_FORM_sdata, DW_FORM_ref_udata, DW_FORM_strx, DW_FORM_addrx,
-              DW_FORM_loclistx, DW_FORM_rnglistx, DW_FORM_GNU_addr_index, DW_FORM_GNU_str_index)
 
 
 def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
@@ -241,32 +207,32 @@ def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
             fixed = 0
 
     for at, form, _ in specs:
-        width = _fixed_width(form, offset_size, addr_size, version)
+        desc = FORMS.get(form)
+        if desc is None:
+            return None  # DW_FORM_indirect or unknown
+        size = width(desc, offset_size, addr_size, version)
         if at == DW_AT_sibling:
-            if form == DW_FORM_ref_udata:
+            if desc.value != VALUE_UNIT_REF:
+                plan.append((STEP_SIBLING_OTHER, 0))
+            elif size is None:
                 flush()
                 plan.append((STEP_SIBLING_LEB, 0))
                 continue
-            if form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8):
-                plan.append((STEP_SIBLING_REF, (fixed, width)))
             else:
-                plan.append((STEP_SIBLING_OTHER, 0))
-        if width is not None:
-            fixed += width
+                plan.append((STEP_SIBLING_REF, (fixed, size)))
+        if size is not None:
+            fixed += size
             continue
         flush()
-        if form in _LEB_FORMS:
+        if desc.size in (SIZE_ULEB, SIZE_SLEB):
             plan.append((STEP_LEB, 0))
-        elif form == DW_FORM_string:
+        elif desc.size == SIZE_STRING:
             plan.append((STEP_STRING, 0))
-        elif form in (DW_FORM_exprloc, DW_FORM_block):
+        elif desc.size == SIZE_BLOCK:
             plan.append((STEP_BLOCK, 0))
-        elif form == DW_FORM_block1:
+        elif desc.size == SIZE_BLOCK1:
             plan.append((STEP_BLOCK1, 0))
-        elif form in (DW_FORM_block2, DW_FORM_block4):
-            code = "H" if form == DW_FORM_block2 else "I"
-            plan.append((STEP_BLOCK_SIZED, struct.Struct(endian + code)))
         else:
-            return None  # DW_FORM_indirect or unknown
+            plan.append((STEP_BLOCK_SIZED, struct.Struct(endian + UINT_CODES[BLOCK_LENGTH_WIDTHS[desc.size]])))
     flush()
     return tuple(plan)

@@ -23,6 +23,9 @@ from batchver.dwarf.constants import (
     DW_FORM_data4, DW_FORM_data8, DW_FORM_data16, DW_FORM_flag, DW_FORM_line_strp, DW_FORM_sdata,
     DW_FORM_sec_offset, DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx,
     DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
+from batchver.dwarf.forms import (
+    BLOCK_LENGTH_WIDTHS, FORMS, SIZE_BLOCK, SIZE_FIXED, SIZE_OFFSET, SIZE_SLEB, SIZE_STRING, SIZE_ULEB,
+    VALUE_LINE_STRP, VALUE_STRING, VALUE_STRP, VALUE_UNSIGNED)
 
 # libdw's messages (dwarf_errmsg) for the faults a line table can have
 INVALID_LINE = "invalid .debug_line section"
@@ -36,10 +39,10 @@ _ENTRY_FORMS = frozenset((
     DW_FORM_data4, DW_FORM_data8, DW_FORM_data16, DW_FORM_flag, DW_FORM_line_strp, DW_FORM_sdata,
     DW_FORM_sec_offset, DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx,
     DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata))
-_STRING_FORMS = {DW_FORM_string, DW_FORM_strp, DW_FORM_line_strp}
-_DATA_FORMS = {DW_FORM_data1: 1, DW_FORM_data2: 2, DW_FORM_data4: 4, DW_FORM_data8: 8}
-_STRX_WIDTHS = {DW_FORM_strx1: 1, DW_FORM_strx2: 2, DW_FORM_strx3: 3, DW_FORM_strx4: 4}
-_BLOCK_WIDTHS = {DW_FORM_block1: 1, DW_FORM_block2: 2, DW_FORM_block4: 4}
+# ... of which those that name a path, and those that count (a directory index)
+_STRING_FORMS = frozenset(f for f in _ENTRY_FORMS if FORMS[f].value in (VALUE_STRING, VALUE_STRP, VALUE_LINE_STRP))
+_NUMBER_FORMS = frozenset(f for f in _ENTRY_FORMS
+                          if FORMS[f].value == VALUE_UNSIGNED and FORMS[f].size in (SIZE_FIXED, SIZE_ULEB))
 # line-table constants (DWARF 5, 6.2.5 and 6.2.4.1)
 DW_LNCT_path, DW_LNCT_directory_index = 1, 2
 DW_LNS_copy, DW_LNS_advance_pc, DW_LNS_advance_line, DW_LNS_set_column = 1, 2, 3, 5
@@ -205,24 +208,18 @@ def _entry_formats(cur: _Cursor, wanted: tuple[int, ...]) -> tuple[list[int], di
 def _form_value(cur: _Cursor, form: int, offset_size: int) -> int | bytes | None:
     """Read one entry value: bytes for an inline string, an integer for an
     offset or a number, None for what neither names nor counts."""
-    if form == DW_FORM_string:
+    desc = FORMS[form]
+    kind = desc.size
+    if kind == SIZE_STRING:
         return cur.cstring()
-    if form in (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup):
+    if kind == SIZE_OFFSET:
         return cur.fixed(offset_size)
-    if form in _DATA_FORMS:
-        return cur.fixed(_DATA_FORMS[form])
-    if form in (DW_FORM_udata, DW_FORM_sdata, DW_FORM_strx):
+    if kind in (SIZE_ULEB, SIZE_SLEB):
         return cur.uleb()
-    if form in _STRX_WIDTHS:
-        cur.fixed(_STRX_WIDTHS[form])
-        return None
-    if form == DW_FORM_data16:
-        cur.fixed(16)
-        return None
-    if form == DW_FORM_flag:
-        cur.fixed(1)
-        return None
-    size = cur.uleb() if form == DW_FORM_block else cur.fixed(_BLOCK_WIDTHS[form])
+    if kind == SIZE_FIXED:
+        value = cur.fixed(desc.width)
+        return value if desc.value == VALUE_UNSIGNED else None
+    size = cur.uleb() if kind == SIZE_BLOCK else cur.fixed(BLOCK_LENGTH_WIDTHS[kind])
     cur.need(size)
     cur.pos += size
     return None
@@ -246,7 +243,7 @@ def _entries(cur: _Cursor, forms: list[int], where: dict[int, int], offset_size:
                 elif form in _STRING_FORMS and value is not None:
                     path = string_at(form, value)
             elif number == where.get(DW_LNCT_directory_index):
-                index = value if form in _DATA_FORMS or form == DW_FORM_udata else None
+                index = value if form in _NUMBER_FORMS else None
         if path is None:
             raise LineTableError(INVALID_LINE)
         out.append((path, index))

@@ -21,28 +21,22 @@ import itertools
 import struct
 
 from batchver.dwarf.constants import (
-    DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_GNU_addr_index,
-    DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt, DW_FORM_addr,
-    DW_FORM_addrx, DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1,
-    DW_FORM_data2, DW_FORM_data4, DW_FORM_data8, DW_FORM_exprloc, DW_FORM_flag,
-    DW_FORM_flag_present, DW_FORM_implicit_const, DW_FORM_indirect, DW_FORM_line_strp,
-    DW_FORM_loclistx, DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4, DW_FORM_ref8, DW_FORM_ref_addr,
-    DW_FORM_ref_sig8, DW_FORM_ref_udata, DW_FORM_rnglistx, DW_FORM_sdata, DW_FORM_sec_offset,
-    DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx, DW_FORM_strx1, DW_FORM_strx2,
-    DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata)
+    DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_implicit_const,
+    DW_FORM_indirect, DW_FORM_line_strp, DW_FORM_sec_offset)
 from batchver.dwarf.decode import (
-    CONST, FIXED_FORMS, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
+    CONST, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
     STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, compile_decoder, step_plan)
+from batchver.dwarf.forms import (
+    BLOCK_LENGTH_WIDTHS, FORMS, OTHER_UNIT_FORMS, SIZE_BLOCK, SIZE_BLOCK1, SIZE_FIXED, SIZE_REF_ADDR,
+    SIZE_SLEB, SIZE_STRING, SIZE_ULEB, UNIT_REF_WIDTHS, VALUE_FLAG, VALUE_FLAG_PRESENT,
+    VALUE_IMPLICIT, VALUE_LINE_STRP, VALUE_NONE, VALUE_OTHER, VALUE_REF_ADDR, VALUE_SIG8,
+    VALUE_SIGNED, VALUE_STRP, VALUE_STRX, VALUE_UNIT_REF, VALUE_UNSIGNED, Form, width)
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.dwarf.lines import LineTableError, read_files, read_paths
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
 TYPES_BASE = 1 << 48
-
-_FIXED = FIXED_FORMS
-_REF_WIDTHS = {form: _FIXED[form] for form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref4,
-                                               DW_FORM_ref8)}
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
@@ -122,11 +116,12 @@ def _sibling_value(data: bytes, pos: int, form: int, order: str) -> int:
     """A DW_AT_sibling's unit offset; -1 (which no check accepts) for a
     form that is not a unit reference, which libdw's dwarf_siblingof
     refuses."""
-    if form in _REF_WIDTHS:
-        return int.from_bytes(data[pos:pos + _REF_WIDTHS[form]], order)
-    if form == DW_FORM_ref_udata:
+    desc = FORMS.get(form)
+    if desc is None or desc.value != VALUE_UNIT_REF:
+        return -1
+    if desc.size == SIZE_ULEB:
         return read_uleb(data, pos)[0]
-    return -1
+    return int.from_bytes(data[pos:pos + desc.width], order)
 
 
 # The sections load() relocates itself (check_for_dwarf need not).
@@ -234,7 +229,7 @@ class DwarfReader:
         reached by signature.  Without LTO, gcc and clang never make one."""
         if self.signatures:
             return True
-        return any(form in (DW_FORM_ref_addr, DW_FORM_GNU_ref_alt, DW_FORM_ref_sig8)
+        return any(form in OTHER_UNIT_FORMS
                    for table in self._abbrev_tables.values() for _, _, specs in table.values()
                    for _, form, _ in specs)
 
@@ -467,7 +462,7 @@ class DwarfReader:
         sibling_at = sibling_width = plan = None
         if size is not None:
             if sibling is not None:
-                sibling_at, sibling_width = sibling[0], _REF_WIDTHS.get(sibling[1], 0)
+                sibling_at, sibling_width = sibling[0], UNIT_REF_WIDTHS.get(sibling[1], 0)
         else:
             plan = step_plan(unit.abbrevs[code][2], unit.offset_size, unit.addr_size, unit.version,
                              self.endian)
@@ -552,102 +547,67 @@ class DwarfReader:
 
     def _decode_generic(self, key: int, unit: Unit, tag: int, children: bool, specs: tuple,
                         pos: int) -> Die:
-        """Form-by-form decoding: the reference the compiled decoders follow,
-        and the path for abbreviations they do not handle."""
+        """Form-by-form decoding, by :data:`~batchver.dwarf.forms.FORMS`:
+        the reference the compiled decoders follow, and the path for
+        abbreviations they do not handle."""
         data = unit.data
         attrs = {}
-        e = self.endian
+        order = "little" if self.endian == "<" else "big"
         for at, form, implicit in specs:
             while form == DW_FORM_indirect:
                 form, pos = read_uleb(data, pos)
-            size = _FIXED.get(form)
-            if form == DW_FORM_ref4:  # the most common form
-                attrs[at] = unit_ref(unit, int.from_bytes(data[pos:pos + 4],
-                                                          "little" if e == "<" else "big"))
-                pos += 4
-                continue
-            if form in (DW_FORM_data1, DW_FORM_data2, DW_FORM_data4, DW_FORM_data8):
-                attrs[at] = (CONST, int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big"))
-                pos += size
-            elif form == DW_FORM_udata:
-                v, pos = read_uleb(data, pos)
-                attrs[at] = (CONST, v)
-            elif form == DW_FORM_sdata:
-                v, pos = read_sleb(data, pos)
-                attrs[at] = (CONST, v & MASK64)
-            elif form == DW_FORM_implicit_const:
-                attrs[at] = (CONST, implicit & MASK64)
-            elif form == DW_FORM_sec_offset:
-                attrs[at] = (CONST, self._offset(data, pos, unit))
-                pos += unit.offset_size
-            elif form == DW_FORM_strp:
-                attrs[at] = (STR, self.strs[self._offset(data, pos, unit)])
-                pos += unit.offset_size
-            elif form == DW_FORM_line_strp:
-                attrs[at] = (STR, self.line_strs[self._offset(data, pos, unit)])
-                pos += unit.offset_size
-            elif form == DW_FORM_string:
+            desc = FORMS.get(form)
+            if desc is None:
+                raise VersioningError("process_module", f"unknown DWARF form {form:#x} at "
+                                      f"{self.where(unit, key)}", self.path)
+            kind, size, value, _ = desc
+            raw = 0
+            if kind <= SIZE_REF_ADDR:  # a width the form or the unit header gives
+                if kind != SIZE_FIXED:
+                    size = width(desc, unit.offset_size, unit.addr_size, unit.version)
+                if size:
+                    if pos + size > len(data):
+                        raise IndexError("attribute runs past the end of the section")
+                    raw = int.from_bytes(data[pos:pos + size], order)
+                    pos += size
+            elif kind == SIZE_ULEB:
+                raw, pos = read_uleb(data, pos)
+            elif kind == SIZE_SLEB:
+                raw, pos = read_sleb(data, pos)
+            elif kind == SIZE_STRING:
                 end = data.index(b"\0", pos)
                 attrs[at] = (STR, data[pos:end].decode("utf-8", "surrogateescape"))
                 pos = end + 1
-            elif form in (DW_FORM_strx, DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4,
-                          DW_FORM_GNU_str_index):
-                if form in (DW_FORM_strx, DW_FORM_GNU_str_index):
-                    idx, pos = read_uleb(data, pos)
-                else:
-                    idx = int.from_bytes(data[pos:pos + size], "little" if e == "<" else "big")
-                    pos += size
-                attrs[at] = (STR, self._strx(unit, idx))
-            elif form in (DW_FORM_ref1, DW_FORM_ref2, DW_FORM_ref8):
-                attrs[at] = unit_ref(unit, int.from_bytes(data[pos:pos + size],
-                                                          "little" if e == "<" else "big"))
-                pos += size
-            elif form == DW_FORM_ref_udata:
-                v, pos = read_uleb(data, pos)
-                attrs[at] = unit_ref(unit, v)
-            elif form == DW_FORM_ref_addr:
-                width = unit.addr_size if unit.version == 2 else unit.offset_size
-                attrs[at] = (REF, int.from_bytes(data[pos:pos + width], "little" if e == "<" else "big"))
-                pos += width
-            elif form == DW_FORM_ref_sig8:
-                sig = struct.unpack_from(e + "Q", data, pos)[0]
-                pos += 8
-                target = self.signatures.get(sig)
-                attrs[at] = (REF, target) if target is not None else (OTHER, None)
-            elif form == DW_FORM_flag:
-                attrs[at] = (FLAG, data[pos])
-                pos += 1
-            elif form == DW_FORM_flag_present:
-                attrs[at] = (FLAG, 1)
-            elif form == DW_FORM_addr:
-                pos += unit.addr_size
-            elif form in (DW_FORM_exprloc, DW_FORM_block):
-                n, pos = read_uleb(data, pos)
-                attrs[at] = (OTHER, None)
-                pos += n
-            elif form == DW_FORM_block1:
-                attrs[at] = (OTHER, None)
-                pos += 1 + data[pos]
-            elif form == DW_FORM_block2:
-                attrs[at] = (OTHER, None)
-                pos += 2 + struct.unpack_from(e + "H", data, pos)[0]
-            elif form == DW_FORM_block4:
-                attrs[at] = (OTHER, None)
-                pos += 4 + struct.unpack_from(e + "I", data, pos)[0]
-            elif form in (DW_FORM_loclistx, DW_FORM_rnglistx):  # constants to libdw
-                v, pos = read_uleb(data, pos)
-                attrs[at] = (CONST, v)
-            elif form in (DW_FORM_addrx, DW_FORM_GNU_addr_index):
-                _, pos = read_uleb(data, pos)
-            elif form in (DW_FORM_strp_sup, DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt):
-                attrs[at] = (OTHER, None)
-                pos += unit.offset_size
-            elif size is not None:  # addrx1-4, data16, ref_sup4/8
-                attrs[at] = (OTHER, None)
-                pos += size
+                continue
             else:
-                raise VersioningError("process_module", f"unknown DWARF form {form:#x} at "
-                                      f"{self.where(unit, key)}", self.path)
+                pos = self._skip_form(data, pos, form, unit)
+            if value == VALUE_UNIT_REF:  # the commonest
+                attrs[at] = unit_ref(unit, raw)
+            elif value == VALUE_UNSIGNED:
+                attrs[at] = (CONST, raw)
+            elif value == VALUE_STRP:
+                attrs[at] = (STR, self.strs[raw])
+            elif value == VALUE_FLAG:
+                attrs[at] = (FLAG, raw)
+            elif value == VALUE_FLAG_PRESENT:
+                attrs[at] = (FLAG, 1)
+            elif value == VALUE_SIGNED:
+                attrs[at] = (CONST, raw & MASK64)
+            elif value == VALUE_IMPLICIT:
+                attrs[at] = (CONST, implicit & MASK64)
+            elif value == VALUE_STRX:
+                attrs[at] = (STR, self._strx(unit, raw))
+            elif value == VALUE_LINE_STRP:
+                attrs[at] = (STR, self.line_strs[raw])
+            elif value == VALUE_REF_ADDR:
+                attrs[at] = (REF, raw)
+            elif value == VALUE_SIG8:
+                target = self.signatures.get(raw)
+                attrs[at] = (REF, target) if target is not None else (OTHER, None)
+            elif value == VALUE_OTHER:
+                attrs[at] = (OTHER, None)
+            else:
+                assert value == VALUE_NONE
         return Die(key, tag, children, attrs, unit.key_base + pos, unit)
 
     def _offset(self, data: bytes, pos: int, unit: Unit) -> int:
@@ -679,35 +639,33 @@ class DwarfReader:
         return base
 
     def _skip_form(self, data: bytes, pos: int, form: int, unit: Unit) -> int:
+        """The position past one attribute value of this form."""
         while form == DW_FORM_indirect:
             form, pos = read_uleb(data, pos)
-        size = _FIXED.get(form)
+        desc = self._form(form)
+        size = width(desc, unit.offset_size, unit.addr_size, unit.version)
         if size is not None:
             return pos + size
-        if form in (DW_FORM_udata, DW_FORM_sdata, DW_FORM_ref_udata, DW_FORM_strx, DW_FORM_addrx,
-                    DW_FORM_loclistx, DW_FORM_rnglistx, DW_FORM_GNU_addr_index,
-                    DW_FORM_GNU_str_index):
+        kind = desc.size
+        if kind in (SIZE_ULEB, SIZE_SLEB):
             return read_uleb(data, pos)[1]
-        if form in (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
-                    DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt):
-            return pos + unit.offset_size
-        if form == DW_FORM_ref_addr:
-            return pos + (unit.addr_size if unit.version == 2 else unit.offset_size)
-        if form == DW_FORM_addr:
-            return pos + unit.addr_size
-        if form == DW_FORM_string:
+        if kind == SIZE_STRING:
             return data.index(b"\0", pos) + 1
-        if form in (DW_FORM_exprloc, DW_FORM_block):
+        if kind == SIZE_BLOCK:
             n, pos = read_uleb(data, pos)
             return pos + n
-        if form == DW_FORM_block1:
+        if kind == SIZE_BLOCK1:
             return pos + 1 + data[pos]
-        if form == DW_FORM_block2:
-            return pos + 2 + struct.unpack_from(self.endian + "H", data, pos)[0]
-        if form == DW_FORM_block4:
-            return pos + 4 + struct.unpack_from(self.endian + "I", data, pos)[0]
-        raise VersioningError("process_module", f"unknown DWARF form {form:#x} in '{self.path}'",
-                              self.path)
+        length = BLOCK_LENGTH_WIDTHS[kind]
+        return pos + length + int.from_bytes(data[pos:pos + length], "little" if self.endian == "<" else "big")
+
+    def _form(self, form: int) -> Form:
+        """The form's description; an unknown form is a fault in the file."""
+        desc = FORMS.get(form)
+        if desc is None:
+            raise VersioningError("process_module", f"unknown DWARF form {form:#x} in '{self.path}'",
+                                  self.path)
+        return desc
 
     # -- light walking -----------------------------------------------------
     def _layout(self, unit: Unit, code: int) -> tuple | None:
@@ -725,21 +683,14 @@ class DwarfReader:
         size: int | None = 0
         sibling = None
         for at, form, _ in specs:
-            width = _FIXED.get(form)
-            if width is None:
-                if form in (DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
-                            DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt):
-                    width = unit.offset_size
-                elif form == DW_FORM_ref_addr:
-                    width = unit.addr_size if unit.version == 2 else unit.offset_size
-                elif form == DW_FORM_addr:
-                    width = unit.addr_size
+            desc = FORMS.get(form)
+            bytes_ = None if desc is None else width(desc, unit.offset_size, unit.addr_size, unit.version)
             if at == DW_AT_sibling and size is not None and sibling is None:
                 sibling = (size, form)
-            if width is None:
+            if bytes_ is None:
                 size = None
             elif size is not None:
-                size += width
+                size += bytes_
         found = layouts[code] = (tag, children, size, sibling)
         return found
 
@@ -788,10 +739,10 @@ class DwarfReader:
     def _skip(self, key: int, attrs_key: int, unit: Unit, layout: tuple) -> int:
         """The key of the DIE after ``key`` and its subtree."""
         _, children, size, sibling = layout
-        if sibling is not None and sibling[1] in _REF_WIDTHS:
+        if sibling is not None and sibling[1] in UNIT_REF_WIDTHS:
             pos = attrs_key - unit.key_base + sibling[0]
             return self._checked_sibling(key, unit, unit.start + int.from_bytes(
-                unit.data[pos:pos + _REF_WIDTHS[sibling[1]]], "little" if self.endian == "<" else "big"))
+                unit.data[pos:pos + UNIT_REF_WIDTHS[sibling[1]]], "little" if self.endian == "<" else "big"))
         if size is not None:
             end = attrs_key + size
         else:

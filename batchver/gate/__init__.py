@@ -17,7 +17,8 @@ The stages live in their own modules, in the order a check runs them:
 * :mod:`.consumers` decides whether given modules load on CURRENT, and
   why not (their refusals are explained by :mod:`.explain`'s root causes);
 * :mod:`.check` ties the stages into one :class:`~.check.CheckResult`;
-* :mod:`.render` turns a result into text, JSON, JUnit XML or HTML.
+* :mod:`.render` turns a result into text, JSON or JUnit XML, :mod:`.html`
+  into a self-contained HTML page, and :mod:`.formats` picks one by name.
 
 ``batchver.cli.check.main`` is the ``batchver check`` command.
 """

@@ -1,7 +1,7 @@
 """Explain changed CRCs: root-cause types and minimal token-level diffs.
 
 A CRC covers the symbol's own type string plus, recursively, every type
-string it reaches (spec section 7).  A type string refers to other named
+string it reaches (see :meth:`batchver.gendwarfksyms.types.TypeMap.version_text`).  A type string refers to other named
 types only by token (``s#demo_buf``), so when ``s#demo_buf`` changes, the
 lines of the types that *reach* it do not change: only the lines whose own
 definitions changed differ.  The root causes of one symbol's CRC change are

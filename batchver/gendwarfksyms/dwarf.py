@@ -10,14 +10,18 @@ Type strings and CRCs are later built from these entries (see
 * structs, unions, enums and classes are expanded at most once per exported
   symbol (a per-symbol *expansion set* cuts recursion), never when they are
   declarations, ``declonly`` or defined in a ``.c`` file;
-* an entry already rendered in the wanted state is replayed instead of
-  re-read, which keeps ``--dump-dies`` output and expansion marks right;
+* an entry already rendered in the wanted state is walked again instead of
+  re-read, which keeps ``--dump-dies`` output and expansion marks right
+  (:mod:`.reuse` skips the walks that cannot change anything);
 * with ``--stable``, ``__kabi_*`` names and reserved/ignored/renamed unions
   are applied, including upstream's stateful quirks (the renamed-member name
   is carried in per-symbol state, and a skipped list item leaves the "first
   item" flag set so no comma is written).
 
-Nothing here does I/O: dumps go to the ``emit`` callback.
+The per-unit steps of dwarf.c are here too: :class:`Scopes` gives fully
+qualified names (resolve_fqns) and :func:`process_cu` matches a unit's
+DIEs to exported symbols and renders them.  Nothing here does I/O: dumps go
+to the ``dump`` callback.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from batchver.dwarf.constants import (
     DW_TAG_restrict_type, DW_TAG_rvalue_reference_type, DW_TAG_shared_type,
     DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subrange_type, DW_TAG_subroutine_type,
     DW_TAG_template_type_parameter, DW_TAG_typedef, DW_TAG_union_type, DW_TAG_unspecified_type,
-    DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
+    DW_TAG_variable, DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
 from batchver.dwarf.decode import CONST, REF, STR
-from batchver.dwarf.reader import Die, DwarfReader, MASK64
+from batchver.dwarf.reader import Die, DwarfReader, MASK64, Unit
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
+from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, TaggedSymbols
 
 INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
 STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")
@@ -71,10 +76,11 @@ KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
 
 
 class Entry:
-    """One die_map entry: a DIE rendered in one state."""
+    """One die_map entry: a DIE rendered in one state (die.c's ``struct
+    die``), numbered in creation order by ``seq``."""
 
-    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq", "refs", "frontier",
-                 "closed", "low", "token", "pieces")
+    __slots__ = ("key", "state", "tag", "fqn", "frags", "mapped", "seq",
+                 "refs", "frontier", "closed", "low")
 
     def __init__(self, key: int, seq: int):
         self.key = key
@@ -84,14 +90,12 @@ class Entry:
         self.fqn: str | None = None
         self.frags: list = []
         self.mapped = False
-        self.refs: list[Die] = []  # the child DIEs among the fragments (what a replay visits)
-        self.frontier: list[Die] | None = None  # see DieMap._frontier
-        self.closed = False  # see DieMap._close
-        self.low = seq  # the oldest open entry its closure reaches (see DieMap._close)
-        # Filled in by versions.TypeMap once rendering is done: the type's
-        # reference token ("" when it is inlined) and its text as pieces.
-        self.token: str | None = None
-        self.pieces: list[str] | None = None
+        # Kept by batchver.gendwarfksyms.reuse.ReusingDieMap; the reference
+        # path never reads them (see that module for their meaning).
+        self.refs: list[Die] | None = None
+        self.frontier: list[Die] | None = None
+        self.closed = False
+        self.low = seq
 
 
 class SymbolState:
@@ -99,7 +103,7 @@ class SymbolState:
 
     __slots__ = ("sym", "die", "expand", "current_fqn", "expanded", "first_list_item", "orig_name")
 
-    def __init__(self, sym=None, die: Die | None = None):
+    def __init__(self, sym: Symbol | None = None, die: Die | None = None):
         self.sym = sym
         self.die = die
         self.expand = True
@@ -139,6 +143,116 @@ def symbol_name(die: Die) -> str | None:
     return name if name is not None else die.string(DW_AT_name)
 
 
+# Tags the unit walk always decodes: scopes it descends into and candidates.
+WALK_DECODED = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_variable))
+# ... and the tag it never needs to see (nothing asks for a member's fqn).
+MEMBERS = frozenset((DW_TAG_member,))
+
+
+class Scopes:
+    """Fully qualified names, as upstream's per-CU pre-pass (resolve_fqns)
+    computes them.
+
+    Only scopes that can pass a prefix (namespace, class, struct) matter, and
+    those are exactly the containers the symbol search descends into, so one
+    walk serves both.  A DIE outside that walk (nested in a function, say)
+    triggers a full walk of its unit.  A DIE in a unit after the current one
+    has no name yet, exactly as upstream's pass has not reached it.
+    """
+
+    def __init__(self, reader: DwarfReader):
+        self.reader = reader
+        self.fqns: dict[int, str] = {}
+        self.plain: set[int] = set()  # DIEs whose fqn is their own name
+        self.fully_walked: set[int] = set()
+        self.unit_index = reader.unit_numbers
+        self.current = -1
+        self.walked: dict[int, list[Die]] = {}  # unit start key -> its candidates
+
+    @staticmethod
+    def _names(die: Die, prefix: str | None) -> tuple[str, str | None]:
+        """(this DIE's fqn, the prefix it passes to its children)."""
+        name = die.string(DW_AT_name)
+        passes = die.tag in PREFIX_TAGS
+        if prefix is not None and (passes or name is not None):
+            scoped = f"{prefix}::{name if name is not None else '<anonymous>'}"
+            return (scoped if name is not None else ""), (scoped if passes else None)
+        if name is not None:
+            return name, (name if passes else None)
+        return "", None
+
+    def walk_unit(self, unit: Unit) -> list[Die]:
+        """Record scopes of the unit's top level and of every namespace,
+        class and struct below it; return the subprograms and variables
+        found there, in DWARF order (the candidates for matching).
+
+        Only DIEs that matter are decoded: scopes, candidates, and types
+        nested in a scope.  Other DIEs are only noted as having no scoped
+        name (their fqn is their own name); struct members are not even
+        seen, since nothing asks for their fqn (a DIE never seen here gets a
+        full walk of its unit if it ever is asked for).
+
+        A unit is walked once per instance: kbuild semantics scans every
+        unit of a file for its exports, then versions the exporting ones
+        with the same instance."""
+        start = unit.start
+        candidates = self.walked.get(start)
+        if candidates is not None:
+            return candidates
+        reader = self.reader
+        candidates = self.walked[start] = []
+        cu = reader.unit_die(unit)
+        if cu is None:
+            return candidates
+        plain = self.plain
+        stack = [(reader.child_entries(cu, MEMBERS), None)]
+        while stack:
+            entries, prefix = stack[-1]
+            for key, tag in entries:
+                if tag in WALK_DECODED or prefix is not None:
+                    die = reader.die(key, unit)
+                    fqn, passed = self._names(die, prefix)
+                    self.fqns[key] = fqn
+                    if tag in PREFIX_TAGS:
+                        stack.append((reader.child_entries(die, MEMBERS), passed))
+                        break
+                    if tag in (DW_TAG_subprogram, DW_TAG_variable):
+                        candidates.append(die)
+                elif prefix is None:
+                    plain.add(key)
+            else:
+                stack.pop()
+        return candidates
+
+    def _walk_all(self, unit: Unit) -> None:
+        self.fully_walked.add(unit.start)
+        cu = self.reader.unit_die(unit)
+        stack = [(self.reader.children(cu), None)] if cu is not None else []
+        while stack:
+            children, prefix = stack[-1]
+            for die in children:
+                fqn, passed = self._names(die, prefix)
+                self.fqns[die.key] = fqn
+                if die.has_children:
+                    stack.append((self.reader.children(die), passed))
+                    break
+            else:
+                stack.pop()
+
+    def fqn(self, die: Die) -> str:
+        unit = die.unit
+        if self.unit_index[unit.start] > self.current:
+            return ""
+        known = self.fqns.get(die.key)
+        if known is not None:
+            return known
+        if die.key in self.plain or die.tag == DW_TAG_enumerator:  # an enum passes no prefix to its enumerators
+            return die.string(DW_AT_name) or ""
+        if unit.start not in self.fully_walked:
+            self._walk_all(unit)
+        return self.fqns.get(die.key, "")
+
+
 class _Dumper:
     """``--dump-dies`` output: fragments as upstream prints them while it
     renders, a line break starting a new line at the current indent only
@@ -163,72 +277,57 @@ class _Dumper:
         self.write(frag)
 
 
-class _EchoedFrags(list):
-    """An entry's fragment list while dumping: text and line breaks are
-    echoed as they are added (child DIEs print themselves when rendered)."""
-
-    __slots__ = ("dumper",)
-
-    def __init__(self, dumper: _Dumper):
-        super().__init__()
-        self.dumper = dumper
-
-    def append(self, frag) -> None:
-        if type(frag) is not Die:
-            self.dumper.echo(frag)
-        super().append(frag)
-
-
 class DieMap:
-    """All entries rendered for one object file, in creation order."""
+    """All entries rendered for one object file, in creation order: the
+    die map of die.c and the type walk of dwarf.c, read side by side with
+    them.
+
+    This is the reference path: every cached entry is walked again when a
+    symbol reaches it, as upstream does.  :mod:`.reuse` subclasses it to
+    skip walks that cannot change anything, and :class:`DumpingDieMap` to
+    print what it does, through the hooks :meth:`process_type`,
+    :meth:`_new_entry`, :meth:`_store`, :meth:`_render`,
+    :meth:`_process_cached`, :meth:`_add_die` and :meth:`process_symbol`."""
 
     def __init__(self, reader: DwarfReader, rules: KabiRules, stable: bool,
-                 fqn_of: Callable[[Die], str], dump: Callable[[str], None] | None = None,
-                 debug_map: Callable[[str], None] | None = None):
+                 fqn_of: Callable[[Die], str]):
         self.reader = reader
         self.rules = rules
         self.stable = stable
         self.fqn_of = fqn_of
-        self.dump = _Dumper(dump) if dump is not None else None
-        self.debug_map = debug_map
         # Finished entries by slot (DIE key << 2 | state); see slot().
         self.entries: dict[int, Entry] = {}
         self.order: list[Entry] = []
         self.srcfile_cache: dict[int, bool] = {}
-        # Replays of closed entries are skipped (see _close); that needs
-        # silent replays and the UNEXPANDED twins made eagerly, which
-        # --stable's union placeholders would make visible.
-        self.skip_closed = dump is None and debug_map is None and not stable
-        self.open: list[Entry] = []  # entries not closed yet, oldest first
-        self.active: dict[int, int] = {}  # DIE key -> seq of its COMPLETE entry being rendered
-        self.replay_parent: Entry | None = None  # who a replay's new entries count toward
 
-    # -- lookups -----------------------------------------------------------
+    # -- the map (die.c) ---------------------------------------------------
     def get(self, key: int, state: int) -> Entry | None:
         return self.entries.get(key << 2 | state)
 
     def _new_entry(self, key: int) -> Entry:
         entry = Entry(key, len(self.order))
-        if self.dump is not None:
-            entry.frags = _EchoedFrags(self.dump)
         self.order.append(entry)
         return entry
 
-    def _store(self, entry: Entry) -> None:
-        """Make a finished entry visible to lookups.  A DIE can be rendered
-        again while its first rendering is still in progress (a function
-        type reached through its own parameters); upstream's table then
-        answers with the newest *created* entry, which is the inner one, so
-        an outer entry finishing later must not replace it."""
+    def _store(self, entry: Entry) -> bool:
+        """Make a finished entry visible to lookups; True when it replaces
+        an older entry of its slot.  A DIE can be rendered again while its
+        first rendering is still in progress (a function type reached
+        through its own parameters); upstream's table then answers with the
+        newest *created* entry, which is the inner one, so an outer entry
+        finishing later must not replace it."""
         slot = entry.key << 2 | entry.state
         existing = self.entries.get(slot)
         if existing is None or existing.seq < entry.seq:
             self.entries[slot] = entry
-            if existing is not None and self.skip_closed:
-                # what was closed may lead elsewhere now: stop closing
-                self.skip_closed = False
-                for other in self.order:
-                    other.closed = False
+            return existing is not None
+        return False
+
+    def _add_die(self, parent: Entry | None, die: Die, entry: Entry) -> None:
+        """die_map_add_die: ``parent`` refers to ``die`` (rendered as
+        ``entry``) from here on."""
+        if parent is not None:
+            parent.frags.append(die)
 
     def _die(self, key: int) -> Die:
         die = self.reader.die(key)
@@ -535,10 +634,10 @@ class DieMap:
             raise VersioningError("is_kabi_ignored", "member missing a type?", self.reader.path)
         return target.tag == DW_TAG_union_type and self.union_kabi_status(target)[0] == KABI_IGNORED
 
-    # -- the type walk -----------------------------------------------------
+    # -- the type walk (dwarf.c) --------------------------------------------
     def process_type(self, st: SymbolState, parent: Entry | None, die: Die) -> None:
-        """Render ``die`` (or replay its cached entry) and append a reference
-        to it to ``parent``.
+        """Render ``die`` (or walk its cached entry again) and append a
+        reference to it to ``parent``.
 
         A member is the exception: it is only ever rendered inside the one
         rendering of its struct, union or variant, so it needs no entry of
@@ -558,235 +657,45 @@ class DieMap:
                 want = UNEXPANDED
         entry = self.entries.get(die.key << 2 | want)
         if entry is not None:
-            if self.debug_map is not None:
-                self.debug_map(f"<cached {die.key:x} {STATE_NAMES[want]}>")
-            if not entry.closed:
-                outer = self.replay_parent
-                if parent is not None:
-                    self.replay_parent = parent
-                self._replay(st, entry)
-                self.replay_parent = outer
-            if parent is not None:
-                parent.frags.append(die)
-                parent.refs.append(die)
-            if self.skip_closed:
-                self._reaches(parent, die, entry)
-            st.expand, st.current_fqn = saved_expand, saved_fqn
-            return
-        entry = self._new_entry(die.key)
+            self._process_cached(st, parent, die, entry)
+        else:
+            entry = self._render(st, die, tag, want)
+        self._add_die(parent, die, entry)
+        st.expand, st.current_fqn = saved_expand, saved_fqn
+
+    def _render(self, st: SymbolState, die: Die, tag: int, want: int) -> Entry:
+        """Render ``die`` into a new entry in state ``want`` (process_type's
+        switch over tags) and store it."""
         handler = _HANDLERS.get(tag)
         if handler is None:
             raise VersioningError("process_type", f"unexpected type: {tag:x}", self.reader.path)
-        closing = self.skip_closed
-        if closing:
-            self.open.append(entry)
-            if want == COMPLETE:
-                outer_active = self.active.get(die.key)
-                self.active[die.key] = entry.seq
+        entry = self._new_entry(die.key)
         handler(self, st, entry, die)
         entry.tag = tag
         entry.state = want
         self._store(entry)
-        if self.debug_map is not None:
-            self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
-        if closing:
-            if want == COMPLETE:
-                if outer_active is None:
-                    del self.active[die.key]
-                else:
-                    self.active[die.key] = outer_active
-                if tag in EXPANDED_TAGS:
-                    self._unexpanded_twin(die, handler)
-            self._close(entry)
-        if parent is not None:
-            parent.frags.append(die)
-            parent.refs.append(die)
-        if closing:
-            self._reaches(parent, die, entry)
-        st.expand, st.current_fqn = saved_expand, saved_fqn
+        return entry
 
-    def _unexpanded_twin(self, die: Die, handler) -> None:
-        """Render a struct, union or enum's UNEXPANDED entry as soon as its
-        COMPLETE one exists, if it has none yet.
-
-        Upstream makes it only when a symbol reaches the type a second
-        time; made early it is the same text (the name in braces, which no
-        expansion state changes) and never changes an output: a DIE with a
-        COMPLETE entry is always typed from that one.  Having both states of
-        every struct lets :meth:`_close` prove that replays create nothing."""
-        if die.key << 2 | UNEXPANDED in self.entries:
-            return
-        entry = self._new_entry(die.key)
-        scratch = SymbolState()
-        scratch.expand = False
-        handler(self, scratch, entry, die)
-        entry.tag = die.tag
-        entry.state = UNEXPANDED
-        entry.closed = True  # it leads nowhere
-        self._store(entry)
-
-    def _replay(self, st: SymbolState, entry: Entry) -> None:
-        """Walk a cached entry again, as upstream does, so that the types it
-        reaches are marked expanded for this symbol (and dumped).  Without a
-        dump only the structs, unions and enums it reaches matter, and most
-        cached entries reach none.  process_type does not replay closed
-        entries at all (see _close)."""
-        if self.dump is None:
-            frontier = entry.frontier
-            if frontier is None:
-                frontier = self._frontier(entry)
-            if frontier:
-                self._silent_replay(st, frontier)
-            return
+    def _process_cached(self, st: SymbolState, parent: Entry | None, die: Die, entry: Entry) -> None:
+        """process_cached: walk a cached entry again, so that the types it
+        reaches are marked expanded for this symbol; ``parent`` and ``die``
+        say where it is reached from, which only :mod:`.reuse` needs."""
         for frag in entry.frags:
             if type(frag) is Die:
                 self.process_type(st, None, frag)
-            else:
-                self.dump.echo(frag)
-
-    def _frontier(self, entry: Entry) -> list[Die]:
-        """The struct/union/enum DIEs a replay of ``entry`` reaches through
-        entries of other tags, in the order a replay visits them.
-
-        Other tags neither mark nor change the expansion flag, and their
-        COMPLETE entries never change once made, so replaying ``entry`` is
-        the same as visiting this list.  It is remembered only once every
-        entry on the way exists (otherwise a replay must render the missing
-        one, which upstream does with side effects); until then the child
-        references themselves are returned."""
-        if entry.frontier is not None:
-            return entry.frontier
-        entries = self.entries
-        out: list[Die] = []
-        on_path = {entry.key}
-        stack = [(iter(entry.refs), entry.key)]
-        while stack:
-            children, _ = stack[-1]
-            for die in children:
-                if die.tag in EXPANDED_TAGS:
-                    out.append(die)
-                    continue
-                inner = entries.get(die.key << 2 | COMPLETE)
-                if inner is None or die.key in on_path:
-                    return entry.refs
-                on_path.add(die.key)
-                stack.append((iter(inner.refs), die.key))
-                break
-            else:
-                on_path.discard(stack.pop()[1])
-        entry.frontier = out
-        return out
-
-    def _close(self, entry: Entry) -> None:
-        """Once ``entry`` is rendered, mark it *closed*, with every entry
-        made while rendering it, if none of them reaches a type whose
-        rendering is still under way or that has no COMPLETE entry.
-
-        A replay of a closed entry renders nothing, whatever the symbol has
-        marked expanded so far: every entry it reaches exists in every state
-        a lookup could want (COMPLETE, and UNEXPANDED for structs, unions
-        and enums, see _unexpanded_twin), so every lookup hits.  Its only
-        effect would be the marks, and those only choose between entries
-        that both exist: a later reach of a marked type wants UNEXPANDED,
-        an unmarked one COMPLETE, both are there, and the parent records
-        the DIE either way.  A type not yet rendered is in no closed
-        closure, so its own state is the same with or without the skip.
-        So replays of closed entries are skipped, which saves a walk over
-        the type graph behind an entry for every symbol, and every member,
-        that reaches it again.
-
-        This is Tarjan's strongly connected components on the fly: ``low``
-        is the oldest still-open entry a closure reaches (see _reaches),
-        and an entry whose closure reaches nothing older than itself closes
-        with everything opened after it.  Entries are never removed, so
-        closed entries stay closed (a replaced slot stops it all, see
-        _store).  UNEXPANDED entries lead nowhere without --stable, the
-        only mode this runs in."""
-        if entry.low < entry.seq:
-            return
-        open_entries = self.open
-        while open_entries and open_entries[-1].seq >= entry.seq:
-            open_entries.pop().closed = True
-
-    def _reaches(self, parent: Entry | None, die: Die, entry: Entry) -> None:
-        """Note that ``parent`` (or, in a replay, the entry the replay
-        renders for) now reaches ``die``, found or rendered as ``entry``:
-        its ``low`` takes the entry's, and a type whose COMPLETE entry is
-        still being rendered, or missing, holds it open (a replay that
-        does not mark the type would look that entry up)."""
-        sink = parent if parent is not None else self.replay_parent
-        if sink is None:
-            return
-        low = sink.low
-        if not entry.closed and entry.low < low:
-            low = entry.low
-        if entry.state != COMPLETE:
-            complete = self.entries.get(die.key << 2 | COMPLETE)
-            if complete is None:
-                low = min(low, self.active.get(die.key, -1))
-            elif not complete.closed:
-                low = min(low, complete.low)
-        sink.low = low
-
-    def _silent_replay(self, st: SymbolState, frontier: list[Die]) -> None:
-        """:meth:`_replay` without output, as an explicit-stack walk, over
-        the :meth:`_frontier` of the entry replayed.
-
-        It applies process_type's rules for cached entries (mark a struct,
-        union or enum on its first visit in this symbol and walk its COMPLETE
-        entry; walk the UNEXPANDED entry, with expansion off, otherwise),
-        over each entry's frontier.  Where the wanted entry does not exist
-        yet, the full process_type renders it, with the same expansion flag
-        upstream would have."""
-        entries = self.entries
-        expanded = st.expanded
-        stack = [(iter(frontier), st.expand)]
-        while stack:
-            children, expand = stack[-1]
-            for die in children:
-                key = die.key
-                child_expand = expand
-                want = COMPLETE
-                is_expanded_tag = die.tag in EXPANDED_TAGS
-                if is_expanded_tag:
-                    if key in expanded:
-                        child_expand = False
-                    if child_expand:
-                        expanded.add(key)
-                    else:
-                        want = UNEXPANDED
-                cached = entries.get(key << 2 | want)
-                if cached is None:
-                    saved = st.expand
-                    st.expand = expand
-                    if want == COMPLETE and is_expanded_tag:
-                        expanded.discard(key)  # process_type marks it itself
-                    self.process_type(st, None, die)
-                    st.expand = saved
-                    continue
-                if cached.closed:
-                    continue
-                frontier = cached.frontier
-                if frontier is None:
-                    frontier = self._frontier(cached)
-                if frontier:
-                    stack.append((iter(frontier), child_expand))
-                    break
-            else:
-                stack.pop()
 
     # -- exported symbols --------------------------------------------------
-    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols, debug) -> None:
+    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols: TaggedSymbols,
+                       debug: Callable[[str, str], None]) -> Entry | None:
         """Render an exported symbol's own DIE into its SYMBOL entry: as
         ``subprogram ( ... ) -> ...`` for functions (and subroutine types
-        behind symbol pointers), else as ``variable <type>``."""
+        behind symbol pointers), else as ``variable <type>``.  Returns the
+        new entry, None when the DIE already has one."""
         symbols.set_die(st.sym, die.key)
         if die.key << 2 | SYMBOL in self.entries:
-            return
+            return None
         entry = self._new_entry(die.key)
         entry.tag = die.tag
-        if self.skip_closed:
-            self.open.append(entry)
         debug("process_symbol", st.sym.name)
         if as_function:
             self._subroutine_like(st, entry, die, "subprogram")
@@ -795,12 +704,9 @@ class DieMap:
             self._type_attr(st, entry, die)
         entry.state = SYMBOL
         self._store(entry)
-        if self.skip_closed:
-            self._close(entry)
-        if self.dump is not None:
-            self.dump.write("\n")
+        return entry
 
-    def save_symbol_ptr(self, st: SymbolState, symbols) -> None:
+    def save_symbol_ptr(self, st: SymbolState, symbols: TaggedSymbols) -> None:
         """Remember a ``__gendwarfksyms_ptr_`` variable's target for symbols
         that have no DIE of their own (clang omits external declarations)."""
         ptr_type = self._type_of(st.die)
@@ -817,6 +723,102 @@ class DieMap:
     def origin_of(self, die: Die) -> Die | None:
         key = die.ref(DW_AT_abstract_origin)
         return None if key is None else self._die(key)
+
+
+class DumpingDieMap(DieMap):
+    """The reference path, printing as upstream does while it renders
+    (``--dump-dies``): each entry's text and line breaks when they are
+    made, a cached entry's again when it is walked, a line break after each
+    symbol; with ``--dump-die-map``, every lookup too.  An entry's
+    fragments are printed when rendering moves on to a child or finishes,
+    or fails (nothing else prints in between), so the entries stay plain
+    lists."""
+
+    def __init__(self, reader: DwarfReader, rules: KabiRules, stable: bool,
+                 fqn_of: Callable[[Die], str], dump: Callable[[str], None],
+                 debug_map: Callable[[str], None] | None = None):
+        super().__init__(reader, rules, stable, fqn_of)
+        self.dumper = _Dumper(dump)
+        self.debug_map = debug_map
+        self.printed: dict[int, int] = {}  # entry seq -> fragments printed so far
+
+    def _print_new(self, entry: Entry) -> None:
+        frags = entry.frags
+        start = self.printed.get(entry.seq, 0)
+        for frag in frags[start:]:
+            if type(frag) is not Die:
+                self.dumper.echo(frag)
+        self.printed[entry.seq] = len(frags)
+
+    def process_type(self, st: SymbolState, parent: Entry | None, die: Die) -> None:
+        if parent is not None:
+            self._print_new(parent)
+        DieMap.process_type(self, st, parent, die)
+
+    def _render(self, st: SymbolState, die: Die, tag: int, want: int) -> Entry:
+        entry = DieMap._render(self, st, die, tag, want)
+        self._print_new(entry)
+        if self.debug_map is not None:
+            self.debug_map(f"<new {die.key:x} {STATE_NAMES[want]}>")
+        return entry
+
+    def _process_cached(self, st: SymbolState, parent: Entry | None, die: Die, entry: Entry) -> None:
+        if self.debug_map is not None:
+            self.debug_map(f"<cached {die.key:x} {STATE_NAMES[entry.state]}>")
+        for frag in entry.frags:
+            if type(frag) is Die:
+                self.process_type(st, None, frag)
+            else:
+                self.dumper.echo(frag)
+
+    def process_symbol(self, st: SymbolState, die: Die, as_function: bool, symbols: TaggedSymbols,
+                       debug: Callable[[str, str], None]) -> Entry | None:
+        try:
+            entry = DieMap.process_symbol(self, st, die, as_function, symbols, debug)
+        except Exception:
+            # upstream has printed everything made up to its error
+            for pending in self.order:
+                self._print_new(pending)
+            raise
+        if entry is not None:
+            self._print_new(entry)
+            self.dumper.write("\n")
+        return entry
+
+
+def process_cu(die_map: DieMap, scopes: Scopes, unit: Unit, symbols: TaggedSymbols,
+               debug: Callable[[str, str], None]) -> list[str]:
+    """process_cu: match the unit's subprograms and variables to exported
+    symbols and render them (process_exported_symbols), then the symbols
+    known only through a ``__gendwarfksyms_ptr_`` variable of this object
+    (process_symbol_ptr).  Returns the names rendered, in order."""
+    rendered: list[str] = []
+    table = symbols.table
+    for die in scopes.walk_unit(unit):
+        origin = die_map.origin_of(die)
+        source = origin if origin is not None else die
+        sym = table.get_unprocessed(symbol_name(die))
+        if sym is None and origin is not None:
+            sym = table.get_unprocessed(symbol_name(origin))
+        if sym is None:
+            continue
+        st = SymbolState(sym, source)
+        name = symbol_name(source)
+        if name is not None and name.startswith(SYMBOL_PTR_PREFIX):
+            die_map.save_symbol_ptr(st, symbols)
+        else:
+            die_map.process_symbol(st, source, die.tag == DW_TAG_subprogram, symbols, debug)
+            rendered.append(sym.name)
+    for sym in table:
+        if sym.state != UNPROCESSED or sym.ptr_key is None or sym.ptr_key[0] != symbols.object_id:
+            continue
+        debug("process_symbol_ptr", sym.name)
+        target = die_map.reader.die(sym.ptr_key[1])
+        st = SymbolState(sym, target)
+        die_map.process_symbol(st, target, target.tag == DW_TAG_subroutine_type, symbols, debug)
+        rendered.append(sym.name)
+    die_map.srcfile_cache.clear()
+    return rendered
 
 
 # Renderer per tag.  A module-level table of plain functions rather than a

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Callable
 
+from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
+from batchver.gendwarfksyms.options import Diagnostics
 
 RULE_SECTION = ".discard.gendwarfksyms.kabi_rules"
 RULE_VERSION = "1"
@@ -116,3 +118,13 @@ class KabiRules:
 
     def type_string(self, name: str) -> str | None:
         return self._rules.get(("type_string", name)) if name else None
+
+
+def read_rules(elf: ElfObject, diag: Diagnostics) -> KabiRules:
+    """kabi_read_rules: the object's kABI rules (``--stable``); none when
+    it has no section."""
+    sec = elf.section(RULE_SECTION)
+    if sec is None:
+        diag.debug("kabi_read_rules", "kABI rules not found")
+        return KabiRules()
+    return KabiRules.parse(elf.data(sec), diag.warn, diag.debug)

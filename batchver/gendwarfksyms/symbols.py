@@ -11,9 +11,11 @@ aliasing exactly, so the drop-in prints the same lines in the same order.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
+from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
+from batchver.gendwarfksyms.options import Diagnostics
 
 SYMBOL_PTR_PREFIX = "__gendwarfksyms_ptr_"
 SHN_UNDEF = 0
@@ -166,3 +168,43 @@ def parse_symbol_list(lines: Iterable[str]) -> list[str]:
 
 # C's isspace() set, which sscanf uses; Python's str.split() knows more.
 _TOKEN = re.compile(r"[^ \t\n\v\f\r]+")
+
+
+def read_addresses(symbols: SymbolTable, elf: ElfObject, diag: Diagnostics,
+                   undefined: Collection[str] = ()) -> None:
+    """symbol_read_symtab: give the exported symbols their ELF addresses
+    (aliases share one), in symbol-table order as upstream does.  Only the exported names (and their
+    ``__gendwarfksyms_ptr_`` variables, which count as them) are looked up,
+    so a run over a few exports of vmlinux does not walk its whole table.
+    Names in ``undefined`` keep no address (see :class:`.gendwarfksyms.Versioner`)."""
+    names = [n for n in symbols.names() if n not in undefined]
+    for name, shndx, value in elf.global_symbols_named(names + [SYMBOL_PTR_PREFIX + n for n in names]):
+        if symbols.is_exported(name):
+            symbols.set_address(name, shndx, value, diag.warn, diag.debug)
+
+
+def version_lines(symbols: SymbolTable, diag: Diagnostics) -> list[tuple[str, int, bool]]:
+    """symbol_print_versions: ``(name, crc, has_information)`` in output
+    order, warning for every symbol that got no version."""
+    out = []
+    for sym in symbols:
+        if sym.state != PROCESSED:
+            diag.warn("symbol_print_versions", f"no information for symbol {sym.name}")
+        out.append((sym.name, sym.crc, sym.state == PROCESSED))
+    return out
+
+
+class TaggedSymbols:
+    """The symbol table as one object's renderer sees it: DIE keys it stores are
+    tagged with the current object, so a later object of the same run never
+    mistakes an earlier object's DIE offset for one of its own."""
+
+    def __init__(self, symbols: SymbolTable, object_id: int):
+        self.table = symbols
+        self.object_id = object_id
+
+    def set_die(self, sym: Symbol, key: int) -> None:
+        self.table.set_die(sym, (self.object_id, key))
+
+    def set_ptr(self, sym: Symbol, key: int) -> None:
+        self.table.set_ptr(sym, (self.object_id, key))

@@ -24,6 +24,8 @@ from batchver.dwarf.constants import (
     DW_TAG_union_type)
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
+from batchver.gendwarfksyms.options import Diagnostics, Options
+from batchver.gendwarfksyms.symbols import PROCESSED, Symbol, SymbolTable
 from batchver.gendwarfksyms.dwarf import COMPLETE, DieMap, Entry, SYMBOL, UNEXPANDED
 
 # Characters of expansions one type map keeps for reuse (see
@@ -92,15 +94,6 @@ def reference_name(entry: Entry) -> str | None:
     return f"{prefix}#{fqn}"
 
 
-def _token(entry: Entry) -> str:
-    """:func:`reference_name`, remembered on the entry ("" when inlined):
-    the type map asks it of every child reference and of every entry."""
-    token = entry.token
-    if token is None:
-        token = entry.token = reference_name(entry) or ""
-    return token
-
-
 def parse_type_string(name: str, text: str) -> list[str]:
     """Split a ``type_string`` rule's value into pieces: any ``[sute]#``
     starts a reference, which runs to the next space (or the closing quote)."""
@@ -146,25 +139,32 @@ class TypeMap:
     """Reference name -> longest expansion (as pieces), for one object."""
 
     def __init__(self, die_map: DieMap | None, rules: KabiRules, stable: bool,
-                 debug: Callable[[str, str], None], dump_types: Callable[[str], None] | None = None):
+                 debug: Callable[[str, str], None], dump_types: Callable[[str], None] | None = None,
+                 reuse_expansions: bool = True):
         self.die_map = die_map
         self.rules = rules
         self.stable = stable
         self.debug = debug
         self.dump_types = dump_types
         self.types: dict[str, tuple[list[str], int]] = {}
+        # Per die-map entry, by seq: its reference token ("" when it is
+        # inlined) and its text as compiled pieces, once asked for.
+        size = len(die_map.order) if die_map is not None else 0
+        self._tokens: list[str | None] = [None] * size
+        self._pieces: list[list[str] | None] = [None] * size
         # reference -> (its expansion, the names it expands); see version_text
         self._fresh: dict[str, tuple[str, frozenset[str]]] = {}
-        self._fresh_room = FRESH_CHARS  # what may still be kept there
+        # what may still be kept there (nothing on the reference path)
+        self._fresh_room = FRESH_CHARS if reuse_expansions else 0
 
     # -- building ----------------------------------------------------------
     def entry_pieces(self, entry: Entry) -> list[str]:
         """``entry``'s text as compiled pieces (see :func:`compile_pieces`).
 
-        The result is remembered on the entry: an unnamed type (a base
-        type, a pointer, a function type) is inlined into every named type
-        that uses it, and its text cannot change once rendering is done."""
-        pieces = entry.pieces
+        The result is remembered: an unnamed type (a base type, a pointer,
+        a function type) is inlined into every named type that uses it, and
+        its text cannot change once rendering is done."""
+        pieces = self._pieces[entry.seq]
         if pieces is not None:
             return pieces
         entries = self.die_map.entries
@@ -186,9 +186,9 @@ class TypeMap:
                 child = entries.get(key | COMPLETE) or entries.get(key | UNEXPANDED)
                 if child is None:
                     raise VersioningError("__type_expand", f"unknown child: {frag.key:x}")
-                token = child.token
+                token = self._tokens[child.seq]
                 if token is None:
-                    token = _token(child)
+                    token = self._token(child)
                 if token:
                     _flush(run, pieces)
                     pieces.append(RefToken(token))
@@ -214,8 +214,16 @@ class TypeMap:
         if line_break:
             run.append(" ")
         _flush(run, pieces)
-        entry.pieces = pieces
+        self._pieces[entry.seq] = pieces
         return pieces
+
+    def _token(self, entry: Entry) -> str:
+        """:func:`reference_name`, remembered ("" when inlined): it is asked
+        of every child reference and of every entry."""
+        token = self._tokens[entry.seq]
+        if token is None:
+            token = self._tokens[entry.seq] = reference_name(entry) or ""
+        return token
 
     def _expansion(self, name: str, entry: Entry) -> list[str]:
         override = self.rules.type_string(name) if self.stable else None
@@ -254,7 +262,7 @@ class TypeMap:
                         continue
                     complete.mapped = True
                     entry = complete
-            name = _token(entry)
+            name = self._token(entry)
             if not name:
                 continue
             self.debug("expand_type", name)
@@ -352,3 +360,27 @@ class TypeMap:
 
 def crc32_text(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogateescape")) & 0xFFFFFFFF
+
+
+def assign_versions(symbols: SymbolTable, types: TypeMap,
+                    pieces_of: Callable[[Symbol], list[str] | None], opts: Options,
+                    diag: Diagnostics) -> None:
+    """types.c's generate_symtypes_and_versions: CRCs for every symbol with
+    a type string, in upstream's order: an alias already versioned is not
+    versioned again, and with symtypes each symbol's own line joins the
+    type map."""
+    for sym in symbols:
+        if not opts.symtypes and sym.state == PROCESSED:
+            continue
+        pieces = pieces_of(sym)
+        if pieces is None:
+            continue
+        if sym.state != PROCESSED:
+            text = types.version_text(sym.name, pieces)
+            crc = crc32_text(text)
+            symbols.set_crc(sym, crc, diag.warn)
+            diag.debug("expand_symbol", f"{sym.name} = {crc:x}")
+            if opts.dump_versions:
+                diag.write(f"{sym.name} {text}\n")
+        if opts.symtypes:
+            types.add(sym.name, pieces)

@@ -15,7 +15,7 @@ The stages live in their own modules, in the order a nightly uses them:
 from __future__ import annotations
 
 from batchver.nightly.config import ConfigError, NightlyConfig, TreeConfig, load_config
-from batchver.nightly.nightly import NightlyResult, run_nightly
+from batchver.nightly.runner import NightlyResult, run_nightly
 
 __all__ = ["ConfigError", "NightlyConfig", "NightlyResult", "TreeConfig", "load_config",
            "run_nightly"]

@@ -59,10 +59,10 @@ class WorkItem:
 
     ``rel`` names the object the exports belong to; ``path`` is the file
     whose DWARF versions them, which for an assembler object is its
-    ``.gendwarfksyms.o`` stand-in.  ``names`` is the symbol list kbuild gives
-    gendwarfksyms when it is not the exports' names: a Rust crate's whole
-    ``rust_exports`` list, or none at all for an object kbuild versions no
-    export of."""
+    ``.gendwarfksyms.o`` stand-in.  ``symbol_list`` is the symbol list
+    kbuild gives gendwarfksyms for it: the exports' names, except for a
+    Rust crate (its whole ``rust_exports`` list) and an object kbuild
+    versions no export of (an empty list)."""
 
     path: str
     rel: str
@@ -72,12 +72,7 @@ class WorkItem:
     # the other half of a split file (the stripped file beside a debug file,
     # or the reverse): where section contents of the exports came from
     paired_with: str | None = None
-    names: list[str] | None = None
-
-    @property
-    def run_names(self) -> list[str]:
-        """The names to version ``path`` with."""
-        return [e.name for e in self.exports] if self.names is None else self.names
+    symbol_list: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -260,7 +255,8 @@ def _add_file(found: Discovery, path: str, rel_of: Callable[[str], str], module:
     elif not got.exports:
         found.skipped.append((rel, module, "exports nothing"))
         return None
-    item = WorkItem(got.path, rel, module, got.exports, got.size, got.paired_with)
+    item = WorkItem(got.path, rel, module, got.exports, got.size, got.paired_with,
+                    [e.name for e in got.exports])
     found.items.append(item)
     return item
 
@@ -401,7 +397,7 @@ def _versioned_as_kbuild_does(found: Discovery, item: WorkItem) -> WorkItem:
     if os.path.isfile(stand_in):
         item.path, item.size = stand_in, os.path.getsize(stand_in)
     elif _kbuild_source(found.root, item.rel).endswith(".S"):
-        item.names = []
+        item.symbol_list = []
         found.notes.append(f"{item.rel}: assembled from a .S file and no "
                            f"{os.path.basename(stand_in)} beside it: its exports are left "
                            "unversioned (kbuild versions them from that C stand-in)")
@@ -451,12 +447,12 @@ def _version_rust_exports(found: Discovery, shim: WorkItem) -> None:
             continue
         item = items.get(rel)
         if item is None:
-            item = WorkItem(path, rel, shim.module, [], os.path.getsize(path), names=[])
+            item = WorkItem(path, rel, shim.module, [], os.path.getsize(path))
             found.items.append(item)
-        item.names = list(dict.fromkeys(item.run_names + names))
+        item.symbol_list = list(dict.fromkeys(item.symbol_list + names))
         item.exports = sorted(item.exports + mine)
     shim.exports = sorted(wanted.values())
-    shim.names = []
+    shim.symbol_list = []
     if shim.exports:
         found.notes.append(f"{shim.rel}: {len(shim.exports)} export(s) defined by no object in "
                            f"{folder} are left unversioned")

@@ -55,12 +55,12 @@ from dataclasses import dataclass, field
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_AT_name, DW_AT_specification,
     DW_LANG_Mips_Assembler, DW_LANG_Rust)
-from batchver.gendwarfksyms.gendwarfksyms import (
-    Diagnostics, Options, Scopes, Versioner, read_addresses)
+from batchver.gendwarfksyms.gendwarfksyms import Versioner
+from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
-from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, Symbol, SymbolTable, UNPROCESSED
-from batchver.gendwarfksyms.dwarf import symbol_name
+from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, Symbol, SymbolTable, UNPROCESSED, read_addresses
+from batchver.gendwarfksyms.dwarf import Scopes, symbol_name
 
 # The variable ``__ADDRESSABLE(sym)`` defines in the exporting CU:
 # ``__UNIQUE_ID_`` pasted to ``__addressable_<sym>`` and ``__COUNTER__`` up to

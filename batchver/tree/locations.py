@@ -46,7 +46,7 @@ from batchver.dwarf.constants import (
 from batchver.dwarf.reader import Die, DwarfReader, Unit
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
-from batchver.gendwarfksyms.gendwarfksyms import Scopes
+from batchver.gendwarfksyms.dwarf import Scopes
 from batchver.gendwarfksyms.types import TYPE_PREFIX
 
 LOCATIONS_SUFFIX = ".locations.jsonl"

@@ -253,7 +253,7 @@ def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool,
     items = [item for item in items if item.exports]
     with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, os.cpu_count() or 1))) as pool:
         digests = list(pool.map(_digest, [item.path for item in items]))
-    return {item.rel: task_key("linked" if linked else "object", digest, item.run_names,
+    return {item.rel: task_key("linked" if linked else "object", digest, item.symbol_list,
                                {"semantics": opts.semantics if linked else "kbuild",
                                 "stable": opts.stable, "symtypes": opts.symtypes,
                                 "split": item.rel in cut})
@@ -421,7 +421,7 @@ def _whole_files(items: list[WorkItem], discovery: Discovery, opts: RunOptions,
                 outcome.results[item.rel] = [TaskResult(item.rel, error=next(
                     (msg for rel, msg in discovery.errors if rel == item.rel), "no exports"))]
             continue
-        names = item.run_names
+        names = item.symbol_list
         if discovery.kind == "linked":
             call = _Call(run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
                                            opts.semantics))

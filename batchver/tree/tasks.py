@@ -17,7 +17,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
-from batchver.gendwarfksyms.gendwarfksyms import Diagnostics, Options, PartialTypes, Scopes, Versioner, merge_partials, version_object
+from batchver.gendwarfksyms.dwarf import Scopes
+from batchver.gendwarfksyms.gendwarfksyms import Versioner, version_object
+from batchver.gendwarfksyms.options import Diagnostics, Options
+from batchver.gendwarfksyms.partial import PartialTypes, merge_partials
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError

@@ -6,14 +6,15 @@ Per tree, in order (each stage's time is recorded in the history line):
 1. **produce** - the tree is ``path``, or what ``command`` made: the command
    runs in the config's directory; the tree is then ``path`` if given, else
    the last line the command printed.
-2. **discover** and **version** it with :func:`batchver.tree.scheduler.run` (cache
-   and backend from the config).
+2. **discover** and **version** it with :func:`batchver.tree.pipeline.version_tree`
+   (cache and backend from the config).
 3. **write** ``Module.symvers``, ``report.json`` and ``symtypes/`` into
    ``OUTROOT/<tree>/<UTC timestamp>.partial/``, then rename it to
    ``OUTROOT/<tree>/<UTC timestamp>/``.
-4. **check** it against its baseline with ``batchver check`` (when one is
-   configured), the reports going into the same directory, and count the
-   symbols that differ from the baseline's ``Module.symvers``.
+4. **check** it against its baseline with the gate (what ``batchver check``
+   runs, called as a library, when a baseline is configured), the reports
+   going into the same directory, and count the symbols that differ from the
+   baseline's ``Module.symvers``.
 5. Write ``run.json`` (the history record) there and append the record to
    the history.
 
@@ -43,6 +44,9 @@ from typing import Callable, TextIO
 from batchver import __version__
 from batchver.atomic import atomic_write
 from batchver.errors import InputError
+from batchver.gate import run_check
+from batchver.gate.formats import render
+from batchver.gate.render import headline
 from batchver.nightly.config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
 from batchver.nightly.history import HISTORY_SCHEMA, append_record, latest_completed
 from batchver.symvers import parse_symvers
@@ -149,24 +153,19 @@ def _symvers_of(path: str) -> str:
     return os.path.join(path, "Module.symvers") if os.path.isdir(path) else path
 
 
-def run_check(baseline: str | None, current: str, stablelists: list[str], rules: str | None,
-              formats: list[str], outdir: str, consumers: list[str] | None = None) -> dict:
-    """One ``batchver check``, through the gate's library, written in every
-    report format (without a baseline, only the consumers are checked).  The gate is imported lazily: when it cannot be, the
-    history line says ``unavailable`` instead of the nightly crashing."""
-    try:
-        from batchver.gate import run_check as gate_check
-        from batchver.gate.formats import render
-        from batchver.gate.render import headline
-    except ImportError as exc:
-        return {"status": "unavailable", "message": f"check unavailable ({exc})"}
+def gate_verdict(baseline: str | None, current: str, stablelists: list[str], rules: str | None,
+                 formats: list[str], outdir: str, consumers: list[str] | None = None) -> dict:
+    """The gate's verdict on ``current`` against ``baseline`` (what ``batchver
+    check`` prints and exits with; without a baseline, only the consumers
+    are decided), its reports written in every configured format: the
+    history record's ``check``."""
     reports: list[str] = []
 
     def bad(message: str) -> dict:
         return {"status": "bad input", "exit": 2, "reports": reports, "message": message}
 
     try:
-        result = gate_check(baseline, current, stablelists, rules, consumers=consumers)
+        result = run_check(baseline, current, stablelists, rules, consumers=consumers)
     except InputError as exc:
         return bad(f"batchver check: error: {exc}")
     except Exception as exc:  # the gate's bug must not lose the night's outputs
@@ -400,22 +399,19 @@ def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: dict) 
     baseline = resolve_baseline(ctx.config, tree) if tree.baseline else None
     if baseline is None:
         if tree.consumers:  # the load question needs no baseline
-            record["check"] = run_check(None, outdir, [], None, ctx.config.reports, outdir,
-                                        tree.consumers)
+            record["check"] = gate_verdict(None, outdir, [], None, ctx.config.reports, outdir,
+                                           tree.consumers)
             return record["check"]["status"] in ("fail", "bad input")
         record["check"] = {"status": "no baseline yet",
                            "message": "baseline: previous, and no earlier completed run"}
         return False
     record["baseline"] = baseline
-    record["check"] = run_check(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports,
-                                outdir, tree.consumers)
+    record["check"] = gate_verdict(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports, outdir,
+                                   tree.consumers)
     try:
         changed = symbols_changed(_symvers_of(baseline), os.path.join(outdir, "Module.symvers"))
-    except InputError as exc:
-        changed = None
-        if record["check"]["status"] == "unavailable":  # then nobody else judged the baseline
-            record["check"] = {"status": "bad input", "exit": 2,
-                               "message": f"{tree.where(ctx.config, 'baseline')}: {exc}"}
+    except InputError:
+        changed = None  # the gate has judged the baseline: bad input
     record["changed"] = changed
     if not ctx.quiet:
         counted = "symbols changed: not counted" if changed is None else (
