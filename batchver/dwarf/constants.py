@@ -60,7 +60,6 @@ DW_AT_decl_file = 0x3A
 DW_AT_decl_line = 0x3B
 DW_AT_declaration = 0x3C
 DW_AT_encoding = 0x3E
-DW_AT_specification = 0x47
 DW_AT_type = 0x49
 DW_AT_data_bit_offset = 0x6B
 DW_AT_linkage_name = 0x6E

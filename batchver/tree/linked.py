@@ -53,7 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from batchver.dwarf.constants import (
-    DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_AT_name, DW_AT_specification,
+    DW_AT_abstract_origin, DW_AT_declaration, DW_AT_language, DW_AT_name,
     DW_LANG_Mips_Assembler, DW_LANG_Rust)
 from batchver.gendwarfksyms.gendwarfksyms import Versioner
 from batchver.gendwarfksyms.options import Diagnostics, Options
@@ -185,14 +185,6 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
                         found.declarations.add(name)
                 else:
                     found.definitions.add(name)
-            if source_name is None and not die.flag(DW_AT_declaration):
-                # ``extern int x; int x;`` (or rustc's method, through its
-                # abstract origin): the definition has no name of its own,
-                # only a DW_AT_specification naming the declaration
-                spec_key = source.ref(DW_AT_specification)
-                spec = reader.die(spec_key) if spec_key is not None else None
-                if spec is not None and (spec_name := symbol_name(spec)):
-                    found.definitions.add(spec_name)
         out.append(found)
     return out
 
