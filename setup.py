@@ -55,6 +55,8 @@ class BuildHot(build_ext):
         # prepares them (and before it lists the outputs of an editable install)
         self.distribution.ext_modules = self._mypyc_extensions()
         super().finalize_options()
+        if not self.extensions:
+            self._remove_outputs()  # an earlier build's: pure must mean pure
 
     def _mypyc_extensions(self) -> list[Extension]:
         if os.environ.get("BATCHVER_PURE", "") not in ("", "0"):
@@ -102,12 +104,12 @@ class BuildHot(build_ext):
                 json.dump(record, handle, indent=1, sort_keys=True)
 
     def _remove_outputs(self) -> None:
-        for ext in self.extensions:
+        for name in [_module(p) for p in HOT_MODULES] + [GROUP + "__mypyc"]:
             for base in (self.build_lib, "."):
-                path = os.path.join(base, self.get_ext_filename(ext.name))
+                path = os.path.join(base, self.get_ext_filename(name))
                 if os.path.exists(path):
                     os.remove(path)
-        for target in self._targets():
+        for target in {*self._targets(), RECORD}:
             if os.path.exists(target):
                 os.remove(target)
 
