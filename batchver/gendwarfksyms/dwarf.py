@@ -215,6 +215,7 @@ class Scopes:
             return candidates
         plain = self.plain
         stack: list[tuple[Iterator[tuple[int, int]], str | None]] = [(reader.child_entries(cu, MEMBERS), None)]
+        prefix: str | None
         while stack:
             entries, prefix = stack[-1]
             for key, tag in entries:
@@ -239,6 +240,7 @@ class Scopes:
         cu = self.reader.unit_die(unit)
         stack: list[tuple[Iterator[Die], str | None]] = \
             [(self.reader.children(cu), None)] if cu is not None else []
+        prefix: str | None
         while stack:
             children, prefix = stack[-1]
             for die in children:
