@@ -53,7 +53,8 @@ class Ref:
         self.token = token
 
     def __reduce__(self) -> tuple[type[Ref], tuple[str]]:
-        # split files' partial type maps cross process boundaries
+        # Split files' partial type maps reach the merging process by
+        # pickle, and a compiled class is remade by calling it: with its token.
         return Ref, (self.token,)
 
 
