@@ -20,7 +20,7 @@ import shutil
 import stat
 import tempfile
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 #: the name prefix of every temporary file: a leftover of a killed run is
 #: recognised (and removed) by it
@@ -122,7 +122,7 @@ def _removed_on_failure(tmp: str) -> Iterator[None]:
 _COMPARE_CHUNK = 1 << 22
 
 
-def _holds(path: str, pieces: list[str | bytes]) -> bool:
+def _holds(path: str, pieces: Sequence[str | bytes]) -> bool:
     """Whether the file holds exactly the concatenation of ``pieces``
     (encoded as outputs are).  Compared a few megabytes at a time: joining,
     encoding or reading a whole symtypes file at once costs more in fresh

@@ -19,6 +19,7 @@ through the same bounded path.
 from __future__ import annotations
 
 import lzma
+import mmap
 import zlib
 from typing import Iterator
 
@@ -41,9 +42,12 @@ MAX_DECOMPRESSED = 1 << 30
 #: more than this, and the rare real input this big costs one more pass.
 KEPT_WHILE_COUNTING = 64 << 20
 _CHUNK = 4 << 20  # output produced per step
+#: What a compressed input may be: bytes in memory, or a mapped file (an ELF
+#: file is mapped before its first bytes say it is compressed).
+Data = bytes | mmap.mmap
 
 
-def compression_of(data: bytes) -> str | None:
+def compression_of(data: Data) -> str | None:
     """``"xz"``, ``"gzip"``, ``"zstd"`` or None (not compressed)."""
     head = bytes(data[:6])
     return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
@@ -53,7 +57,7 @@ def _failed(what: str | None, kind: str) -> str:
     return f"cannot decompress{'' if what is None else ' ' + what} ({kind})"
 
 
-def _zstd_chunks(data: bytes, path: str, what: str | None) -> Iterator[bytes]:
+def _zstd_chunks(data: Data, path: str, what: str | None) -> Iterator[bytes]:
     """zstd is not in the standard library: the ``zstandard`` package (a
     declared dependency) reads it, as a stream across frames (one-shot
     decompression would allocate whatever size a frame header claims)."""
@@ -79,12 +83,12 @@ def _zstd_chunks(data: bytes, path: str, what: str | None) -> Iterator[bytes]:
         raise VersioningError("main", f"{_failed(what, 'zstd')}: {exc}", path) from None
 
 
-def _stream_chunks(data: bytes, kind: str, path: str, what: str | None) -> Iterator[bytes]:
+def _stream_chunks(data: Data, kind: str, path: str, what: str | None) -> Iterator[bytes]:
     """xz, gzip or raw zlib output in steps of at most ``_CHUNK`` bytes;
     concatenated xz streams or gzip members are read on, as ``xz -d`` and
     ``gzip -d`` do, and bytes after the last one that start no new stream
     are ignored, as the standard library's one-shot functions do."""
-    def new():
+    def new() -> lzma.LZMADecompressor | zlib._Decompress:
         if kind == "xz":
             return lzma.LZMADecompressor()
         return zlib.decompressobj(wbits=31 if kind == "gzip" else 15)
@@ -94,7 +98,7 @@ def _stream_chunks(data: bytes, kind: str, path: str, what: str | None) -> Itera
     decoder = new()
     try:
         while True:
-            if kind == "xz":
+            if isinstance(decoder, lzma.LZMADecompressor):
                 out = decoder.decompress(pending, max_length=_CHUNK)
                 pending = b""
                 stuck = decoder.needs_input
@@ -115,13 +119,13 @@ def _stream_chunks(data: bytes, kind: str, path: str, what: str | None) -> Itera
         raise VersioningError("main", f"{_failed(what, kind)}: {exc}", path) from None
 
 
-def _chunks(data: bytes, kind: str, path: str, what: str | None) -> Iterator[bytes]:
+def _chunks(data: Data, kind: str, path: str, what: str | None) -> Iterator[bytes]:
     if kind == "zstd":
         return _zstd_chunks(data, path, what)
     return _stream_chunks(data, kind, path, what)
 
 
-def decompress(data: bytes, kind: str, path: str, what: str | None = None,
+def decompress(data: Data, kind: str, path: str, what: str | None = None,
                limit: int = MAX_DECOMPRESSED) -> bytes:
     """The whole of ``data`` decompressed (``kind``: ``xz``, ``gzip``,
     ``zstd`` or ``zlib``); ``what`` names a part of the file (a section)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import runpy
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from batchver import native
 from batchver.cli import main as cli_main
+from batchver.gendwarfksyms.types import Ref, compile_pieces, pieces_text
 
 from .conftest import REPO
 
@@ -104,3 +106,12 @@ def test_conformance_on_the_pure_path():
                           cwd=REPO, capture_output=True, text=True, env={**os.environ, "BATCHVER_PURE": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout.splitlines()[-1]
+
+
+def test_compiled_pieces_cross_processes():
+    # split files' partial type maps reach the merging process by pickle:
+    # literal text stays text, and a reference stays a reference
+    pieces = compile_pieces(["struct x {", " ", "s#y", " }"])
+    back = pickle.loads(pickle.dumps(pieces))
+    assert [type(p) for p in back] == [str, Ref, str]
+    assert pieces_text(back) == "struct x { s#y }"

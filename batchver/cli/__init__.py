@@ -5,15 +5,23 @@ Each subcommand module (:mod:`.run`, :mod:`.gendwarfksyms`, :mod:`.check`,
 only lists them and hands over the rest of the command line, so that
 ``batchver --help`` shows one line per command and ``batchver COMMAND
 --help`` the command's own options.
+
+A known command is handed over without building the top-level parser:
+``batchver gendwarfksyms`` stands in for a C program that kbuild starts once
+per object, so its start-up must cost no more than the interpreter's and its
+own options'.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
 from batchver import __version__, native
+
+if TYPE_CHECKING:
+    import argparse
 
 # name -> (module, function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -29,6 +37,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse  # only for the top level's own options and errors (see main)
+
     parser = argparse.ArgumentParser(
         prog="batchver",
         description="Compute Linux kernel symbol versions (modversions CRCs) from DWARF, "
@@ -45,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    ns = build_parser().parse_args(argv[:1])
-    module, function, _ = SUBCOMMANDS[ns.command]
+    command = argv[0] if argv else ""
+    if command not in SUBCOMMANDS:  # --help, --version, a typo: the parser answers
+        command = build_parser().parse_args(argv[:1]).command
+    module, function, _ = SUBCOMMANDS[command]
     entry = getattr(importlib.import_module(f"batchver.cli.{module}"), function)
     return entry(argv[1:])

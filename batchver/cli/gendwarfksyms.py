@@ -5,6 +5,10 @@ unique prefixes of long options), same stdin protocol, same stdout, same
 symtypes file and exit codes.  One deliberate difference: the symtypes file
 is written atomically when the run succeeds, so a failed run never leaves a
 partial file behind (upstream may leave one).
+
+kbuild starts the command once per object, so the core is imported only
+once the options are parsed: ``--help`` and a usage error cost no more than
+the interpreter's start.
 """
 
 from __future__ import annotations
@@ -14,11 +18,7 @@ import os
 import sys
 from typing import BinaryIO, TextIO
 
-from batchver.atomic import atomic_write
-from batchver.gendwarfksyms.gendwarfksyms import Versioner
-from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.errors import VersioningError
-from batchver.gendwarfksyms.symbols import parse_symbol_list
 
 USAGE = (
     "Usage: gendwarfksyms [options] elf-object-file ... < symbol-list\n\n"
@@ -66,7 +66,7 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
     stdin = stdin if stdin is not None else sys.stdin.buffer
     stdout = _RawText(stdout if stdout is not None else sys.stdout)
     stderr = _RawText(stderr if stderr is not None else sys.stderr)
-    opts = Options()
+    flags: dict[str, bool] = {}  # Options' fields set on the command line
     symtypes_path: str | None = None
     try:
         parsed, files = getopt.gnu_getopt(argv, "dsT:h", LONG_OPTIONS)
@@ -78,20 +78,26 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
             stderr.write(USAGE)
             return 0
         if opt in ("-d", "--debug"):
-            opts.debug = True
+            flags["debug"] = True
         elif opt in ("-s", "--stable"):
-            opts.stable = True
+            flags["stable"] = True
         elif opt in ("-T", "--symtypes"):
-            opts.symtypes = True
+            flags["symtypes"] = True
             symtypes_path = value
         else:
-            setattr(opts, opt[2:].replace("-", "_"), True)
-    if opts.dump_die_map:
-        opts.dump_dies = True
+            flags[opt[2:].replace("-", "_")] = True
+    if flags.get("dump_die_map"):
+        flags["dump_dies"] = True
     if not files:
         stderr.write(USAGE)
         stderr.write("error: gendwarfksyms: main: no input files?\n")
         return 1
+
+    from batchver.gendwarfksyms.gendwarfksyms import Versioner
+    from batchver.gendwarfksyms.options import Diagnostics, Options
+    from batchver.gendwarfksyms.symbols import parse_symbol_list
+
+    opts = Options(**flags)
 
     def write(text: str) -> None:
         stderr.write(text)
@@ -150,6 +156,8 @@ class _RawText:
 def _write_symtypes(path: str, text: str) -> None:
     """Atomically for files; straight through for what is not a regular file
     (``-T /dev/null``), as upstream's fopen would."""
+    from batchver.atomic import atomic_write
+
     target = os.path.realpath(path)
     if os.path.exists(target) and not os.path.isfile(target):
         with open(target, "wb") as handle:

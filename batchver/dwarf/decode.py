@@ -14,6 +14,7 @@ used.
 from __future__ import annotations
 
 import struct
+from typing import Callable, Union, cast
 
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
@@ -33,6 +34,20 @@ MASK64 = (1 << 64) - 1
 
 # Attribute value classes (what libdw's accessors would accept).
 CONST, REF, STR, FLAG, OTHER = range(5)
+
+#: One decoded attribute: (value class, value).  A string form's value is
+#: None where libdw's dwarf_formstring would give NULL.
+Value = tuple[int, Union[int, str, None]]
+#: A DIE's decoded attributes, by attribute number.
+Attrs = dict[int, Value]
+#: A compiled decoder: ``(data, pos, unit start key, unit, reader) ->
+#: (attrs, end)`` (the unit and reader are the reader module's classes).
+Decoder = Callable[..., tuple[Attrs, int]]
+#: One attribute of an abbreviation: (DW_AT_*, DW_FORM_*, implicit value).
+Spec = tuple[int, int, int]
+#: One step of a stepping plan (see :func:`step_plan`): (operation, two
+#: numbers whose meaning the operation gives).
+Step = tuple[int, int, int]
 
 # The attributes anything in batchver reads from a DIE.
 WANTED = frozenset((
@@ -78,7 +93,7 @@ def _value(kind: int, raw: str, implicit: int) -> str | None:
     if kind == VALUE_REF_ADDR:
         return f"({REF}, {raw})"
     if kind == VALUE_SIG8:
-        return f"_sig(R, {raw})"
+        return f"_sig(R.signatures, {raw})"
     if kind == VALUE_FLAG:
         return f"({FLAG}, {raw})"
     if kind == VALUE_FLAG_PRESENT:
@@ -97,15 +112,18 @@ def _value(kind: int, raw: str, implicit: int) -> str | None:
     return None
 
 
-def _sig(reader, signature: int) -> tuple:
-    target = reader.signatures.get(signature)
+def signature_ref(signatures: dict[int, int], signature: int) -> Value:
+    """A DW_FORM_ref_sig8 value: the type unit's DIE with this signature,
+    or nothing when no unit has it."""
+    target = signatures.get(signature)
     return (REF, target) if target is not None else (OTHER, None)
 
 
-def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int, endian: str):
+def compile_decoder(specs: tuple[Spec, ...], offset_size: int, addr_size: int, version: int,
+                    endian: str) -> Decoder | None:
     """A function ``(data, pos, unit_base_key, unit, reader) -> (attrs,
     end)`` for DIEs with this attribute list, or None."""
-    namespace: dict = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": _sig,
+    namespace: dict[str, object] = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": signature_ref,
                        "_NONE": (OTHER, None)}
     little = "little" if endian == "<" else "big"
     body: list[str] = []
@@ -115,7 +133,7 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
         if not group:
             return
         fmt = endian
-        stores = []
+        stores: list[tuple[int, int, bool]] = []
         for size, at, kind in group:
             if at is None or _value(kind, "v", 0) is None:
                 fmt += f"{size}x"
@@ -175,7 +193,7 @@ def compile_decoder(specs: tuple, offset_size: int, addr_size: int, version: int
     source = "def dec(data, pos, ub, unit, R):\n    a = {}\n" + \
         "".join(f"    {line}\n" for line in body) + "    return a, pos\n"
     exec(compile(source, "<dwarf decoder>", "exec"), namespace)  # noqa: S102 - generated from DWARF forms only
-    return namespace["dec"]
+    return cast(Decoder, namespace["dec"])
 
 
 # Operations of a stepping plan (see step_plan).
@@ -183,10 +201,12 @@ STEP_FIXED, STEP_LEB, STEP_STRING, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, ST
     STEP_SIBLING_LEB, STEP_SIBLING_OTHER = range(9)
 
 
-def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
-              endian: str) -> tuple | None:
+def step_plan(specs: tuple[Spec, ...], offset_size: int, addr_size: int,
+              version: int) -> tuple[Step, ...] | None:
     """How to step over the attributes of a DIE of variable size with this
-    attribute list, as ``(operation, argument)`` pairs; None for the
+    attribute list, as ``(operation, n, m)`` steps (``STEP_FIXED``: n bytes;
+    ``STEP_SIBLING_REF``: a reference n bytes on, m wide;
+    ``STEP_BLOCK_SIZED``: a block after its n-byte length); None for the
     layouts that must be stepped over form by form (``DW_FORM_indirect``,
     unknown forms).
 
@@ -197,13 +217,13 @@ def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
     and, unlike a compiled decoder, costs nothing to make.  A DW_AT_sibling
     is read as the form-by-form walk reads it: its unit offset, or -1 for
     a form that is not a unit reference."""
-    plan: list[tuple] = []
+    plan: list[Step] = []
     fixed = 0  # bytes of fixed-size forms not yet in the plan
 
     def flush() -> None:
         nonlocal fixed
         if fixed:
-            plan.append((STEP_FIXED, fixed))
+            plan.append((STEP_FIXED, fixed, 0))
             fixed = 0
 
     for at, form, _ in specs:
@@ -213,26 +233,26 @@ def step_plan(specs: tuple, offset_size: int, addr_size: int, version: int,
         size = width(desc, offset_size, addr_size, version)
         if at == DW_AT_sibling:
             if desc.value != VALUE_UNIT_REF:
-                plan.append((STEP_SIBLING_OTHER, 0))
+                plan.append((STEP_SIBLING_OTHER, 0, 0))
             elif size is None:
                 flush()
-                plan.append((STEP_SIBLING_LEB, 0))
+                plan.append((STEP_SIBLING_LEB, 0, 0))
                 continue
             else:
-                plan.append((STEP_SIBLING_REF, (fixed, size)))
+                plan.append((STEP_SIBLING_REF, fixed, size))
         if size is not None:
             fixed += size
             continue
         flush()
         if desc.size in (SIZE_ULEB, SIZE_SLEB):
-            plan.append((STEP_LEB, 0))
+            plan.append((STEP_LEB, 0, 0))
         elif desc.size == SIZE_STRING:
-            plan.append((STEP_STRING, 0))
+            plan.append((STEP_STRING, 0, 0))
         elif desc.size == SIZE_BLOCK:
-            plan.append((STEP_BLOCK, 0))
+            plan.append((STEP_BLOCK, 0, 0))
         elif desc.size == SIZE_BLOCK1:
-            plan.append((STEP_BLOCK1, 0))
+            plan.append((STEP_BLOCK1, 0, 0))
         else:
-            plan.append((STEP_BLOCK_SIZED, struct.Struct(endian + UINT_CODES[BLOCK_LENGTH_WIDTHS[desc.size]])))
+            plan.append((STEP_BLOCK_SIZED, BLOCK_LENGTH_WIDTHS[desc.size], 0))
     flush()
     return tuple(plan)

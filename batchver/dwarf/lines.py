@@ -243,7 +243,7 @@ def _entries(cur: _Cursor, forms: list[int], where: dict[int, int], offset_size:
                 elif form in _STRING_FORMS and value is not None:
                     path = string_at(form, value)
             elif number == where.get(DW_LNCT_directory_index):
-                index = value if form in _NUMBER_FORMS else None
+                index = value if form in _NUMBER_FORMS and isinstance(value, int) else None
         if path is None:
             raise LineTableError(INVALID_LINE)
         out.append((path, index))

@@ -19,13 +19,15 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
+from typing import Callable, Iterator, Literal, cast
 
 from batchver.dwarf.constants import (
     DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_implicit_const,
     DW_FORM_indirect, DW_FORM_line_strp, DW_FORM_sec_offset)
 from batchver.dwarf.decode import (
     CONST, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
-    STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, compile_decoder, step_plan)
+    STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, Attrs, Decoder, Spec, Step,
+    Value, compile_decoder, signature_ref, step_plan)
 from batchver.dwarf.forms import (
     BLOCK_LENGTH_WIDTHS, FORMS, OTHER_UNIT_FORMS, SIZE_BLOCK, SIZE_BLOCK1, SIZE_FIXED, SIZE_REF_ADDR,
     SIZE_SLEB, SIZE_STRING, SIZE_ULEB, UNIT_REF_WIDTHS, VALUE_FLAG, VALUE_FLAG_PRESENT,
@@ -40,8 +42,11 @@ TYPES_BASE = 1 << 48
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
-_LAYOUT_NUMBERS: dict[tuple, int] = {}  # layout -> its number, which keys the two below
-_DECODERS: dict[int, object] = {}
+#: An abbreviation's attribute list in one unit header's sizes: (specs,
+#: offset size, address size, version, byte order).
+DecoderLayout = tuple[tuple[Spec, ...], int, int, int, str]
+_LAYOUT_NUMBERS: dict[DecoderLayout, int] = {}  # layout -> its number, which keys the two below
+_DECODERS: dict[int, Decoder | None] = {}  # None: cannot be compiled
 _SEEN: dict[int, int] = {}  # DIEs decoded per layout not yet compiled
 COMPILE_AFTER = 32
 
@@ -54,7 +59,7 @@ class Die:
 
     __slots__ = ("key", "tag", "has_children", "attrs", "end", "unit")
 
-    def __init__(self, key: int, tag: int, has_children: bool, attrs: dict, end: int, unit: "Unit"):
+    def __init__(self, key: int, tag: int, has_children: bool, attrs: Attrs, end: int, unit: Unit):
         self.key = key
         self.tag = tag
         self.has_children = has_children
@@ -65,11 +70,11 @@ class Die:
     def udata(self, at: int) -> int | None:
         """The attribute as ``dwarf_formudata`` reads it, or None."""
         v = self.attrs.get(at)
-        return v[1] if v is not None and v[0] == CONST else None
+        return cast(int, v[1]) if v is not None and v[0] == CONST else None
 
     def string(self, at: int) -> str | None:
         v = self.attrs.get(at)
-        return v[1] if v is not None and v[0] == STR else None
+        return cast("str | None", v[1]) if v is not None and v[0] == STR else None
 
     def flag(self, at: int) -> bool:
         v = self.attrs.get(at)
@@ -77,7 +82,7 @@ class Die:
 
     def ref(self, at: int) -> int | None:
         v = self.attrs.get(at)
-        return v[1] if v is not None and v[0] == REF else None
+        return cast(int, v[1]) if v is not None and v[0] == REF else None
 
     @property
     def name(self) -> str | None:
@@ -92,19 +97,47 @@ class Unit:
                  "str_offsets_base", "files", "start", "decoders", "layouts", "steps", "checked",
                  "length")
 
-    def __init__(self):
+    def __init__(self, data: bytes, offset: int, key_base: int):
+        self.data = data  # the whole section
+        self.offset = offset  # in it
+        self.key_base = key_base  # of the section's keys
+        self.start = key_base + offset  # the unit's key
+        # the header's fields, as DwarfReader._read_units reads them
+        self.end = 0
+        self.length = 0  # header included, as unit-relative references count
+        self.version = 0
+        self.unit_type = 0
+        self.addr_size = 0
+        self.offset_size = 4
+        self.die_offset = 0
+        self.type_signature: int | None = None
+        self.type_offset = 0
+        self.abbrevs: dict[int, Abbrev] = {}
+        # shared by the units with one abbreviation table and header sizes
+        # (see DwarfReader._read_units)
+        self.decoders: dict[int, tuple[int, bool, Decoder]] = {}
+        self.layouts: dict[int, Layout] = {}
+        self.steps: dict[int, StepInfo] = {}
         self.checked = False  # see DwarfReader.check_tree
         self.files: list[str] | None = None
         self.str_offsets_base: int | None = None
-        self.type_signature: int | None = None
-        self.type_offset = 0
 
     @property
     def die_key(self) -> int:
         return self.key_base + self.die_offset
 
 
-def unit_ref(unit: Unit, offset: int) -> tuple:
+#: An abbreviation: (DW_TAG_*, has children, attribute list).
+Abbrev = tuple[int, bool, tuple[Spec, ...]]
+#: How to skip a DIE undecoded (see DwarfReader._layout): (tag, has
+#: children, size of the attributes or None, (offset, form) of a
+#: DW_AT_sibling at a fixed offset or None).
+Layout = tuple[int, bool, "int | None", "tuple[int, int] | None"]
+#: How DwarfReader.check_tree steps over a DIE (see DwarfReader._step).
+StepInfo = tuple[bool, "int | None", "int | None", "int | None", "tuple[Step, ...] | None"]
+
+
+def unit_ref(unit: Unit, offset: int) -> Value:
     """A unit-relative reference (DW_FORM_ref1-8, DW_FORM_ref_udata) as a
     value: libdw's dwarf_formref_die gives no DIE for an offset at or past
     the unit's length, and upstream then reads the attribute as absent
@@ -112,7 +145,7 @@ def unit_ref(unit: Unit, offset: int) -> tuple:
     return (REF, unit.start + offset) if offset < unit.length else (OTHER, None)
 
 
-def _sibling_value(data: bytes, pos: int, form: int, order: str) -> int:
+def _sibling_value(data: bytes, pos: int, form: int, order: Literal["little", "big"]) -> int:
     """A DW_AT_sibling's unit offset; -1 (which no check accepts) for a
     form that is not a unit reference, which libdw's dwarf_siblingof
     refuses."""
@@ -133,17 +166,15 @@ _ALWAYS_READ = (".debug_info", ".debug_types", ".debug_abbrev", ".debug_str", ".
 PREFILL_BYTES = 16 << 20
 
 
-class StringTable(dict):
-    """A string section's NUL-terminated strings by offset, each decoded on
-    first use: a plain dict lookup for every later one (compiled decoders
-    index it directly)."""
-
-    __slots__ = ("data", "path")
+class StringTable:
+    """A string section's NUL-terminated strings by offset (``table[offset]``),
+    each decoded on first use and a dict lookup for every later one.  Not a
+    ``dict`` subclass, so that it compiles to a native class."""
 
     def __init__(self, data: bytes, path: str):
-        super().__init__()
         self.data = data
         self.path = path
+        self.strings: dict[int, str | None] = {}
         if 0 < len(data) <= PREFILL_BYTES:
             # Versioning reads most of a section's strings (nine in ten on
             # built objects): decoding them all in one go costs a tenth of
@@ -152,22 +183,28 @@ class StringTable(dict):
             parts = data.split(b"\0")
             if data.endswith(b"\0"):
                 parts.pop()  # nothing starts after the last NUL
-            self.update(zip(itertools.accumulate((len(part) + 1 for part in parts), initial=0),
-                            (part.decode("utf-8", "surrogateescape") for part in parts)))
+            self.strings.update(zip(itertools.accumulate((len(part) + 1 for part in parts), initial=0),
+                                    (part.decode("utf-8", "surrogateescape") for part in parts)))
 
-    def __missing__(self, offset: int) -> str | None:
+    def __getitem__(self, offset: int) -> str | None:
+        try:
+            return self.strings[offset]
+        except KeyError:
+            return self._decode(offset)
+
+    def _decode(self, offset: int) -> str | None:
         """The string at ``offset``; None when the offset is outside the
         section: libdw's dwarf_formstring then returns NULL and upstream
         carries on as if the attribute named nothing (a DIE without a
         name).  A last string without its NUL runs to the section's end."""
         data = self.data
-        if offset >= len(data):
-            self[offset] = None
-            return None
-        end = data.find(b"\0", offset)
-        if end < 0:
-            end = len(data)
-        text = self[offset] = data[offset:end].decode("utf-8", "surrogateescape")
+        text: str | None = None
+        if offset < len(data):
+            end = data.find(b"\0", offset)
+            if end < 0:
+                end = len(data)
+            text = data[offset:end].decode("utf-8", "surrogateescape")
+        self.strings[offset] = text
         return text
 
 
@@ -200,14 +237,16 @@ class DwarfReader:
         self.strs = StringTable(elf.debug_section(".debug_str") or b"", self.path)
         self.line_strs = StringTable(elf.debug_section(".debug_line_str") or b"", self.path)
         self.str_offsets = elf.debug_section(".debug_str_offsets") or b""
-        self._line = None
+        self._line: bytes | None = None
         self.endian = "<" if elf.little_endian else ">"
-        self._abbrev_tables: dict[int, dict[int, tuple]] = {}
-        self._layouts: dict[tuple, dict[int, tuple]] = {}  # see Unit.layouts
-        self._steps: dict[tuple, dict[int, tuple]] = {}  # see _step
-        self._spec_decoders: dict[tuple, object] = {}
-        self._layout_numbers: dict[tuple, tuple[int, tuple]] = {}  # see _decoder
-        self._unit_decoders: dict[tuple, dict[int, tuple]] = {}
+        self._abbrev_tables: dict[int, dict[int, Abbrev]] = {}
+        # by (abbreviation table offset, offset size, address size, version)
+        self._layouts: dict[tuple[int, int, int, int], dict[int, Layout]] = {}  # see Unit.layouts
+        self._steps: dict[tuple[int, int, int, int], dict[int, StepInfo]] = {}  # see _step
+        self._unit_decoders: dict[tuple[int, int, int, int], dict[int, tuple[int, bool, Decoder]]] = {}
+        # by (id of an attribute list, offset size, address size, version)
+        self._spec_decoders: dict[tuple[int, int, int, int], Decoder | None] = {}
+        self._layout_numbers: dict[tuple[int, int, int, int], tuple[int, DecoderLayout]] = {}  # see _decoder
         self._dies: dict[int, Die] = {}
         self.units: list[Unit] = []
         self.signatures: dict[int, int] = {}
@@ -247,10 +286,7 @@ class DwarfReader:
         section = ".debug_types" if is_types else ".debug_info"
         while pos < len(data):
             self._unit_header = f"{section} offset {pos:#x} of '{self.path}'"  # for messages
-            u = Unit()
-            u.offset = pos
-            u.key_base = key_base
-            u.data = data
+            u = Unit(data, pos, key_base)
             length = struct.unpack_from(e + "I", data, pos)[0]
             pos += 4
             u.offset_size = 4
@@ -290,7 +326,6 @@ class DwarfReader:
                     u.type_offset = struct.unpack_from(e + osize, data, pos + 8)[0]
                     pos += 8 + u.offset_size
             u.die_offset = pos
-            u.start = key_base + u.offset
             u.abbrevs = self._abbrev_table(abbrev_off)
             # Per-abbreviation tables, shared by the units with the same
             # abbreviation table and header sizes: code -> (tag,
@@ -305,11 +340,11 @@ class DwarfReader:
             self.units.append(u)
             pos = u.end
 
-    def _abbrev_table(self, offset: int) -> dict[int, tuple]:
-        table = self._abbrev_tables.get(offset)
-        if table is not None:
-            return table
-        table = {}
+    def _abbrev_table(self, offset: int) -> dict[int, Abbrev]:
+        known = self._abbrev_tables.get(offset)
+        if known is not None:
+            return known
+        table: dict[int, Abbrev] = {}
         data = self.abbrev
         pos = offset
         try:
@@ -320,7 +355,7 @@ class DwarfReader:
                 tag, pos = read_uleb(data, pos)
                 children = data[pos] != 0
                 pos += 1
-                specs = []
+                specs: list[Spec] = []
                 while True:
                     at, pos = read_uleb(data, pos)
                     form, pos = read_uleb(data, pos)
@@ -349,7 +384,7 @@ class DwarfReader:
                                   f"in '{self.path}'", self.path)
         return self.units[i]
 
-    def unit_die(self, unit: Unit) -> Die:
+    def unit_die(self, unit: Unit) -> Die | None:
         if not unit.checked:
             self.check_tree(unit)
         return self.die(unit.die_key, unit)
@@ -368,7 +403,7 @@ class DwarfReader:
         data, end, base = unit.data, unit.end, unit.key_base
         pos = start = unit.die_offset
         depth = 0
-        order = "little" if self.endian == "<" else "big"
+        order: Literal["little", "big"] = "little" if self.endian == "<" else "big"
         steps = unit.steps
         lowest = -unit.offset  # a sibling must lie past start + lowest ...
         highest = unit.length  # ... and before this
@@ -396,16 +431,15 @@ class DwarfReader:
                                                  order) if sibling_width else -1
                     pos += size
                 elif plan is not None:
-                    for operation, argument in plan:
+                    for operation, n, m in plan:
                         if operation == STEP_FIXED:
-                            pos += argument
+                            pos += n
                         elif operation == STEP_LEB:
                             while data[pos] > 0x7F:
                                 pos += 1
                             pos += 1
                         elif operation == STEP_SIBLING_REF:
-                            sibling = int.from_bytes(
-                                data[pos + argument[0]:pos + argument[0] + argument[1]], order)
+                            sibling = int.from_bytes(data[pos + n:pos + n + m], order)
                         elif operation == STEP_STRING:
                             pos = data.index(b"\0", pos) + 1
                         elif operation == STEP_BLOCK:
@@ -414,7 +448,7 @@ class DwarfReader:
                         elif operation == STEP_BLOCK1:
                             pos += 1 + data[pos]
                         elif operation == STEP_BLOCK_SIZED:
-                            pos += argument.size + argument.unpack_from(data, pos)[0]
+                            pos += n + int.from_bytes(data[pos:pos + n], order)
                         elif operation == STEP_SIBLING_LEB:
                             sibling, pos = read_uleb(data, pos)
                         else:  # STEP_SIBLING_OTHER
@@ -446,7 +480,7 @@ class DwarfReader:
                 "process_die_container", f"`dwarf_child(die, &current)` failed: -1 ({cause} at "
                 f"{self.where(unit, base + start)})", self.path) from None
 
-    def _step(self, unit: Unit, code: int) -> tuple | None:
+    def _step(self, unit: Unit, code: int) -> StepInfo | None:
         """How :meth:`check_tree` steps over a DIE with this abbreviation
         code: (has_children, size of the attributes or None, offset and
         width of a DW_AT_sibling reference among fixed-size attributes
@@ -459,13 +493,14 @@ class DwarfReader:
         if layout is None:
             return None
         _, children, size, sibling = layout
-        sibling_at = sibling_width = plan = None
+        sibling_at: int | None = None
+        sibling_width: int | None = None
+        plan: tuple[Step, ...] | None = None
         if size is not None:
             if sibling is not None:
                 sibling_at, sibling_width = sibling[0], UNIT_REF_WIDTHS.get(sibling[1], 0)
         else:
-            plan = step_plan(unit.abbrevs[code][2], unit.offset_size, unit.addr_size, unit.version,
-                             self.endian)
+            plan = step_plan(unit.abbrevs[code][2], unit.offset_size, unit.addr_size, unit.version)
         step = unit.steps[code] = (children, size, sibling_at, sibling_width, plan)
         return step
 
@@ -516,14 +551,13 @@ class DwarfReader:
             raise IndexError("DIE runs past the end of its unit")
         return Die(key, tag, children, attrs, unit.key_base + pos, unit)
 
-    def _decoder(self, unit: Unit, specs: tuple):
+    def _decoder(self, unit: Unit, specs: tuple[Spec, ...]) -> Decoder | None:
         """The compiled decoder for an attribute list in this unit's layout
         (see :mod:`batchver.dwarf.decode`); None when it cannot be compiled."""
         # Keyed by the identity of the (long-lived) spec tuple first: hashing
         # the tuple itself on every DIE costs more than decoding it.
         fast_key = (id(specs), unit.offset_size, unit.addr_size, unit.version)
-        decoder = self._spec_decoders.get(fast_key, False)
-        if decoder is False:
+        if fast_key not in self._spec_decoders:
             # The layout's number, found once per file: hashing the layout
             # itself on every DIE of a layout not yet compiled costs more
             # than decoding the DIE.
@@ -533,26 +567,25 @@ class DwarfReader:
                 known = self._layout_numbers[fast_key] = (
                     _LAYOUT_NUMBERS.setdefault(layout, len(_LAYOUT_NUMBERS)), layout)
             number, layout = known
-            decoder = _DECODERS.get(number, False)
-            if decoder is False:
+            if number not in _DECODERS:
                 # Compiling costs as much as decoding a few hundred DIEs, and
                 # most layouts are met only a few times: decode those
                 # generically and compile the ones that keep coming back.
                 seen = _SEEN[number] = _SEEN.get(number, 0) + 1
                 if seen < COMPILE_AFTER:
                     return None
-                decoder = _DECODERS[number] = compile_decoder(*layout)
-            self._spec_decoders[fast_key] = decoder
-        return decoder
+                _DECODERS[number] = compile_decoder(*layout)
+            self._spec_decoders[fast_key] = _DECODERS[number]
+        return self._spec_decoders[fast_key]
 
-    def _decode_generic(self, key: int, unit: Unit, tag: int, children: bool, specs: tuple,
+    def _decode_generic(self, key: int, unit: Unit, tag: int, children: bool, specs: tuple[Spec, ...],
                         pos: int) -> Die:
         """Form-by-form decoding, by :data:`~batchver.dwarf.forms.FORMS`:
         the reference the compiled decoders follow, and the path for
         abbreviations they do not handle."""
         data = unit.data
-        attrs = {}
-        order = "little" if self.endian == "<" else "big"
+        attrs: Attrs = {}
+        order: Literal["little", "big"] = "little" if self.endian == "<" else "big"
         for at, form, implicit in specs:
             while form == DW_FORM_indirect:
                 form, pos = read_uleb(data, pos)
@@ -560,11 +593,11 @@ class DwarfReader:
             if desc is None:
                 raise VersioningError("process_module", f"unknown DWARF form {form:#x} at "
                                       f"{self.where(unit, key)}", self.path)
-            kind, size, value, _ = desc
+            kind, fixed, value, _ = desc
             raw = 0
             if kind <= SIZE_REF_ADDR:  # a width the form or the unit header gives
-                if kind != SIZE_FIXED:
-                    size = width(desc, unit.offset_size, unit.addr_size, unit.version)
+                size = fixed if kind == SIZE_FIXED else width(desc, unit.offset_size, unit.addr_size,
+                                                              unit.version)
                 if size:
                     if pos + size > len(data):
                         raise IndexError("attribute runs past the end of the section")
@@ -602,8 +635,7 @@ class DwarfReader:
             elif value == VALUE_REF_ADDR:
                 attrs[at] = (REF, raw)
             elif value == VALUE_SIG8:
-                target = self.signatures.get(raw)
-                attrs[at] = (REF, target) if target is not None else (OTHER, None)
+                attrs[at] = signature_ref(self.signatures, raw)
             elif value == VALUE_OTHER:
                 attrs[at] = (OTHER, None)
             else:
@@ -611,16 +643,14 @@ class DwarfReader:
         return Die(key, tag, children, attrs, unit.key_base + pos, unit)
 
     def _offset(self, data: bytes, pos: int, unit: Unit) -> int:
-        return struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"), data, pos)[0]
+        return cast(int, struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"), data, pos)[0])
 
-    def _strx(self, unit: Unit, index: int) -> str:
+    def _strx(self, unit: Unit, index: int) -> str | None:
         base = unit.str_offsets_base
         if base is None:
             base = self._str_offsets_base(unit)
         pos = base + index * unit.offset_size
-        off = struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"),
-                                 self.str_offsets, pos)[0]
-        return self.strs[off]
+        return self.strs[self._offset(self.str_offsets, pos, unit)]
 
     def _str_offsets_base(self, unit: Unit) -> int:
         """DW_AT_str_offsets_base of the unit DIE, read without resolving its
@@ -668,7 +698,7 @@ class DwarfReader:
         return desc
 
     # -- light walking -----------------------------------------------------
-    def _layout(self, unit: Unit, code: int) -> tuple | None:
+    def _layout(self, unit: Unit, code: int) -> Layout | None:
         """(tag, has_children, size of the attributes or None when a form is
         variable-sized, (offset, form) of DW_AT_sibling when it sits at a
         fixed offset) for one abbreviation, for skipping DIEs undecoded."""
@@ -681,7 +711,7 @@ class DwarfReader:
             return None
         tag, children, specs = abbrev
         size: int | None = 0
-        sibling = None
+        sibling: tuple[int, int] | None = None
         for at, form, _ in specs:
             desc = FORMS.get(form)
             bytes_ = None if desc is None else width(desc, unit.offset_size, unit.addr_size, unit.version)
@@ -694,7 +724,8 @@ class DwarfReader:
         found = layouts[code] = (tag, children, size, sibling)
         return found
 
-    def child_entries(self, die: Die, passed_over: frozenset = frozenset()):
+    def child_entries(self, die: Die, passed_over: frozenset[int] = frozenset()
+                      ) -> Iterator[tuple[int, int]]:
         """Yield ``(key, tag)`` for the children of ``die`` without decoding
         their attributes (like :meth:`children`, but for scanning).
         Children whose tag is in ``passed_over`` are stepped over unseen:
@@ -736,7 +767,7 @@ class DwarfReader:
                 yield key, tag
             key = following
 
-    def _skip(self, key: int, attrs_key: int, unit: Unit, layout: tuple) -> int:
+    def _skip(self, key: int, attrs_key: int, unit: Unit, layout: Layout) -> int:
         """The key of the DIE after ``key`` and its subtree."""
         _, children, size, sibling = layout
         if sibling is not None and sibling[1] in UNIT_REF_WIDTHS:
@@ -747,6 +778,7 @@ class DwarfReader:
             end = attrs_key + size
         else:
             decoded = self.die(key, unit)
+            assert decoded is not None, "a DIE with a layout is no null entry"
             sib = decoded.ref(DW_AT_sibling)
             if sib is not None:
                 return self._checked_sibling(key, unit, sib)
@@ -777,7 +809,7 @@ class DwarfReader:
                                   f"{self.where(unit, key)}", self.path)
         return sibling
 
-    def children(self, die: Die):
+    def children(self, die: Die) -> Iterator[Die]:
         """Yield the children of ``die`` in order (like dwarf_child and
         dwarf_siblingof), following DW_AT_sibling where present."""
         if not die.has_children:
@@ -827,17 +859,19 @@ class DwarfReader:
         :func:`~batchver.dwarf.lines.read_paths`), for source locations."""
         return self._line_table(unit, read_paths)
 
-    def _line_table(self, unit: Unit, read) -> list[str]:
+    def _line_table(self, unit: Unit, read: Callable[[bytes, int, str, int, Callable[[int, int], str | None]],
+                                                    list[str]]) -> list[str]:
         cu = self.unit_die(unit)
         stmt = cu.udata(DW_AT_stmt_list) if cu is not None else None
         if stmt is None:
             raise VersioningError("is_definition_private",
                                   f"dwarf_getsrcfiles failed: no line table in '{self.path}'",
                                   self.path)
-        if self._line is None:
-            self._line = self.elf.debug_section(".debug_line") or b""
+        line = self._line
+        if line is None:
+            line = self._line = self.elf.debug_section(".debug_line") or b""
         try:
-            return read(self._line, stmt, self.endian, unit.addr_size, self._line_string)
+            return read(line, stmt, self.endian, unit.addr_size, self._line_string)
         except LineTableError as exc:
             raise VersioningError("is_definition_private", f"dwarf_getsrcfiles failed: '{exc}' "
                                   f"(.debug_line offset {stmt:#x}, for unit at {unit.offset:#x} "

@@ -127,12 +127,13 @@ class ElfObject:
             size = os.fstat(fd).st_size
             if size == 0:
                 raise VersioningError("main", f"'{path}' is empty, not an ELF file", path)
-            self._map: mmap.mmap | bytes = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         finally:
             os.close(fd)
-        self.compression = compression_of(self._map)
+        self._map: mmap.mmap | bytes = mapped
+        self.compression = compression_of(mapped)
         if self.compression is not None:
-            self._map = self._decompress_file(self.compression)
+            self._map = self._decompress_file(mapped, self.compression)
             size = len(self._map)
         self.size = size  # of the ELF image: what splitting and weighting work should see
         try:
@@ -158,12 +159,13 @@ class ElfObject:
         self._data_cache: dict[int, bytes] = {}
         self._partner: ElfObject | None = None
 
-    def _decompress_file(self, kind: str) -> bytes:
-        """The whole file's ELF image, from a compressed module."""
+    def _decompress_file(self, mapped: mmap.mmap, kind: str) -> bytes:
+        """The whole file's ELF image, from a compressed module (whose
+        mapping is closed: only the image is read from then on)."""
         try:
-            return decompress(self._map, kind, self.path)
+            return decompress(mapped, kind, self.path)
         finally:
-            self._map.close()
+            mapped.close()
 
     def _read_header(self, size: int) -> "_Header":
         """The ELF header, read with ``struct`` (ValueError: what is wrong
@@ -280,9 +282,11 @@ class ElfObject:
         """A section's bytes as stored in the file, checked against its size
         (from the paired file when this one has the section emptied)."""
         if sec.type == SHT_NOBITS:
-            partner = self._partner.section(sec.name) if self._partner is not None else None
-            if partner is not None and partner.type != SHT_NOBITS and partner.size == sec.size:
-                return self._partner.raw(partner)
+            other = self._partner
+            partner = other.section(sec.name) if other is not None else None
+            if other is not None and partner is not None and partner.type != SHT_NOBITS \
+                    and partner.size == sec.size:
+                return other.raw(partner)
             return b""
         end = sec.offset + sec.size
         if end > len(self._map):

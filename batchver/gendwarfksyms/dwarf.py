@@ -26,7 +26,7 @@ to the ``dump`` callback.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator, Union, cast
 
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
@@ -40,13 +40,15 @@ from batchver.dwarf.constants import (
     DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subrange_type, DW_TAG_subroutine_type,
     DW_TAG_template_type_parameter, DW_TAG_typedef, DW_TAG_union_type, DW_TAG_unspecified_type,
     DW_TAG_variable, DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
-from batchver.dwarf.decode import CONST, REF, STR
-from batchver.dwarf.reader import Die, DwarfReader, MASK64, Unit
+from batchver.dwarf.decode import CONST, MASK64, REF, STR
+from batchver.dwarf.reader import Die, DwarfReader, Unit
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
 from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, TaggedSymbols
 
 INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
+#: One fragment of an entry's text (see Entry.frags).
+Frag = Union[str, int, Die]
 STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")
 
 
@@ -88,7 +90,9 @@ class Entry:
         self.state = INCOMPLETE
         self.tag = -1
         self.fqn: str | None = None
-        self.frags: list = []
+        # text, a line break with an indent change (int), or a reference
+        # to the DIE whose entry's text goes there
+        self.frags: list[Frag] = []
         self.mapped = False
         # Kept by batchver.gendwarfksyms.reuse.ReusingDieMap; the reference
         # path never reads them (see that module for their meaning).
@@ -118,10 +122,14 @@ class KabiScan:
 
     __slots__ = ("members", "orig_name", "placeholder")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.members = 0
         self.orig_name: str | None = None
         self.placeholder: Die | None = None
+
+
+#: What a container renders each chosen child with.
+ChildRenderer = Callable[[SymbolState, "Entry", Die], None]
 
 
 def kabi_status(name: str | None) -> tuple[int, str | None]:
@@ -196,21 +204,24 @@ class Scopes:
         unit of a file for its exports, then versions the exporting ones
         with the same instance."""
         start = unit.start
-        candidates = self.walked.get(start)
-        if candidates is not None:
-            return candidates
+        known = self.walked.get(start)
+        if known is not None:
+            return known
         reader = self.reader
-        candidates = self.walked[start] = []
+        candidates: list[Die] = []
+        self.walked[start] = candidates
         cu = reader.unit_die(unit)
         if cu is None:
             return candidates
         plain = self.plain
-        stack = [(reader.child_entries(cu, MEMBERS), None)]
+        stack: list[tuple[Iterator[tuple[int, int]], str | None]] = [(reader.child_entries(cu, MEMBERS), None)]
+        prefix: str | None
         while stack:
             entries, prefix = stack[-1]
             for key, tag in entries:
                 if tag in WALK_DECODED or prefix is not None:
                     die = reader.die(key, unit)
+                    assert die is not None, "child_entries yields no null entries"
                     fqn, passed = self._names(die, prefix)
                     self.fqns[key] = fqn
                     if tag in PREFIX_TAGS:
@@ -227,7 +238,9 @@ class Scopes:
     def _walk_all(self, unit: Unit) -> None:
         self.fully_walked.add(unit.start)
         cu = self.reader.unit_die(unit)
-        stack = [(self.reader.children(cu), None)] if cu is not None else []
+        stack: list[tuple[Iterator[Die], str | None]] = \
+            [(self.reader.children(cu), None)] if cu is not None else []
+        prefix: str | None
         while stack:
             children, prefix = stack[-1]
             for die in children:
@@ -267,7 +280,7 @@ class _Dumper:
 
     def echo(self, frag: str | int) -> None:
         """Print a text fragment, or note a line break (its indent change)."""
-        if type(frag) is int:
+        if isinstance(frag, int):
             self.indent += frag
             self.pending_break = True
             return
@@ -341,8 +354,9 @@ class DieMap:
         value = die.attrs.get(DW_AT_type)
         if value is None or value[0] != REF:
             return None
-        target = self.reader.die(value[1])
-        return target if target is not None else self._die(value[1])
+        key = cast(int, value[1])
+        target = self.reader.die(key)
+        return target if target is not None else self._die(key)
 
     # -- fragment output ---------------------------------------------------
     def _fqn(self, entry: Entry, die: Die) -> None:
@@ -368,7 +382,8 @@ class DieMap:
             entry.frags.append(f" byte_size({value})")
 
     # -- containers --------------------------------------------------------
-    def _container(self, st: SymbolState, entry: Entry, die: Die, func, tags) -> None:
+    def _container(self, st: SymbolState, entry: Entry, die: Die, func: ChildRenderer,
+                   tags: tuple[int, ...] | None) -> None:
         """Call ``func`` on the children whose tag is in ``tags`` (all when
         None), tracking the first list item as upstream does."""
         st.first_list_item = True
@@ -396,8 +411,8 @@ class DieMap:
     def _list_item(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
         attrs = die.attrs  # members are the commonest DIE: read the attributes in place
-        name = attrs.get(DW_AT_name)
-        name = name[1] if name is not None and name[0] == STR else None
+        value = attrs.get(DW_AT_name)
+        name = cast("str | None", value[1]) if value is not None and value[0] == STR else None
         if self.stable:
             if name is not None and name.startswith(KABI_PREFIX):
                 name = None
@@ -508,7 +523,8 @@ class DieMap:
             return False
         return not self._is_private(die)
 
-    def _struct_body(self, st: SymbolState, entry: Entry, die: Die, label: str, func, tags) -> None:
+    def _struct_body(self, st: SymbolState, entry: Entry, die: Die, label: str, func: ChildRenderer,
+                     tags: tuple[int, ...] | None) -> None:
         put = entry.frags.append
         put(label)
         self._fqn(entry, die)
@@ -541,6 +557,7 @@ class DieMap:
     def _union(self, st: SymbolState, entry: Entry, die: Die) -> None:
         status, placeholder, orig = self.union_kabi_status(die)
         if status == KABI_RESERVED:
+            assert placeholder is not None, "a reserved union names its placeholder"
             st.orig_name = orig
             self.process_type(st, entry, placeholder)
         if status > KABI_NORMAL:
@@ -644,6 +661,7 @@ class DieMap:
         its own and its fragments go straight into the parent's."""
         tag = die.tag
         if tag == DW_TAG_member:
+            assert parent is not None, "a member is only reached from its container"
             self._list_item(st, parent, die)
             return
         saved_expand, saved_fqn = st.expand, st.current_fqn
@@ -681,7 +699,7 @@ class DieMap:
         reaches are marked expanded for this symbol; ``parent`` and ``die``
         say where it is reached from, which only :mod:`.reuse` needs."""
         for frag in entry.frags:
-            if type(frag) is Die:
+            if isinstance(frag, Die):
                 self.process_type(st, None, frag)
 
     # -- exported symbols --------------------------------------------------
@@ -691,12 +709,14 @@ class DieMap:
         ``subprogram ( ... ) -> ...`` for functions (and subroutine types
         behind symbol pointers), else as ``variable <type>``.  Returns the
         new entry, None when the DIE already has one."""
-        symbols.set_die(st.sym, die.key)
+        sym = st.sym
+        assert sym is not None, "only a symbol's state renders one"
+        symbols.set_die(sym, die.key)
         if die.key << 2 | SYMBOL in self.entries:
             return None
         entry = self._new_entry(die.key)
         entry.tag = die.tag
-        debug("process_symbol", st.sym.name)
+        debug("process_symbol", sym.name)
         if as_function:
             self._subroutine_like(st, entry, die, "subprogram")
         else:
@@ -709,16 +729,18 @@ class DieMap:
     def save_symbol_ptr(self, st: SymbolState, symbols: TaggedSymbols) -> None:
         """Remember a ``__gendwarfksyms_ptr_`` variable's target for symbols
         that have no DIE of their own (clang omits external declarations)."""
-        ptr_type = self._type_of(st.die)
+        sym, die = st.sym, st.die
+        assert sym is not None and die is not None, "only a symbol's state saves its pointer"
+        ptr_type = self._type_of(die)
         if ptr_type is None or ptr_type.tag != DW_TAG_pointer_type:
-            raise VersioningError("save_symbol_ptr", f"{symbol_name(st.die)} must be a pointer type!",
+            raise VersioningError("save_symbol_ptr", f"{symbol_name(die)} must be a pointer type!",
                                   self.reader.path)
         target = self._type_of(ptr_type)
         if target is None:
             raise VersioningError("save_symbol_ptr",
-                                  f"{symbol_name(st.die)} pointer missing a type attribute?",
+                                  f"{symbol_name(die)} pointer missing a type attribute?",
                                   self.reader.path)
-        symbols.set_ptr(st.sym, target.key if target.tag == DW_TAG_subroutine_type else ptr_type.key)
+        symbols.set_ptr(sym, target.key if target.tag == DW_TAG_subroutine_type else ptr_type.key)
 
     def origin_of(self, die: Die) -> Die | None:
         key = die.ref(DW_AT_abstract_origin)
@@ -746,7 +768,7 @@ class DumpingDieMap(DieMap):
         frags = entry.frags
         start = self.printed.get(entry.seq, 0)
         for frag in frags[start:]:
-            if type(frag) is not Die:
+            if not isinstance(frag, Die):
                 self.dumper.echo(frag)
         self.printed[entry.seq] = len(frags)
 
@@ -766,7 +788,7 @@ class DumpingDieMap(DieMap):
         if self.debug_map is not None:
             self.debug_map(f"<cached {die.key:x} {STATE_NAMES[entry.state]}>")
         for frag in entry.frags:
-            if type(frag) is Die:
+            if isinstance(frag, Die):
                 self.process_type(st, None, frag)
             else:
                 self.dumper.echo(frag)
@@ -814,6 +836,9 @@ def process_cu(die_map: DieMap, scopes: Scopes, unit: Unit, symbols: TaggedSymbo
             continue
         debug("process_symbol_ptr", sym.name)
         target = die_map.reader.die(sym.ptr_key[1])
+        if target is None:
+            raise VersioningError("process_symbol_ptr", f"{sym.name}'s pointer target is a null entry",
+                                  die_map.reader.path)
         st = SymbolState(sym, target)
         die_map.process_symbol(st, target, target.tag == DW_TAG_subroutine_type, symbols, debug)
         rendered.append(sym.name)

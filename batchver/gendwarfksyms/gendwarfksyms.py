@@ -36,7 +36,7 @@ from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.gendwarfksyms.partial import PartialTypes, assign_merged_versions
 from batchver.gendwarfksyms.reuse import ReusingDieMap
 from batchver.gendwarfksyms.symbols import Symbol, SymbolTable, TaggedSymbols, read_addresses, version_lines
-from batchver.gendwarfksyms.types import TypeMap, assign_versions
+from batchver.gendwarfksyms.types import Piece, TypeMap, assign_versions
 
 
 @dataclass
@@ -194,7 +194,7 @@ class Versioner:
         types = TypeMap(die_map, rules, self.options.stable, self.diag.debug,
                         reuse_expansions=self.options.accelerations)
         types.build()
-        pieces = {}
+        pieces: dict[str, list[Piece]] = {}
         for sym in self.symbols:
             found = self._symbol_pieces(die_map, types, sym)
             if found is not None:
@@ -229,7 +229,7 @@ class Versioner:
                         opts, self.diag)
         result.symtypes = types.symtypes_lines()
 
-    def _symbol_pieces(self, die_map: DieMap, types: TypeMap, sym: Symbol) -> list[str] | None:
+    def _symbol_pieces(self, die_map: DieMap, types: TypeMap, sym: Symbol) -> list[Piece] | None:
         """The symbol's own type string, if this object rendered it."""
         if sym.die_key is None or sym.die_key[0] != self._object_id:
             return None

@@ -17,7 +17,7 @@ from batchver.elf.file import ElfObject
 from batchver.gendwarfksyms.kabi import KabiRules, read_rules
 from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.gendwarfksyms.symbols import MAPPED, SymbolTable, read_addresses, version_lines
-from batchver.gendwarfksyms.types import TypeMap, assign_versions
+from batchver.gendwarfksyms.types import Piece, TypeMap, assign_versions
 
 
 @dataclass
@@ -25,8 +25,8 @@ class PartialTypes:
     """What one range of units contributes before CRCs: its named type
     strings in die_map order, and the strings of the symbols it rendered."""
 
-    types: list[tuple[str, list[str]]]
-    symbols: dict[str, list[str]]
+    types: list[tuple[str, list[Piece]]]
+    symbols: dict[str, list[Piece]]
 
     @classmethod
     def joined(cls, parts: list[PartialTypes]) -> PartialTypes:
@@ -57,7 +57,7 @@ def assign_merged_versions(symbols: SymbolTable, partials: list[PartialTypes], r
     name wins, the earlier on a tie, as in one die map); returns the
     symtypes lines."""
     types = TypeMap(None, rules, opts.stable, diag.debug, reuse_expansions=opts.accelerations)
-    pieces: dict[str, list[str]] = {}
+    pieces: dict[str, list[Piece]] = {}
     for part in partials:
         for name, text in part.types:
             types.add(name, text)

@@ -263,11 +263,11 @@ class ReusingDieMap(DieMap):
                     continue
                 if cached.closed:
                     continue
-                frontier = cached.frontier
-                if frontier is None:
-                    frontier = self._frontier(cached)
-                if frontier:
-                    stack.append((iter(frontier), child_expand))
+                reached = cached.frontier
+                if reached is None:
+                    reached = self._frontier(cached)
+                if reached:
+                    stack.append((iter(reached), child_expand))
                     break
             else:
                 stack.pop()

@@ -11,13 +11,15 @@
   own text (recursively); later appearances stay as tokens.
 
 Pieces are kept separate because upstream decides "is this a reference?" per
-piece (does it start with ``s#``, ``u#``, ``e#`` or ``t#``), not per word.
+piece (does it start with ``s#``, ``u#``, ``e#`` or ``t#``), not per word.  A
+reference piece is a :class:`Ref`, literal text a ``str``: the kind is decided
+once, when the pieces are made, and never by looking at text again.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Callable
+from typing import Callable, Iterator, Union
 
 from batchver.dwarf.constants import (
     DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_structure_type, DW_TAG_typedef,
@@ -41,23 +43,45 @@ def is_reference(piece: str) -> bool:
     return piece[:2] in REF_STARTS
 
 
-class RefToken(str):
-    """A piece that upstream treats as a type reference when hashing."""
+class Ref:
+    """A piece that upstream treats as a type reference when hashing
+    (``token``: ``s#name``).  A class of its own rather than a ``str``
+    subclass, so that compiled code tells the two kinds of piece apart by
+    type and keeps both native."""
 
-    __slots__ = ()
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __reduce__(self) -> tuple[type[Ref], tuple[str]]:
+        # Split files' partial type maps reach the merging process by
+        # pickle, and a compiled class is remade by calling it: with its token.
+        return Ref, (self.token,)
 
 
-def compile_pieces(pieces: list[str]) -> list[str]:
+#: One piece of a compiled type string: literal text, or a reference.
+Piece = Union[str, Ref]
+
+
+def piece_text(piece: Piece) -> str:
+    return piece if isinstance(piece, str) else piece.token
+
+
+def pieces_text(pieces: list[Piece]) -> str:
+    """The type string compiled pieces spell (references as tokens)."""
+    return "".join([piece_text(p) for p in pieces])
+
+
+def compile_pieces(pieces: list[str]) -> list[Piece]:
     """Mark reference pieces and merge runs of literal pieces, so a CRC walk
     touches one string per run instead of one per fragment."""
-    out: list[str] = []
+    out: list[Piece] = []
     run: list[str] = []
     for piece in pieces:
         if is_reference(piece):
             if run:
                 out.append("".join(run))
                 run = []
-            out.append(RefToken(piece))
+            out.append(Ref(piece))
         else:
             run.append(piece)
     if run:
@@ -65,7 +89,7 @@ def compile_pieces(pieces: list[str]) -> list[str]:
     return out
 
 
-def _flush(run: list[str], out: list[str]) -> None:
+def _flush(run: list[str], out: list[Piece]) -> None:
     """Append a run of literal fragments to compiled pieces as one string.
     Upstream treats any *fragment* starting with ``s#``, ``u#``, ``e#`` or
     ``t#`` as a reference; no rendered fragment ever does (names cannot
@@ -146,40 +170,40 @@ class TypeMap:
         self.stable = stable
         self.debug = debug
         self.dump_types = dump_types
-        self.types: dict[str, tuple[list[str], int]] = {}
+        self.types: dict[str, tuple[list[Piece], int]] = {}
         # Per die-map entry, by seq: its reference token ("" when it is
         # inlined) and its text as compiled pieces, once asked for.
         size = len(die_map.order) if die_map is not None else 0
         self._tokens: list[str | None] = [None] * size
-        self._pieces: list[list[str] | None] = [None] * size
+        self._pieces: list[list[Piece] | None] = [None] * size
         # reference -> (its expansion, the names it expands); see version_text
         self._fresh: dict[str, tuple[str, frozenset[str]]] = {}
         # what may still be kept there (nothing on the reference path)
         self._fresh_room = FRESH_CHARS if reuse_expansions else 0
 
     # -- building ----------------------------------------------------------
-    def entry_pieces(self, entry: Entry) -> list[str]:
+    def entry_pieces(self, entry: Entry) -> list[Piece]:
         """``entry``'s text as compiled pieces (see :func:`compile_pieces`).
 
         The result is remembered: an unnamed type (a base type, a pointer,
         a function type) is inlined into every named type that uses it, and
         its text cannot change once rendering is done."""
-        pieces = self._pieces[entry.seq]
-        if pieces is not None:
-            return pieces
+        known = self._pieces[entry.seq]
+        if known is not None:
+            return known
+        assert self.die_map is not None, "entries are only rendered from a die map"
         entries = self.die_map.entries
-        pieces = []
+        pieces: list[Piece] = []
         run: list[str] = []  # literal text since the last reference
         line_break = False  # a run of line breaks is one space, written before what follows
         for frag in entry.frags:
-            kind = type(frag)
-            if kind is int:
+            if isinstance(frag, int):
                 line_break = True
                 continue
             if line_break:
                 run.append(" ")
                 line_break = False
-            if kind is str:
+            if isinstance(frag, str):
                 run.append(frag)
             else:
                 key = frag.key << 2
@@ -191,26 +215,27 @@ class TypeMap:
                     token = self._token(child)
                 if token:
                     _flush(run, pieces)
-                    pieces.append(RefToken(token))
+                    pieces.append(Ref(token))
                     continue
                 inner = self.entry_pieces(child)
                 if not inner:
                     continue
                 # splice: the child's leading and trailing text join this run
-                if type(inner[0]) is RefToken:
+                head = inner[0]
+                if isinstance(head, str):
+                    run.append(head)
+                    start = 1
+                else:
                     _flush(run, pieces)
                     start = 0
-                else:
-                    run.append(inner[0])
-                    start = 1
                 if len(inner) > start:
                     _flush(run, pieces)
                     pieces.extend(inner[start:-1])
                     tail = inner[-1]
-                    if type(tail) is RefToken:
-                        pieces.append(tail)
-                    else:
+                    if isinstance(tail, str):
                         run.append(tail)
+                    else:
+                        pieces.append(tail)
         if line_break:
             run.append(" ")
         _flush(run, pieces)
@@ -225,16 +250,16 @@ class TypeMap:
             token = self._tokens[entry.seq] = reference_name(entry) or ""
         return token
 
-    def _expansion(self, name: str, entry: Entry) -> list[str]:
+    def _expansion(self, name: str, entry: Entry) -> list[Piece]:
         override = self.rules.type_string(name) if self.stable else None
         if override is not None:
             return compile_pieces(parse_type_string(name, override))
         return self.entry_pieces(entry)
 
-    def add(self, name: str, pieces: list[str]) -> None:
+    def add(self, name: str, pieces: list[Piece]) -> None:
         """Keep the longest expansion for ``name`` (the first on a tie);
         ``pieces`` are compiled (see :func:`compile_pieces`)."""
-        length = sum(map(len, pieces))
+        length = sum([len(piece_text(p)) for p in pieces])
         current = self.types.get(name)
         if current is not None:
             if length <= current[1]:
@@ -245,11 +270,12 @@ class TypeMap:
             self.debug("type_map_add", f"adding {name}")
         self.types[name] = (pieces, length)
         if self.dump_types is not None:
-            self.dump_types(f"{name} {''.join(pieces)}\n")
+            self.dump_types(f"{name} {pieces_text(pieces)}\n")
 
     def build(self) -> None:
         """Add every named type rendered in the object (upstream's
         ``expand_type`` over die_map)."""
+        assert self.die_map is not None, "only a die map's types are built"
         entries = self.die_map.entries
         for entry in self.die_map.order:
             if entry.mapped or entry.state not in (COMPLETE, UNEXPANDED):
@@ -268,11 +294,11 @@ class TypeMap:
             self.debug("expand_type", name)
             self.add(name, self._expansion(name, entry))
 
-    def symbol_pieces(self, name: str, entry: Entry) -> list[str]:
+    def symbol_pieces(self, name: str, entry: Entry) -> list[Piece]:
         return self._expansion(name, entry)
 
     # -- versions ----------------------------------------------------------
-    def lookup(self, name: str) -> list[str] | None:
+    def lookup(self, name: str) -> list[Piece] | None:
         found = self.types.get(name)
         if found is not None:
             return found[0]
@@ -282,7 +308,7 @@ class TypeMap:
             return self.types[name][0]
         return None
 
-    def version_text(self, name: str, pieces: list[str]) -> str:
+    def version_text(self, name: str, pieces: list[Piece]) -> str:
         """The fully expanded text a symbol's CRC is computed over, from
         the symbol's compiled pieces.
 
@@ -303,13 +329,14 @@ class TypeMap:
         recording: tuple[str, int, int] | None = None  # (name, len(out), len(added)) at depth 1
         tainted = False
         # An explicit stack instead of recursion: kernel type graphs are deep.
-        stack = [(name, iter(pieces))]
+        stack: list[tuple[str, Iterator[Piece]]] = [(name, iter(pieces))]
         while stack:
             owner, it = stack[-1]
-            for piece in it:
-                if type(piece) is not RefToken:
-                    out.append(piece)
+            for item in it:
+                if isinstance(item, str):
+                    out.append(item)
                     continue
+                piece = item.token
                 when = seen.get(piece)
                 if when is not None:
                     # a reference seen before was found then: it stays a token
@@ -354,7 +381,7 @@ class TypeMap:
 
     def symtypes_lines(self) -> list[tuple[str, str]]:
         """``(key, text)`` for every entry, sorted by key bytes (strcmp)."""
-        return sorted(((k, "".join(v[0])) for k, v in self.types.items()),
+        return sorted(((k, pieces_text(v[0])) for k, v in self.types.items()),
                       key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
 
 
@@ -363,7 +390,7 @@ def crc32_text(text: str) -> int:
 
 
 def assign_versions(symbols: SymbolTable, types: TypeMap,
-                    pieces_of: Callable[[Symbol], list[str] | None], opts: Options,
+                    pieces_of: Callable[[Symbol], list[Piece] | None], opts: Options,
                     diag: Diagnostics) -> None:
     """types.c's generate_symtypes_and_versions: CRCs for every symbol with
     a type string, in upstream's order: an alias already versioned is not

@@ -1,0 +1,49 @@
+"""The drop-in's start: kbuild runs ``batchver gendwarfksyms`` once per
+object, so answering ``--help`` (or a usage error) must not load the
+versioning core, the release gate, the nightly, YAML, joblib or tqdm."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO
+
+#: Prefixes of the modules a start-up must not import.
+HEAVY = ("batchver.gendwarfksyms", "batchver.dwarf", "batchver.elf", "batchver.tree", "batchver.gate",
+         "batchver.nightly", "yaml", "joblib", "tqdm", "argparse")
+
+_PROBE = """
+import sys
+from batchver.cli import main
+code = main(sys.argv[1:])
+loaded = sorted(m for m in sys.modules if m.startswith({heavy!r}))
+print(code, *loaded)
+"""
+
+
+def _loaded(*argv: str) -> tuple[str, list[str]]:
+    """(exit code, the heavy modules loaded) of ``batchver ARGV`` in a fresh interpreter."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *argv], cwd=REPO,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    code, *loaded = proc.stdout.split()
+    return code, loaded
+
+
+@pytest.mark.parametrize("argv", [("gendwarfksyms", "--help"), ("gendwarfksyms", "--no-such-option"),
+                                  ("gendwarfksyms",)])
+def test_dropin_answers_without_loading_the_core(argv):
+    code, loaded = _loaded(*argv)
+    assert (code, loaded) == ("0" if "--help" in argv else "1", [])
+
+
+def test_a_run_loads_the_core(tmp_path):
+    # the probe can see what a start loads: versioning one object does load the core
+    empty = tmp_path / "empty.o"
+    empty.write_bytes(b"")
+    code, loaded = _loaded("gendwarfksyms", str(empty))
+    assert code == "0" and "batchver.gendwarfksyms.gendwarfksyms" in loaded
