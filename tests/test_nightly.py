@@ -20,6 +20,7 @@ from batchver.cli.nightly import history_main, nightly_main, validate_main
 from batchver.nightly.config import ConfigError, load_config
 from batchver.nightly.history import append_record, read_history
 from batchver.nightly.runner import explain_cache, symbols_changed
+from batchver.report import Counts, FileEntry, Options, Report, Timing, Tool, Toolchain
 from batchver.charts import nice_ticks
 from batchver.nightly.trend import format_table, render_trend
 
@@ -318,9 +319,12 @@ def test_corrupt_cache_entry_is_discarded_and_recomputed(tree, tmp_path, capsys)
 
 def test_explain_cache_reasons():
     def report(version="0.1.0", code="c0de", stable=False, files=()):
-        return {"tool": {"version": version, "code": code}, "options": {"stable": stable},
-                "files": [{"file": f, "cache": c, "exports": n, "status": s} for f, c, n, s in files],
-                "timing": {"cache_hits": 0, "cache_lookups": len(files)}}
+        return Report(tool=Tool(name="batchver", version=version, code=code),
+                      options=Options(semantics="kbuild", stable=stable, symtypes=False),
+                      toolchain=Toolchain(), counts=Counts(exports=0), exports={},
+                      files=[FileEntry(file=f, module="vmlinux", cache=c, exports=n, status=s)
+                             for f, c, n, s in files],
+                      timing=Timing(cache_hits=0, cache_lookups=len(files)))
     now = report(files=[("a.o", "absent", 2, "ok"), ("b.o", "absent", 1, "ok"), ("c.o", "absent", 3, "ok"),
                         ("d.o", "hit", 1, "ok"), ("e.o", "absent", 1, "ok")])
     before = report(files=[("a.o", "hit", 2, "ok"), ("b.o", "absent", 1, "failed"), ("c.o", "hit", 2, "ok"),

@@ -139,5 +139,5 @@ def main(args: list[str]) -> int:
         for line in summary_lines(report):
             print(line, file=sys.stderr)
         print(f"wrote {ns.output}/Module.symvers and report.json", file=sys.stderr)
-    counts = report["counts"]
-    return 1 if counts["failed_files"] or (ns.strict and counts["no_information"]) else 0
+    counts = report.counts
+    return 1 if counts.failed_files or (ns.strict and counts.no_information) else 0

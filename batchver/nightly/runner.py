@@ -49,6 +49,7 @@ from batchver.gate.formats import render
 from batchver.gate.render import headline
 from batchver.nightly.config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
 from batchver.nightly.history import HISTORY_SCHEMA, append_record, latest_completed
+from batchver.report import Report
 from batchver.symvers import parse_symvers
 
 #: how many recomputed files a history line names (the count is always exact)
@@ -186,73 +187,74 @@ def gate_verdict(baseline: str | None, current: str, stablelists: list[str], rul
 
 
 # -- cache explanation -----------------------------------------------------------
-def explain_cache(report: dict, previous: dict | None, same_cache: bool = True) -> list[tuple[str, str, str]]:
+def explain_cache(report: Report, previous: Report | None,
+                  same_cache: bool = True) -> list[tuple[str, str, str]]:
     """(file, ``reused``/``parsed``/``off``, why) for every file of a report.
 
     The cache knows only hit, absent or corrupt; *why* an entry was absent is
     read from the previous run's report of the same tree (tool version,
     options, whether the file existed, failed, or had other exports)."""
-    files = [f for f in report["files"] if f["status"] != "skipped"]  # nothing to cache
-    lookups = [f for f in files if f["cache"] != "off"]
-    all_missed = bool(lookups) and all(f["cache"] != "hit" for f in lookups)
-    old_files = {f["file"]: f for f in previous["files"]} if previous else {}
+    files = [f for f in report.files if f.status != "skipped"]  # nothing to cache
+    lookups = [f for f in files if f.cache != "off"]
+    all_missed = bool(lookups) and all(f.cache != "hit" for f in lookups)
+    old_files = {f.file: f for f in previous.files} if previous else {}
     general = None
     if previous is None:
         general = "no cached result, and no earlier run of this tree to compare with"
-    elif previous["tool"].get("code") != report["tool"]["code"]:
-        general = (f"batchver's code changed (version {previous['tool']['version']} -> "
-                   f"{report['tool']['version']}, code {previous['tool'].get('code', 'unrecorded')} -> "
-                   f"{report['tool']['code']}); results of other code are never reused")
-    elif previous["options"] != report["options"]:
-        moved = [f"{k}: {previous['options'].get(k)} -> {v}" for k, v in report["options"].items()
-                 if previous["options"].get(k) != v]
+    elif previous.tool.code != report.tool.code:
+        general = (f"batchver's code changed (version {previous.tool.version} -> "
+                   f"{report.tool.version}, code {previous.tool.code or 'unrecorded'} -> "
+                   f"{report.tool.code}); results of other code are never reused")
+    elif previous.options != report.options:
+        before, now = vars(previous.options), vars(report.options)
+        moved = [f"{k}: {before[k]} -> {v}" for k, v in now.items() if before[k] != v]
         general = "options changed (" + ", ".join(moved) + ")"
     elif not same_cache:
         general = "cache location changed since the previous run"
     explained = []
     for f in files:
-        state = f["cache"]
+        state = f.cache
         if state == "off":
-            explained.append((f["file"], "off", "no cache configured"))
+            explained.append((f.file, "off", "no cache configured"))
         elif state == "hit":
-            explained.append((f["file"], "reused", "same bytes, exports, options and batchver code"))
+            explained.append((f.file, "reused", "same bytes, exports, options and batchver code"))
         elif state.startswith("corrupt"):
-            explained.append((f["file"], "parsed", state + "; recomputed"))
+            explained.append((f.file, "parsed", state + "; recomputed"))
         else:
-            old = old_files.get(f["file"])
+            old = old_files.get(f.file)
             if general:
                 why = general
             elif old is None:
                 why = "new file (not in the previous run)"
-            elif old["status"] == "failed":
+            elif old.status == "failed":
                 why = "failed in the previous run (failures are never cached)"
             elif all_missed:
                 why = "no entry for any file: the cache was emptied or is new"
-            elif old["exports"] != f["exports"]:
-                why = f"export list changed ({old['exports']} -> {f['exports']} exports)"
+            elif old.exports != f.exports:
+                why = f"export list changed ({old.exports} -> {f.exports} exports)"
             else:
                 why = "file contents changed since the previous run"
-            explained.append((f["file"], "parsed", why))
+            explained.append((f.file, "parsed", why))
     return explained
 
 
-def _cache_summary(report: dict, explained: list[tuple[str, str, str]]) -> dict:
-    timing = report["timing"]
+def _cache_summary(report: Report, explained: list[tuple[str, str, str]]) -> dict:
+    timing = report.timing
     parsed = [(rel, why) for rel, state, why in explained if state == "parsed"]
     return {
-        "hits": timing["cache_hits"], "lookups": timing["cache_lookups"],
-        "hit_rate": round(timing["cache_hits"] / timing["cache_lookups"], 6)
-        if timing["cache_lookups"] else None,
+        "hits": timing.cache_hits, "lookups": timing.cache_lookups,
+        "hit_rate": round(timing.cache_hits / timing.cache_lookups, 6)
+        if timing.cache_lookups else None,
         "recomputed_count": len(parsed),
         "recomputed": [{"file": rel, "why": why} for rel, why in parsed[:LISTED_MISSES]],
     }
 
 
-def _counts(report: dict) -> dict[str, int]:
+def _counts(report: Report) -> dict[str, int]:
     """The report's counts for the history: ``failed_files`` (could not be
     versioned) apart from ``incomplete_files`` (some exports without DWARF,
     normal for vmlinux), which are not failures of a nightly."""
-    return {k: report["counts"][k] for k in ("files", "failed_files", "incomplete_files", "modules",
+    return {k: getattr(report.counts, k) for k in ("files", "failed_files", "incomplete_files", "modules",
                                              "exports", "versioned", "no_information")}
 
 
@@ -285,7 +287,8 @@ def _claim_run_dir(tree_root: str, started: datetime) -> tuple[str, str]:
     raise TreeError(f"cannot claim a run directory under {tree_root}")
 
 
-def _previous_report(config: NightlyConfig, tree: TreeConfig, load: bool) -> tuple[dict | None, dict | None]:
+def _previous_report(config: NightlyConfig, tree: TreeConfig,
+                     load: bool) -> tuple[dict | None, Report | None]:
     """The tree's latest completed history record and (if ``load``) its
     report.json, which explains cache misses; an unchanged re-run has none
     and skips reading a large report."""
@@ -293,9 +296,8 @@ def _previous_report(config: NightlyConfig, tree: TreeConfig, load: bool) -> tup
     if record is None or not load:
         return record, None
     try:
-        with open(os.path.join(config.output, record["run_dir"], "report.json"), encoding="utf-8") as handle:
-            return record, json.load(handle)
-    except (OSError, ValueError):
+        return record, Report.read(os.path.join(config.output, record["run_dir"], "report.json"))
+    except InputError:
         return record, None
 
 
@@ -353,7 +355,7 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
         report = done.report
         record["counts"] = counts = _counts(report)
         previous_record, previous = _previous_report(
-            config, tree, load=any(f["cache"] == "absent" for f in report["files"]))
+            config, tree, load=any(f.cache == "absent" for f in report.files))
         explained = explain_cache(report, previous, previous_record is None or
                                   previous_record.get("cache_dir") == config.cache)
         record["cache_dir"] = config.cache
