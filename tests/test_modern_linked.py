@@ -31,6 +31,7 @@ from batchver.dwarf.reader import COMPILE_AFTER, DwarfReader
 from batchver.elf.exports import Export, linked_exports
 from batchver.elf.file import ElfObject
 from batchver.tree.linked import addressed_names, scan_units
+from batchver.report import Report
 from batchver.tree.outputs import summary_lines
 
 from .conftest import LOCAL_CORPUS, run_dropin, symbol_list, symver_by_name
@@ -325,7 +326,8 @@ def test_guessed_cus_are_named(tmp_path, cc):
     assert report["counts"]["not_as_kbuild"] == 3
     assert report["exports"]["drivers/g/g:g_asm"]["not_as_kbuild"] == caveats["g_asm"]
     assert any(line == "possibly not kbuild's CRC for 3 export(s) of kernel/drivers/g/g.ko (see "
-               "report.json): g_asm, g_defined, g_twice" for line in summary_lines(report))
+               "report.json): g_asm, g_defined, g_twice"
+               for line in summary_lines(Report.from_json(report)))
 
 
 # --- 4. a linked vmlinux: assembler exports and linker-script aliases --------

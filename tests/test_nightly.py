@@ -18,7 +18,7 @@ import pytest
 
 from batchver.cli.nightly import history_main, nightly_main, validate_main
 from batchver.nightly.config import ConfigError, load_config
-from batchver.nightly.history import append_record, read_history
+from batchver.nightly.history import RunRecord, append_record, read_history
 from batchver.nightly.runner import explain_cache, symbols_changed
 from batchver.report import Counts, FileEntry, Options, Report, Timing, Tool, Toolchain
 from batchver.charts import nice_ticks
@@ -51,7 +51,8 @@ def problems(path: str, **kwargs) -> list[str]:
 
 
 def history(outroot: Path) -> list[dict]:
-    return read_history(str(outroot)).records
+    """The history's records as the JSON each line holds."""
+    return [r.to_json() for r in read_history(str(outroot)).records]
 
 
 # -- config validation -------------------------------------------------------
@@ -465,8 +466,8 @@ def test_killed_run_keeps_history_and_next_run_uses_cache(tree, tmp_path, monkey
     read = read_history(str(tmp_path / "out"))
     assert read.skipped == [f"{hist}:4: unreadable line (Unterminated string starting at: line 1 "
                             "column 17 (char 16)); skipped"]
-    assert [r["tree"] for r in read.records] == ["one", "two", "one", "one", "two"]
-    assert [r["cache"]["hit_rate"] for r in read.records[-2:]] == [1.0, 1.0]
+    assert [r.tree for r in read.records] == ["one", "two", "one", "one", "two"]
+    assert [r.cache["hit_rate"] for r in read.records[-2:]] == [1.0, 1.0]
 
 
 def test_history_reader_and_command_errors(tmp_path, capsys):
@@ -474,10 +475,10 @@ def test_history_reader_and_command_errors(tmp_path, capsys):
     assert history_main([str(out)]) == 2
     assert capsys.readouterr().err == (f"batchver history: cannot read {out}/history.jsonl: No such "
                                        "file or directory (expected the output root of a nightly run)\n")
-    append_record(str(out), {"tree": "a", "run_id": "20260101T000000Z", "status": "ok"})
+    append_record(str(out), RunRecord(tree="a", run_id="20260101T000000Z", status="ok"))
     (out / "history.jsonl").open("ab").write(b"[1, 2]\n{\"tree\": \"b\"")
     read = read_history(str(out))
-    assert [r["tree"] for r in read.records] == ["a"]
+    assert [r.tree for r in read.records] == ["a"]
     assert read.skipped == [
         f"{out}/history.jsonl:2: unreadable line (not a history record (no 'tree')); skipped",
         f"{out}/history.jsonl:3: incomplete line (a run killed while writing it?); skipped"]
@@ -495,11 +496,12 @@ def test_history_reader_and_command_errors(tmp_path, capsys):
 
 # -- trend page ----------------------------------------------------------------
 def record(tree: str, night: int, status: str = "ok", exports: int | None = 100, changed: int | None = 0,
-           failed: int = 0, wall: float = 10.0, hit: float | None = 1.0, error: str | None = None) -> dict:
-    return {"tree": tree, "run_id": f"202601{night:02d}T020000Z", "status": status, "error": error,
-            "counts": None if exports is None else {"exports": exports, "failed_files": failed},
-            "changed": None if changed is None else {"total": changed}, "wall_seconds": wall,
-            "cache": None if hit is None else {"hit_rate": hit}, "check": {"status": "pass"}}
+           failed: int = 0, wall: float = 10.0, hit: float | None = 1.0,
+           error: str | None = None) -> RunRecord:
+    return RunRecord(tree=tree, run_id=f"202601{night:02d}T020000Z", status=status, error=error,
+                     counts=None if exports is None else {"exports": exports, "failed_files": failed},
+                     changed=None if changed is None else {"total": changed}, wall_seconds=wall,
+                     cache=None if hit is None else {"hit_rate": hit}, check={"status": "pass"})
 
 
 def test_trend_table_and_page():
