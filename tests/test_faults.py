@@ -609,12 +609,14 @@ def test_worker_restarts_for_memory_are_silent(capfd):
     harmless, so the run keeps quiet, and every task still returns."""
     pytest.importorskip("psutil")
     from batchver.tree import scheduler
-    calls = [scheduler._Call(_grow_and_wait, (24,), weight=1) for _ in range(12)]
+    done: dict[int, int] = {}
+    calls = [scheduler._Call(_grow_and_wait, (24,), lambda pid, i=i: done.__setitem__(i, pid), weight=1)
+             for i in range(12)]
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         with scheduler._backend(scheduler.RunOptions(jobs=2)):
             bar = scheduler._progress(len(calls), "test", quiet=True)
-            done = dict(scheduler._parallel(2, calls, bar))
+            scheduler._parallel(2, calls, bar)
     assert sorted(done) == list(range(12))
     assert len(set(done.values())) > 2, "no worker was restarted: the test shows nothing"
     said = "A worker stopped while some jobs were given to the executor"

@@ -46,6 +46,7 @@ from batchver.report import (Block, Counts, ExportEntry, FileEntry, Options, Rep
 from batchver.symvers import ExportRecord, format_symvers
 from batchver.tree.cache import code_digest
 from batchver.tree.discover import VMLINUX, Discovery, module_sort_key
+from batchver.tree.kinds import Semantics, TreeKind
 from batchver.tree.locations import LOCATIONS_SUFFIX
 from batchver.tree.scheduler import RunOptions, RunOutcome
 
@@ -151,8 +152,9 @@ def build_report(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts
         tool=Tool(name="batchver", version=__version__, code=code_digest()[:16], path=native.STATUS),
         tree=discovery.tree,
         kind=discovery.kind,
-        options=Options(semantics=opts.semantics if discovery.kind == "linked" else "kbuild",
-                        stable=opts.stable, symtypes=opts.symtypes),
+        options=Options(
+            semantics=opts.semantics if discovery.kind is TreeKind.LINKED else Semantics.KBUILD,
+            stable=opts.stable, symtypes=opts.symtypes),
         kernel=discovery.kernel,
         toolchain=Toolchain(producers=merged.producers, dwarf_versions=merged.dwarf_versions),
         counts=Counts(
