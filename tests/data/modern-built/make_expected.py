@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write Module.symvers.expected: what kbuild and modpost make of the test tree.
 
-Builds the tree exactly as tests/test_modern_built.py does, then does what a
+Builds the tree exactly as tests/test_kbuild_built_tree.py does, then does what a
 7.x kbuild does with CONFIG_GENDWARFKSYMS, using GNU binutils and the
 upstream gendwarfksyms binary only (no batchver code):
 
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("modern_built", HERE.parents[1] / "test_modern_built.py")
+_spec = importlib.util.spec_from_file_location("modern_built", HERE.parents[1] / "test_kbuild_built_tree.py")
 
 
 def load_test_module():

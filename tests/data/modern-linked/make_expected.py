@@ -3,7 +3,7 @@
 
     python tests/data/modern-linked/make_expected.py PATH/TO/gendwarfksyms
 
-Builds the objects exactly as tests/test_modern_linked.py does and runs
+Builds the objects exactly as tests/test_linked_kbuild_semantics.py does and runs
 upstream on the object kbuild would version, with kbuild's symbol list:
 
 * ``jbd-journal.symver``: ``fs/jbd/journal.o`` (the exporting CU) with its
@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
-from tests.test_modern_linked import (  # noqa: E402
+from tests.test_linked_kbuild_semantics import (  # noqa: E402
     ASM_NAMES, JBD_NAMES, PERCPU_NAMES, RUSTY, RUSTY_EXPORTS, build_asm_alias, build_jbd)
 
 
