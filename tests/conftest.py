@@ -21,6 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("make_test_expected", REPO / "tools" / "make_test_expected.py")
 expected_tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(expected_tool)
+_spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "tools" / "build_example_tree.py")
+example = importlib.util.module_from_spec(_spec)  # examples/tree's builder, for every test that needs it
+_spec.loader.exec_module(example)
 corpus_cases = expected_tool.corpus_cases  # one layout rule for the tests and the tool
 DATA = REPO / "tests" / "data"
 LOCAL_CORPUS = DATA / "corpus"
@@ -55,6 +58,14 @@ def cc() -> str:
     if compiler is None:
         pytest.fail("gcc is required to build test fixtures (.ci/run installs it)")
     return compiler
+
+
+@pytest.fixture(scope="session")
+def example_tree(tmp_path_factory, cc) -> Path:
+    """examples/tree compiled once for the session (a built tree: vmlinux.a,
+    three modules, eleven exports).  Read-only: a test that changes a tree
+    copies this one first."""
+    return Path(example.build(str(tmp_path_factory.mktemp("example") / "tree")))
 
 
 @pytest.fixture(scope="session")

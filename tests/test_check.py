@@ -30,12 +30,8 @@ from batchver.gate.explain import describe, item_name, tokenize, _parse, _split_
 from batchver.gate.globs import Glob, GlobIndex
 
 from .chromium import Page, find_chromium
-from .conftest import REPO
+from .conftest import REPO, example
 
-_spec = importlib.util.spec_from_file_location("build_example_tree",
-                                               REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(example)
 
 KRULE = ('#define KRULE(kind, target, value) static const char kabi_rule_##kind[] '
          '__attribute__((used, aligned(1), section(".discard.gendwarfksyms.kabi_rules"))) = '

@@ -469,7 +469,7 @@ def test_nightly_consumers_per_tree(tmp_path, cc):
     from batchver.nightly.config import ConfigError, load_config
     from batchver.nightly.history import read_history
 
-    from .test_nightly import example
+    from .conftest import example
 
     tree = example.build(str(tmp_path / "tree"))
     build(cc, tmp_path / "partner", Spec("partner", imports=["demo_sum"],

@@ -27,7 +27,7 @@ from batchver.dwarf.leb128 import read_uleb
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 
-from .conftest import REPO
+from .conftest import REPO, example
 
 _spec = importlib.util.spec_from_file_location("fuzz_objects", REPO / "tools" / "fuzz_objects.py")
 fuzz = importlib.util.module_from_spec(_spec)
@@ -187,10 +187,6 @@ def test_intact_objects_version_like_upstream(objects, tmp_path):
 
 
 # -- what batchver run says about a corrupt file -----------------------------
-_tree_spec = importlib.util.spec_from_file_location("build_example_tree",
-                                                    REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_tree_spec)
-_tree_spec.loader.exec_module(example)
 
 
 def _run(tree, out, *extra: str) -> tuple[int, dict]:

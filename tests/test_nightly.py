@@ -26,16 +26,7 @@ from batchver.nightly.trend import format_table, render_trend
 
 from .conftest import REPO
 
-_spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(example)
-
 GATE = importlib.util.find_spec("batchver.gate") is not None
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory, cc) -> str:
-    return example.build(str(tmp_path_factory.mktemp("example") / "tree"))
 
 
 def write(directory: Path, text: str, name: str = "nightly.yaml") -> str:
@@ -192,10 +183,40 @@ def test_validate_command(tmp_path, capsys):
     assert validate_main([bad, "--no-path-check"]) == 0
 
 
-def test_shipped_examples_are_valid():
-    for name in ("nightly-single.yaml", "release-multi-flavour.yaml"):
-        config = load_config(str(REPO / "configs" / name))
-        assert config.trees, name
+def _trees(config) -> list[tuple]:
+    return [(t.name, t.path, t.command, t.kind, t.semantics, t.stable, t.baseline, t.stablelist, t.rules)
+            for t in config.trees]
+
+
+def test_shipped_examples_mean_what_their_comments_say():
+    """Every key of the shipped configs, as written there (relative paths are
+    relative to the config's directory; stable: is inherited by trees)."""
+    single = load_config(str(REPO / "configs" / "nightly-single.yaml"))
+    assert (single.output, single.jobs, single.stable, single.cache, single.reports, single.backend,
+            single.on_failure) == (str(REPO / "results" / "nightly"), 0, False,
+                                   str(REPO / "results" / "nightly" / ".cache"), ["text", "json"],
+                                   "loky", "continue")
+    assert _trees(single) == [
+        ("debian-cloud-amd64", "/usr/lib/debug/lib/modules/6.12.117+deb12-cloud-amd64", None, "linked",
+         "kbuild", False, "previous", [], None)]
+    assert single.trees[0].symtypes is True
+    multi = load_config(str(REPO / "configs" / "release-multi-flavour.yaml"))
+    assert (multi.output, multi.stable, multi.cache, multi.reports, multi.backend, multi.scheduler,
+            multi.on_failure) == ("/srv/kabi/results", True, "/srv/kabi/cache",
+                                  ["text", "json", "junit", "html"], "dask",
+                                  "tcp://kabi-scheduler.example.org:8786", "continue")
+    assert _trees(multi) == [
+        ("cloud-amd64", "/srv/kabi/trees/cloud-amd64/usr/lib/debug/lib/modules/6.12.117+deb12-cloud-amd64",
+         "rm -rf /srv/kabi/trees/cloud-amd64 && dpkg-deb -x "
+         "/srv/kabi/incoming/linux-image-cloud-amd64-dbg.deb /srv/kabi/trees/cloud-amd64",
+         "linked", "kbuild", True, "/srv/kabi/baselines/6.12.115-cloud-amd64",
+         ["/srv/kabi/stablelist/common", "/srv/kabi/stablelist/cloud-amd64"], "/srv/kabi/severity-rules"),
+        ("rt-amd64", None, "./unpack-flavour rt-amd64", "linked", "kbuild", True,
+         "/srv/kabi/baselines/6.12.115-rt-amd64/Module.symvers", ["/srv/kabi/stablelist/common"],
+         "/srv/kabi/severity-rules"),
+        ("amd64-nightly-build", "/srv/kabi/build/amd64", None, "built", "kbuild", False, "previous", [],
+         None)]
+    assert multi.trees[0].timeout == 1800
 
 
 # -- running -----------------------------------------------------------------
@@ -203,10 +224,10 @@ def nightly(config: str, *extra: str) -> int:
     return nightly_main([config, "-q", *extra])
 
 
-def test_run_layout_history_reuse_and_trend(tree, tmp_path, capsys):
+def test_run_layout_history_reuse_and_trend(example_tree, tmp_path, capsys):
     out = tmp_path / "out"
     config = write(tmp_path, f"output: out\njobs: 1\nreports: [json]\ntrees:\n"
-                   f"  - name: demo\n    path: {tree}\n    baseline: previous\n")
+                   f"  - name: demo\n    path: {example_tree}\n    baseline: previous\n")
     assert nightly(config) == 0
     assert nightly(config, "--explain-cache") == 0
     explained = capsys.readouterr().err
@@ -256,9 +277,9 @@ def rebuild_one(tree_dir: Path, cc: str) -> None:
                    cwd=tree_dir, check=True)
 
 
-def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
+def test_one_changed_object_is_the_only_one_parsed(example_tree, tmp_path, cc, capsys):
     work = tmp_path / "tree"
-    shutil.copytree(tree, work, symlinks=True)
+    shutil.copytree(example_tree, work, symlinks=True)
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {work}\n"
                    f"    baseline: previous\n")
     assert nightly(config) == 0
@@ -282,11 +303,11 @@ def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
         assert status == 0
 
 
-def test_unreadable_baseline_is_bad_input_not_fatal(tree, tmp_path):
+def test_unreadable_baseline_is_bad_input_not_fatal(example_tree, tmp_path):
     """A baseline the gate cannot read fails its tree with the gate's own
     message; the tree before it keeps its result."""
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n"
-                   f"  - name: bad\n    path: {tree}\n    baseline: nightly.yaml\n")
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {example_tree}\n"
+                   f"  - name: bad\n    path: {example_tree}\n    baseline: nightly.yaml\n")
     assert nightly(config) == 1
     good, bad = history(tmp_path / "out")
     assert good["status"] == "ok"
@@ -296,8 +317,8 @@ def test_unreadable_baseline_is_bad_input_not_fatal(tree, tmp_path):
                             "<TAB>module<TAB>export type<TAB>namespace', got 2 field(s): 'output: out'"}
 
 
-def test_corrupt_cache_entry_is_discarded_and_recomputed(tree, tmp_path, capsys):
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n")
+def test_corrupt_cache_entry_is_discarded_and_recomputed(example_tree, tmp_path, capsys):
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {example_tree}\n")
     assert nightly(config) == 0
     entries = sorted((tmp_path / "out" / ".cache").rglob("*.json"))
     assert len(entries) == 5
@@ -358,9 +379,9 @@ def test_symbols_changed(tmp_path):
 
 
 # -- failures, bad input and crash safety ---------------------------------------
-def test_on_failure_stop_and_continue(tree, tmp_path, capsys):
+def test_on_failure_stop_and_continue(example_tree, tmp_path, capsys):
     body = (f"output: out\njobs: 1\ntrees:\n  - name: broken\n    command: echo boom >&2; exit 3\n"
-            f"  - name: gone\n    path: {tmp_path}/gone\n  - name: made\n    command: echo {tree}\n")
+            f"  - name: gone\n    path: {tmp_path}/gone\n  - name: made\n    command: echo {example_tree}\n")
     stop = write(tmp_path, "on_failure: stop\n" + body, "stop.yaml")
     assert nightly(stop) == 1
     records = history(tmp_path / "out")
@@ -377,13 +398,13 @@ def test_on_failure_stop_and_continue(tree, tmp_path, capsys):
                                                            ("made", "ok")]
     assert records[1]["error"] == (f"{go_on}:8: trees[1].path: expected an existing directory; "
                                    f"'{tmp_path}/gone' does not exist")
-    assert records[2]["tree_path"] == tree
+    assert records[2]["tree_path"] == str(example_tree)
     assert not list((tmp_path / "out").glob("*/*.partial"))
 
 
-def test_a_failed_file_fails_the_tree(tree, tmp_path):
+def test_a_failed_file_fails_the_tree(example_tree, tmp_path):
     bad = tmp_path / "bad"
-    shutil.copytree(tree, bad, symlinks=True)
+    shutil.copytree(example_tree, bad, symlinks=True)
     (bad / "kernel" / "corrupt.o").write_bytes(b"\x7fELF garbage __export_symbol_x" + b"\0" * 64)
     os.remove(bad / "vmlinux.a")  # attribute every object outside modules to vmlinux
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: bad\n    path: {bad}\n")
@@ -410,13 +431,13 @@ def test_command_output_problems(tmp_path):
         f"{config}:11: trees[3].command: no exporting files found in {tmp_path}/empty"]
 
 
-def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monkeypatch, capsys):
+def test_full_disk_is_named_and_leaves_nothing_half_written(example_tree, tmp_path, monkeypatch, capsys):
     import batchver.tree.outputs
 
     def full(path, text, same_as=None):
         raise OSError(errno.ENOSPC, "No space left on device", path)
 
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n")
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {example_tree}\n")
     monkeypatch.setattr(batchver.tree.outputs, "atomic_write", full)
     assert nightly(config) == 1
     record = history(tmp_path / "out")[0]
@@ -435,11 +456,11 @@ def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monk
         f"batchver nightly: cannot write the history {tmp_path}/out/history.jsonl: No space left on device\n")
 
 
-def test_killed_run_keeps_history_and_next_run_uses_cache(tree, tmp_path, monkeypatch):
+def test_killed_run_keeps_history_and_next_run_uses_cache(example_tree, tmp_path, monkeypatch):
     import batchver.tree.pipeline
 
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: one\n    path: {tree}\n"
-                   f"  - name: two\n    path: {tree}\n    stable: true\n")
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: one\n    path: {example_tree}\n"
+                   f"  - name: two\n    path: {example_tree}\n    stable: true\n")
     assert nightly(config) == 0
     hist = tmp_path / "out" / "history.jsonl"
     before = hist.read_bytes()
@@ -535,9 +556,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_dask_backend_outputs_equal_one_process(tree, tmp_path):
+def test_dask_backend_outputs_equal_one_process(example_tree, tmp_path):
     distributed = pytest.importorskip("distributed")
-    body = f"cache: false\ntrees:\n  - name: demo\n    path: {tree}\n"
+    body = f"cache: false\ntrees:\n  - name: demo\n    path: {example_tree}\n"
     local = write(tmp_path, f"output: local\njobs: 1\n{body}", "local.yaml")
     assert nightly(local) == 0
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -559,11 +580,11 @@ def test_dask_backend_outputs_equal_one_process(tree, tmp_path):
             assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
 
 
-def test_unreachable_scheduler_is_named(tree, tmp_path):
+def test_unreachable_scheduler_is_named(example_tree, tmp_path):
     pytest.importorskip("distributed")
     port = _free_port()
     config = write(tmp_path, f"output: out\nbackend: dask\nscheduler: tcp://127.0.0.1:{port}\n"
-                   f"trees:\n  - name: demo\n    path: {tree}\n")
+                   f"trees:\n  - name: demo\n    path: {example_tree}\n")
     assert nightly(config) == 1
     error = history(tmp_path / "out")[0]["error"]
     assert error.startswith(f"{config}:3: scheduler: cannot reach dask scheduler tcp://127.0.0.1:{port}: ")

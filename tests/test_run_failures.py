@@ -14,7 +14,6 @@ have timeouts, in-process runs a faulthandler deadline.
 from __future__ import annotations
 
 import faulthandler
-import importlib.util
 import io
 import json
 import os
@@ -35,17 +34,8 @@ from batchver.tree.outputs import COMMIT, STAGING_PREFIX, recover
 
 from .conftest import LOCAL_CORPUS, REPO, compile_c, link_vmlinux, run_dropin, symbol_list
 
-_spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(example)
-
 MODULES = sorted((LOCAL_CORPUS / "debian-6.12.117-cloud" / "kernel").rglob("*.ko"))
 PREVIOUS = {"Module.symvers": "previous symvers\n", "report.json": "{\"previous\": true}\n"}
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory, cc):
-    return Path(example.build(str(tmp_path_factory.mktemp("example") / "tree")))
 
 
 @pytest.fixture(scope="module")
@@ -125,16 +115,16 @@ def hostile_files(directory: Path, suffix: str) -> dict[str, str]:
 
 # -- hostile files in a tree -----------------------------------------------------
 @pytest.mark.parametrize("kind", ["built", "linked"])
-def test_non_regular_files_are_failed_files_not_hangs(tree, tmp_path, kind):
+def test_non_regular_files_are_failed_files_not_hangs(example_tree, tmp_path, kind):
     root = tmp_path / "tree"
     if kind == "built":
-        shutil.copytree(tree, root)
+        shutil.copytree(example_tree, root)
         os.remove(root / "vmlinux.a")  # loose objects belong to vmlinux
         where, suffix = root / "kernel", ".o"
     else:
         where, suffix = root / "kernel", ".ko"
         where.mkdir(parents=True)
-        shutil.copy(tree / "drivers" / "single" / "single.o", where / "single.ko")
+        shutil.copy(example_tree / "drivers" / "single" / "single.o", where / "single.ko")
     causes = hostile_files(where, suffix)
     done = batchver_process("run", root, "-o", tmp_path / "out", "--jobs", "2", "--kind", kind, "-q", timeout=90)
     assert done.returncode == 1, done.stderr
@@ -154,14 +144,14 @@ def test_dropin_refuses_a_fifo(tmp_path):
     assert "not a regular file (a FIFO)" in err and str(fifo) in err
 
 
-def test_stripped_and_nameless_files_are_reported(tree, tmp_path):
+def test_stripped_and_nameless_files_are_reported(example_tree, tmp_path):
     """Files whose exports cannot be read are failed files with the cause,
     never silently absent; a module exporting nothing is listed as skipped."""
     root = tmp_path / "linked"
     (root / "kernel").mkdir(parents=True)
-    single = tree / "drivers" / "single" / "single.o"
+    single = example_tree / "drivers" / "single" / "single.o"
     shutil.copy(single, root / "kernel" / "single.ko")
-    subprocess.run(["strip", "--strip-all", "-o", str(root / "vmlinux"), str(tree / "kernel" / "core.o")],
+    subprocess.run(["strip", "--strip-all", "-o", str(root / "vmlinux"), str(example_tree / "kernel" / "core.o")],
                    check=True)
     data = bytearray(single.read_bytes())
     data[0x3e:0x40] = (0xfff0).to_bytes(2, "little")  # e_shstrndx outside the section table
@@ -218,16 +208,16 @@ def unmount(tmp_path):
 
 @pytest.mark.parametrize("role", ["output", "cache"])
 @pytest.mark.parametrize("how", ["a file", "under a file", "in /proc", "read-only"])
-def test_unusable_directory_is_bad_input_found_first(tree, tmp_path, monkeypatch, unmount, role, how):
+def test_unusable_directory_is_bad_input_found_first(example_tree, tmp_path, monkeypatch, unmount, role, how):
     def never(*args):
         raise AssertionError("versioning started before the directories were checked")
 
     monkeypatch.setattr(pipeline, "run", never)
     bad = _unusable(tmp_path, how)
     if role == "output":
-        code, err = run(tree, "-o", bad)
+        code, err = run(example_tree, "-o", bad)
     else:
-        code, err = run(tree, "-o", tmp_path / "out", "--cache", bad)
+        code, err = run(example_tree, "-o", tmp_path / "out", "--cache", bad)
     assert code == 2
     one_line(err, f"{role} directory '{bad}' cannot be used: ")
 
@@ -253,28 +243,28 @@ def fill(directory: Path) -> None:
         os.close(fd)
 
 
-def test_full_disk_keeps_the_previous_outputs(tree, tmp_path, unmount):
+def test_full_disk_keeps_the_previous_outputs(example_tree, tmp_path, unmount):
     disk = small_tmpfs(tmp_path, "1m")
     outdir = disk / "out"
-    assert run(tree, "-o", outdir, "--symtypes") == (0, "")
+    assert run(example_tree, "-o", outdir, "--symtypes") == (0, "")
     before = {name: (outdir / name).read_bytes() for name in ("Module.symvers", "report.json")}
     fill(disk)
     (outdir / "symtypes" / "vmlinux.symtypes").unlink()  # so this one has to be written again
-    code, err = run(tree, "-o", outdir, "--symtypes")
+    code, err = run(example_tree, "-o", outdir, "--symtypes")
     assert code == 1
     one_line(err, "cannot write outputs: ", "No space left on device", "the previous outputs are kept")
     assert {name: (outdir / name).read_bytes() for name in before} == before
     assert not [n for n in os.listdir(outdir) if n.startswith((STAGING_PREFIX, ".tmp-"))]
     (disk / "filler").unlink()
-    assert run(tree, "-o", outdir, "--symtypes") == (0, "")
+    assert run(example_tree, "-o", outdir, "--symtypes") == (0, "")
     assert (outdir / "symtypes" / "vmlinux.symtypes").stat().st_size > 0
 
 
-def test_full_cache_disk_costs_a_warning_not_the_outputs(tree, tmp_path, unmount):
+def test_full_cache_disk_costs_a_warning_not_the_outputs(example_tree, tmp_path, unmount):
     disk = small_tmpfs(tmp_path, "64k")
     (disk / "cache").mkdir()
     fill(disk)
-    code, err = run(tree, "-o", tmp_path / "out", "--cache", disk / "cache", "--symtypes")
+    code, err = run(example_tree, "-o", tmp_path / "out", "--cache", disk / "cache", "--symtypes")
     assert code == 0
     one_line(err, "warning: cache not updated: ", str(disk / "cache"), "No space left on device")
     assert (tmp_path / "out" / "Module.symvers").read_text().count("\n") == 11
@@ -315,9 +305,9 @@ KINDS = ["directory", "dangling symlink", "symlink to an entry", "fifo", "empty"
          "checksum mismatch", "bad json"]
 
 
-def test_bad_cache_entries_are_named_and_recomputed(tree, tmp_path):
+def test_bad_cache_entries_are_named_and_recomputed(example_tree, tmp_path):
     cache, out = tmp_path / "cache", tmp_path / "out"
-    assert run(tree, "-o", out, "--cache", cache, "--symtypes") == (0, "")
+    assert run(example_tree, "-o", out, "--cache", cache, "--symtypes") == (0, "")
     reference = {name: (out / name).read_bytes() for name in ("Module.symvers", "symtypes/vmlinux.symtypes")}
     spare = tmp_path / "spare.json"
     for round_kinds in (KINDS[:5], KINDS[5:]):
@@ -327,18 +317,18 @@ def test_bad_cache_entries_are_named_and_recomputed(tree, tmp_path):
         expected = {}
         for entry, how in zip(entries, round_kinds):
             expected[f"{entry.parent.name}/{entry.name}"] = _corrupt(entry, how, spare)
-        assert run(tree, "-o", out, "--cache", cache, "--symtypes") == (0, "")
+        assert run(example_tree, "-o", out, "--cache", cache, "--symtypes") == (0, "")
         lookups = [f["cache"] for f in files_of(out).values()]
         assert lookups.count("hit") == 5 - len(round_kinds)
         for name, cause in expected.items():
             line = next(why for why in lookups if name in why)
             assert line.startswith(f"corrupt entry {name} discarded (") and cause in line, line
         assert {name: (out / name).read_bytes() for name in reference} == reference
-    assert run(tree, "-o", out, "--cache", cache, "--symtypes") == (0, "")  # stored again, and sound
+    assert run(example_tree, "-o", out, "--cache", cache, "--symtypes") == (0, "")  # stored again, and sound
     assert all(f["cache"] == "hit" for f in files_of(out).values())
 
 
-def test_cache_key_follows_the_code(tree, tmp_path):
+def test_cache_key_follows_the_code(example_tree, tmp_path):
     """Editing a rendering rule (a copy of the package) must miss the cache:
     results of other code are never served, whatever the version says."""
     copy = tmp_path / "pkg"
@@ -349,7 +339,7 @@ def test_cache_key_follows_the_code(tree, tmp_path):
     cache = tmp_path / "cache"
 
     def version(out: str) -> tuple[dict, str]:
-        done = subprocess.run([sys.executable, "-m", "batchver", "run", str(tree), "-o", str(tmp_path / out),
+        done = subprocess.run([sys.executable, "-m", "batchver", "run", str(example_tree), "-o", str(tmp_path / out),
                                "--jobs", "1", "-q", "--cache", str(cache)], capture_output=True, text=True,
                               env=dict(os.environ, PYTHONPATH=str(copy)), cwd=tmp_path, timeout=120)
         assert done.returncode == 0, done.stderr
@@ -367,9 +357,9 @@ def test_cache_key_follows_the_code(tree, tmp_path):
 
 
 # -- the output set -----------------------------------------------------------------
-def test_outputs_replace_the_set_and_leftovers_go(tree, tmp_path):
+def test_outputs_replace_the_set_and_leftovers_go(example_tree, tmp_path):
     out = tmp_path / "out"
-    assert run(tree, "-o", out, "--symtypes") == (0, "")
+    assert run(example_tree, "-o", out, "--symtypes") == (0, "")
     vmlinux = out / "symtypes" / "vmlinux.symtypes"
     inode = vmlinux.stat().st_ino
     (out / "symtypes" / "gone").mkdir()
@@ -378,18 +368,18 @@ def test_outputs_replace_the_set_and_leftovers_go(tree, tmp_path):
     (out / f"{STAGING_PREFIX}killed").mkdir()
     (out / f"{STAGING_PREFIX}killed" / "report.json").write_text("{}")
     (out / "notes.txt").write_text("the user's own file\n")
-    assert run(tree, "-o", out, "--symtypes") == (0, "")
+    assert run(example_tree, "-o", out, "--symtypes") == (0, "")
     assert sorted(os.listdir(out)) == ["Module.symvers", "notes.txt", "report.json", "symtypes"]
     assert not (out / "symtypes" / "gone").exists()
     assert vmlinux.stat().st_ino == inode  # unchanged symtypes are linked, not written again
-    assert run(tree, "-o", out) == (0, "")  # without --symtypes, old symtypes would describe other CRCs
+    assert run(example_tree, "-o", out) == (0, "")  # without --symtypes, old symtypes would describe other CRCs
     assert sorted(os.listdir(out)) == ["Module.symvers", "notes.txt", "report.json"]
 
 
 @pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
                                                 (signal.SIGTERM, 143, "terminated")])
 @pytest.mark.parametrize("when", ["staging", "commit"])
-def test_signal_while_writing(tree, tmp_path, monkeypatch, signum, code, said, when):
+def test_signal_while_writing(example_tree, tmp_path, monkeypatch, signum, code, said, when):
     """A signal while the set is staged leaves the previous outputs; one
     during the commit is held back until the new set is complete, and the
     message says which set OUTDIR holds."""
@@ -404,7 +394,7 @@ def test_signal_while_writing(tree, tmp_path, monkeypatch, signum, code, said, w
 
     out = previous_outputs(tmp_path / "out")
     monkeypatch.setattr(outputs, "atomic_write", interrupted)
-    got, err = run(tree, "-o", out, "--symtypes")
+    got, err = run(example_tree, "-o", out, "--symtypes")
     assert got == code
     if when == "staging":
         one_line(err, said, "the previous outputs are kept")
@@ -436,14 +426,14 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize("when", ["staging", "commit"])
-def test_kill9_while_writing(tree, tmp_path, when):
+def test_kill9_while_writing(example_tree, tmp_path, when):
     """SIGKILL while staging leaves the previous set; SIGKILL after the
     commit began leaves a journal the next run finishes: either way the
     outputs are one run's set, and the next run removes the leftovers."""
     reference = tmp_path / "reference"
-    assert run(tree, "-o", reference, "--symtypes") == (0, "")
+    assert run(example_tree, "-o", reference, "--symtypes") == (0, "")
     out = previous_outputs(tmp_path / "out")
-    done = subprocess.run([sys.executable, "-c", KILLER.format(when=when), "run", str(tree), "-o", str(out),
+    done = subprocess.run([sys.executable, "-c", KILLER.format(when=when), "run", str(example_tree), "-o", str(out),
                            "--jobs", "1", "-q", "--symtypes"], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert done.returncode == -signal.SIGKILL, done.stderr
@@ -455,7 +445,7 @@ def test_kill9_while_writing(tree, tmp_path, when):
         recover(str(out))  # what the next run does first
         for name in ("Module.symvers", "symtypes/vmlinux.symtypes"):
             assert (out / name).read_bytes() == (reference / name).read_bytes()
-    assert run(tree, "-o", out, "--symtypes") == (0, "")
+    assert run(example_tree, "-o", out, "--symtypes") == (0, "")
     assert sorted(os.listdir(out)) == ["Module.symvers", "report.json", "symtypes"]
     assert (out / "Module.symvers").read_bytes() == (reference / "Module.symvers").read_bytes()
 
@@ -501,14 +491,14 @@ def test_signal_while_versioning(busy_tree, tmp_path, signum):
 
 
 # -- determinism and exit codes --------------------------------------------------------
-def test_report_independent_of_jobs_when_split(tree, tmp_path):
+def test_report_independent_of_jobs_when_split(example_tree, tmp_path):
     # twelve units of about one size linked into one file and cut into ranges
     # (--split-mb 0 splits any file) whose number follows --jobs; the
     # report must not show it outside its timing
     objects = []
     for n in range(12):
         source = tmp_path / f"part{n}.c"
-        source.write_text(f'#include "{tree}/include/export.h"\n'
+        source.write_text(f'#include "{example_tree}/include/export.h"\n'
                           f"struct box{n} {{ int a; long b[{n + 1}]; }};\n"
                           f"int part{n}(struct box{n} *p) {{ return p->a; }}\nEXPORT_SYMBOL(part{n});\n")
         objects.append(str(compile_c(tmp_path, source.read_text(), f"part{n}", ("-g",))))
@@ -537,9 +527,9 @@ asm(".text\n.globl asm_export\nasm_export: ret\n"
 """
 
 
-def test_exports_without_dwarf_warn_and_exit_0_unless_strict(tree, tmp_path):
+def test_exports_without_dwarf_warn_and_exit_0_unless_strict(example_tree, tmp_path):
     root = tmp_path / "tree"
-    shutil.copytree(tree, root)
+    shutil.copytree(example_tree, root)
     os.remove(root / "vmlinux.a")
     (root / "kernel" / "entry.c").write_text(ASM_EXPORT)
     subprocess.run(["gcc", "-c", "-g", "-o", "kernel/entry.o", "kernel/entry.c"], cwd=root, check=True)
