@@ -7,7 +7,7 @@ for each target below; the reference gendwarfksyms (which reads every
 architecture through libdw) then writes the expected files beside each
 object, with and without ``--stable``:
 
-    python tools/build_cross_fixtures.py --reference PATH/gendwarfksyms
+    python -m tests.support.build_cross_fixtures --reference PATH/gendwarfksyms
 
 The tests compile the same source again whenever a cross compiler is
 installed (:func:`compile_target`), so the build path is exercised too, and
@@ -24,7 +24,7 @@ import tempfile
 import sys
 from dataclasses import dataclass
 
-CROSS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "cross")
+CROSS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "cross")
 # the kABI fixture the cross sources include, shared with the corpus fixtures
 FIXTURES = os.path.join(CROSS, "..", "corpus", "fixtures")
 SOURCE = "kexports.c"

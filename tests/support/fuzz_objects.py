@@ -7,10 +7,10 @@ section of one, or the symbol table.  For each, batchver must answer in one
 line, without a traceback and within a timeout, and it must refuse (exit 1)
 what upstream refuses.  ``tests/test_fuzz.py`` runs these mutants on objects
 compiled at test time; this tool runs them against the reference binary
-(``tools/get_upstream_gendwarfksyms.sh`` builds it) and reports how often
+(``tools/fetch/get_upstream_gendwarfksyms.sh`` builds it) and reports how often
 the two agree:
 
-    python tools/fuzz_objects.py --reference <cache>/upstream/gendwarfksyms \\
+    python -m tests.support.fuzz_objects --reference <cache>/upstream/gendwarfksyms \\
         [--count 400] [--seed 1] [OBJECT[=EXPORTS]...]
 
 Without OBJECT it compiles :data:`SOURCE` with gcc at DWARF 4 and 5 (and
@@ -33,9 +33,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from batchver.elf.file import ElfObject  # noqa: E402
+from batchver.elf.file import ElfObject
 
 # Small, but reaching every kind of DIE versioning renders: structures with
 # bit fields and nested unions, enumerations, typedefs, arrays, function

@@ -16,12 +16,12 @@ how those files were made and how they are re-checked:
   compares byte for byte (and does the same for the built cases instead of
   writing them).
 
-The reference binary is the one ``tools/get_upstream_gendwarfksyms.sh``
+The reference binary is the one ``tools/fetch/get_upstream_gendwarfksyms.sh``
 builds; its default place is ``$XDG_CACHE_HOME/batchver/upstream/gendwarfksyms``
 (else ``~/.cache/batchver/upstream/gendwarfksyms``); ``--reference PATH``
 overrides it.
 
-    python tools/make_test_expected.py [--check] [--reference PATH]
+    python -m tests.support.make_test_expected [--check] [--reference PATH]
 """
 
 from __future__ import annotations
@@ -35,10 +35,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when loaded by conftest
-from roots import default_cache  # noqa: E402
+from tools.helpers.roots import default_cache
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 BUILT = DATA / "built"
 CORPUS = DATA / "corpus"
 
@@ -134,7 +133,7 @@ def main() -> int:
                         help="upstream gendwarfksyms binary (default: %(default)s)")
     args = parser.parse_args()
     if not os.access(args.reference, os.X_OK):
-        parser.error(f"no upstream binary at {args.reference} (tools/get_upstream_gendwarfksyms.sh "
+        parser.error(f"no upstream binary at {args.reference} (tools/fetch/get_upstream_gendwarfksyms.sh "
                      "builds it; or pass --reference)")
     why = compiler_mismatch()
     if why:

@@ -12,11 +12,11 @@ wall and CPU time, peak RSS per worker, objects/s, exports/s, MB of
 ``.debug_info``/s, and per-stage seconds (loading and relocating DWARF, unit
 walks, rendering type strings, CRCs).
 
-    python tools/bench.py --corpus shared28 --jobs 1,2 --repeat 3 --reference <cache>/upstream/gendwarfksyms
-    python tools/bench.py --corpus debian --jobs 2 --semantics kbuild
-    python tools/bench.py --corpus debian --subset modules --jobs 2 --reference ...
-    python tools/bench.py --corpus debian --subset vmlinux --jobs 2 --reference ...
-    python tools/bench.py --corpus debian --subset modules --jobs 1 --code main=$MAIN,new=$WT \
+    python -m tools.bench.bench --corpus shared28 --jobs 1,2 --repeat 3 --reference <cache>/upstream/gendwarfksyms
+    python -m tools.bench.bench --corpus debian --jobs 2 --semantics kbuild
+    python -m tools.bench.bench --corpus debian --subset modules --jobs 2 --reference ...
+    python -m tools.bench.bench --corpus debian --subset vmlinux --jobs 2 --reference ...
+    python -m tools.bench.bench --corpus debian --subset modules --jobs 1 --code main=$MAIN,new=$WT \
         --symtypes --keep-outputs DIR --reference ...   # two versions of batchver side by side
 
 ``--subset`` benchmarks part of a linked tree (its modules, or vmlinux
@@ -25,13 +25,13 @@ same files.
 
 Corpora: ``shared28`` is ``<shared>/corpus/debian-6.12.117-cloud/kernel``
 (``<shared>``: $BATCHVER_SHARED, else ../shared beside the repository);
-``debian`` is the tree tools/fetch_debian_kernel.py unpacks under
+``debian`` is the tree tools/fetch/fetch_debian_kernel.py unpacks under
 ``<cache>`` ($XDG_CACHE_HOME/batchver, else ~/.cache/batchver; ``--cache``);
 ``kbuild`` and ``kbuild-small`` are the built 7.3.4 trees
-tools/build_kernel_tree.py makes there (x86_64 defconfig, and tinyconfig plus
-tools/kbuild-small.config): upstream then runs once per exporting object with
+tools/fixtures/build_kernel_tree.py makes there (x86_64 defconfig, and tinyconfig plus
+tools/fixtures/kbuild-small.config): upstream then runs once per exporting object with
 that object's exports, as kbuild does.  ``--tree`` overrides any of them.  Paths in the results are written relative to
-these roots (tools/roots.py).
+these roots (tools/helpers/roots.py).
 """
 
 from __future__ import annotations
@@ -49,21 +49,20 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from batchver.charts import bar_chart  # noqa: E402
-from batchver.tree.discover import discover  # noqa: E402
-from batchver.elf.file import ElfObject  # noqa: E402
-from nightly_timing import stage_tree  # noqa: E402  (tools/ is on sys.path as the script's dir)
-from roots import CACHE_HELP, Roots, default_cache, shared_root  # noqa: E402
+from batchver.charts import bar_chart
+from batchver.tree.discover import discover
+from batchver.elf.file import ElfObject
+from tools.bench.nightly_timing import stage_tree
+from tools.helpers.roots import CACHE_HELP, Roots, default_cache, shared_root
 
 # Each corpus's tree under its root (shared corpus, or the cache).
 CORPORA = {
     "shared28": lambda cache: str(shared_root() / "corpus" / "debian-6.12.117-cloud" / "kernel"),
     "debian": lambda cache: str(cache / "debian-6.12.117-cloud/root/usr/lib/debug/lib/modules/"
                                         "6.12.117+deb12-cloud-amd64"),
-    # trees tools/build_kernel_tree.py builds: x86_64 defconfig, and tinyconfig + kbuild-small.config
+    # trees tools/fixtures/build_kernel_tree.py builds: x86_64 defconfig, and tinyconfig + kbuild-small.config
     "kbuild": lambda cache: str(cache / "kbuild/linux-7.3.4/build"),
     "kbuild-small": lambda cache: str(cache / "kbuild/linux-7.3.4/build-small"),
 }
@@ -188,7 +187,7 @@ def main() -> int:
     args = parser.parse_args()
     tree = os.path.abspath(args.tree or CORPORA[args.corpus](args.cache))
     if not os.path.isdir(tree):
-        raise SystemExit(f"bench: corpus tree {tree} not found (tools/fetch_debian_kernel.py fetches it)")
+        raise SystemExit(f"bench: corpus tree {tree} not found (tools/fetch/fetch_debian_kernel.py fetches it)")
     roots = Roots(cache=args.cache)
     source = roots.path(tree)
     if args.subset != "all":

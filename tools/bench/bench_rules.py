@@ -14,7 +14,7 @@ Cases: the module rule ``*/*?*?...*Q`` with K ``*?`` pairs (backtracking
 grows like the name length to the power K), and text rules files of N lines.
 The regex side runs in a child process killed after ``--timeout`` seconds.
 
-    python tools/bench_rules.py [--timeout 60] [-o results/bench-rules-DATE.json]
+    python -m tools.bench.bench_rules [--timeout 60] [-o results/bench-rules-DATE.json]
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from batchver.symvers import ExportRecord  # noqa: E402
-from batchver.gate.policy import Policy, parse_text_rules  # noqa: E402
+from batchver.symvers import ExportRecord
+from batchver.gate.policy import Policy, parse_text_rules
 
 
 def exports() -> list[ExportRecord]:

@@ -12,7 +12,7 @@ printing a digest of every result; digests must agree between the trees.
 A run that only starts up and discovers is counted too, so the figures can
 be given net of it.
 
-    python tools/core_instructions.py --code main=$MAIN,new=$WT \\
+    python -m tools.bench.core_instructions --code main=$MAIN,new=$WT \\
         $CORPUS/net/ipv4/ip_tunnel.ko $CORPUS/drivers/net/ipvlan/ipvlan.ko \\
         $CORPUS/drivers/input/rmi4/rmi_core.ko
 """

@@ -11,13 +11,13 @@ what was reused.  Writes ``RESULTS/nightly-timing-<date>.json`` and ``.md``
 (commands, wall times, ratio, reuse) and the trend page of the three runs as
 ``RESULTS/trend-example.html``.
 
-    python tools/nightly_timing.py                   # Debian 6.12.117 cloud, whole tree
-    python tools/nightly_timing.py --modules-only    # without vmlinux, labelled as such
+    python -m tools.bench.nightly_timing                   # Debian 6.12.117 cloud, whole tree
+    python -m tools.bench.nightly_timing --modules-only    # without vmlinux, labelled as such
 
-The default trees are the ones tools/fetch_debian_kernel.py unpacks under
+The default trees are the ones tools/fetch/fetch_debian_kernel.py unpacks under
 ``<cache>`` ($XDG_CACHE_HOME/batchver, else ~/.cache/batchver; ``--cache``);
 ``--tree`` and ``--donor`` override them.  Paths in the results are written
-relative to ``<cache>``, ``<work>`` (``--work``) and ``<repo>`` (tools/roots.py).
+relative to ``<cache>``, ``<work>`` (``--work``) and ``<repo>`` (tools/helpers/roots.py).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-from roots import CACHE_HELP, Roots, default_cache  # tools/ is on sys.path as the script's dir
+from tools.helpers.roots import CACHE_HELP, Roots, default_cache
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEBUG = "debian-{v}-cloud/root/usr/lib/debug/lib/modules/{v}+deb12-cloud-amd64"  # under the cache
 TREE_VERSION, DONOR_VERSION = "6.12.117", "6.12.115"
 DEFAULT_MODULE = "kernel/fs/nfs/nfs.ko"
@@ -67,7 +67,7 @@ def stage_tree(source: str, dest: str, modules_only: bool) -> int:
 def write_config(path: str, tree_name: str, tree: str, outroot: str, jobs: int) -> None:
     """The nightly config the three runs share (baseline: the previous run)."""
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"# written by tools/nightly_timing.py\n"
+        handle.write(f"# written by tools/bench/nightly_timing.py\n"
                      f"output: {outroot}\n"
                      f"jobs: {jobs}\n"
                      f"trees:\n"
@@ -195,7 +195,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at end "
                    f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine)",
         "ratio": runs[1]["wall_seconds"] / runs[0]["wall_seconds"],
-        "reproduce": "python tools/nightly_timing.py" + (" --modules-only" if ns.modules_only else ""),
+        "reproduce": "python -m tools.bench.nightly_timing" + (" --modules-only" if ns.modules_only else ""),
     }
     os.makedirs(ns.results, exist_ok=True)
     stem = os.path.join(ns.results, f"nightly-timing-{date.strftime('%Y-%m-%d')}")
@@ -211,7 +211,7 @@ def main() -> int:
         page = roots.html(handle.read())
     with open(trend, "w", encoding="utf-8") as handle:
         handle.write(page)
-    from browser import screenshot  # tools/ is on sys.path when this runs as a script
+    from tools.helpers.browser import screenshot
     screenshot(trend, os.path.join(ns.results, "trend-example.png"))
     print(f"ratio {meta['ratio']:.4f}; wrote {stem}.json and .md", file=sys.stderr)
     return 0 if meta["ratio"] <= RATIO_LIMIT else 1

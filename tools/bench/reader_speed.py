@@ -17,7 +17,7 @@ of its debug sections and decodes every DIE of every unit:
 Writes ``results/reader-speed-<date>.json`` and ``.md`` with per-object
 seconds, totals, the ratios and the machine load.
 
-    python tools/reader_speed.py [--rounds 3] [--shared DIR] [OBJECT...]
+    python -m tools.bench.reader_speed [--rounds 3] [--shared DIR] [OBJECT...]
 
 Without objects, the ELF files under tests/data/corpus are timed, plus
 those of DIR/corpus with ``--shared DIR``.
@@ -34,11 +34,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from batchver.dwarf.reader import DwarfReader, read_uleb  # noqa: E402
-from batchver.elf.file import ElfObject  # noqa: E402
+from batchver.dwarf.reader import DwarfReader, read_uleb
+from batchver.elf.file import ElfObject
 
 
 def walk(reader: DwarfReader, decode) -> int:
@@ -123,7 +122,7 @@ def main() -> int:
     totals = {side: sum(best[name][side] for name, _ in named) for side in SIDES}
     result = {
         "date": datetime.date.today().isoformat(),
-        "command": "python tools/reader_speed.py " + " ".join(sys.argv[1:]),
+        "command": "python -m tools.bench.reader_speed " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "pyelftools": elftools.__version__,
                     "load_avg_1_5_15_before": load_before, "load_avg_1_5_15_after": os.getloadavg()},

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check ``batchver run`` on a kbuild output directory against the tree's own Module.symvers.
 
-For a tree built with CONFIG_GENDWARFKSYMS=y (tools/build_kernel_tree.py
+For a tree built with CONFIG_GENDWARFKSYMS=y (tools/fixtures/build_kernel_tree.py
 makes one), kbuild's Module.symvers holds the CRCs modpost read from the
 ``#SYMVER`` lines gendwarfksyms appended to each object's ``.cmd`` file, so
 batchver must write the same file, every row and CRC included.
@@ -24,7 +24,7 @@ batchver must write the same file, every row and CRC included.
 
 Paths in the written files are relative to ``$BUILD``.
 
-    python tools/built_tree_check.py BUILD --jobs 2 --out results
+    python -m tools.evidence.built_tree_check BUILD --jobs 2 --out results
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def symvers_rows(path: str) -> list[tuple[str, ...]]:
@@ -224,11 +224,11 @@ def main() -> int:
     for d in ms["differing"][:20]:
         lines.append(f"  * {d['module']}:{d['symbol']}: batchver `{d['batchver']}`, kbuild "
                      f"`{d['kbuild']}` ({'; '.join(d['kbuild_symver_lines']) or 'no #SYMVER line'})")
-    lines += ["", "Reproduce (BUILD is the build directory tools/build_kernel_tree.py printed):", "",
-              "    python tools/build_kernel_tree.py --dest <dir>"
+    lines += ["", "Reproduce (BUILD is the build directory tools/fixtures/build_kernel_tree.py printed):", "",
+              "    python -m tools.fixtures.build_kernel_tree --dest <dir>"
               + (f" --base {record['base']}" if record.get("base", "defconfig") != "defconfig" else "")
-              + "".join(f" --fragment tools/{f}" for f in record.get("fragments", [])),
-              f"    python tools/built_tree_check.py BUILD --jobs {args.jobs}"
+              + "".join(f" --fragment tools/fixtures/{f}" for f in record.get("fragments", [])),
+              f"    python -m tools.evidence.built_tree_check BUILD --jobs {args.jobs}"
               + (" --reference <upstream gendwarfksyms>" if args.reference else "")
               + "".join(f" --subtree {sub}" for sub in args.subtree), ""]
     with open(base + ".md", "w") as handle:

@@ -38,8 +38,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fetch_debian_kernel import DEFAULT_FLAVOUR, DEFAULT_VERSION, dest_dir
-from roots import REPO, Roots, default_cache
+from tools.fetch.fetch_debian_kernel import DEFAULT_FLAVOUR, DEFAULT_VERSION, dest_dir
+from tools.helpers.roots import REPO, Roots, default_cache
 
 _DEPMOD = re.compile(r"^depmod: WARNING: (\S+) (needs unknown symbol|disagrees about version "
                      r"of symbol) (\S+)$")
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             root, symvers = dest / "image", dest / "Module.symvers"
             releases = sorted((root / "lib/modules").glob("*"))
             if not releases or not symvers.is_file():
-                print(f"run tools/fetch_debian_modules.py first ({dest} is incomplete)",
+                print(f"run tools/fetch/fetch_debian_modules.py first ({dest} is incomplete)",
                       file=sys.stderr)
                 return 2
             modules, release = releases[-1], releases[-1].name

@@ -16,15 +16,15 @@ by genksyms from the source).  Writes:
 
 Inputs (fetch them first; the script is idempotent and skips what it has)::
 
-    python tools/fetch_debian_kernel.py --version 6.12.115+deb12 --headers
-    python tools/fetch_debian_kernel.py --version 6.12.117+deb12 --headers
+    python -m tools.fetch.fetch_debian_kernel --version 6.12.115+deb12 --headers
+    python -m tools.fetch.fetch_debian_kernel --version 6.12.117+deb12 --headers
 
 which unpack ``<cache>/debian-<version>-cloud/root/usr/lib/debug/lib/
 modules/<release>/`` (vmlinux + kernel/**/*.ko) and copy Debian's
 ``Module.symvers`` to ``<cache>/debian-<version>-cloud/Module.symvers``;
 ``<cache>`` is ``--cache``, by default $XDG_CACHE_HOME/batchver, else
 ~/.cache/batchver.  Paths in the results are written relative to
-``<cache>``, ``<work>`` (``--work``) and ``<repo>`` (tools/roots.py).
+``<cache>``, ``<work>`` (``--work``) and ``<repo>`` (tools/helpers/roots.py).
 
 ``--modules-only`` versions only ``kernel/**/*.ko`` (through a mirror tree
 of symlinks without vmlinux) and leaves vmlinux's exports out of the table,
@@ -52,10 +52,9 @@ from batchver.symvers import ExportRecord, parse_symvers
 from batchver.gate.check import CheckResult, run_check
 from batchver.gate.formats import render
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when loaded by a test
-from roots import CACHE_HELP, Roots, default_cache  # noqa: E402
+from tools.helpers.roots import CACHE_HELP, Roots, default_cache
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FLAVOUR = "cloud-amd64"
 SAMPLE = 8  # example symbols listed per row
 # Kernel-generated export families, and what is known about how each is versioned.
@@ -369,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     for rel in (old, new):
         for path in (rel.tree(ns.cache), rel.symvers(ns.cache)):
             if not path.exists():
-                raise SystemExit(f"missing {path}: run tools/fetch_debian_kernel.py --version "
+                raise SystemExit(f"missing {path}: run python -m tools.fetch.fetch_debian_kernel --version "
                                  f"{rel.version}+deb12 --headers")
     scope_tag = "modules" if ns.modules_only else "full"
     runs, outs = [], []
@@ -405,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     dwarf_only_unexplained = [n for n in groups["dwarf_only"]
                               if table["explanations"].get(n) is None
                               or table["explanations"][n].status != "explained"]
-    command = "python tools/debian_abi_evidence.py " + " ".join(
+    command = "python -m tools.evidence.debian_abi_evidence " + " ".join(
         a for a in (argv if argv is not None else sys.argv[1:]))
     data = {
         "old": old.release, "new": new.release, "modules_only": ns.modules_only,
@@ -439,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     write_markdown(md, data)
     md.with_suffix(".json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     log(f"wrote {md} and {md.with_suffix('.json')}")
-    from browser import screenshot  # tools/ is on sys.path when this runs as a script
+    from tools.helpers.browser import screenshot
     screenshot(html, ns.results / f"check-{stem}.png", ns.chromium)
     return 0
 

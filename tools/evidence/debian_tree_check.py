@@ -17,8 +17,8 @@
 Writes ``results/debian-<release>-tree-check[-modules].json`` and ``.md``; paths in
 them are written relative to ``$TREE``, ``<cache>`` and ``<upstream>``.
 
-    python tools/fetch_debian_kernel.py --version 7.3.4+deb13 --headers
-    python tools/debian_tree_check.py --version 7.3.4+deb13 --jobs 2 --reference PATH/gendwarfksyms
+    python -m tools.fetch.fetch_debian_kernel --version 7.3.4+deb13 --headers
+    python -m tools.evidence.debian_tree_check --version 7.3.4+deb13 --jobs 2 --reference PATH/gendwarfksyms
 
 ``--cache`` is the same cache root as fetch_debian_kernel.py's (default
 ``$XDG_CACHE_HOME/batchver``, else ``~/.cache/batchver``).
@@ -37,12 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from batchver.tree.discover import discover  # noqa: E402
-from roots import Roots  # noqa: E402
-from fetch_debian_kernel import (DEFAULT_FLAVOUR, DEFAULT_VERSION, FetchError, default_cache,  # noqa: E402
+from batchver.tree.discover import discover
+from tools.helpers.roots import Roots
+from tools.fetch.fetch_debian_kernel import (DEFAULT_FLAVOUR, DEFAULT_VERSION, FetchError, default_cache,
                                  dest_dir, module_tree)
 
 
@@ -136,7 +135,7 @@ def main() -> int:
     try:
         tree = args.tree or str(module_tree(dest / "root"))
     except FetchError as exc:
-        raise SystemExit(f"debian_tree_check: {exc}; run tools/fetch_debian_kernel.py --version "
+        raise SystemExit(f"debian_tree_check: {exc}; run python -m tools.fetch.fetch_debian_kernel --version "
                          f"{args.version} --headers") from None
     symvers = args.symvers or str(dest / "Module.symvers")
     release = os.path.basename(tree.rstrip("/"))
@@ -232,8 +231,8 @@ def write_markdown(path: str, result: dict, args: argparse.Namespace) -> None:
                      f"file (skipping {', '.join(fs['skipped']) or 'nothing'}): {fs['crcs_equal']} of "
                      f"{fs['crcs_compared']} CRCs equal; batchver {fs['wall_seconds']} s with "
                      f"--jobs {args.jobs}, upstream {fs['upstream_serial_seconds']} s serial")
-    lines.append(f"\nReproduce: `python tools/fetch_debian_kernel.py --version {args.version} --headers "
-                 f"--cache <cache> && python tools/debian_tree_check.py --version {args.version} "
+    lines.append(f"\nReproduce: `python -m tools.fetch.fetch_debian_kernel --version {args.version} --headers "
+                 f"--cache <cache> && python -m tools.evidence.debian_tree_check --version {args.version} "
                  f"--cache <cache> --jobs {args.jobs}"
                  + (" --reference <upstream>/gendwarfksyms" if args.reference else "")
                  + (" --modules-only" if args.modules_only else "")

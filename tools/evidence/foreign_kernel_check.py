@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check batchver on a real non-x86 distro debug kernel.
 
-On a tree fetched by ``tools/fetch_debian_foreign.py`` (default: Debian
+On a tree fetched by ``tools/fetch/fetch_debian_foreign.py`` (default: Debian
 bookworm's 6.12 ``cloud-arm64``):
 
 1. ``batchver run TREE`` (kbuild semantics): its symbol, module, export type
@@ -18,8 +18,8 @@ bookworm's 6.12 ``cloud-arm64``):
 Writes ``results/debian-<release>-check.json`` and ``.md`` (paths relative
 to the cache directory).  Both sides run in this one invocation.
 
-    python tools/fetch_debian_foreign.py --cache CACHE
-    python tools/foreign_kernel_check.py --cache CACHE --reference PATH/gendwarfksyms
+    python -m tools.fetch.fetch_debian_foreign --cache CACHE
+    python -m tools.evidence.foreign_kernel_check --cache CACHE --reference PATH/gendwarfksyms
 """
 
 from __future__ import annotations
@@ -35,10 +35,9 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from batchver.tree.discover import VMLINUX, discover  # noqa: E402
+from batchver.tree.discover import VMLINUX, discover
 
 
 def batchver(tree: str, out: str, *extra: str) -> tuple[float, dict]:
@@ -171,9 +170,9 @@ def main() -> int:
              f"* {s['modules']} of them split with `eu-strip --reloc-debug-sections -f` and "
              f"xz-compressed, TREE = the `.ko.debug` tree: {s['paired']} paired, "
              f"Module.symvers identical to the unsplit rows ({s['rows']}): {s['identical']}", "",
-             f"Reproduce: `python tools/fetch_debian_foreign.py --arch {debian_arch(flavour)} "
-             f"--flavour {flavour} --version {version} --cache CACHE && python "
-             f"tools/foreign_kernel_check.py --cache CACHE --release {args.release} --reference "
+             f"Reproduce: `python -m tools.fetch.fetch_debian_foreign --arch {debian_arch(flavour)} "
+             f"--flavour {flavour} --version {version} --cache CACHE && python -m "
+             f"tools.evidence.foreign_kernel_check --cache CACHE --release {args.release} --reference "
              f"PATH/gendwarfksyms --every {args.every}`", ""]
     with open(out + ".md", "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))

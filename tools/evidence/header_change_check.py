@@ -9,7 +9,7 @@ pointed at the scratch sources and writing into the scratch directory.  The
 tree's own object and the rebuilt one are each put in a one-module built
 tree, versioned with ``batchver run --symtypes`` and compared.
 
-    python tools/header_change_check.py --out results/header-change-7.3.4.md
+    python -m tools.evidence.header_change_check --out results/header-change-7.3.4.md
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from roots import REPO, Roots, default_cache
+from tools.helpers.roots import REPO, Roots, default_cache
 
 DEFAULT_OLD = "\tu32\t\t\te_key;\n"
 DEFAULT_NEW = "\tu64\t\t\te_key;\n"

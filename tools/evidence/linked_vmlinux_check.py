@@ -2,7 +2,7 @@
 """Version a vmlinux as a linked file (kbuild semantics) and say, row by row,
 how its exports compare with kbuild's own CRCs and with another batchver.
 
-    python tools/linked_vmlinux_check.py BUILD/vmlinux --symvers BUILD/Module.symvers \\
+    python -m tools.evidence.linked_vmlinux_check BUILD/vmlinux --symvers BUILD/Module.symvers \\
         --before CHECKOUT -o results/NAME
 
 * With ``--symvers`` (the build's own Module.symvers, whose vmlinux CRCs
@@ -32,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 #: Top-level directories of a kernel source tree: a unit name's path is
 #: written from the one it starts with, wherever the build put the sources.
 SOURCE_DIRS = ("arch", "block", "certs", "crypto", "drivers", "fs", "include", "init", "io_uring", "ipc",
@@ -143,7 +143,7 @@ def main() -> int:
     parser.add_argument("-o", "--output", type=Path, required=True, help="NAME: writes NAME.md and NAME.json")
     args = parser.parse_args()
     after = version(args.vmlinux, REPO, args.jobs)
-    result: dict = {"command": "`python tools/linked_vmlinux_check.py <vmlinux>"
+    result: dict = {"command": "`python -m tools.evidence.linked_vmlinux_check <vmlinux>"
                                + (" --symvers <Module.symvers>" if args.symvers else "")
                                + (" --before <checkout>" if args.before else "") + "`",
                     "exports": len(after)}

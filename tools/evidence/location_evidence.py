@@ -2,7 +2,7 @@
 """Do the root causes `batchver check` locates point at real declarations?
 
 Versions two releases of Debian's cloud debug kernel (default 6.12.115 ->
-6.12.117, the pair of tools/debian_abi_evidence.py, whose runs it shares in
+6.12.117, the pair of tools/evidence/debian_abi_evidence.py, whose runs it shares in
 ``<cache>/evidence``), checks one against the other, and looks every located
 root cause up in Debian's ``linux-source-6.12`` of the release its location
 was read from (the current one, or the baseline for what current no longer
@@ -15,8 +15,8 @@ and ``.json``.
 
 Inputs::
 
-    python tools/fetch_debian_kernel.py --version 6.12.115+deb12 --headers
-    python tools/fetch_debian_kernel.py --version 6.12.117+deb12 --headers
+    python -m tools.fetch.fetch_debian_kernel --version 6.12.115+deb12 --headers
+    python -m tools.fetch.fetch_debian_kernel --version 6.12.117+deb12 --headers
 
 The source packages are fetched here, through the same private apt
 configuration, into ``<cache>/debian-<version>-source``.  ``--modules-only``
@@ -34,14 +34,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when loaded by a test
-from debian_abi_evidence import Release, batchver_run, modules_mirror  # noqa: E402
-from fetch_debian_kernel import PrivateApt, default_suites, source_entries  # noqa: E402
-from roots import CACHE_HELP, Roots, default_cache  # noqa: E402
+from tools.evidence.debian_abi_evidence import Release, batchver_run, modules_mirror
+from tools.fetch.fetch_debian_kernel import PrivateApt, default_suites, source_entries
+from tools.helpers.roots import CACHE_HELP, Roots, default_cache
 
-from batchver.gate.check import CheckResult, run_check  # noqa: E402
+from batchver.gate.check import CheckResult, run_check
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 KEYWORDS = {"s": "struct", "u": "union", "e": "enum", "t": "typedef"}
 SAMPLE = 12
 ATTRIBUTE = re.compile(r"[a-z_]+\(\d+\)")  # byte_size(4), bit_size(1) ...

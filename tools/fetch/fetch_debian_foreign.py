@@ -15,9 +15,9 @@ run with it, and ``dpkg -x`` unpacks:
   ``.ko`` with DWARF under ``usr/lib/debug/lib/modules/<release>/``);
 * ``linux-headers-<release>``'s ``Module.symvers`` to ``DEST/Module.symvers``.
 
-    python tools/fetch_debian_foreign.py [--arch arm64] [--flavour cloud-arm64]
+    python -m tools.fetch.fetch_debian_foreign [--arch arm64] [--flavour cloud-arm64]
         [--version 6.12.117+deb12] [--cache DIR]
-    python tools/fetch_debian_foreign.py --arch riscv64 --flavour riscv64 --version 6.12.117+deb13
+    python -m tools.fetch.fetch_debian_foreign --arch riscv64 --flavour riscv64 --version 6.12.117+deb13
 
 Idempotent: an unpacked package (marker ``DEST/.done-<package>``) is not
 fetched again.  Prints DEST's module tree.  Only the standard library and
@@ -34,8 +34,8 @@ import subprocess
 import sys
 import tempfile
 
-from fetch_debian_kernel import FetchError, default_suites, source_entries  # tools/ is on sys.path
-from roots import CACHE_HELP, default_cache
+from tools.fetch.fetch_debian_kernel import FetchError, default_suites, source_entries
+from tools.helpers.roots import CACHE_HELP, default_cache
 
 
 def apt_options(state: str, arch: str) -> list[str]:

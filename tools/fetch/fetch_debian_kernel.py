@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from roots import default_cache  # tools/ is on sys.path as the script's dir
+from tools.helpers.roots import default_cache
 
 DEFAULT_VERSION = "6.12.117+deb12"
 DEFAULT_FLAVOUR = "cloud-amd64"

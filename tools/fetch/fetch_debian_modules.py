@@ -24,10 +24,10 @@ import hashlib
 import sys
 from pathlib import Path
 
-from fetch_debian_kernel import (DEFAULT_FLAVOUR, DEFAULT_VERSION, FetchError, PrivateApt,
+from tools.fetch.fetch_debian_kernel import (DEFAULT_FLAVOUR, DEFAULT_VERSION, FetchError, PrivateApt,
                                  default_suites, dest_dir, extract, fetch_headers, log,
                                  source_entries)
-from roots import CACHE_HELP, default_cache  # tools/ is on sys.path as the script's dir
+from tools.helpers.roots import CACHE_HELP, default_cache
 
 
 def image_modules(root: Path) -> Path:

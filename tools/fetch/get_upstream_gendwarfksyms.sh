@@ -23,7 +23,7 @@
 #      against the upstream outputs recorded in the repository's
 #      tests/data/corpus/fixtures.
 #
-# Usage: tools/get_upstream_gendwarfksyms.sh [--force] [--no-test]
+# Usage: tools/fetch/get_upstream_gendwarfksyms.sh [--force] [--no-test]
 # Prints the binary's path.  Environment overrides:
 #   CACHE=DIR                      where debs, sources and the binary go
 #                                  (default $XDG_CACHE_HOME/batchver/upstream,
@@ -46,7 +46,7 @@ SRC_VERSION=${SRC_VERSION:-7.3.4-1~bpo13+1}
 SUITES=${SUITES:-"trixie-backports sid"}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CORPUS=${CORPUS:-$HERE/../tests/data/corpus}
+CORPUS=${CORPUS:-$HERE/../../tests/data/corpus}
 
 FORCE=0
 RUN_TEST=1

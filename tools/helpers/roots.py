@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CACHE_HELP = "$XDG_CACHE_HOME/batchver, else ~/.cache/batchver"
 SHARED_HELP = "$BATCHVER_SHARED, else ../shared beside the repository"
 
