@@ -275,9 +275,9 @@ def _cut(item: WorkItem, opts: RunOptions, linked: bool) -> bool:
     each worker's memory.  A relocatable file (every module) has all its
     debug sections relocated at each opening, as libdwfl does, which costs
     about as much as versioning it, while each range still holds the whole
-    relocated file: Debian riscv64's mlx5_core.ko (163 MB) in seven ranges
-    took 79 s of CPU against 26 s whole, for a peak of 1.13 GB against
-    1.38 GB.  So modules are versioned whole, whatever their size."""
+    relocated file: cut, the largest Debian module took three times the CPU
+    for hardly less memory (results/issue12-fourth-pass-2026-11-30.md).  So
+    modules are versioned whole, whatever their size."""
     if not (linked and item.exports and item.size > opts.split_bytes):
         return False
     try:
@@ -329,10 +329,10 @@ def _plan(discovery: Discovery, opts: RunOptions, outcome: RunOutcome) -> _Plan:
 
 
 # A range's worker holds the rendered types of its units until it returns,
-# so memory follows the range's size: Debian 7.3.4's vmlinux (412 MB) cut in
-# four took 4.2 GB in one worker under file semantics; in 17 ranges of at
-# most this many bytes of file, 1.76 GB in the largest process (32 MB: 2.0 GB).
-# The output does not depend on how a file is cut (ranges merge in unit order).
+# so memory follows the range's size; this bound keeps the largest process of
+# a whole-vmlinux run under 2 GiB under file semantics
+# (results/memory-vmlinux-7.3.4-2026-11-30.md).  The output does not depend
+# on how a file is cut (ranges merge in unit order).
 RANGE_BYTES = 24 << 20
 
 
