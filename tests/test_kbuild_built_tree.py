@@ -1,6 +1,6 @@
 """Linux 7.x built trees (CONFIG_GENDWARFKSYMS=y), laid out as kbuild does.
 
-A small tree is built at test time from ``tests/data/modern-built``: thin
+A small tree is built at test time from ``tests/data/kbuild-built-tree``: thin
 archives nested with ``ar cDPrST`` (``vmlinux.a`` of ``built-in.a`` files),
 assembler objects with the ``<obj>.gendwarfksyms.o`` stand-in kbuild
 compiles for them (``cmd_gensymtypes_S``), namespaced and
@@ -33,7 +33,7 @@ from batchver.elf.archive import read_thin_archive
 from batchver.elf.exports import crate_exports, object_exports
 from batchver.elf.file import ElfObject
 
-DATA = Path(__file__).resolve().parent / "data" / "modern-built"
+DATA = Path(__file__).resolve().parent / "data" / "kbuild-built-tree"
 #: The EXPORT_SYMBOL* emulation the example tree uses, 7.x forms included.
 EXPORT_H = Path(__file__).resolve().parent.parent / "examples" / "tree" / "include"
 CFLAGS = ["-O2", "-gdwarf-5", "-fno-pic", "-Iinclude", f"-I{EXPORT_H}"]
@@ -103,7 +103,7 @@ def build_tree(dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory, cc) -> Path:
-    return build_tree(tmp_path_factory.mktemp("modern-built") / "tree")
+    return build_tree(tmp_path_factory.mktemp("kbuild-built") / "tree")
 
 
 def batchver_run(tree: Path, out: Path) -> tuple[int, dict]:
@@ -157,7 +157,7 @@ def test_module_symvers_is_what_kbuild_writes(tree, tmp_path):
     ours = (tmp_path / "out" / "Module.symvers").read_text().splitlines()
     expected = (DATA / "Module.symvers.expected").read_text().splitlines()
     assert sorted(ours) == sorted(expected), (
-        "rows differ from kbuild's; tests/data/modern-built/README.md names the gcc the "
+        "rows differ from kbuild's; tests/data/kbuild-built-tree/README.md names the gcc the "
         "expected CRCs were made with")
     # mb_orphan has no version, in kbuild too (modpost warns): not an input error
     assert rc != 2 and report["counts"]["no_information"] == 1
@@ -215,7 +215,7 @@ def rust_tree(tmp_path_factory, cc) -> Path:
     rustc = shutil.which("rustc")
     if rustc is None:
         pytest.skip("rustc is not installed")
-    dest = build_tree(tmp_path_factory.mktemp("modern-built-rust") / "tree")
+    dest = build_tree(tmp_path_factory.mktemp("kbuild-built-rust") / "tree")
     rust = dest / "rust"
     (rust / "helpers").mkdir(parents=True, exist_ok=True)
     (rust / "kcrate.rs").write_text(RUST_CRATE)

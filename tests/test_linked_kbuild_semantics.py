@@ -9,7 +9,7 @@ to 6.x, ``__kflagstab`` flags since 7.x), linked with ``ld -r`` and a
 linker script like ``scripts/module.lds``.
 
 The CRCs asserted are upstream's on the object kbuild would have versioned
-(``tests/data/modern-linked/*.symver``, made by the reference binary; see
+(``tests/data/linked-kbuild-semantics/*.symver``, made by the reference binary; see
 the README there).  Sources are simple enough that any gcc gives the same
 DWARF type strings.  With ``BATCHVER_REFERENCE`` naming an upstream
 gendwarfksyms binary, the objects built here are also checked against it
@@ -36,7 +36,7 @@ from batchver.tree.outputs import summary_lines
 
 from .conftest import LOCAL_CORPUS, run_dropin, symbol_list, symver_by_name
 
-DATA = Path(__file__).resolve().parent / "data" / "modern-linked"
+DATA = Path(__file__).resolve().parent / "data" / "linked-kbuild-semantics"
 
 MODULE_LDS = """SECTIONS {
  /DISCARD/ : { *(.discard) *(.discard.*) *(.export_symbol) }

@@ -13,7 +13,7 @@ upstream gendwarfksyms binary only (no batchver code):
   ``.export_symbol`` section (``objcopy --dump-section``) and its CRC from the
   last ``#SYMVER`` line printed for it, else 0x00000000.
 
-    python tests/data/modern-built/make_expected.py /path/to/upstream/gendwarfksyms
+    python tests/data/kbuild-built-tree/make_expected.py /path/to/upstream/gendwarfksyms
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("modern_built", HERE.parents[1] / "test_kbuild_built_tree.py")
+_spec = importlib.util.spec_from_file_location("kbuild_built_tree", HERE.parents[1] / "test_kbuild_built_tree.py")
 
 
 def load_test_module():

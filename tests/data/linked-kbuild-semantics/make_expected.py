@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write this directory's expected files with the upstream reference binary.
 
-    python tests/data/modern-linked/make_expected.py PATH/TO/gendwarfksyms
+    python tests/data/linked-kbuild-semantics/make_expected.py PATH/TO/gendwarfksyms
 
 Builds the objects exactly as tests/test_linked_kbuild_semantics.py does and runs
 upstream on the object kbuild would version, with kbuild's symbol list:
