@@ -27,7 +27,7 @@ from batchver.cli.check import main as check_main
 from batchver.gate.explain import describe, item_name, tokenize, _parse, _split_items
 from batchver.gate.globs import Glob, GlobIndex
 
-from .chromium import Page, find_chromium
+from .support.chromium import Page, find_chromium
 from .conftest import example
 
 
