@@ -93,6 +93,9 @@ class Discovery:
     member_order: dict[str, list[str]] = field(default_factory=dict)
     kernel: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.kind = TreeKind(self.kind)  # its value ("built", "linked") is accepted too
+
     @property
     def export_count(self) -> int:
         return sum(len(i.exports) for i in self.items)

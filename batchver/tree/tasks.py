@@ -157,9 +157,9 @@ def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bo
 
 
 def run_linked_file(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
-                    semantics: Semantics) -> TaskResult:
+                    semantics: Semantics | str) -> TaskResult:
     """A whole linked file: upstream on the file, or per exporting CU."""
-    if semantics is Semantics.FILE:
+    if Semantics(semantics) is Semantics.FILE:
         return run_object(path, rel, names, stable, symtypes, name_units=True)
     return run_unit_groups(path, rel, names, stable, symtypes, None, 0)
 
