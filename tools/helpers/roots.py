@@ -81,10 +81,12 @@ class Roots:
 
     def command(self, argv: list[str]) -> str:
         """A command line as it should be recorded: the interpreter as
-        ``python``, every path argument by its root."""
+        ``python``, a tool of this repository as the module it is run as
+        (``python -m tools.bench.bench``: under ``-m``, ``sys.argv[0]`` is
+        its file), every other path argument by its root."""
         python = os.path.realpath(sys.executable)
         return " ".join("python" if os.path.isabs(arg) and os.path.realpath(arg) == python
-                        else self(arg) for arg in argv)
+                        else _module_of(arg) or self(arg) for arg in argv)
 
     def data(self, value: Any) -> Any:
         """A JSON-able value with every string in it rewritten."""
@@ -95,3 +97,18 @@ class Roots:
         if isinstance(value, (list, tuple)):
             return [self.data(item) for item in value]
         return value
+
+
+def _module_of(arg: str) -> str | None:
+    """``-m tools.<kind>.<name>`` for a file of tools/ or tests/support/, as
+    the tools are run; None for anything else."""
+    path = Path(arg)
+    if path.suffix != ".py" or not path.is_absolute():
+        return None
+    try:
+        parts = path.resolve().relative_to(REPO).with_suffix("").parts
+    except ValueError:
+        return None
+    if parts[:1] == ("tools",) or parts[:2] == ("tests", "support"):
+        return "-m " + ".".join(parts)
+    return None
