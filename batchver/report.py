@@ -33,9 +33,10 @@ class Tool:
     ``path`` says whether the native core ran."""
 
     name: str
-    version: str | None = None
-    code: str | None = None
-    path: str | None = None
+    # absent from reports of batchvers that did not record them
+    version: str | None = field(default=None, metadata=OMIT_NONE)
+    code: str | None = field(default=None, metadata=OMIT_NONE)
+    path: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(kw_only=True)
