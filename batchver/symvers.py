@@ -4,9 +4,8 @@ export that every stage uses for a row of it.
 ``batchver run`` writes the table (:func:`format_symvers`); ``batchver
 check`` and the nightly read it back (:func:`parse_symvers`), from batchver
 or from any kernel build, gzip'd as distros keep it or not.  One record and
-one parser keep the writer and the readers from drifting apart.  The schema
-number of ``report.json``, the table's companion, lives here for the same
-reason.
+one parser keep the writer and the readers from drifting apart, as
+:mod:`batchver.report` does for ``report.json``, the table's companion.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from batchver.errors import InputError, VersioningError
 
 EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE",
                 "EXPORT_UNUSED_SYMBOL", "EXPORT_UNUSED_SYMBOL_GPL")
-REPORT_SCHEMA = 1  # report.json's "schema"
 _CRC = re.compile(r"0x[0-9a-fA-F]{1,8}\Z")
 _SPACE = re.compile(r"\s")  # what str.isspace() accepts
 

@@ -9,7 +9,6 @@ Tests that need the shared one skip, naming where they looked, without it."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import make_test_expected as expected_tool
+from tools import build_example_tree as example  # examples/tree's builder, as the README runs it
+
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("make_test_expected", REPO / "tools" / "make_test_expected.py")
-expected_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(expected_tool)
 corpus_cases = expected_tool.corpus_cases  # one layout rule for the tests and the tool
 DATA = REPO / "tests" / "data"
 LOCAL_CORPUS = DATA / "corpus"
@@ -58,9 +57,17 @@ def cc() -> str:
 
 
 @pytest.fixture(scope="session")
+def example_tree(tmp_path_factory, cc) -> Path:
+    """examples/tree compiled once for the session (a built tree: vmlinux.a,
+    three modules, eleven exports).  Read-only: a test that changes a tree
+    copies this one first."""
+    return Path(example.build(str(tmp_path_factory.mktemp("example") / "tree")))
+
+
+@pytest.fixture(scope="session")
 def built_objects(tmp_path_factory, cc):
     """``get(case, variant)``: the object of a tests/data/built case, compiled
-    once per session exactly as tools/make_test_expected.py compiles it."""
+    once per session exactly as tests/support/make_test_expected.py compiles it."""
     workdir = tmp_path_factory.mktemp("built")
     objects: dict[tuple[str, str], Path] = {}
 

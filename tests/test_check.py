@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
-import importlib.util
 import json
 import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -29,13 +27,9 @@ from batchver.cli.check import main as check_main
 from batchver.gate.explain import describe, item_name, tokenize, _parse, _split_items
 from batchver.gate.globs import Glob, GlobIndex
 
-from .chromium import Page, find_chromium
-from .conftest import REPO
+from .support.chromium import Page, find_chromium
+from .conftest import example
 
-_spec = importlib.util.spec_from_file_location("build_example_tree",
-                                               REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(example)
 
 KRULE = ('#define KRULE(kind, target, value) static const char kabi_rule_##kind[] '
          '__attribute__((used, aligned(1), section(".discard.gendwarfksyms.kabi_rules"))) = '
@@ -765,12 +759,7 @@ def test_tokens_and_item_names():
 
 # -- the Debian evidence tool's table ----------------------------------------
 def test_evidence_table_crosses_dwarf_and_genksyms(builds, tmp_path):
-    spec = importlib.util.spec_from_file_location("debian_abi_evidence",
-                                                  REPO / "tools" / "debian_abi_evidence.py")
-    evidence = importlib.util.module_from_spec(spec)
-    with pytest.MonkeyPatch.context() as mp:  # dataclasses look their module up
-        mp.setitem(sys.modules, spec.name, evidence)
-        spec.loader.exec_module(evidence)
+    from tools.evidence import debian_abi_evidence as evidence
     from batchver.symvers import parse_symvers
     from batchver.gate.check import run_check
     base = os.path.join(builds.out("base"), "Module.symvers")

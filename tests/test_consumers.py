@@ -469,7 +469,7 @@ def test_nightly_consumers_per_tree(tmp_path, cc):
     from batchver.nightly.config import ConfigError, load_config
     from batchver.nightly.history import read_history
 
-    from .test_nightly import example
+    from .conftest import example
 
     tree = example.build(str(tmp_path / "tree"))
     build(cc, tmp_path / "partner", Spec("partner", imports=["demo_sum"],
@@ -480,8 +480,8 @@ def test_nightly_consumers_per_tree(tmp_path, cc):
     assert load_config(str(config)).trees[0].consumers == [str(tmp_path / "partner")]
     assert nightly_main([str(config), "-q"]) == 1
     (record,) = read_history(str(tmp_path / "out")).records
-    assert record["check"]["status"] == "fail"
-    run_dir = tmp_path / "out" / record["run_dir"]
+    assert record.check["status"] == "fail"
+    run_dir = tmp_path / "out" / record.run_dir
     crc = next(line.split("\t")[0] for line in (run_dir / "Module.symvers").read_text().splitlines()
                if line.split("\t")[1] == "demo_sum")
     report = json.loads((run_dir / "check.json").read_text())

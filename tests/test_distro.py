@@ -5,7 +5,7 @@ Every shape is built at test time from real objects: modules of Debian's
 6.12 kernel from the shared corpus (compressed with xz/zstd/gzip, split with
 ``eu-strip --reloc-debug-sections -f`` as Fedora/RHEL/SUSE do), and the
 cross-compiled fixtures of ``tests/data/cross`` (made by
-``tools/build_cross_fixtures.py``; expected files are upstream
+``tests/support/build_cross_fixtures.py``; expected files are upstream
 gendwarfksyms' output on them, see that directory's README).  Each shape's
 ``Module.symvers`` must be byte-identical to the plain tree's, and the plain
 tree's CRCs equal upstream's expected outputs.
@@ -14,12 +14,10 @@ tree's CRCs equal upstream's expected outputs.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import lzma
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,10 +29,7 @@ from .conftest import LOCAL_CORPUS, REPO, run_dropin
 
 CROSS = REPO / "tests" / "data" / "cross"
 FIXTURES = REPO / "tests" / "data" / "corpus" / "fixtures"  # kabi_cases.c, which kexports.c includes
-_spec = importlib.util.spec_from_file_location("build_cross_fixtures",
-                                               REPO / "tools" / "build_cross_fixtures.py")
-cross = sys.modules.setdefault("build_cross_fixtures", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(cross)
+from tests.support import build_cross_fixtures as cross
 
 DEBIAN = LOCAL_CORPUS / "debian-6.12.117-cloud"  # the real modules the repository carries
 # real modules: one with namespaced exports (libeth), one per top directory

@@ -6,7 +6,7 @@ small objects compiled at test time.
 Every mutant must give one answer, exit 0 or exit 1 with one upstream-style
 error line, without a traceback and within a timeout.  The targeted mutants
 encode the rules learnt from upstream gendwarfksyms (libdw 0.188) with
-``tools/fuzz_objects.py --reference``: each says whether upstream refuses
+``python -m tests.support.fuzz_objects --reference``: each says whether upstream refuses
 the object, and batchver must answer the same.  When the reference binary
 is at hand (``BATCHVER_UPSTREAM_GENDWARFKSYMS``), the test also checks that
 upstream still answers as encoded; CI has none and checks batchver alone.
@@ -14,11 +14,9 @@ upstream still answers as encoded; CI has none and checks batchver alone.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import struct
-import sys
 
 import pytest
 
@@ -27,12 +25,9 @@ from batchver.dwarf.leb128 import read_uleb
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 
-from .conftest import REPO
+from .conftest import example
 
-_spec = importlib.util.spec_from_file_location("fuzz_objects", REPO / "tools" / "fuzz_objects.py")
-fuzz = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = fuzz  # its dataclass looks its module up
-_spec.loader.exec_module(fuzz)
+from tests.support import fuzz_objects as fuzz
 
 RANDOM_MUTANTS = 4000  # about 20 s on a 2-core machine
 UPSTREAM = os.environ.get("BATCHVER_UPSTREAM_GENDWARFKSYMS")
@@ -123,7 +118,7 @@ def _shdr(at: dict, name: str, field: int) -> int:
 
 
 # (what is changed, upstream's answer, the change); each was checked against
-# upstream gendwarfksyms with tools/fuzz_objects.py's reference runs.
+# upstream gendwarfksyms with tests/support/fuzz_objects.py's reference runs.
 TARGETED = [
     ("truncated inside .debug_info", 1,
      lambda at: at["raw"][:at["sections"][".debug_info"].offset + 40]),
@@ -187,10 +182,6 @@ def test_intact_objects_version_like_upstream(objects, tmp_path):
 
 
 # -- what batchver run says about a corrupt file -----------------------------
-_tree_spec = importlib.util.spec_from_file_location("build_example_tree",
-                                                    REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_tree_spec)
-_tree_spec.loader.exec_module(example)
 
 
 def _run(tree, out, *extra: str) -> tuple[int, dict]:

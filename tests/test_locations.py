@@ -3,7 +3,6 @@ locations of a linked file's exporting units."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 
@@ -12,7 +11,6 @@ import pytest
 from batchver.cli import main as batchver_main
 from batchver.tree.locations import source_relative, source_tree
 
-from .conftest import REPO
 
 DEBIAN = "debian/build/build_amd64_none_cloud-amd64"
 
@@ -91,11 +89,8 @@ def test_linked_module_locations_per_exporting_unit(cc, tmp_path):
 
 
 def test_location_evidence_verdicts():
-    """tools/location_evidence.py's judgement of a source line."""
-    spec = importlib.util.spec_from_file_location("location_evidence",
-                                                  REPO / "tools" / "location_evidence.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    """tools/evidence/location_evidence.py's judgement of a source line."""
+    from tools.evidence import location_evidence as tool
     assert [tool.verdict(line, *tool._name_of(key)) for line, key in [
         ("struct bus_type {", "s#bus_type"),
         ("struct bus_type_ops {", "s#bus_type"),

@@ -29,8 +29,8 @@ from .conftest import REPO
 PACKAGE = REPO / "batchver"
 #: The tests that compare batchver with upstream's recorded outputs: every
 #: expected file, both semantics, --stable.
-CONFORMANCE = ["tests/test_corpus.py", "tests/test_kabi.py", "tests/test_modern_built.py",
-               "tests/test_modern_linked.py"]
+CONFORMANCE = ["tests/test_corpus.py", "tests/test_kabi.py", "tests/test_kbuild_built_tree.py",
+               "tests/test_linked_kbuild_semantics.py"]
 
 
 def _hot_modules() -> list[str]:

@@ -18,23 +18,15 @@ import pytest
 
 from batchver.cli.nightly import history_main, nightly_main, validate_main
 from batchver.nightly.config import ConfigError, load_config
-from batchver.nightly.history import append_record, read_history
+from batchver.nightly.history import RunRecord, append_record, read_history
 from batchver.nightly.runner import explain_cache, symbols_changed
+from batchver.report import Counts, FileEntry, Options, Report, Timing, Tool, Toolchain
 from batchver.charts import nice_ticks
 from batchver.nightly.trend import format_table, render_trend
 
 from .conftest import REPO
 
-_spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(example)
-
 GATE = importlib.util.find_spec("batchver.gate") is not None
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory, cc) -> str:
-    return example.build(str(tmp_path_factory.mktemp("example") / "tree"))
 
 
 def write(directory: Path, text: str, name: str = "nightly.yaml") -> str:
@@ -50,7 +42,8 @@ def problems(path: str, **kwargs) -> list[str]:
 
 
 def history(outroot: Path) -> list[dict]:
-    return read_history(str(outroot)).records
+    """The history's records as the JSON each line holds."""
+    return [r.to_json() for r in read_history(str(outroot)).records]
 
 
 # -- config validation -------------------------------------------------------
@@ -190,10 +183,40 @@ def test_validate_command(tmp_path, capsys):
     assert validate_main([bad, "--no-path-check"]) == 0
 
 
-def test_shipped_examples_are_valid():
-    for name in ("nightly-single.yaml", "release-multi-flavour.yaml"):
-        config = load_config(str(REPO / "configs" / name))
-        assert config.trees, name
+def _trees(config) -> list[tuple]:
+    return [(t.name, t.path, t.command, t.kind, t.semantics, t.stable, t.baseline, t.stablelist, t.rules)
+            for t in config.trees]
+
+
+def test_shipped_examples_mean_what_their_comments_say():
+    """Every key of the shipped configs, as written there (relative paths are
+    relative to the config's directory; stable: is inherited by trees)."""
+    single = load_config(str(REPO / "configs" / "nightly-single.yaml"))
+    assert (single.output, single.jobs, single.stable, single.cache, single.reports, single.backend,
+            single.on_failure) == (str(REPO / "results" / "nightly"), 0, False,
+                                   str(REPO / "results" / "nightly" / ".cache"), ["text", "json"],
+                                   "loky", "continue")
+    assert _trees(single) == [
+        ("debian-cloud-amd64", "/usr/lib/debug/lib/modules/6.12.117+deb12-cloud-amd64", None, "linked",
+         "kbuild", False, "previous", [], None)]
+    assert single.trees[0].symtypes is True
+    multi = load_config(str(REPO / "configs" / "release-multi-flavour.yaml"))
+    assert (multi.output, multi.stable, multi.cache, multi.reports, multi.backend, multi.scheduler,
+            multi.on_failure) == ("/srv/kabi/results", True, "/srv/kabi/cache",
+                                  ["text", "json", "junit", "html"], "dask",
+                                  "tcp://kabi-scheduler.example.org:8786", "continue")
+    assert _trees(multi) == [
+        ("cloud-amd64", "/srv/kabi/trees/cloud-amd64/usr/lib/debug/lib/modules/6.12.117+deb12-cloud-amd64",
+         "rm -rf /srv/kabi/trees/cloud-amd64 && dpkg-deb -x "
+         "/srv/kabi/incoming/linux-image-cloud-amd64-dbg.deb /srv/kabi/trees/cloud-amd64",
+         "linked", "kbuild", True, "/srv/kabi/baselines/6.12.115-cloud-amd64",
+         ["/srv/kabi/stablelist/common", "/srv/kabi/stablelist/cloud-amd64"], "/srv/kabi/severity-rules"),
+        ("rt-amd64", None, "./unpack-flavour rt-amd64", "linked", "kbuild", True,
+         "/srv/kabi/baselines/6.12.115-rt-amd64/Module.symvers", ["/srv/kabi/stablelist/common"],
+         "/srv/kabi/severity-rules"),
+        ("amd64-nightly-build", "/srv/kabi/build/amd64", None, "built", "kbuild", False, "previous", [],
+         None)]
+    assert multi.trees[0].timeout == 1800
 
 
 # -- running -----------------------------------------------------------------
@@ -201,10 +224,10 @@ def nightly(config: str, *extra: str) -> int:
     return nightly_main([config, "-q", *extra])
 
 
-def test_run_layout_history_reuse_and_trend(tree, tmp_path, capsys):
+def test_run_layout_history_reuse_and_trend(example_tree, tmp_path, capsys):
     out = tmp_path / "out"
     config = write(tmp_path, f"output: out\njobs: 1\nreports: [json]\ntrees:\n"
-                   f"  - name: demo\n    path: {tree}\n    baseline: previous\n")
+                   f"  - name: demo\n    path: {example_tree}\n    baseline: previous\n")
     assert nightly(config) == 0
     assert nightly(config, "--explain-cache") == 0
     explained = capsys.readouterr().err
@@ -254,9 +277,9 @@ def rebuild_one(tree_dir: Path, cc: str) -> None:
                    cwd=tree_dir, check=True)
 
 
-def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
+def test_one_changed_object_is_the_only_one_parsed(example_tree, tmp_path, cc, capsys):
     work = tmp_path / "tree"
-    shutil.copytree(tree, work, symlinks=True)
+    shutil.copytree(example_tree, work, symlinks=True)
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {work}\n"
                    f"    baseline: previous\n")
     assert nightly(config) == 0
@@ -280,11 +303,11 @@ def test_one_changed_object_is_the_only_one_parsed(tree, tmp_path, cc, capsys):
         assert status == 0
 
 
-def test_unreadable_baseline_is_bad_input_not_fatal(tree, tmp_path):
+def test_unreadable_baseline_is_bad_input_not_fatal(example_tree, tmp_path):
     """A baseline the gate cannot read fails its tree with the gate's own
     message; the tree before it keeps its result."""
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n"
-                   f"  - name: bad\n    path: {tree}\n    baseline: nightly.yaml\n")
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {example_tree}\n"
+                   f"  - name: bad\n    path: {example_tree}\n    baseline: nightly.yaml\n")
     assert nightly(config) == 1
     good, bad = history(tmp_path / "out")
     assert good["status"] == "ok"
@@ -294,8 +317,8 @@ def test_unreadable_baseline_is_bad_input_not_fatal(tree, tmp_path):
                             "<TAB>module<TAB>export type<TAB>namespace', got 2 field(s): 'output: out'"}
 
 
-def test_corrupt_cache_entry_is_discarded_and_recomputed(tree, tmp_path, capsys):
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n")
+def test_corrupt_cache_entry_is_discarded_and_recomputed(example_tree, tmp_path, capsys):
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {example_tree}\n")
     assert nightly(config) == 0
     entries = sorted((tmp_path / "out" / ".cache").rglob("*.json"))
     assert len(entries) == 5
@@ -318,9 +341,12 @@ def test_corrupt_cache_entry_is_discarded_and_recomputed(tree, tmp_path, capsys)
 
 def test_explain_cache_reasons():
     def report(version="0.1.0", code="c0de", stable=False, files=()):
-        return {"tool": {"version": version, "code": code}, "options": {"stable": stable},
-                "files": [{"file": f, "cache": c, "exports": n, "status": s} for f, c, n, s in files],
-                "timing": {"cache_hits": 0, "cache_lookups": len(files)}}
+        return Report(tool=Tool(name="batchver", version=version, code=code),
+                      options=Options(semantics="kbuild", stable=stable, symtypes=False),
+                      toolchain=Toolchain(), counts=Counts(exports=0), exports={},
+                      files=[FileEntry(file=f, module="vmlinux", cache=c, exports=n, status=s)
+                             for f, c, n, s in files],
+                      timing=Timing(cache_hits=0, cache_lookups=len(files)))
     now = report(files=[("a.o", "absent", 2, "ok"), ("b.o", "absent", 1, "ok"), ("c.o", "absent", 3, "ok"),
                         ("d.o", "hit", 1, "ok"), ("e.o", "absent", 1, "ok")])
     before = report(files=[("a.o", "hit", 2, "ok"), ("b.o", "absent", 1, "failed"), ("c.o", "hit", 2, "ok"),
@@ -353,9 +379,9 @@ def test_symbols_changed(tmp_path):
 
 
 # -- failures, bad input and crash safety ---------------------------------------
-def test_on_failure_stop_and_continue(tree, tmp_path, capsys):
+def test_on_failure_stop_and_continue(example_tree, tmp_path, capsys):
     body = (f"output: out\njobs: 1\ntrees:\n  - name: broken\n    command: echo boom >&2; exit 3\n"
-            f"  - name: gone\n    path: {tmp_path}/gone\n  - name: made\n    command: echo {tree}\n")
+            f"  - name: gone\n    path: {tmp_path}/gone\n  - name: made\n    command: echo {example_tree}\n")
     stop = write(tmp_path, "on_failure: stop\n" + body, "stop.yaml")
     assert nightly(stop) == 1
     records = history(tmp_path / "out")
@@ -372,13 +398,13 @@ def test_on_failure_stop_and_continue(tree, tmp_path, capsys):
                                                            ("made", "ok")]
     assert records[1]["error"] == (f"{go_on}:8: trees[1].path: expected an existing directory; "
                                    f"'{tmp_path}/gone' does not exist")
-    assert records[2]["tree_path"] == tree
+    assert records[2]["tree_path"] == str(example_tree)
     assert not list((tmp_path / "out").glob("*/*.partial"))
 
 
-def test_a_failed_file_fails_the_tree(tree, tmp_path):
+def test_a_failed_file_fails_the_tree(example_tree, tmp_path):
     bad = tmp_path / "bad"
-    shutil.copytree(tree, bad, symlinks=True)
+    shutil.copytree(example_tree, bad, symlinks=True)
     (bad / "kernel" / "corrupt.o").write_bytes(b"\x7fELF garbage __export_symbol_x" + b"\0" * 64)
     os.remove(bad / "vmlinux.a")  # attribute every object outside modules to vmlinux
     config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: bad\n    path: {bad}\n")
@@ -405,13 +431,13 @@ def test_command_output_problems(tmp_path):
         f"{config}:11: trees[3].command: no exporting files found in {tmp_path}/empty"]
 
 
-def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monkeypatch, capsys):
+def test_full_disk_is_named_and_leaves_nothing_half_written(example_tree, tmp_path, monkeypatch, capsys):
     import batchver.tree.outputs
 
     def full(path, text, same_as=None):
         raise OSError(errno.ENOSPC, "No space left on device", path)
 
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {tree}\n")
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: demo\n    path: {example_tree}\n")
     monkeypatch.setattr(batchver.tree.outputs, "atomic_write", full)
     assert nightly(config) == 1
     record = history(tmp_path / "out")[0]
@@ -430,11 +456,11 @@ def test_full_disk_is_named_and_leaves_nothing_half_written(tree, tmp_path, monk
         f"batchver nightly: cannot write the history {tmp_path}/out/history.jsonl: No space left on device\n")
 
 
-def test_killed_run_keeps_history_and_next_run_uses_cache(tree, tmp_path, monkeypatch):
+def test_killed_run_keeps_history_and_next_run_uses_cache(example_tree, tmp_path, monkeypatch):
     import batchver.tree.pipeline
 
-    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: one\n    path: {tree}\n"
-                   f"  - name: two\n    path: {tree}\n    stable: true\n")
+    config = write(tmp_path, f"output: out\njobs: 1\ntrees:\n  - name: one\n    path: {example_tree}\n"
+                   f"  - name: two\n    path: {example_tree}\n    stable: true\n")
     assert nightly(config) == 0
     hist = tmp_path / "out" / "history.jsonl"
     before = hist.read_bytes()
@@ -461,8 +487,8 @@ def test_killed_run_keeps_history_and_next_run_uses_cache(tree, tmp_path, monkey
     read = read_history(str(tmp_path / "out"))
     assert read.skipped == [f"{hist}:4: unreadable line (Unterminated string starting at: line 1 "
                             "column 17 (char 16)); skipped"]
-    assert [r["tree"] for r in read.records] == ["one", "two", "one", "one", "two"]
-    assert [r["cache"]["hit_rate"] for r in read.records[-2:]] == [1.0, 1.0]
+    assert [r.tree for r in read.records] == ["one", "two", "one", "one", "two"]
+    assert [r.cache["hit_rate"] for r in read.records[-2:]] == [1.0, 1.0]
 
 
 def test_history_reader_and_command_errors(tmp_path, capsys):
@@ -470,10 +496,10 @@ def test_history_reader_and_command_errors(tmp_path, capsys):
     assert history_main([str(out)]) == 2
     assert capsys.readouterr().err == (f"batchver history: cannot read {out}/history.jsonl: No such "
                                        "file or directory (expected the output root of a nightly run)\n")
-    append_record(str(out), {"tree": "a", "run_id": "20260101T000000Z", "status": "ok"})
+    append_record(str(out), RunRecord(tree="a", run_id="20260101T000000Z", status="ok"))
     (out / "history.jsonl").open("ab").write(b"[1, 2]\n{\"tree\": \"b\"")
     read = read_history(str(out))
-    assert [r["tree"] for r in read.records] == ["a"]
+    assert [r.tree for r in read.records] == ["a"]
     assert read.skipped == [
         f"{out}/history.jsonl:2: unreadable line (not a history record (no 'tree')); skipped",
         f"{out}/history.jsonl:3: incomplete line (a run killed while writing it?); skipped"]
@@ -491,11 +517,12 @@ def test_history_reader_and_command_errors(tmp_path, capsys):
 
 # -- trend page ----------------------------------------------------------------
 def record(tree: str, night: int, status: str = "ok", exports: int | None = 100, changed: int | None = 0,
-           failed: int = 0, wall: float = 10.0, hit: float | None = 1.0, error: str | None = None) -> dict:
-    return {"tree": tree, "run_id": f"202601{night:02d}T020000Z", "status": status, "error": error,
-            "counts": None if exports is None else {"exports": exports, "failed_files": failed},
-            "changed": None if changed is None else {"total": changed}, "wall_seconds": wall,
-            "cache": None if hit is None else {"hit_rate": hit}, "check": {"status": "pass"}}
+           failed: int = 0, wall: float = 10.0, hit: float | None = 1.0,
+           error: str | None = None) -> RunRecord:
+    return RunRecord(tree=tree, run_id=f"202601{night:02d}T020000Z", status=status, error=error,
+                     counts=None if exports is None else {"exports": exports, "failed_files": failed},
+                     changed=None if changed is None else {"total": changed}, wall_seconds=wall,
+                     cache=None if hit is None else {"hit_rate": hit}, check={"status": "pass"})
 
 
 def test_trend_table_and_page():
@@ -529,9 +556,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_dask_backend_outputs_equal_one_process(tree, tmp_path):
+def test_dask_backend_outputs_equal_one_process(example_tree, tmp_path):
     distributed = pytest.importorskip("distributed")
-    body = f"cache: false\ntrees:\n  - name: demo\n    path: {tree}\n"
+    body = f"cache: false\ntrees:\n  - name: demo\n    path: {example_tree}\n"
     local = write(tmp_path, f"output: local\njobs: 1\n{body}", "local.yaml")
     assert nightly(local) == 0
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -553,11 +580,11 @@ def test_dask_backend_outputs_equal_one_process(tree, tmp_path):
             assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
 
 
-def test_unreachable_scheduler_is_named(tree, tmp_path):
+def test_unreachable_scheduler_is_named(example_tree, tmp_path):
     pytest.importorskip("distributed")
     port = _free_port()
     config = write(tmp_path, f"output: out\nbackend: dask\nscheduler: tcp://127.0.0.1:{port}\n"
-                   f"trees:\n  - name: demo\n    path: {tree}\n")
+                   f"trees:\n  - name: demo\n    path: {example_tree}\n")
     assert nightly(config) == 1
     error = history(tmp_path / "out")[0]["error"]
     assert error.startswith(f"{config}:3: scheduler: cannot reach dask scheduler tcp://127.0.0.1:{port}: ")

@@ -21,7 +21,6 @@ as a mismatch there).
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,8 @@ from batchver.dwarf.decode import CONST, FLAG, MASK64, OTHER, REF, STR, WANTED
 from batchver.dwarf.reader import TYPES_BASE, DwarfReader, read_uleb
 from batchver.elf.file import ElfObject
 
-from .conftest import CORPUS, DATA, LOCAL_CORPUS, REPO, SHARED_MISSING, expected_tool, shared_corpus_present
+from .conftest import (CORPUS, DATA, LOCAL_CORPUS, SHARED_MISSING, example, expected_tool,
+                       shared_corpus_present)
 
 elftools = pytest.importorskip("elftools", reason="pyelftools is the oracle (pip install -e '.[test]')")
 from elftools.common.exceptions import ELFRelocationError  # noqa: E402
@@ -250,9 +250,6 @@ def test_built_objects(case, variant, built_objects, quick_relocation):
 
 
 def test_example_tree_objects(tmp_path, cc, quick_relocation):
-    spec = importlib.util.spec_from_file_location("build_example_tree", REPO / "tools" / "build_example_tree.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
     tree = Path(example.build(str(tmp_path / "tree")))
     objects = sorted(p for p in tree.rglob("*.o") if is_elf(p))
     assert len(objects) >= 5

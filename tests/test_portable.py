@@ -1,9 +1,8 @@
 """Committed files name no machine's paths and no package-archive host, and
-tools/roots.py writes paths by named root (the rule results/ relies on)."""
+tools/helpers/roots.py writes paths by named root (the rule results/ relies on)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -12,9 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("roots", REPO / "tools" / "roots.py")
-roots = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(roots)
+from tools.helpers import roots
 
 # Absolute locations that only mean something on one machine, and archive
 # hosts (tools take the archive URI from the system's apt sources).

@@ -3,7 +3,6 @@ determinism and failure handling."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -18,18 +17,7 @@ from batchver.tree.discover import discover, linked_module_name
 from batchver.cli.gendwarfksyms import main as dropin_main
 from batchver.tree import scheduler
 
-from .conftest import LOCAL_CORPUS, REPO, link_vmlinux
-
-_spec = importlib.util.spec_from_file_location("build_example_tree",
-                                               REPO / "tools" / "build_example_tree.py")
-example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(example)
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory, cc):
-    return example.build(str(tmp_path_factory.mktemp("example") / "tree"))
-
+from .conftest import LOCAL_CORPUS, example, link_vmlinux
 
 def kbuild_versions(obj: str, symtypes_path: str) -> tuple[dict[str, str], str]:
     """What kbuild computes for one object: nm | sed | gendwarfksyms."""
@@ -44,12 +32,12 @@ def kbuild_versions(obj: str, symtypes_path: str) -> tuple[dict[str, str], str]:
         return versions, handle.read()
 
 
-def run_cli(*args: str) -> int:
-    return cli_main(["run", *args, "--quiet"])
+def run_cli(*args: str | os.PathLike) -> int:
+    return cli_main(["run", *map(str, args), "--quiet"])
 
 
-def test_discovery_and_attribution(tree):
-    found = discover(tree)
+def test_discovery_and_attribution(example_tree):
+    found = discover(example_tree)
     assert found.kind == "built"
     assert [(i.rel, i.module, [e.name for e in i.exports]) for i in found.items] == [
         ("kernel/core.o", "vmlinux", ["demo_cookie", "demo_core_version", "demo_register",
@@ -60,18 +48,18 @@ def test_discovery_and_attribution(tree):
         ("drivers/single/single.o", "drivers/single/single", ["single_probe"]),
     ]
     assert found.modules == ["drivers/demo/demo", "drivers/single/single"]
-    assert read_thin_archive(os.path.join(tree, "vmlinux.a")) == [
-        os.path.join(tree, "kernel/core.o"), os.path.join(tree, "lib/util.o")]
+    assert read_thin_archive(os.path.join(example_tree, "vmlinux.a")) == [
+        os.path.join(example_tree, "kernel/core.o"), os.path.join(example_tree, "lib/util.o")]
 
 
-def test_module_symvers_is_kbuild_per_object(tree, tmp_path):
+def test_module_symvers_is_kbuild_per_object(example_tree, tmp_path):
     out = tmp_path / "out"
-    assert run_cli(tree, "-o", str(out), "--jobs", "1", "--symtypes") == 0
+    assert run_cli(example_tree, "-o", str(out), "--jobs", "1", "--symtypes") == 0
     crc = {}
     symtypes = {}
     for obj in ("kernel/core.o", "lib/util.o", "drivers/demo/demo_main.o",
                 "drivers/demo/demo_helper.o", "drivers/single/single.o"):
-        versions, text = kbuild_versions(os.path.join(tree, obj), str(tmp_path / "t.symtypes"))
+        versions, text = kbuild_versions(os.path.join(example_tree, obj), str(tmp_path / "t.symtypes"))
         crc.update(versions)
         symtypes[obj] = text
     expected_rows = [
@@ -110,10 +98,10 @@ def _without_timing(path) -> dict:
     return report
 
 
-def test_output_independent_of_jobs(tree, tmp_path):
+def test_output_independent_of_jobs(example_tree, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    assert run_cli(tree, "-o", str(one), "--jobs", "1", "--symtypes") == 0
-    assert run_cli(tree, "-o", str(two), "--jobs", "2", "--symtypes") == 0
+    assert run_cli(example_tree, "-o", str(one), "--jobs", "1", "--symtypes") == 0
+    assert run_cli(example_tree, "-o", str(two), "--jobs", "2", "--symtypes") == 0
     for rel in ("Module.symvers", "symtypes/vmlinux.symtypes", "symtypes/drivers/demo/demo.symtypes",
                 "symtypes/drivers/single/single.symtypes"):
         assert (one / rel).read_bytes() == (two / rel).read_bytes()
@@ -128,12 +116,12 @@ EXPORT_SYMBOL_GPL(bus_probe);
 
 
 @pytest.fixture(scope="module")
-def mixed_tree(tree, tmp_path_factory):
+def mixed_tree(example_tree, tmp_path_factory):
     """The example tree with a built-in object beside the modules under
     drivers/, and the per-directory ``modules.order`` files kbuild leaves
     (their entries relative to the build root)."""
     root = tmp_path_factory.mktemp("mixed") / "tree"
-    shutil.copytree(tree, root)
+    shutil.copytree(example_tree, root)
     (root / "drivers/base").mkdir()
     (root / "drivers/base/bus.c").write_text(BUS_C)
     subprocess.run(["gcc", "-c", "-gdwarf-5", "-O2", "-fno-pic", "-o", "drivers/base/bus.o",
@@ -169,18 +157,18 @@ def test_subdirectory_of_built_tree_gives_the_whole_runs_rows(mixed_tree, tmp_pa
     assert any(note.endswith("only the objects under the tree are versioned") for note in report["notes"])
 
 
-def test_objects_outside_any_build_say_so(tree, tmp_path):
+def test_objects_outside_any_build_say_so(example_tree, tmp_path):
     loose = tmp_path / "loose"
-    shutil.copytree(os.path.join(tree, "drivers", "single"), loose)
+    shutil.copytree(os.path.join(example_tree, "drivers", "single"), loose)
     found = discover(str(loose))
     assert [(i.rel, i.module) for i in found.items] == [("single.o", "vmlinux")]
     assert any(note.startswith("no kbuild build root (a directory holding vmlinux.a or .config) at or "
                                f"above {loose}") for note in found.notes)
 
 
-def test_bad_objects_do_not_stop_the_run(tree, tmp_path, cc):
+def test_bad_objects_do_not_stop_the_run(example_tree, tmp_path, cc):
     bad = tmp_path / "bad"
-    shutil.copytree(tree, bad)
+    shutil.copytree(example_tree, bad)
     # A corrupt object that mentions an export, and one without debug info.
     (bad / "kernel" / "corrupt.o").write_bytes(b"\x7fELF garbage __export_symbol_x" + b"\0" * 64)
     src = bad / "kernel" / "nodebug.c"

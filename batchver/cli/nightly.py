@@ -14,14 +14,14 @@ import sys
 from batchver.atomic import atomic_write
 from batchver.cli.run import Terminated, terminate_as_exception
 from batchver.nightly.config import ConfigError, load_config
-from batchver.nightly.history import HISTORY_FILE, history_path, read_history
+from batchver.nightly.history import HISTORY_FILE, RunRecord, history_path, read_history
 from batchver.nightly.runner import run_nightly
 from batchver.nightly.trend import format_table, render_trend
 
 TREND_PAGE = "trend.html"
 
 
-def _write_trend(outroot: str, target: str, records: list[dict]) -> None:
+def _write_trend(outroot: str, target: str, records: list[RunRecord]) -> None:
     atomic_write(target, render_trend(records, "batchver nightly trends", os.path.abspath(outroot)))
 
 
@@ -139,7 +139,7 @@ def history_main(args: list[str]) -> int:
         return 2
     for skipped in history.skipped:
         print(f"warning: {skipped}", file=sys.stderr)
-    records = [r for r in history.records if not ns.tree or r["tree"] in ns.tree]
+    records = [r for r in history.records if not ns.tree or r.tree in ns.tree]
     if not records:
         print(f"batchver history: no runs{' of ' + ', '.join(ns.tree) if ns.tree else ''} in "
               f"{history_path(ns.outroot)}", file=sys.stderr)

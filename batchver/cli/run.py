@@ -9,6 +9,7 @@ import sys
 from typing import Iterator
 
 from batchver.tree.discover import Discovery
+from batchver.tree.kinds import Semantics, TreeKind
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", "--stable", action="store_true",
                         help="apply kABI stability rules, as gendwarfksyms --stable")
     parser.add_argument("--symtypes", action="store_true", help="also write per-module symtypes")
-    parser.add_argument("--semantics", choices=("kbuild", "file"), default="kbuild",
+    parser.add_argument("--semantics", choices=[s.value for s in Semantics], default=Semantics.KBUILD.value,
                         help="linked trees only: 'kbuild' (default) versions each export in the "
                              "CU that exported it, giving the CRCs a kernel build embeds; 'file' "
                              "runs upstream on each whole linked file")
-    parser.add_argument("--kind", choices=("auto", "built", "linked"), default="auto",
+    parser.add_argument("--kind", choices=["auto", *(k.value for k in TreeKind)], default="auto",
                         help="what TREE is (default: detect)")
     parser.add_argument("--vmlinux", metavar="PATH", help="linked trees: vmlinux, if not in TREE")
     parser.add_argument("--module", action="append", metavar="GLOB", dest="modules",
@@ -139,5 +140,5 @@ def main(args: list[str]) -> int:
         for line in summary_lines(report):
             print(line, file=sys.stderr)
         print(f"wrote {ns.output}/Module.symvers and report.json", file=sys.stderr)
-    counts = report["counts"]
-    return 1 if counts["failed_files"] or (ns.strict and counts["no_information"]) else 0
+    counts = report.counts
+    return 1 if counts.failed_files or (ns.strict and counts.no_information) else 0

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 from batchver.compressed import COMPRESSED_SUFFIXES
 from batchver.errors import InputError
-from batchver.symvers import REPORT_SCHEMA, ExportRecord, parse_symvers
+from batchver.report import Block, Report
+from batchver.symvers import ExportRecord, parse_symvers
 
 _CHUNK = 16 << 20  # bytes read at a time when counting symtypes lines
 
@@ -100,9 +101,9 @@ class SymtypesStore:
     """
 
     root: str
-    index: dict[str, list[dict]]
+    index: dict[str, list[Block]]
     _offsets: dict[str, array] = field(default_factory=dict)
-    _entries: dict[tuple[str, str], dict] = field(default_factory=dict)
+    _entries: dict[tuple[str, str], Block] = field(default_factory=dict)
 
     def path(self, module: str) -> str:
         return os.path.join(self.root, module + ".symtypes")
@@ -114,7 +115,7 @@ class SymtypesStore:
         hundreds of megabytes and most checks never open a block."""
         for module, blocks in self.index.items():
             path = self.path(module)
-            expected = max((b["start"] + b["count"] for b in blocks), default=0)
+            expected = max((b.start + b.count for b in blocks), default=0)
             try:
                 lines, last = _count_lines(path)
             except OSError as exc:
@@ -126,7 +127,7 @@ class SymtypesStore:
                 raise InputError(path, f"has {lines} lines but report.json symtypes_blocks "
                                        f"says {expected} (truncated or from another run)")
             for entry in blocks:
-                self._entries.setdefault((module, entry["origin"]), entry)
+                self._entries.setdefault((module, entry.origin), entry)
 
     def _line_offsets(self, module: str) -> array:
         """Where each line of a module's file starts (and where the file
@@ -146,7 +147,7 @@ class SymtypesStore:
         if entry is None:
             return None
         offsets = self._line_offsets(module)
-        first, count = entry["start"], entry["count"]
+        first, count = entry.start, entry.count
         with open(self.path(module), "rb") as handle:
             handle.seek(offsets[first])
             data = handle.read(offsets[first + count] - offsets[first])
@@ -292,116 +293,31 @@ class Side:
         return out
 
 
-# What ``batchver check`` reads of a report.json, as a shape to validate
-# before anything is used: a report of the wrong shape (hand-edited, another
-# tool's, another batchver's) must be bad input (exit 2) naming the key, never
-# a traceback or, worse, a "fail" made of misread fields.  A type is a leaf;
-# {key: shape} an object with those keys (a key ending in "?" may be absent
-# or null); {str: shape} an object of any keys; [shape] a list; a frozenset
-# the allowed strings.  Keys batchver does not read are not checked, so a
-# later writer may add some.
-_EXPORT_STATUSES = frozenset({"ok", "no-information", "failed"})
-_BLOCK = {"origin": str, "start": int, "count": int}
-_REPORT_SHAPE = {
-    "tool": {"name": str, "version?": str},
-    "kind?": str,
-    "tree?": str,
-    "options": {"stable?": bool, "semantics?": str, "symtypes?": bool},
-    "kernel?": {str: str},
-    "toolchain": {"producers?": [str], "dwarf_versions?": [int]},
-    "counts": {"exports": int},
-    "exports": {str: {"crc?": str, "status?": _EXPORT_STATUSES, "versioned_in?": str}},
-    "symtypes_blocks?": {str: [_BLOCK]},
-}
-
-
-_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
-               int: "an integer", float: "a number", type(None): "null"}
-
-
-def _check_shape(value: object, shape: object, where: str) -> str | None:
-    """What is wrong with ``value`` against ``shape`` (see _REPORT_SHAPE),
-    as ``key: expected ..., got ...``; None when it fits."""
-    if isinstance(shape, frozenset):
-        if isinstance(value, str) and value in shape:
-            return None
-        return f"{where}: expected one of {', '.join(sorted(shape))}, got {json.dumps(value)[:40]}"
-    if isinstance(shape, type):
-        # JSON has no separate boolean and number: true is not a count
-        if isinstance(value, shape) and (shape is bool or not isinstance(value, bool)):
-            return None
-        return f"{where}: expected {_JSON_NAMES[shape]}, got {_JSON_NAMES[type(value)]}"
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return f"{where}: expected a list, got {_JSON_NAMES[type(value)]}"
-        for number, item in enumerate(value):
-            problem = _check_shape(item, shape[0], f"{where}[{number}]")
-            if problem:
-                return problem
-        return None
-    if not isinstance(value, dict):
-        return f"{where}: expected an object, got {_JSON_NAMES[type(value)]}"
-    prefix = f"{where}." if where else ""
-    if str in shape:  # an object of any keys
-        for key, item in value.items():
-            problem = _check_shape(item, shape[str], f"{where}[{json.dumps(key)}]")
-            if problem:
-                return problem
-        return None
-    for key, inner in shape.items():
-        name = key.rstrip("?")
-        if value.get(name) is None:
-            if key.endswith("?"):
-                continue
-            return f"{prefix}{name}: missing (truncated, or not written by batchver run?)"
-        problem = _check_shape(value[name], inner, prefix + name)
-        if problem:
-            return problem
-    return None
-
-
-def _check_blocks(path: str, index: dict[str, list[dict]]) -> None:
+def _check_blocks(path: str, index: dict[str, list[Block]]) -> None:
     """A module's symtypes blocks tile its file from line 0, in order, as
     ``batchver run`` writes them; anything else would read the wrong lines."""
     for module, blocks in index.items():
         line = 0
         for number, block in enumerate(blocks):
-            if block["start"] != line or block["count"] < 0:
+            if block.start != line or block.count < 0:
                 raise InputError(path, f"symtypes_blocks[{json.dumps(module)}][{number}]: "
-                                       f"start {block['start']}, count {block['count']} do not "
+                                       f"start {block.start}, count {block.count} do not "
                                        f"follow the previous block (ends at line {line})")
-            line += block["count"]
+            line += block.count
 
 
-def _read_report(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            report = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc.msg}; truncated?)", exc.lineno) from None
-    except (ValueError, RecursionError) as exc:  # not UTF-8, a 5000-digit number, deep nesting
-        raise InputError(path, f"not valid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    tool = report.get("tool") if isinstance(report, dict) else None
-    if not isinstance(tool, dict) or tool.get("name") != "batchver":
-        raise InputError(path, "not a batchver report.json (no tool.name 'batchver')")
-    if report.get("schema") != REPORT_SCHEMA:
-        raise InputError(path, f"unsupported report.json schema {report.get('schema')!r} "
-                               f"(this batchver reads schema {REPORT_SCHEMA})")
-    problem = _check_shape(report, _REPORT_SHAPE, "")
-    if problem:
-        raise InputError(path, f"malformed: {problem}")
-    _check_blocks(path, report.get("symtypes_blocks") or {})
+def _read_report(path: str) -> Report:
+    report = Report.read(path)
+    _check_blocks(path, report.symtypes_blocks or {})
     return report
 
 
 def _load_batchver(label: str, directory: str, symvers: str, report_path: str) -> Side:
     rows = parse_symvers(symvers, zero_is_unknown=False)
     report = _read_report(report_path)
-    recorded = report["exports"]
-    if report["counts"].get("exports") != len(recorded):
-        raise InputError(report_path, f"counts.exports is {report['counts'].get('exports')} but "
+    recorded = report.exports
+    if report.counts.exports != len(recorded):
+        raise InputError(report_path, f"counts.exports is {report.counts.exports} but "
                                       f"{len(recorded)} exports are listed (truncated?)")
     listed = {e.key for e in rows}
     missing = sorted(set(recorded) - listed)
@@ -414,30 +330,28 @@ def _load_batchver(label: str, directory: str, symvers: str, report_path: str) -
     exports = []
     for row in rows:
         info = recorded[row.key]
-        status = info.get("status", "ok")
+        status = info.status
         crc = row.crc if status == "ok" else None
-        recorded_crc = info.get("crc")
+        recorded_crc = info.crc
         if status == "ok" and recorded_crc != f"0x{row.crc:08x}":
             raise InputError(symvers, f"CRC of {row.symbol} is 0x{row.crc:08x} but report.json "
                                       f"says {recorded_crc} (files from different runs?)",
                              row.line)
         exports.append(ExportRecord(row.symbol, row.module, crc, row.export_type, row.namespace,
-                                    status, info.get("versioned_in"), line=row.line))
-    options = report["options"]
-    toolchain = report["toolchain"]
+                                    status, info.versioned_in, line=row.line))
+    options = report.options
     provenance = Provenance(
-        tool_version=str(report["tool"].get("version", "?")),
-        stable=bool(options.get("stable")), semantics=str(options.get("semantics", "kbuild")),
-        kind=str(report.get("kind", "?")), symtypes=bool(options.get("symtypes")),
-        producers=list(toolchain.get("producers", [])),
-        dwarf_versions=list(toolchain.get("dwarf_versions", [])),
-        kernel=dict(report.get("kernel") or {}), tree=str(report.get("tree") or ""))
+        tool_version=report.tool.version or "?",
+        stable=bool(options.stable), semantics=options.semantics or "kbuild",
+        kind=report.kind or "?", symtypes=bool(options.symtypes),
+        producers=report.toolchain.producers, dwarf_versions=report.toolchain.dwarf_versions,
+        kernel=report.kernel or {}, tree=report.tree or "")
     side = Side(label, directory, "batchver", symvers, exports, provenance)
     symtypes_dir = os.path.join(directory, "symtypes")
     if provenance.symtypes:
-        index = report.get("symtypes_blocks")
-        if not isinstance(index, dict) or not os.path.isdir(symtypes_dir):
-            raise InputError(report_path if not isinstance(index, dict) else symtypes_dir,
+        index = report.symtypes_blocks
+        if index is None or not os.path.isdir(symtypes_dir):
+            raise InputError(report_path if index is None else symtypes_dir,
                              "made with --symtypes but the symtypes index or directory is "
                              "missing")
         side.symtypes = SymtypesStore(symtypes_dir, index)

@@ -6,7 +6,8 @@ Rule patterns use suse-kabi-tools' wildcards: ``*`` (any run of characters)
 and ``?`` (one character), matched against the whole name.  Translating them
 into regular expressions, as batchver first did, makes Python's backtracking
 engine try every way of splitting a name between the stars: the module rule
-``*/*?*?*?*?*?*?*?*?*?*?*?*Q FAIL`` took over 300 s on 87 exports.
+``*/*?*?*?*?*?*?*?*?*?*?*?*Q FAIL`` ran for minutes on 87 exports
+(results/bench-rules-2026-11-30.json).
 
 :class:`Glob` splits a pattern at its stars.  The part before the first star
 must start the name and the part after the last star must end it; each part
@@ -17,8 +18,7 @@ moves forward: matching one pattern costs O(len(name) * len(pattern)) at
 worst, whatever the stars.
 
 :class:`GlobIndex` serves a rules file of 200,000 lines, where trying each
-rule on each export is what costs (74 s on 87 exports with regular
-expressions).  A pattern without wildcards is a dictionary key.  Any other
+rule on each export is what costs.  A pattern without wildcards is a dictionary key.  Any other
 pattern is filed under one short literal piece (up to three characters) that
 every matching name must contain, the piece fewest patterns share; a name
 then looks up only the pieces it contains (at most three per character) and

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from batchver.tree.kinds import Semantics, TreeKind
 from batchver.yamlschema import (Bad, Key, Problem, Reader, choice, list_of, scalar, shown, string,
                                  yaml_problem)
 
@@ -33,8 +34,8 @@ from batchver.yamlschema import (Bad, Key, Problem, Reader, choice, list_of, sca
 REPORT_FILES = {"text": "check.txt", "json": "check.json", "junit": "check.junit.xml",
                 "html": "check.html"}
 BACKENDS = ("loky", "multiprocessing", "threading", "dask")
-KINDS = ("auto", "built", "linked")
-SEMANTICS = ("kbuild", "file")
+KINDS = ("auto", *(k.value for k in TreeKind))
+SEMANTICS = tuple(s.value for s in Semantics)
 ON_FAILURE = ("continue", "stop")
 #: ``baseline: previous`` compares with this tree's latest completed run
 PREVIOUS = "previous"

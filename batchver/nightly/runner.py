@@ -48,12 +48,12 @@ from batchver.gate import run_check
 from batchver.gate.formats import render
 from batchver.gate.render import headline
 from batchver.nightly.config import PREVIOUS, REPORT_FILES, NightlyConfig, TreeConfig, missing_paths
-from batchver.nightly.history import HISTORY_SCHEMA, append_record, latest_completed
+from batchver.nightly.history import RunRecord, append_record, latest_completed
+from batchver.report import Report
 from batchver.symvers import parse_symvers
 
 #: how many recomputed files a history line names (the count is always exact)
 LISTED_MISSES = 20
-FAILING = ("failed", "error")
 
 
 class TreeError(Exception):
@@ -64,11 +64,11 @@ class TreeError(Exception):
 class NightlyResult:
     """What a nightly did: one history record per tree, in config order."""
 
-    records: list[dict] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)
 
     @property
-    def failed(self) -> list[dict]:
-        return [r for r in self.records if r["status"] in FAILING]
+    def failed(self) -> list[RunRecord]:
+        return [r for r in self.records if r.failing]
 
     @property
     def exit_status(self) -> int:
@@ -146,7 +146,7 @@ def resolve_baseline(config: NightlyConfig, tree: TreeConfig) -> str | None:
     if tree.baseline != PREVIOUS:
         return tree.baseline
     record = latest_completed(config.output, tree.name)
-    return os.path.join(config.output, record["run_dir"]) if record else None
+    return os.path.join(config.output, record.run_dir) if record and record.run_dir else None
 
 
 def _symvers_of(path: str) -> str:
@@ -186,73 +186,74 @@ def gate_verdict(baseline: str | None, current: str, stablelists: list[str], rul
 
 
 # -- cache explanation -----------------------------------------------------------
-def explain_cache(report: dict, previous: dict | None, same_cache: bool = True) -> list[tuple[str, str, str]]:
+def explain_cache(report: Report, previous: Report | None,
+                  same_cache: bool = True) -> list[tuple[str, str, str]]:
     """(file, ``reused``/``parsed``/``off``, why) for every file of a report.
 
     The cache knows only hit, absent or corrupt; *why* an entry was absent is
     read from the previous run's report of the same tree (tool version,
     options, whether the file existed, failed, or had other exports)."""
-    files = [f for f in report["files"] if f["status"] != "skipped"]  # nothing to cache
-    lookups = [f for f in files if f["cache"] != "off"]
-    all_missed = bool(lookups) and all(f["cache"] != "hit" for f in lookups)
-    old_files = {f["file"]: f for f in previous["files"]} if previous else {}
+    files = [f for f in report.files if f.status != "skipped"]  # nothing to cache
+    lookups = [f for f in files if f.cache != "off"]
+    all_missed = bool(lookups) and all(f.cache != "hit" for f in lookups)
+    old_files = {f.file: f for f in previous.files} if previous else {}
     general = None
     if previous is None:
         general = "no cached result, and no earlier run of this tree to compare with"
-    elif previous["tool"].get("code") != report["tool"]["code"]:
-        general = (f"batchver's code changed (version {previous['tool']['version']} -> "
-                   f"{report['tool']['version']}, code {previous['tool'].get('code', 'unrecorded')} -> "
-                   f"{report['tool']['code']}); results of other code are never reused")
-    elif previous["options"] != report["options"]:
-        moved = [f"{k}: {previous['options'].get(k)} -> {v}" for k, v in report["options"].items()
-                 if previous["options"].get(k) != v]
+    elif previous.tool.code != report.tool.code:
+        general = (f"batchver's code changed (version {previous.tool.version} -> "
+                   f"{report.tool.version}, code {previous.tool.code or 'unrecorded'} -> "
+                   f"{report.tool.code}); results of other code are never reused")
+    elif previous.options != report.options:
+        before, now = vars(previous.options), vars(report.options)
+        moved = [f"{k}: {before[k]} -> {v}" for k, v in now.items() if before[k] != v]
         general = "options changed (" + ", ".join(moved) + ")"
     elif not same_cache:
         general = "cache location changed since the previous run"
     explained = []
     for f in files:
-        state = f["cache"]
+        state = f.cache
         if state == "off":
-            explained.append((f["file"], "off", "no cache configured"))
+            explained.append((f.file, "off", "no cache configured"))
         elif state == "hit":
-            explained.append((f["file"], "reused", "same bytes, exports, options and batchver code"))
+            explained.append((f.file, "reused", "same bytes, exports, options and batchver code"))
         elif state.startswith("corrupt"):
-            explained.append((f["file"], "parsed", state + "; recomputed"))
+            explained.append((f.file, "parsed", state + "; recomputed"))
         else:
-            old = old_files.get(f["file"])
+            old = old_files.get(f.file)
             if general:
                 why = general
             elif old is None:
                 why = "new file (not in the previous run)"
-            elif old["status"] == "failed":
+            elif old.status == "failed":
                 why = "failed in the previous run (failures are never cached)"
             elif all_missed:
                 why = "no entry for any file: the cache was emptied or is new"
-            elif old["exports"] != f["exports"]:
-                why = f"export list changed ({old['exports']} -> {f['exports']} exports)"
+            elif old.exports != f.exports:
+                why = f"export list changed ({old.exports} -> {f.exports} exports)"
             else:
                 why = "file contents changed since the previous run"
-            explained.append((f["file"], "parsed", why))
+            explained.append((f.file, "parsed", why))
     return explained
 
 
-def _cache_summary(report: dict, explained: list[tuple[str, str, str]]) -> dict:
-    timing = report["timing"]
+def _cache_summary(report: Report, explained: list[tuple[str, str, str]]) -> dict:
+    timing = report.timing
     parsed = [(rel, why) for rel, state, why in explained if state == "parsed"]
     return {
-        "hits": timing["cache_hits"], "lookups": timing["cache_lookups"],
-        "hit_rate": round(timing["cache_hits"] / timing["cache_lookups"], 6)
-        if timing["cache_lookups"] else None,
+        "hits": timing.cache_hits, "lookups": timing.cache_lookups,
+        "hit_rate": round(timing.cache_hits / timing.cache_lookups, 6)
+        if timing.cache_lookups else None,
         "recomputed_count": len(parsed),
         "recomputed": [{"file": rel, "why": why} for rel, why in parsed[:LISTED_MISSES]],
     }
 
 
-def _counts(report: dict) -> dict[str, int]:
+def _counts(report: Report) -> dict[str, int]:
     """The report's counts for the history: ``failed_files`` (could not be
     versioned) apart from ``incomplete_files`` (some exports without DWARF,
     normal for vmlinux), which are not failures of a nightly."""
-    return {k: report["counts"][k] for k in ("files", "failed_files", "incomplete_files", "modules",
+    return {k: getattr(report.counts, k) for k in ("files", "failed_files", "incomplete_files", "modules",
                                              "exports", "versioned", "no_information")}
 
 
@@ -285,21 +286,21 @@ def _claim_run_dir(tree_root: str, started: datetime) -> tuple[str, str]:
     raise TreeError(f"cannot claim a run directory under {tree_root}")
 
 
-def _previous_report(config: NightlyConfig, tree: TreeConfig, load: bool) -> tuple[dict | None, dict | None]:
+def _previous_report(config: NightlyConfig, tree: TreeConfig,
+                     load: bool) -> tuple[RunRecord | None, Report | None]:
     """The tree's latest completed history record and (if ``load``) its
     report.json, which explains cache misses; an unchanged re-run has none
     and skips reading a large report."""
     record = latest_completed(config.output, tree.name)
-    if record is None or not load:
+    if record is None or record.run_dir is None or not load:
         return record, None
     try:
-        with open(os.path.join(config.output, record["run_dir"], "report.json"), encoding="utf-8") as handle:
-            return record, json.load(handle)
-    except (OSError, ValueError):
+        return record, Report.read(os.path.join(config.output, record.run_dir, "report.json"))
+    except InputError:
         return record, None
 
 
-def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
+def run_tree(ctx: _Context, tree: TreeConfig) -> RunRecord:
     """Everything for one tree; returns its history record (never raises for
     a problem of the tree itself: that is recorded as ``error``)."""
     from batchver.tree.outputs import summary_lines
@@ -310,13 +311,10 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
-    record: dict = {
-        "schema": HISTORY_SCHEMA, "tree": tree.name, "run_id": ctx.run_id, "started": _iso(started),
-        "batchver": __version__, "config": os.path.abspath(config.file), "host": platform.node(),
-        "backend": config.backend + (f" {config.scheduler}" if config.scheduler else ""),
-        "status": "error", "error": None, "run_dir": None, "tree_path": None,
-        "counts": None, "changed": None, "baseline": None, "check": None, "cache": None,
-    }
+    record = RunRecord(
+        tree=tree.name, run_id=ctx.run_id, started=_iso(started), batchver=__version__,
+        config=os.path.abspath(config.file), host=platform.node(),
+        backend=config.backend + (f" {config.scheduler}" if config.scheduler else ""))
 
     def stage(name: str, since: float) -> float:
         now = time.perf_counter()
@@ -326,19 +324,20 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
     partial = None
     try:
         tree_dir = produce_tree(config, tree)
-        record["tree_path"] = tree_dir
+        record.tree_path = tree_dir
         mark = stage("produce", clock)
         source = tree.where(config, "path" if "path" in tree.lines else "command")
         opts = RunOptions(jobs=config.jobs, stable=tree.stable, symtypes=tree.symtypes,
                           semantics=tree.semantics, quiet=ctx.quiet, cache_dir=config.cache,
                           backend=config.backend, scheduler=config.scheduler)
-        record["jobs"] = opts.workers if config.backend != "dask" else None  # dask: the cluster's
+        record.jobs = opts.workers if config.backend != "dask" else None  # dask: the cluster's
         final, partial = _claim_run_dir(os.path.join(config.output, tree.name), started)
         earlier = latest_completed(config.output, tree.name)
         try:
             done = version_tree(tree_dir, partial, opts, kind=None if tree.kind == "auto" else tree.kind,
                                 vmlinux=tree.vmlinux,
-                                earlier=os.path.join(config.output, earlier["run_dir"]) if earlier else None)
+                                earlier=os.path.join(config.output, earlier.run_dir)
+                                if earlier and earlier.run_dir else None)
         except DiscoveryError as exc:
             raise TreeError(f"{source}: {exc}") from None
         except SchedulerError as exc:
@@ -348,18 +347,18 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
             raise TreeError(f"{config.where(exc.role)}: {exc}") from None
         seconds.update(done.seconds)
         if done.warnings:
-            record["warning"] = "; ".join(done.warnings)
+            record.warning = "; ".join(done.warnings)
         mark = time.perf_counter()
         report = done.report
-        record["counts"] = counts = _counts(report)
+        record.counts = _counts(report)
         previous_record, previous = _previous_report(
-            config, tree, load=any(f["cache"] == "absent" for f in report["files"]))
+            config, tree, load=any(f.cache == "absent" for f in report.files))
         explained = explain_cache(report, previous, previous_record is None or
-                                  previous_record.get("cache_dir") == config.cache)
-        record["cache_dir"] = config.cache
-        record["cache"] = _cache_summary(report, explained) if config.cache else None
+                                  previous_record.cache_dir == config.cache)
+        record.cache_dir = config.cache
+        record.cache = _cache_summary(report, explained) if config.cache else None
         if ctx.explain:
-            ctx.say(f"[{tree.name}] cache: {record['cache']['hits'] if config.cache else 0} of "
+            ctx.say(f"[{tree.name}] cache: {record.cache['hits'] if record.cache else 0} of "
                     f"{len(explained)} files reused")
             for rel, state, why in explained:
                 ctx.say(f"[{tree.name}]   {state:6} {rel}: {why}")
@@ -368,30 +367,30 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> dict:
                 ctx.say(f"[{tree.name}] {line}")
         os.rename(partial, final)  # before the check, whose reports name the directory
         partial = None
-        record["run_dir"] = os.path.relpath(final, config.output)
+        record.run_dir = os.path.relpath(final, config.output)
         check_failed = _baseline_stage(ctx, tree, final, record)
         stage("check", mark)
-        if counts["failed_files"] or check_failed:
-            record["status"] = "failed"
+        if report.counts.failed_files or check_failed:
+            record.status = "failed"
         else:
-            record["status"] = "incomplete" if counts["no_information"] else "ok"
+            record.status = "incomplete" if report.counts.no_information else "ok"
     except TreeError as exc:
-        record["error"] = str(exc)
+        record.error = str(exc)
     except OSError as exc:  # a full disk, a permission problem: name the file
         path = str(exc.filename or "")
         what = f"cannot write outputs under {config.output}" if path.startswith(config.output) \
             else f"tree '{tree.name}': I/O error"
-        record["error"] = f"{what}:{' ' + path if path else ''}: {exc.strerror or exc}"
+        record.error = f"{what}:{' ' + path if path else ''}: {exc.strerror or exc}"
     finally:
         if partial is not None:
             shutil.rmtree(partial, ignore_errors=True)
-    record["seconds"] = seconds
-    record["wall_seconds"] = round(time.perf_counter() - clock, 3)
-    record["finished"] = _iso(datetime.now(timezone.utc))
+    record.seconds = seconds
+    record.wall_seconds = round(time.perf_counter() - clock, 3)
+    record.finished = _iso(datetime.now(timezone.utc))
     return record
 
 
-def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: dict) -> bool:
+def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: RunRecord) -> bool:
     """Count changes against the baseline and run the check; True when the
     check failed or could not read its inputs."""
     if not tree.baseline and not tree.consumers:
@@ -399,26 +398,26 @@ def _baseline_stage(ctx: _Context, tree: TreeConfig, outdir: str, record: dict) 
     baseline = resolve_baseline(ctx.config, tree) if tree.baseline else None
     if baseline is None:
         if tree.consumers:  # the load question needs no baseline
-            record["check"] = gate_verdict(None, outdir, [], None, ctx.config.reports, outdir,
-                                           tree.consumers)
-            return record["check"]["status"] in ("fail", "bad input")
-        record["check"] = {"status": "no baseline yet",
-                           "message": "baseline: previous, and no earlier completed run"}
+            record.check = gate_verdict(None, outdir, [], None, ctx.config.reports, outdir,
+                                        tree.consumers)
+            return record.check["status"] in ("fail", "bad input")
+        record.check = {"status": "no baseline yet",
+                        "message": "baseline: previous, and no earlier completed run"}
         return False
-    record["baseline"] = baseline
-    record["check"] = gate_verdict(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports, outdir,
+    record.baseline = baseline
+    record.check = gate_verdict(baseline, outdir, tree.stablelist, tree.rules, ctx.config.reports, outdir,
                                    tree.consumers)
     try:
         changed = symbols_changed(_symvers_of(baseline), os.path.join(outdir, "Module.symvers"))
     except InputError:
         changed = None  # the gate has judged the baseline: bad input
-    record["changed"] = changed
+    record.changed = changed
     if not ctx.quiet:
         counted = "symbols changed: not counted" if changed is None else (
             f"{changed['total']} symbols changed ({changed['added']} added, {changed['removed']} "
             f"removed, {changed['changed']} changed)")
-        ctx.say(f"[{tree.name}] vs baseline {baseline}: {counted}; check: {record['check']['status']}")
-    return record["check"]["status"] in ("fail", "bad input")
+        ctx.say(f"[{tree.name}] vs baseline {baseline}: {counted}; check: {record.check['status']}")
+    return record.check["status"] in ("fail", "bad input")
 
 
 # -- the whole config --------------------------------------------------------------
@@ -436,29 +435,28 @@ def run_nightly(config: NightlyConfig, *, trees: list[str] | None = None, explai
         if trees and tree.name not in trees:
             continue
         if stopping:
-            record = {"schema": HISTORY_SCHEMA, "tree": tree.name, "run_id": ctx.run_id,
-                      "started": _iso(datetime.now(timezone.utc)), "batchver": __version__,
-                      "status": "skipped", "error": f"on_failure: stop after {stopping} failed",
-                      "run_dir": None}
+            record = RunRecord(tree=tree.name, run_id=ctx.run_id,
+                               started=_iso(datetime.now(timezone.utc)), batchver=__version__,
+                               status="skipped", error=f"on_failure: stop after {stopping} failed")
         else:
             if not quiet:
                 ctx.say(f"[{tree.name}] starting")
             record = run_tree(ctx, tree)
-            if record["status"] in FAILING and config.on_failure == "stop":
+            if record.failing and config.on_failure == "stop":
                 stopping = tree.name
-        if record.get("run_dir"):  # the run directory describes itself too
+        if record.run_dir:  # the run directory describes itself too
             try:
-                atomic_write(os.path.join(config.output, record["run_dir"], "run.json"),
-                             json.dumps(record, indent=1, sort_keys=True) + "\n")
+                atomic_write(os.path.join(config.output, record.run_dir, "run.json"),
+                             json.dumps(record.to_json(), indent=1, sort_keys=True) + "\n")
             except OSError as exc:
-                record["warning"] = f"run.json not written: {exc}"
+                record.warning = f"run.json not written: {exc}"
         append_record(config.output, record)
         result.records.append(record)
-        if not quiet or record["status"] in FAILING:
-            check = record.get("check") or {}
-            detail = f": {record['error']}" if record.get("error") else (
+        if not quiet or record.failing:
+            check = record.check or {}
+            detail = f": {record.error}" if record.error else (
                 f": check {check['status']}" + (f": {check['message']}" if check.get("message") else "")
                 if check.get("status") in ("fail", "bad input") else "")
-            where = f" -> {os.path.join(config.output, record['run_dir'])}" if record.get("run_dir") else ""
-            ctx.say(f"[{tree.name}] {record['status']}{where}{detail}")
+            where = f" -> {os.path.join(config.output, record.run_dir)}" if record.run_dir else ""
+            ctx.say(f"[{tree.name}] {record.status}{where}{detail}")
     return result

@@ -19,6 +19,7 @@ from typing import Callable
 
 from batchver import __version__
 from batchver.charts import nice_ticks, svg_open
+from batchver.nightly.history import RunRecord
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 FAIL = "#d62728"
@@ -30,28 +31,28 @@ class Metric:
 
     title: str
     unit: str
-    value: Callable[[dict], float | None]
+    value: Callable[[RunRecord], float | None]
     #: a log scale, for wall time: a cold run and cached runs differ 100-fold
     log: bool = False
     #: counts get whole-number ticks
     whole: bool = True
 
 
-def _counts(key: str) -> Callable[[dict], float | None]:
-    return lambda r: (r.get("counts") or {}).get(key)
+def _counts(key: str) -> Callable[[RunRecord], float | None]:
+    return lambda r: (r.counts or {}).get(key)
 
 
-def _changed(record: dict) -> float | None:
-    return (record.get("changed") or {}).get("total")
+def _changed(record: RunRecord) -> float | None:
+    return (record.changed or {}).get("total")
 
 
-def _hit_rate(record: dict) -> float | None:
-    rate = (record.get("cache") or {}).get("hit_rate")
+def _hit_rate(record: RunRecord) -> float | None:
+    rate = (record.cache or {}).get("hit_rate")
     return None if rate is None else 100.0 * rate
 
 
-def _wall(record: dict) -> float | None:
-    return record.get("wall_seconds") if record.get("status") != "skipped" else None
+def _wall(record: RunRecord) -> float | None:
+    return record.wall_seconds if record.status != "skipped" else None
 
 
 METRICS = (
@@ -63,9 +64,9 @@ METRICS = (
 )
 
 
-def run_key(record: dict) -> str:
+def run_key(record: RunRecord) -> str:
     """The nightly a record belongs to (trees of one nightly share it)."""
-    return record.get("run_id") or record.get("started", "")
+    return record.run_id or record.started
 
 
 def _label(key: str) -> str:
@@ -92,18 +93,18 @@ COLUMNS = ("run (UTC)", "tree", "status", "exports", "changed", "failures", "wal
            "check")
 
 
-def table_rows(records: list[dict]) -> list[tuple[str, ...]]:
+def table_rows(records: list[RunRecord]) -> list[tuple[str, ...]]:
     """One row per record, in the columns of :data:`COLUMNS`."""
     rows = []
     for r in records:
-        rows.append((_label(run_key(r)), r["tree"], r.get("status", "?"),
+        rows.append((_label(run_key(r)), r.tree, r.status,
                      _fmt(_counts("exports")(r)), _fmt(_changed(r)),
                      _fmt(_counts("failed_files")(r)), _fmt(_wall(r), "s"),
-                     _fmt(_hit_rate(r), "%"), (r.get("check") or {}).get("status", "-")))
+                     _fmt(_hit_rate(r), "%"), (r.check or {}).get("status", "-")))
     return rows
 
 
-def format_table(records: list[dict]) -> str:
+def format_table(records: list[RunRecord]) -> str:
     rows = [COLUMNS] + table_rows(records)
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -112,7 +113,7 @@ def format_table(records: list[dict]) -> str:
 
 
 # -- SVG plots -----------------------------------------------------------------
-def _svg_plot(metric: Metric, records: list[dict], keys: list[str], colors: dict[str, str],
+def _svg_plot(metric: Metric, records: list[RunRecord], keys: list[str], colors: dict[str, str],
               width: int = 1180, height: int = 230) -> str:
     left, right, top, bottom = 70, 60, 16, 44
     inner_w, inner_h = width - left - right, height - top - bottom
@@ -152,8 +153,8 @@ def _svg_plot(metric: Metric, records: list[dict], keys: list[str], colors: dict
     parts.append(f'<text x="{left}" y="{height - 4}" class="unit">{html.escape(metric.unit)} per '
                  'night (hover a point for its value)</text>')
     for tree, color in colors.items():
-        points = [(r, None if r.get("status") == "error" else metric.value(r))
-                  for r in records if r["tree"] == tree and r.get("status") != "skipped"]
+        points = [(r, None if r.status == "error" else metric.value(r))
+                  for r in records if r.tree == tree and r.status != "skipped"]
         segment: list[str] = []
         segments = []
         for record, value in points:  # a night without a value breaks the line
@@ -171,18 +172,18 @@ def _svg_plot(metric: Metric, records: list[dict], keys: list[str], colors: dict
                              'stroke-width="2"/>')
         for record, value in points:
             tip = html.escape(f"{tree} {_label(run_key(record))}: ")
-            if value is None and record.get("status") == "error":
+            if value is None and record.status == "error":
                 px, py = x(run_key(record)), y(ticks[0])
                 parts.append(f'<g class="err"><title>{tip}no outputs: '
-                             f'{html.escape(record.get("error") or "")}</title>'
+                             f'{html.escape(record.error or "")}</title>'
                              f'<path d="M{px - 6:.1f},{py - 6:.1f}l12,12m0,-12l-12,12" '
                              f'stroke="{FAIL}" stroke-width="3"/></g>')
             elif value is not None:
-                ring = f' stroke="{FAIL}" stroke-width="3"' if record.get("status") == "failed" else \
+                ring = f' stroke="{FAIL}" stroke-width="3"' if record.status == "failed" else \
                     ' stroke="#fff" stroke-width="1"'
                 parts.append(f'<circle cx="{x(run_key(record)):.1f}" cy="{y(value):.1f}" r="4.5" '
                              f'fill="{color}"{ring}><title>{tip}{_fmt(value, metric.unit)} '
-                             f'({html.escape(record.get("status", ""))})</title></circle>')
+                             f'({html.escape(record.status)})</title></circle>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -205,24 +206,24 @@ vertical-align:-1px}
 """
 
 
-def _html_table(records: list[dict]) -> str:
+def _html_table(records: list[RunRecord]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
     body = []
     for record, row in zip(records, table_rows(records)):
         cells = "".join(f"<td>{html.escape(c)}</td>" if i != 2 else
                         f'<td class="{html.escape(c)}">{html.escape(c)}</td>' for i, c in enumerate(row))
-        error = record.get("error")
+        error = record.error
         title = f' title="{html.escape(error)}"' if error else ""
         body.append(f"<tr{title}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render_trend(records: list[dict], title: str, outroot: str, full_rows: int = 200) -> str:
+def render_trend(records: list[RunRecord], title: str, outroot: str, full_rows: int = 200) -> str:
     """The trend page for ``records`` (oldest first) as one HTML document."""
-    trees = list(dict.fromkeys(r["tree"] for r in records))
+    trees = list(dict.fromkeys(r.tree for r in records))
     colors = {tree: PALETTE[i % len(PALETTE)] for i, tree in enumerate(trees)}
     keys = sorted({run_key(r) for r in records})
-    latest = [next(r for r in reversed(records) if r["tree"] == tree) for tree in trees]
+    latest = [next(r for r in reversed(records) if r.tree == tree) for tree in trees]
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     legend = "".join(f'<span><i class="sw" style="background:{c}"></i>{html.escape(t)}</span>'
                      for t, c in colors.items())

@@ -40,6 +40,7 @@ from batchver.elf.file import SHT_SYMTAB, ElfObject
 from batchver.errors import VersioningError
 from batchver.elf.archive import read_thin_archive
 from batchver.elf.exports import Export, crate_exports, linked_exports, object_exports
+from batchver.tree.kinds import TreeKind
 
 T = TypeVar("T")
 VMLINUX = "vmlinux"
@@ -78,7 +79,7 @@ class WorkItem:
 @dataclass
 class Discovery:
     tree: str
-    kind: str  # "built" or "linked"
+    kind: TreeKind
     # a built tree's kbuild output directory, at or above ``tree``: what
     # ``modules.order``, ``*.mod``, ``vmlinux.a`` and object names are
     # relative to (``tree`` itself when no build root is found)
@@ -92,6 +93,9 @@ class Discovery:
     member_order: dict[str, list[str]] = field(default_factory=dict)
     kernel: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.kind = TreeKind(self.kind)  # its value ("built", "linked") is accepted too
+
     @property
     def export_count(self) -> int:
         return sum(len(i.exports) for i in self.items)
@@ -99,18 +103,18 @@ class Discovery:
     def summary(self) -> str:
         mods = {i.module for i in self.items}
         return (f"{self.kind} tree {self.tree}: {len(self.items)} exporting "
-                f"{'objects' if self.kind == 'built' else 'files'}, {len(mods)} modules "
+                f"{'objects' if self.kind is TreeKind.BUILT else 'files'}, {len(mods)} modules "
                 f"(incl. vmlinux) with exports, {self.export_count} exports"
                 + (f", {len(self.errors)} unreadable" if self.errors else ""))
 
 
-def detect_kind(tree: str) -> str:
+def detect_kind(tree: str) -> TreeKind:
     """A tree with kbuild's bookkeeping files (or loose objects) is a built
     tree; one with only linked ELF files is a linked tree."""
     for marker in ("modules.order", "vmlinux.a", "built-in.a", "Module.symvers", ".config"):
         if os.path.isfile(os.path.join(tree, marker)) and _has_objects(tree):
-            return "built"
-    return "built" if _has_objects(tree) and not _has_modules(tree) else "linked"
+            return TreeKind.BUILT
+    return TreeKind.BUILT if _has_objects(tree) and not _has_modules(tree) else TreeKind.LINKED
 
 
 def _walk_files(tree: str, suffix: str | tuple[str, ...]):
@@ -138,16 +142,16 @@ def _has_modules(tree: str) -> bool:
     return next(_walk_files(tree, MODULE_SUFFIXES), None) is not None
 
 
-def discover(tree: str, kind: str | None = None, vmlinux: str | None = None,
+def discover(tree: str, kind: TreeKind | str | None = None, vmlinux: str | None = None,
              modules: list[str] | None = None) -> Discovery:
     """Find every exporting file in ``tree`` and attribute it to a module;
     with ``modules`` (shell patterns), keep only the modules matching one."""
     tree = os.path.abspath(tree)
     if not os.path.isdir(tree):
         raise VersioningError("discover", f"tree '{tree}' is not a directory", tree)
-    kind = kind or detect_kind(tree)
+    kind = TreeKind(kind) if kind else detect_kind(tree)
     found = Discovery(tree, kind, root=tree)
-    if kind == "built":
+    if kind is TreeKind.BUILT:
         _find_build_root(found)
         _discover_built(found)
     else:
@@ -212,7 +216,7 @@ def _select_modules(found: Discovery, patterns: list[str]) -> None:
                        "exporting modules selected")
 
 
-def kernel_identity(tree: str, kind: str) -> dict[str, str]:
+def kernel_identity(tree: str, kind: TreeKind) -> dict[str, str]:
     """What is known of the kernel built: its release string and a hash of
     its .config (a baseline records both; a config change moves CRCs)."""
     identity: dict[str, str] = {}
@@ -220,7 +224,7 @@ def kernel_identity(tree: str, kind: str) -> dict[str, str]:
     if os.path.isfile(release):
         with open(release, encoding="utf-8", errors="replace") as handle:
             identity["release"] = handle.read().strip()
-    elif kind == "linked" and re.match(r"\d+\.\d+", os.path.basename(tree)):
+    elif kind is TreeKind.LINKED and re.match(r"\d+\.\d+", os.path.basename(tree)):
         identity["release"] = os.path.basename(tree)
     config = os.path.join(tree, ".config")
     if os.path.isfile(config):

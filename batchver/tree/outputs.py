@@ -12,8 +12,9 @@
   (:mod:`batchver.tree.locations`).
 * ``report.json``: per-file status (``ok``, ``incomplete``, ``failed``, or
   ``skipped`` for a file looked at that exports nothing), counts, errors, where each export was
-  versioned, and the toolchain seen.  Everything in it is deterministic
-  except the ``timing`` object, which holds all the clock readings.
+  versioned, and the toolchain seen (its records: :mod:`batchver.report`).
+  Everything in it is deterministic except the ``timing`` object, which
+  holds all the clock readings.
 
 The outputs are one set: a run's ``Module.symvers``, ``report.json`` and
 ``symtypes/`` always come from the same run.  They are written into a
@@ -29,7 +30,6 @@ replaced as a whole, so symtypes of modules that no longer exist go with it.
 from __future__ import annotations
 
 import fcntl
-import json
 import resource
 import os
 import signal
@@ -41,22 +41,25 @@ from typing import Callable, Iterator
 
 from batchver import __version__, native
 from batchver.atomic import TMP_PREFIX, atomic_write, read_regular, remove_any
-from batchver.symvers import REPORT_SCHEMA, ExportRecord, format_symvers
+from batchver.report import (Block, Counts, ExportEntry, FileEntry, Options, Report, Timing, Tool,
+                             Toolchain, report_text)
+from batchver.symvers import ExportRecord, format_symvers
 from batchver.tree.cache import code_digest
 from batchver.tree.discover import VMLINUX, Discovery, module_sort_key
+from batchver.tree.kinds import Semantics, TreeKind
 from batchver.tree.locations import LOCATIONS_SUFFIX
 from batchver.tree.scheduler import RunOptions, RunOutcome
 
 @dataclass
 class Merged:
     rows: list[ExportRecord] = field(default_factory=list)
-    files: list[dict] = field(default_factory=list)
+    files: list[FileEntry] = field(default_factory=list)
     # export key -> why its CRC may not be kbuild's (linked files, kbuild semantics)
     caveats: dict[str, str] = field(default_factory=dict)
     # module -> its symtypes file's text, as the blocks it is made of (a
     # whole kernel's symtypes are hundreds of megabytes: not joined twice)
     symtypes: dict[str, list[str]] = field(default_factory=dict)
-    symtypes_index: dict[str, list[dict]] = field(default_factory=dict)
+    symtypes_index: dict[str, list[Block]] = field(default_factory=dict)
     # module -> its locations file's lines, in the order of its symtypes blocks
     locations: dict[str, list[str]] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
@@ -66,7 +69,7 @@ class Merged:
         return sum(1 for r in self.rows if r.status == status)
 
     def count_files(self, status: str) -> int:
-        return sum(1 for f in self.files if f["status"] == status)
+        return sum(1 for f in self.files if f.status == status)
 
 
 def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
@@ -107,23 +110,22 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
                                             item.rel))
             if export.name in caveats and status != "failed":
                 merged.caveats[f"{item.module}:{export.name}"] = caveats[export.name]
-        merged.files.append({
-            "file": item.rel, "module": item.module,
-            "status": "failed" if error else ("incomplete" if missing else "ok"),
-            "exports": len(item.exports),
-            "versioned": len(item.exports) - len(missing) if not error else 0,
-            "no_information": missing,
-            "not_as_kbuild": {} if error else {n: caveats[n] for n in sorted(caveats) if versions.get(n) is not None},
-            "error": error,
-            "warnings": sorted(set(warnings)),
-            "cache": outcome.cache.get(item.rel, "off"),
-            **({"paired_with": item.paired_with} if item.paired_with else {}),
-        })
+        merged.files.append(FileEntry(
+            file=item.rel, module=item.module,
+            status="failed" if error else ("incomplete" if missing else "ok"),
+            exports=len(item.exports),
+            versioned=len(item.exports) - len(missing) if not error else 0,
+            no_information=missing,
+            not_as_kbuild={} if error else {n: caveats[n] for n in sorted(caveats)
+                                            if versions.get(n) is not None},
+            error=error,
+            warnings=sorted(set(warnings)),
+            cache=outcome.cache.get(item.rel, "off"),
+            paired_with=item.paired_with or None))
     for rel, module, cause in discovery.skipped:
-        merged.files.append({
-            "file": rel, "module": module, "status": "skipped", "exports": 0, "versioned": 0,
-            "no_information": [], "error": None, "warnings": [cause], "cache": "off"})
-    merged.files.sort(key=lambda f: (module_sort_key(f["module"]), f["file"]))
+        merged.files.append(FileEntry(file=rel, module=module, status="skipped", exports=0,
+                                      warnings=[cause]))
+    merged.files.sort(key=lambda f: (module_sort_key(f.module), f.file))
     merged.rows.sort(key=lambda r: (module_sort_key(r.module), r.symbol, r.source))
     for module, parts in blocks.items():
         ordered = sorted(parts, key=lambda p: p[0])
@@ -131,7 +133,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
         index, line = [], 0
         for _, origin, text in ordered:
             count = text.count("\n")
-            index.append({"origin": origin, "start": line, "count": count})
+            index.append(Block(origin=origin, start=line, count=count))
             line += count
         merged.symtypes_index[module] = index
     for module, parts in located.items():
@@ -141,59 +143,63 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
     return merged
 
 
-def report_dict(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts: RunOptions) -> dict:
-    return {
-        "schema": REPORT_SCHEMA,
+def build_report(discovery: Discovery, outcome: RunOutcome, merged: Merged, opts: RunOptions) -> Report:
+    """The run's :class:`~batchver.report.Report`."""
+    rows = merged.rows
+    return Report(
         # the code's digest keys the cache: a nightly's --explain-cache names
         # a change of it as the reason nothing was reused
-        "tool": {"name": "batchver", "version": __version__, "code": code_digest()[:16], "path": native.STATUS},
-        "tree": discovery.tree,
-        "kind": discovery.kind,
-        "options": {"semantics": opts.semantics if discovery.kind == "linked" else "kbuild",
-                    "stable": opts.stable, "symtypes": opts.symtypes},
-        "kernel": discovery.kernel,
-        "toolchain": {"producers": merged.producers, "dwarf_versions": merged.dwarf_versions},
-        "counts": {
-            "files": len(discovery.items),
-            "failed_files": merged.count_files("failed"),
-            "incomplete_files": merged.count_files("incomplete"),
-            "skipped_files": merged.count_files("skipped"),
-            "modules": len({item.module for item in discovery.items}),
-            "exports": len(merged.rows),
-            "versioned": merged.count("ok"),
-            "no_information": merged.count("no-information"),
-            "failed_exports": merged.count("failed"),
-            "not_as_kbuild": sum(1 for r in merged.rows if r.key in merged.caveats and r.crc is not None),
-        },
-        "notes": discovery.notes,
-        "files": merged.files,
-        "symtypes_blocks": merged.symtypes_index if opts.symtypes else {},
-        "exports": {r.key: {
-            "symbol": r.symbol, "module": r.module, "crc": None if r.crc is None else f"0x{r.crc:08x}",
-            "export_type": r.export_type, "namespace": r.namespace, "status": r.status,
-            "versioned_in": r.origin,
-            **({("not_as_kbuild" if r.crc is not None else "unversioned"): merged.caveats[r.key]}
-               if r.key in merged.caveats else {})}
-            for r in merged.rows},
-        "timing": {
-            "wall_seconds": round(outcome.wall_seconds, 3),
-            "cache_hits": outcome.cache_hits,
-            "cache_lookups": len(outcome.cache),
-            "jobs": opts.workers,
+        tool=Tool(name="batchver", version=__version__, code=code_digest()[:16], path=native.STATUS),
+        tree=discovery.tree,
+        kind=discovery.kind,
+        options=Options(
+            semantics=opts.semantics if discovery.kind is TreeKind.LINKED else Semantics.KBUILD,
+            stable=opts.stable, symtypes=opts.symtypes),
+        kernel=discovery.kernel,
+        toolchain=Toolchain(producers=merged.producers, dwarf_versions=merged.dwarf_versions),
+        counts=Counts(
+            files=len(discovery.items),
+            failed_files=merged.count_files("failed"),
+            incomplete_files=merged.count_files("incomplete"),
+            skipped_files=merged.count_files("skipped"),
+            modules=len({item.module for item in discovery.items}),
+            exports=len(rows),
+            versioned=merged.count("ok"),
+            no_information=merged.count("no-information"),
+            failed_exports=merged.count("failed"),
+            not_as_kbuild=sum(1 for r in rows if r.key in merged.caveats and r.crc is not None)),
+        notes=discovery.notes,
+        files=merged.files,
+        symtypes_blocks=merged.symtypes_index if opts.symtypes else {},
+        exports={r.key: _export_entry(r, merged.caveats.get(r.key)) for r in rows},
+        timing=Timing(
+            wall_seconds=round(outcome.wall_seconds, 3),
+            cache_hits=outcome.cache_hits,
+            cache_lookups=len(outcome.cache),
+            jobs=opts.workers,
             # how big linked files were cut for the workers: a scheduling
             # choice that depends on --jobs, so it lives with the clocks
-            "split_into": dict(sorted(outcome.split.items())),
-            "file_seconds": {rel: round(sum(r.seconds for r in rs), 3)
-                             for rel, rs in sorted(outcome.results.items())},
-            "stage_seconds": _stage_totals(outcome),
-            "peak_worker_rss_mib": round(max((r.peak_rss_kib for rs in outcome.results.values()
-                                              for r in rs), default=0) / 1024, 1),
+            split_into=dict(sorted(outcome.split.items())),
+            file_seconds={rel: round(sum(r.seconds for r in rs), 3)
+                          for rel, rs in sorted(outcome.results.items())},
+            stage_seconds=_stage_totals(outcome),
+            peak_worker_rss_mib=round(max((r.peak_rss_kib for rs in outcome.results.values()
+                                           for r in rs), default=0) / 1024, 1),
             # The parent merges split files and writes outputs: count it too.
-            "peak_rss_mib": round(max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]
-                                      + [r.peak_rss_kib for rs in outcome.results.values()
-                                         for r in rs]) / 1024, 1),
-        },
-    }
+            peak_rss_mib=round(max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]
+                                   + [r.peak_rss_kib for rs in outcome.results.values()
+                                      for r in rs]) / 1024, 1)))
+
+
+def _export_entry(row: ExportRecord, caveat: str | None) -> ExportEntry:
+    """An export's entry; its caveat says its CRC may not be kbuild's, or
+    why it has none."""
+    versioned = row.crc is not None
+    return ExportEntry(symbol=row.symbol, module=row.module, crc=row.crc_text,
+                       export_type=row.export_type, namespace=row.namespace, status=row.status,
+                       versioned_in=row.origin,
+                       not_as_kbuild=caveat if versioned else None,
+                       unversioned=None if versioned else caveat)
 
 
 def _stage_totals(outcome: RunOutcome) -> dict[str, float]:
@@ -213,7 +219,7 @@ _OLD_SYMTYPES = ".old-symtypes"
 
 def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged: Merged,
                   opts: RunOptions, earlier: str | None = None,
-                  on_committed: Callable[[], None] | None = None) -> dict:
+                  on_committed: Callable[[], None] | None = None) -> Report:
     """Write every output as one set (see the module's docstring); return the
     report.  Symtypes files identical to ``earlier``'s (an earlier run's
     output directory; by default OUTDIR's own previous outputs) are
@@ -221,7 +227,7 @@ def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged
     as soon as the new set is in place, before a signal held back during
     the commit is delivered, so a caller can tell which set OUTDIR holds."""
     os.makedirs(outdir, exist_ok=True)
-    report = report_dict(discovery, outcome, merged, opts)
+    report = build_report(discovery, outcome, merged, opts)
     previous = earlier or outdir
     with _locked(outdir):
         recover(outdir)
@@ -237,7 +243,7 @@ def write_outputs(outdir: str, discovery: Discovery, outcome: RunOutcome, merged
                     name = os.path.join(SYMTYPES, (module or VMLINUX) + LOCATIONS_SUFFIX)
                     atomic_write(os.path.join(stage, name), lines, os.path.join(previous, name))
             atomic_write(os.path.join(stage, "Module.symvers"), format_symvers(merged.rows))
-            atomic_write(os.path.join(stage, "report.json"), report_json(report))
+            atomic_write(os.path.join(stage, "report.json"), report_text(report))
         except BaseException:
             remove_any(stage)
             raise
@@ -324,47 +330,25 @@ def _roll_forward(outdir: str, stage: str, with_symtypes: bool) -> None:
     remove_any(stage)
 
 
-def report_json(report: dict) -> str:
-    """``report.json``'s text: one line per top-level key and, for lists and
-    objects, one line per item.  Diffable and greppable like an indented
-    dump, but each line is encoded by json's C encoder (``indent`` falls
-    back to the pure-Python one: a second per whole-tree run)."""
-    lines = ["{"]
-    keys = list(report)
-    for i, key in enumerate(keys):
-        value = report[key]
-        head = f" {json.dumps(key)}: "
-        tail = "," if i < len(keys) - 1 else ""
-        if isinstance(value, dict) and value:
-            items = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()]
-            lines += [head + "{", ",\n".join(items), " }" + tail]
-        elif isinstance(value, list) and value:
-            lines += [head + "[", ",\n".join(f"  {json.dumps(v)}" for v in value), " ]" + tail]
-        else:
-            lines.append(head + json.dumps(value) + tail)
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def summary_lines(report: dict) -> list[str]:
-    c = report["counts"]
-    lines = [f"{c['exports']} exports in {c['files']} files ({c['modules']} modules): "
-             f"{c['versioned']} versioned, {c['no_information']} without DWARF information, "
-             f"{c['failed_exports']} in failed files; {c['failed_files']} failed files, "
-             f"{c['incomplete_files']} incomplete files (exports without DWARF), "
-             f"{c['skipped_files']} files skipped (nothing to version); wall time "
-             f"{report['timing']['wall_seconds']:.1f} s with {report['timing']['jobs']} jobs"]
-    for f in report["files"]:
-        if f["status"] == "failed":
-            lines.append(f"FAILED {f['file']}: {f['error']}")
-        elif f["status"] == "incomplete":
-            shown = ", ".join(f["no_information"][:5])
-            more = len(f["no_information"]) - 5
-            lines.append(f"no DWARF for {len(f['no_information'])} export(s) of {f['file']}: {shown}"
+def summary_lines(report: Report) -> list[str]:
+    c = report.counts
+    lines = [f"{c.exports} exports in {c.files} files ({c.modules} modules): "
+             f"{c.versioned} versioned, {c.no_information} without DWARF information, "
+             f"{c.failed_exports} in failed files; {c.failed_files} failed files, "
+             f"{c.incomplete_files} incomplete files (exports without DWARF), "
+             f"{c.skipped_files} files skipped (nothing to version); wall time "
+             f"{report.timing.wall_seconds:.1f} s with {report.timing.jobs} jobs"]
+    for f in report.files:
+        if f.status == "failed":
+            lines.append(f"FAILED {f.file}: {f.error}")
+        elif f.status == "incomplete":
+            shown = ", ".join(f.no_information[:5])
+            more = len(f.no_information) - 5
+            lines.append(f"no DWARF for {len(f.no_information)} export(s) of {f.file}: {shown}"
                          + (f" (+{more} more)" if more > 0 else ""))
-        if f.get("not_as_kbuild"):
-            names = list(f["not_as_kbuild"])
+        if f.not_as_kbuild:
+            names = list(f.not_as_kbuild)
             more = len(names) - 5
-            lines.append(f"possibly not kbuild's CRC for {len(names)} export(s) of {f['file']} (see "
+            lines.append(f"possibly not kbuild's CRC for {len(names)} export(s) of {f.file} (see "
                          f"report.json): {', '.join(names[:5])}" + (f" (+{more} more)" if more > 0 else ""))
     return lines

@@ -16,6 +16,7 @@ from typing import Callable
 
 from batchver.atomic import TMP_PREFIX
 from batchver.errors import VersioningError
+from batchver.report import Report
 from batchver.tree.cache import ResultCache
 from batchver.tree.discover import Discovery, discover
 from batchver.tree.outputs import merge, write_outputs
@@ -48,7 +49,7 @@ class TreeRun:
     how long each stage took."""
 
     discovery: Discovery
-    report: dict
+    report: Report
     seconds: dict[str, float] = field(default_factory=dict)
     # problems that cost no output (a cache that could not be updated)
     warnings: list[str] = field(default_factory=list)

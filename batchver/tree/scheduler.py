@@ -28,7 +28,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
@@ -38,9 +38,10 @@ from batchver.tree.discover import Discovery, WorkItem
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
-from batchver.tree.linked import file_assignment, kbuild_assignment, unit_ranges
-from batchver.tree.tasks import (TaskResult, finish_file, note_assignment, run_file_range, run_linked_file,
-                                  run_object, run_unit_groups, scan_file)
+from batchver.tree.kinds import Semantics, TreeKind
+from batchver.tree.linked import UnitCandidates, file_assignment, kbuild_assignment, unit_ranges
+from batchver.tree.tasks import (Failure, RangeResult, TaskResult, finish_file, note_assignment,
+                                 run_file_range, run_linked_file, run_object, run_unit_groups, scan_file)
 
 
 @dataclass
@@ -48,12 +49,15 @@ class RunOptions:
     jobs: int = 0
     stable: bool = False
     symtypes: bool = False
-    semantics: str = "kbuild"
+    semantics: Semantics = Semantics.KBUILD  # its value ("kbuild", "file") is accepted too
     split_bytes: int = 64 << 20
     quiet: bool = False
     cache_dir: str | None = None
     backend: str = "loky"  # any joblib backend; "dask" uses scheduler (or a local cluster)
     scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        self.semantics = Semantics(self.semantics)
 
     @property
     def workers(self) -> int:
@@ -79,12 +83,15 @@ class RunOutcome:
 
 @dataclass
 class _Call:
-    """One task: what runs in a worker, how many exports it versions (its
-    weight on the progress bar) and how many bytes it reads (tasks start
-    largest first, so the longest ones do not come last)."""
+    """One task: what runs in a worker, where its result goes in the parent
+    (each kind of task returns its own record, so the scheduler never has
+    to guess what came back), how many exports it versions (its weight on
+    the progress bar) and how many bytes it reads (tasks start largest
+    first, so the longest ones do not come last)."""
 
     func: Callable
     args: tuple
+    deliver: Callable[[Any], None]
     weight: int = 0
     size: int = 0
 
@@ -93,12 +100,16 @@ class _Call:
 class _Plan:
     """What a run has to do once the cache has answered: the items to
     version, split into big linked files (cut into unit ranges) and the
-    rest (one task each), and the cache keys to store results under."""
+    rest (one task each), and the cache keys to store results under.
+    ``ranges`` collects, per split file versioned under whole-file
+    semantics, its ranges' results until :func:`_merge` turns them into
+    the file's."""
 
     todo: list[WorkItem]
     split: list[WorkItem]
     whole: list[WorkItem]
     keys: dict[str, str]
+    ranges: dict[str, list[RangeResult]] = field(default_factory=dict)
 
 
 def _progress(total: int, desc: str, quiet: bool) -> tqdm:
@@ -106,9 +117,9 @@ def _progress(total: int, desc: str, quiet: bool) -> tqdm:
                 dynamic_ncols=True, smoothing=0.1)
 
 
-def _parallel(jobs: int, calls: list[_Call], bar: tqdm):
-    """Run ``calls`` (in the order given), yielding ``(index, result)`` as
-    they finish and moving the bar by each call's weight."""
+def _parallel(jobs: int, calls: list[_Call], bar: tqdm) -> None:
+    """Run ``calls`` (in the order given), handing each result to its call's
+    ``deliver`` as it finishes and moving the bar by the call's weight."""
     if not calls:
         return
     runner = Parallel(n_jobs=min(jobs, len(calls)) if jobs > 0 else -1,
@@ -117,7 +128,7 @@ def _parallel(jobs: int, calls: list[_Call], bar: tqdm):
         results = runner(delayed(_indexed)(i, call.func, call.args) for i, call in enumerate(calls))
     for i, result in results:
         bar.update(calls[i].weight)
-        yield i, result
+        calls[i].deliver(result)
 
 
 @contextlib.contextmanager
@@ -169,19 +180,14 @@ def _file_assignment(item: WorkItem, names: list[str], scans: list) -> tuple[dic
         elf.close()
 
 
-def _split_ranges(item: WorkItem, parts: int) -> list[range] | str:
+def _split_ranges(item: WorkItem, parts: int) -> list[range]:
     """The file's unit ranges; one range when its DIEs may refer across
     units (LTO, type units), since a type a range refers to outside itself
-    would be rendered there again."""
-    try:
-        elf = ElfObject(item.path)
-        try:
-            reader = DwarfReader(elf)
-            return unit_ranges(reader, 1 if reader.refers_across_units() else parts)
-        finally:
-            elf.close()
-    except VersioningError as exc:
-        return str(exc)
+    would be rendered there again.  Raises VersioningError for a file that
+    cannot be read."""
+    with contextlib.closing(ElfObject(item.path)) as elf:
+        reader = DwarfReader(elf)
+        return unit_ranges(reader, 1 if reader.refers_across_units() else parts)
 
 
 def run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
@@ -253,7 +259,7 @@ def _cache_keys(items: list[WorkItem], opts: RunOptions, linked: bool,
     items = [item for item in items if item.exports]
     with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, os.cpu_count() or 1))) as pool:
         digests = list(pool.map(_digest, [item.path for item in items]))
-    return {item.rel: task_key("linked" if linked else "object", digest, item.symbol_list,
+    return {item.rel: task_key(TreeKind.LINKED if linked else "object", digest, item.symbol_list,
                                {"semantics": opts.semantics if linked else "kbuild",
                                 "stable": opts.stable, "symtypes": opts.symtypes,
                                 "split": item.rel in cut})
@@ -269,9 +275,9 @@ def _cut(item: WorkItem, opts: RunOptions, linked: bool) -> bool:
     each worker's memory.  A relocatable file (every module) has all its
     debug sections relocated at each opening, as libdwfl does, which costs
     about as much as versioning it, while each range still holds the whole
-    relocated file: Debian riscv64's mlx5_core.ko (163 MB) in seven ranges
-    took 79 s of CPU against 26 s whole, for a peak of 1.13 GB against
-    1.38 GB.  So modules are versioned whole, whatever their size."""
+    relocated file: cut, the largest Debian module took three times the CPU
+    for hardly less memory (results/issue12-fourth-pass-2026-11-30.md).  So
+    modules are versioned whole, whatever their size."""
     if not (linked and item.exports and item.size > opts.split_bytes):
         return False
     try:
@@ -293,10 +299,9 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
     bar = _progress(discovery.export_count, "versioning", opts.quiet)
     bar.update(sum(len(i.exports) for i in discovery.items if i.rel in outcome.results))
     scanned = _scan(plan.split, jobs, outcome, bar)
-    calls = _assign(plan.split, scanned, opts, outcome) + _whole_files(plan.whole, discovery, opts,
-                                                                       outcome)
-    partials = _execute(calls, jobs, outcome, bar)
-    _merge(plan, partials, opts, outcome)
+    calls = _assign(plan, scanned, opts, outcome) + _whole_files(plan.whole, discovery, opts, outcome)
+    _execute(calls, jobs, bar)
+    _merge(plan, opts, outcome)
     bar.close()
     outcome.wall_seconds = time.perf_counter() - start
     return outcome
@@ -305,7 +310,7 @@ def _run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
 def _plan(discovery: Discovery, opts: RunOptions, outcome: RunOutcome) -> _Plan:
     """Serve what the cache has (recording why for every lookup) and sort
     the rest into files to split and files to version whole."""
-    linked = discovery.kind == "linked"
+    linked = discovery.kind is TreeKind.LINKED
     cache = ResultCache(opts.cache_dir) if opts.cache_dir else None
     # opening a big file to see whether it is cut is done once, for both uses
     cut = {i.rel for i in discovery.items if _cut(i, opts, linked)}
@@ -324,10 +329,10 @@ def _plan(discovery: Discovery, opts: RunOptions, outcome: RunOutcome) -> _Plan:
 
 
 # A range's worker holds the rendered types of its units until it returns,
-# so memory follows the range's size: Debian 7.3.4's vmlinux (412 MB) cut in
-# four took 4.2 GB in one worker under file semantics; in 17 ranges of at
-# most this many bytes of file, 1.76 GB in the largest process (32 MB: 2.0 GB).
-# The output does not depend on how a file is cut (ranges merge in unit order).
+# so memory follows the range's size; this bound keeps the largest process of
+# a whole-vmlinux run under 2 GiB under file semantics
+# (results/memory-vmlinux-7.3.4-2026-11-30.md).  The output does not depend
+# on how a file is cut (ranges merge in unit order).
 RANGE_BYTES = 24 << 20
 
 
@@ -338,75 +343,80 @@ def _range_count(item: WorkItem, jobs: int) -> int:
 
 
 def _scan(items: list[WorkItem], jobs: int, outcome: RunOutcome,
-          bar: tqdm) -> dict[str, list[tuple[int, range, list]]]:
+          bar: tqdm) -> dict[str, list[tuple[int, range, list[UnitCandidates]]]]:
     """Round one: cut each big linked file into unit ranges and scan them in
     parallel for the DIEs each export could be versioned in.  Returns, per
     file, ``(part, units, scans)`` in unit order; a file that cannot be cut
     or scanned gets its failure (that of its first range) as its result."""
     calls: list[_Call] = []
-    where: list[tuple[str, int, range]] = []
-    found: dict[str, list[tuple[int, range, list]]] = {}
+    found: dict[str, list[tuple[int, range, list[UnitCandidates]]]] = {}
+    failures: dict[str, dict[int, Failure]] = {}
+
+    def collect(rel: str, part: int, units: range) -> Callable[[Any], None]:
+        def deliver(scans: list[UnitCandidates] | Failure) -> None:
+            if isinstance(scans, Failure):
+                failures.setdefault(rel, {})[part] = scans
+            else:
+                found[rel].append((part, units, scans))
+        return deliver
+
     for item in items:
-        ranges = _split_ranges(item, _range_count(item, jobs))
-        if isinstance(ranges, str):
-            outcome.results[item.rel] = [TaskResult(item.rel, error=ranges)]
+        try:
+            ranges = _split_ranges(item, _range_count(item, jobs))
+        except VersioningError as exc:
+            outcome.results[item.rel] = [TaskResult(item.rel, error=str(exc))]
             continue
         outcome.split[item.rel] = len(ranges)
         found[item.rel] = []
         names = [e.name for e in item.exports]
         for part, units in enumerate(ranges):
-            calls.append(_Call(scan_file, (item.path, names, units)))
-            where.append((item.rel, part, units))
-    errors: dict[str, dict[int, str]] = {}
+            calls.append(_Call(scan_file, (item.path, names, units), collect(item.rel, part, units)))
     if calls:
         bar.set_description("scanning units")
-        for i, result in _parallel(jobs, calls, bar):
-            rel, part, units = where[i]
-            if isinstance(result, str):
-                errors.setdefault(rel, {})[part] = result
-            else:
-                found[rel].append((part, units, result))
+        _parallel(jobs, calls, bar)
         bar.set_description("versioning")
-    for rel, failed in errors.items():
-        outcome.results[rel] = [TaskResult(rel, error=failed[min(failed)])]
+    for rel, failed in failures.items():
+        outcome.results[rel] = [TaskResult.failed(rel, failed[min(failed)])]
         del found[rel]
     return {rel: sorted(parts, key=lambda p: p[0]) for rel, parts in found.items()}
 
 
-def _assign(items: list[WorkItem], scanned: dict[str, list[tuple[int, range, list]]],
+def _assign(plan: _Plan, scanned: dict[str, list[tuple[int, range, list[UnitCandidates]]]],
             opts: RunOptions, outcome: RunOutcome) -> list[_Call]:
     """Give each export of a scanned file its unit (kbuild semantics: the CU
     kbuild versioned it in; file semantics: where upstream's first-match
     search takes it), then one task per range that versions anything."""
     calls: list[_Call] = []
-    for item in items:
+    for item in plan.split:
         parts = scanned.get(item.rel)
         if parts is None:  # could not be cut or scanned: already failed
             continue
         ordered = [scan for _, _, scans in parts for scan in scans]
         names = [e.name for e in item.exports]
-        if opts.semantics == "kbuild":
+        kbuild = opts.semantics is Semantics.KBUILD
+        if kbuild:
             assignment = kbuild_assignment(names, ordered)
             groups = assignment.groups
             outcome.results[item.rel] = [TaskResult(item.rel)]
             note_assignment(outcome.results[item.rel][0], assignment)
         else:
             groups, _ = _file_assignment(item, names, ordered)
-            outcome.results[item.rel] = []
+            plan.ranges[item.rel] = []
         size = item.size // outcome.split[item.rel]
         for part, units, _ in parts:
             part_groups = {u: groups[u] for u in units if u in groups}
             if not part_groups:
                 continue
             weight = sum(len(v) for v in part_groups.values())
-            if opts.semantics == "kbuild":
+            if kbuild:
                 calls.append(_Call(run_unit_groups, (item.path, item.rel, names, opts.stable,
                                                      opts.symtypes, part_groups, part + 1),
-                                   weight, size))
+                                   outcome.results[item.rel].append, weight, size))
             else:
                 calls.append(_Call(run_file_range, (item.path, item.rel,
                                                     [n for g in part_groups.values() for n in g],
-                                                    opts.stable, units, part + 1), weight, size))
+                                                    opts.stable, units, part + 1),
+                                   plan.ranges[item.rel].append, weight, size))
     return calls
 
 
@@ -422,41 +432,34 @@ def _whole_files(items: list[WorkItem], discovery: Discovery, opts: RunOptions,
                     (msg for rel, msg in discovery.errors if rel == item.rel), "no exports"))]
             continue
         names = item.symbol_list
-        if discovery.kind == "linked":
-            call = _Call(run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
-                                           opts.semantics))
+        if discovery.kind is TreeKind.LINKED:
+            func, args = run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
+                                           opts.semantics)
         else:
-            call = _Call(run_object, (item.path, item.rel, names, opts.stable, opts.symtypes))
-        call.weight, call.size = len(names), item.size
-        calls.append(call)
+            func, args = run_object, (item.path, item.rel, names, opts.stable, opts.symtypes)
+        calls.append(_Call(func, args, outcome.results.setdefault(item.rel, []).append,
+                           len(names), item.size))
     return calls
 
 
-def _execute(calls: list[_Call], jobs: int, outcome: RunOutcome, bar: tqdm) -> dict[str, list]:
-    """Round two: every task, largest first, on the pool.  Results land in
-    ``outcome``; the type strings of split files' ranges (file semantics)
-    are returned by file, for :func:`_merge`."""
-    partials: dict[str, list] = {}
-    for _, result in _parallel(jobs, sorted(calls, key=lambda c: -c.size), bar):
-        if isinstance(result, tuple):  # a range of a split file, whole-file semantics
-            partial, result = result
-            partials.setdefault(result.rel, []).append((result.part, partial, result))
-        else:
-            outcome.results.setdefault(result.rel, []).append(result)
-    return partials
+def _execute(calls: list[_Call], jobs: int, bar: tqdm) -> None:
+    """Round two: every task, largest first, on the pool; each result goes
+    where its call says."""
+    _parallel(jobs, sorted(calls, key=lambda c: -c.size), bar)
 
 
-def _merge(plan: _Plan, partials: dict[str, list], opts: RunOptions, outcome: RunOutcome) -> None:
+def _merge(plan: _Plan, opts: RunOptions, outcome: RunOutcome) -> None:
     """Finish split files under file semantics (CRCs need every range's type
     strings), put each file's results in unit order whatever order they
     finished in, and note what the cache should store."""
     for item in plan.split:
-        if opts.semantics == "file" and outcome.results.get(item.rel) == []:
-            parts = sorted(partials.get(item.rel, []), key=lambda p: p[0])
-            failed = [r for _, _, r in parts if r.error]
+        ranges = plan.ranges.get(item.rel)
+        if ranges is not None:
+            ranges.sort(key=lambda r: r.result.part)
+            failed = [r.result for r in ranges if r.result.error]
             outcome.results[item.rel] = failed or [finish_file(
                 item.path, item.rel, [e.name for e in item.exports], opts.stable, opts.symtypes,
-                [p for _, p, _ in parts], [r for _, _, r in parts])]
+                ranges)]
     for results in outcome.results.values():
         results.sort(key=lambda r: r.part)
     outcome.to_store = {plan.keys[item.rel]: outcome.results[item.rel] for item in plan.todo

@@ -2,8 +2,8 @@
 
 Each task opens its own file, so nothing large crosses process boundaries:
 a task gets a path and names, and returns versions, origins, symtypes text
-and timings.  Any failure of one file is caught here and returned as data,
-so one bad object never stops a run.  Tasks run with the cyclic collector
+and timings.  Any failure of one file is caught here (:func:`_task`) and
+returned as data, so one bad object never stops a run.  Tasks run with the cyclic collector
 paused (see :mod:`batchver.gcpause`): scanning a linked file's units
 allocates as heavily as versioning does.
 """
@@ -14,8 +14,9 @@ import os
 import resource
 import time
 import traceback
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from batchver.gendwarfksyms.dwarf import Scopes
 from batchver.gendwarfksyms.gendwarfksyms import Versioner, version_object
@@ -25,8 +26,24 @@ from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gcpause import collector_paused
+from batchver.tree.kinds import Semantics
 from batchver.tree.locations import block_locations, file_locations, locations_line
 from batchver.tree.linked import Assignment, UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
+
+
+@dataclass
+class Failure:
+    """Why a task could not do its work, carried back as data: one line
+    naming the file and place (see :func:`_describe`), and for a defect the
+    whole traceback, for ``--debug``."""
+
+    error: str
+    traceback: str | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        return cls(_describe(exc), None if isinstance(exc, VersioningError)
+                   else "".join(traceback.format_exception(exc)))
 
 
 @dataclass
@@ -52,11 +69,35 @@ class TaskResult:
     stages: dict[str, float] = field(default_factory=dict)
     peak_rss_kib: int = 0  # of the worker process, when the task finished
 
+    @classmethod
+    def failed(cls, rel: str, failure: Failure) -> TaskResult:
+        return cls(rel, error=failure.error, traceback=failure.traceback)
 
-def _finish(out: TaskResult, start: float) -> TaskResult:
+
+@dataclass
+class RangeResult:
+    """A range of a split file under whole-file semantics: its result and
+    the type strings it rendered, which give CRCs only once every range of
+    the file is merged (:func:`finish_file`).  None after a failure."""
+
+    result: TaskResult
+    partial: PartialTypes | None
+
+
+@contextmanager
+def _task(rel: str, part: int = 0) -> Iterator[TaskResult]:
+    """The scaffolding every versioning task shares: a result to fill in,
+    timed, with the worker's peak memory; any failure inside becomes the
+    result's error, so one bad file never stops a run."""
+    start = time.perf_counter()
+    out = TaskResult(rel, part=part)
+    try:
+        yield out
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+        failure = Failure.of(exc)
+        out.error, out.traceback = failure.error, failure.traceback
     out.seconds = time.perf_counter() - start
     out.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return out
 
 
 def _add_stages(total: dict[str, float], stages: dict[str, float]) -> None:
@@ -68,18 +109,12 @@ def _describe(exc: BaseException) -> str:
     """One line for report.json and the summary.  A VersioningError names
     the file and the place (section, offset, unit); anything else is a
     defect, named with the code line it came from (the whole traceback is
-    kept for ``--debug`` by :func:`_fail`)."""
+    kept for ``--debug`` by :class:`Failure`)."""
     if isinstance(exc, VersioningError):
         return str(exc)
     frame = traceback.extract_tb(exc.__traceback__)[-1]
     return (f"internal error: {type(exc).__name__}: {exc} (at "
             f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name})")
-
-
-def _fail(out: TaskResult, exc: BaseException) -> None:
-    out.error = _describe(exc)
-    if not isinstance(exc, VersioningError):
-        out.traceback = "".join(traceback.format_exception(exc))
 
 
 def _block(lines: list[tuple[str, str]]) -> str:
@@ -105,9 +140,7 @@ def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bo
     """Upstream on one file with its exports: kbuild's own step for an
     unlinked object, or ``--semantics file`` for a linked one (then
     ``name_units`` records which CU supplied each export)."""
-    start = time.perf_counter()
-    out = TaskResult(rel)
-    try:
+    with _task(rel) as out:
         result = version_object(path, names, stable=stable, symtypes=symtypes)
         out.versions = result.versions
         out.versioned_in = {
@@ -120,25 +153,22 @@ def run_object(path: str, rel: str, names: list[str], stable: bool, symtypes: bo
         if symtypes:
             out.symtypes = [(rel, rel, _block(result.symtypes))]
             _locate(out, rel, rel, result.symtypes, lambda keys: file_locations(path, keys))
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-        _fail(out, exc)
-    return _finish(out, start)
+    return out
 
 
 def run_linked_file(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
-                    semantics: str) -> TaskResult:
+                    semantics: Semantics | str) -> TaskResult:
     """A whole linked file: upstream on the file, or per exporting CU."""
-    if semantics == "file":
+    if Semantics(semantics) is Semantics.FILE:
         return run_object(path, rel, names, stable, symtypes, name_units=True)
     return run_unit_groups(path, rel, names, stable, symtypes, None, 0)
 
 
 @collector_paused()
-def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates] | str:
+def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates] | Failure:
     """Phase one for a split file: which units mention which exports."""
     try:
-        elf = ElfObject(path)
-        try:
+        with closing(ElfObject(path)) as elf:
             reader = DwarfReader(elf)
             wanted = set(names)
             scans = []
@@ -148,10 +178,8 @@ def scan_file(path: str, names: list[str], units: range) -> list[UnitCandidates]
                 scans.append(found)
                 reader.forget()
             return scans
-        finally:
-            elf.close()
-    except Exception as exc:  # noqa: BLE001
-        return _describe(exc)
+    except Exception as exc:  # noqa: BLE001 - the file fails, not the run
+        return Failure.of(exc)
 
 
 def note_assignment(out: TaskResult, assignment: Assignment) -> None:
@@ -170,100 +198,77 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
     """Version exports per exporting CU (kbuild semantics).  ``groups`` maps
     unit indices to their exports; None means scan the file and assign."""
     start = time.perf_counter()
-    out = TaskResult(rel, part=part)
-    try:
-        elf = ElfObject(path)
-        try:
-            reader = DwarfReader(elf)
-            scopes = None
-            out.stages["load"] = time.perf_counter() - start
-            if groups is None:  # the whole file: its scan's walks serve the versioning too
-                clock = time.perf_counter()
-                scopes = Scopes(reader)
-                assignment = kbuild_assignment(names, scan_units(reader, range(len(reader.units)), scopes))
-                reader.forget()
-                out.stages["walk"] = time.perf_counter() - clock
-                note_assignment(out, assignment)
-                groups = assignment.groups
-            out.dwarf_versions = sorted({u.version for u in reader.units})
-            for group in version_unit_groups(reader, path, groups, stable, symtypes, scopes):
-                out.versions.update(group.versions)
-                for name, crc in group.versions.items():
-                    if crc is not None:
-                        out.versioned_in[name] = f"{rel}:{group.unit_name}"
-                out.warnings.extend(group.warnings)
-                _add_stages(out.stages, group.stages)
-                for producer in group.producers:
-                    if producer not in out.producers:
-                        out.producers.append(producer)
-                if symtypes:
-                    sort_key, origin = f"{rel}:{group.unit:08d}", f"{rel}:{group.unit_name}"
-                    out.symtypes.append((sort_key, origin, _block(group.symtypes)))
-                    _locate(out, sort_key, origin, group.symtypes,
-                            lambda keys, unit=group.unit: block_locations(reader, [unit], keys))
-        finally:
-            elf.close()
-    except Exception as exc:  # noqa: BLE001
-        _fail(out, exc)
-    return _finish(out, start)
+    with _task(rel, part) as out, closing(ElfObject(path)) as elf:
+        reader = DwarfReader(elf)
+        scopes = None
+        out.stages["load"] = time.perf_counter() - start
+        if groups is None:  # the whole file: its scan's walks serve the versioning too
+            clock = time.perf_counter()
+            scopes = Scopes(reader)
+            assignment = kbuild_assignment(names, scan_units(reader, range(len(reader.units)), scopes))
+            reader.forget()
+            out.stages["walk"] = time.perf_counter() - clock
+            note_assignment(out, assignment)
+            groups = assignment.groups
+        out.dwarf_versions = sorted({u.version for u in reader.units})
+        for group in version_unit_groups(reader, path, groups, stable, symtypes, scopes):
+            out.versions.update(group.versions)
+            for name, crc in group.versions.items():
+                if crc is not None:
+                    out.versioned_in[name] = f"{rel}:{group.unit_name}"
+            out.warnings.extend(group.warnings)
+            _add_stages(out.stages, group.stages)
+            for producer in group.producers:
+                if producer not in out.producers:
+                    out.producers.append(producer)
+            if symtypes:
+                sort_key, origin = f"{rel}:{group.unit:08d}", f"{rel}:{group.unit_name}"
+                out.symtypes.append((sort_key, origin, _block(group.symtypes)))
+                _locate(out, sort_key, origin, group.symtypes,
+                        lambda keys, unit=group.unit: block_locations(reader, [unit], keys))
+    return out
 
 
 @collector_paused()
 def run_file_range(path: str, rel: str, names: list[str], stable: bool, units: range,
-                   part: int) -> tuple[PartialTypes | None, TaskResult]:
+                   part: int) -> RangeResult:
     """One range of a split file under whole-file semantics: render the
     exports assigned to these units; CRCs come after all ranges merge."""
-    start = time.perf_counter()
-    out = TaskResult(rel, part=part)
     partial = None
-    try:
-        elf = ElfObject(path)
-        try:
-            reader = DwarfReader(elf)
-            opts = Options(stable=stable, symtypes=True)
-            versioner = Versioner(names, opts, Diagnostics(opts))
-            result = versioner.process_reader(reader, path, list(units), finalize=False)
-            partial = result.partial
-            out.versioned_in = {n: f"{rel}:{unit_name}" for n, (_, unit_name) in result.matched_in.items()}
-            out.producers = result.producers
-            out.dwarf_versions = result.dwarf_versions
-            out.stages = result.stages
-        finally:
-            elf.close()
-    except Exception as exc:  # noqa: BLE001
-        _fail(out, exc)
-    return partial, _finish(out, start)
+    with _task(rel, part) as out, closing(ElfObject(path)) as elf:
+        reader = DwarfReader(elf)
+        opts = Options(stable=stable, symtypes=True)
+        versioner = Versioner(names, opts, Diagnostics(opts))
+        result = versioner.process_reader(reader, path, list(units), finalize=False)
+        partial = result.partial
+        out.versioned_in = {n: f"{rel}:{unit_name}" for n, (_, unit_name) in result.matched_in.items()}
+        out.producers = result.producers
+        out.dwarf_versions = result.dwarf_versions
+        out.stages = result.stages
+    return RangeResult(out, partial)
 
 
 @collector_paused()
 def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
-                partials: list[PartialTypes], ranges: list[TaskResult]) -> TaskResult:
-    """Merge a split file's ranges into one whole-file result."""
-    start = time.perf_counter()
-    out = TaskResult(rel)
-    for r in ranges:
-        out.versioned_in.update(r.versioned_in)
-        out.producers.extend(p for p in r.producers if p not in out.producers)
-        out.dwarf_versions = sorted(set(out.dwarf_versions) | set(r.dwarf_versions))
-        _add_stages(out.stages, r.stages)
-    try:
-        elf = ElfObject(path)
-        try:
+                ranges: list[RangeResult]) -> TaskResult:
+    """Merge a split file's ranges (in unit order) into one whole-file result."""
+    with _task(rel) as out:
+        for r in ranges:
+            out.versioned_in.update(r.result.versioned_in)
+            out.producers.extend(p for p in r.result.producers if p not in out.producers)
+            out.dwarf_versions = sorted(set(out.dwarf_versions) | set(r.result.dwarf_versions))
+            _add_stages(out.stages, r.result.stages)
+        with closing(ElfObject(path)) as elf:
             opts = Options(stable=stable, symtypes=symtypes)
             diag = Diagnostics(opts)
-            lines, types = merge_partials(elf, names, partials, opts, diag)
-        finally:
-            elf.close()
+            lines, types = merge_partials(elf, names, [r.partial for r in ranges], opts, diag)
         out.versions = {name: (crc if ok else None) for name, crc, ok in lines}
         out.versioned_in = {n: v for n, v in out.versioned_in.items() if out.versions.get(n) is not None}
         out.warnings = diag.warnings
         if symtypes:
             out.symtypes = [(rel, rel, _block(types))]
             _locate(out, rel, rel, types, lambda keys: file_locations(path, keys))
-    except Exception as exc:  # noqa: BLE001
-        _fail(out, exc)
-    merged = _finish(out, start)
-    merged.seconds += sum(r.seconds for r in ranges)
+    out.seconds += sum(r.result.seconds for r in ranges)
     # The ranges ran in other processes: the file's peak is the largest of theirs.
-    merged.peak_rss_kib = max([merged.peak_rss_kib] + [r.peak_rss_kib for r in ranges])
-    return merged
+    out.peak_rss_kib = max([out.peak_rss_kib] + [r.result.peak_rss_kib for r in ranges])
+    return out

@@ -1,6 +1,6 @@
 # A C++ object (g++ 12.2.0 -S -g -gdwarf-5 -O0 -dA of the two lines below) whose
 # compile unit says DW_LANG_C99: a C unit with a struct nested in a struct,
-# which gcc never makes from C.  See tests/test_shapes.py.
+# which gcc never makes from C.  See tests/test_type_strings.py.
 #   struct outer { struct inner { int x; } in; };
 #   extern "C" int f(struct outer *o) { return 0; }
 	.file	"nest.cc"

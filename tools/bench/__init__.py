@@ -1,0 +1,1 @@
+"""Measure time, memory and instruction counts."""

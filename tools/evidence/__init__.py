@@ -1,0 +1,1 @@
+"""Produce the evidence under results/: batchver against upstream, kbuild and the loader."""

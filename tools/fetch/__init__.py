@@ -1,0 +1,1 @@
+"""Fetch inputs: Debian kernel packages and upstream gendwarfksyms."""

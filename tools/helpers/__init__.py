@@ -1,0 +1,1 @@
+"""What the other tools share: named roots for portable paths, a headless browser."""
