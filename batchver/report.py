@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from batchver.errors import InputError
-from batchver.records import OMIT_NONE, ShapeError, decoder, encode
+from batchver.records import OMIT_NONE, ShapeError, encode_record, record_decoder
 
 REPORT_SCHEMA = 1  # report.json's "schema"
 
@@ -159,13 +159,13 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON values, keys in the file's order."""
-        return encode(self)
+        return encode_record(self)
 
     @classmethod
     def from_json(cls, value: object) -> Report:
         """A parsed report.json as a Report; raises :class:`ShapeError`
         naming the first key that does not fit."""
-        return decoder(cls)(value)
+        return record_decoder(cls)(value)
 
     @classmethod
     def read(cls, path: str) -> Report:
