@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Callable, TypeVar
+from typing import Callable, ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 STACK_SIZES = (1 << 30, 1 << 28, 1 << 26)  # tried in order
 FRAME_BYTES = 4096  # C stack allowed per Python frame: generous for CPython 3.10+
@@ -46,7 +47,7 @@ def _leave(limit: int) -> None:
         sys.setrecursionlimit(max(_saved_limit, min(_active)) if _active else _saved_limit)
 
 
-def call_deep(func: Callable[..., T], *args, **kwargs) -> T:
+def call_deep(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``func(*args, **kwargs)``, run where deep recursion is safe; its
     result or exception comes back as if it had been called directly."""
     if getattr(_state, "deep", False):  # already on a deep thread
