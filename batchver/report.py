@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 from batchver.errors import InputError
 from batchver.records import OMIT_NONE, ShapeError, encode_record, record_decoder
+from batchver.symvers import ExportStatus  # report.json's exports[].status
 
 REPORT_SCHEMA = 1  # report.json's "schema"
 
-ExportStatus = Literal["ok", "no-information", "failed"]
 FileStatus = Literal["ok", "incomplete", "failed", "skipped"]
 
 @dataclass(kw_only=True)
