@@ -42,7 +42,10 @@ class SymbolChange:
     @property
     def module(self) -> str:
         """The module reports file it under: current's, else baseline's."""
-        return (self.new or self.old).module  # type: ignore[union-attr]
+        side = self.new if self.new is not None else self.old
+        if side is None:
+            raise ValueError(f"{self.symbol}: exported on neither side")
+        return side.module
 
     def pair(self) -> tuple[ExportRecord, ExportRecord]:
         """(old, new) of a symbol on both sides: every kind but ``added``
