@@ -52,16 +52,17 @@ def call_deep(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     result or exception comes back as if it had been called directly."""
     if getattr(_state, "deep", False):  # already on a deep thread
         return func(*args, **kwargs)
-    outcome: dict[str, object] = {}
+    values: list[T] = []  # func's result, or
+    errors: list[BaseException] = []  # what it raised
     granted = [0]  # the limit for the stack the thread got, set before it starts
 
     def target() -> None:
         _state.deep = True
         _enter(granted[0])
         try:
-            outcome["value"] = func(*args, **kwargs)
+            values.append(func(*args, **kwargs))
         except BaseException as exc:  # handed to the caller below
-            outcome["error"] = exc
+            errors.append(exc)
         finally:
             _leave(granted[0])
 
@@ -81,6 +82,6 @@ def call_deep(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
             raise RuntimeError(f"cannot start a thread with a stack of even "
                                f"{STACK_SIZES[-1] >> 20} MiB for deep type graphs")
     worker.join()
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    if errors:
+        raise errors[0]
+    return values[0]
