@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Callable, TypeVar
+from typing import Callable, ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 STACK_SIZES = (1 << 30, 1 << 28, 1 << 26)  # tried in order
 FRAME_BYTES = 4096  # C stack allowed per Python frame: generous for CPython 3.10+
@@ -46,21 +47,22 @@ def _leave(limit: int) -> None:
         sys.setrecursionlimit(max(_saved_limit, min(_active)) if _active else _saved_limit)
 
 
-def call_deep(func: Callable[..., T], *args, **kwargs) -> T:
+def call_deep(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``func(*args, **kwargs)``, run where deep recursion is safe; its
     result or exception comes back as if it had been called directly."""
     if getattr(_state, "deep", False):  # already on a deep thread
         return func(*args, **kwargs)
-    outcome: dict[str, object] = {}
+    values: list[T] = []  # func's result, or
+    errors: list[BaseException] = []  # what it raised
     granted = [0]  # the limit for the stack the thread got, set before it starts
 
     def target() -> None:
         _state.deep = True
         _enter(granted[0])
         try:
-            outcome["value"] = func(*args, **kwargs)
+            values.append(func(*args, **kwargs))
         except BaseException as exc:  # handed to the caller below
-            outcome["error"] = exc
+            errors.append(exc)
         finally:
             _leave(granted[0])
 
@@ -80,6 +82,6 @@ def call_deep(func: Callable[..., T], *args, **kwargs) -> T:
             raise RuntimeError(f"cannot start a thread with a stack of even "
                                f"{STACK_SIZES[-1] >> 20} MiB for deep type graphs")
     worker.join()
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    if errors:
+        raise errors[0]
+    return values[0]

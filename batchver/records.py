@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, TypeVar
 
 # field(metadata=OMIT_NONE): a key that only some objects have
 OMIT_NONE = {"omit_none": True}
@@ -46,6 +46,7 @@ _JSON_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true o
 
 Decoder = Callable[[object], Any]
 _DECODERS: dict[object, Decoder] = {}
+R = TypeVar("R")
 
 
 def _got(value: object) -> str:
@@ -61,9 +62,14 @@ def decoder(hint: Any) -> Decoder:
     return known
 
 
+def record_decoder(cls: type[R]) -> Callable[[object], R]:
+    """:func:`decoder` of a record class, whose values are instances of it."""
+    return decoder(cls)
+
+
 def _build_decoder(hint: Any) -> Decoder:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _record_decoder(hint)
     if origin is Literal:
         allowed = frozenset(args)
@@ -77,10 +83,10 @@ def _build_decoder(hint: Any) -> Decoder:
     if origin is list:
         item = decoder(args[0])
 
-        def listed(value: object) -> list:
+        def listed(value: object) -> list[object]:
             if not isinstance(value, list):
                 raise ShapeError(f"expected a list, got {_got(value)}")
-            out = []
+            out: list[object] = []
             for number, element in enumerate(value):
                 try:
                     out.append(item(element))
@@ -91,10 +97,10 @@ def _build_decoder(hint: Any) -> Decoder:
     if origin is dict:
         item = decoder(args[1])
 
-        def mapped(value: object) -> dict:
+        def mapped(value: object) -> dict[object, object]:
             if not isinstance(value, dict):
                 raise ShapeError(f"expected an object, got {_got(value)}")
-            out = {}
+            out: dict[object, object] = {}
             for key, element in value.items():
                 try:
                     out[key] = item(element)
@@ -152,18 +158,23 @@ def encode(value: Any) -> Any:
     """A record as JSON values: fields in declaration order, a field marked
     :data:`OMIT_NONE` left out when None."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for name, omit_none in _encoded_fields(type(value)):
-            item = getattr(value, name)
-            if item is None and omit_none:
-                continue
-            out[name] = encode(item)
-        return out
+        return encode_record(value)
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, dict):
         return {k: encode(v) for k, v in value.items()}
     return value
+
+
+def encode_record(value: object) -> dict[str, Any]:
+    """A record (a dataclass instance) as a JSON object, as :func:`encode`."""
+    out: dict[str, Any] = {}
+    for name, omit_none in _encoded_fields(type(value)):
+        item = getattr(value, name)
+        if item is None and omit_none:
+            continue
+        out[name] = encode(item)
+    return out
 
 
 _ENCODED_FIELDS: dict[type, list[tuple[str, bool]]] = {}

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from batchver.errors import InputError
-from batchver.records import OMIT_NONE, ShapeError, decoder, encode
+from batchver.records import OMIT_NONE, ShapeError, encode_record, record_decoder
+from batchver.symvers import ExportStatus  # report.json's exports[].status
 
 REPORT_SCHEMA = 1  # report.json's "schema"
 
-ExportStatus = Literal["ok", "no-information", "failed"]
 FileStatus = Literal["ok", "incomplete", "failed", "skipped"]
 
 @dataclass(kw_only=True)
@@ -159,13 +159,13 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON values, keys in the file's order."""
-        return encode(self)
+        return encode_record(self)
 
     @classmethod
     def from_json(cls, value: object) -> Report:
         """A parsed report.json as a Report; raises :class:`ShapeError`
         naming the first key that does not fit."""
-        return decoder(cls)(value)
+        return record_decoder(cls)(value)
 
     @classmethod
     def read(cls, path: str) -> Report:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from batchver.compressed import read_file
 from batchver.errors import InputError, VersioningError
@@ -20,6 +21,10 @@ EXPORT_TYPES = ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_GPL_FUTURE"
                 "EXPORT_UNUSED_SYMBOL", "EXPORT_UNUSED_SYMBOL_GPL")
 _CRC = re.compile(r"0x[0-9a-fA-F]{1,8}\Z")
 _SPACE = re.compile(r"\s")  # what str.isspace() accepts
+
+
+# Why an export has a CRC or not (report.json's ``exports[].status``).
+ExportStatus = Literal["ok", "no-information", "failed"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class ExportRecord:
     crc: int | None
     export_type: str
     namespace: str
-    status: str = "ok"
+    status: ExportStatus = "ok"
     origin: str | None = None
     source: str | None = None
     line: int | None = None

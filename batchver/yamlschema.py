@@ -80,7 +80,7 @@ def string(node: yaml.Node, base: str) -> str:
 def choice(*options: str) -> Checker:
     def check(node: yaml.Node, base: str) -> str:
         value = scalar(node)
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             raise Bad(f"expected one of {', '.join(options)}, got {shown(node)}")
         return value
     return check
@@ -88,7 +88,7 @@ def choice(*options: str) -> Checker:
 
 def list_of(item: Checker, what: str, allow_single: bool, non_empty: bool = False) -> Checker:
     """A list whose items all pass ``item`` (or, if allowed, one bare item)."""
-    def check(node: yaml.Node, base: str) -> list:
+    def check(node: yaml.Node, base: str) -> list[Any]:
         if isinstance(node, yaml.SequenceNode):
             items = node.value
             if non_empty and not items:
@@ -97,7 +97,7 @@ def list_of(item: Checker, what: str, allow_single: bool, non_empty: bool = Fals
             items = [node]
         else:
             raise Bad(f"expected a list of {what}, got {shown(node)}")
-        values = []
+        values: list[Any] = []
         for position, child in enumerate(items):
             try:
                 values.append(item(child, base))

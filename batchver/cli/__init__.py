@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from batchver import __version__, native
 
@@ -59,5 +59,5 @@ def main(argv: list[str] | None = None) -> int:
     if command not in SUBCOMMANDS:  # --help, --version, a typo: the parser answers
         command = build_parser().parse_args(argv[:1]).command
     module, function, _ = SUBCOMMANDS[command]
-    entry = getattr(importlib.import_module(f"batchver.cli.{module}"), function)
+    entry: Callable[[list[str]], int] = getattr(importlib.import_module(f"batchver.cli.{module}"), function)
     return entry(argv[1:])

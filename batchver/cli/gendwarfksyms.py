@@ -64,18 +64,18 @@ def _getopt_message(exc: getopt.GetoptError) -> str:
 def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     stdin = stdin if stdin is not None else sys.stdin.buffer
-    stdout = _RawText(stdout if stdout is not None else sys.stdout)
-    stderr = _RawText(stderr if stderr is not None else sys.stderr)
+    out = _RawText(stdout if stdout is not None else sys.stdout)
+    err = _RawText(stderr if stderr is not None else sys.stderr)
     flags: dict[str, bool] = {}  # Options' fields set on the command line
     symtypes_path: str | None = None
     try:
         parsed, files = getopt.gnu_getopt(argv, "dsT:h", LONG_OPTIONS)
     except getopt.GetoptError as exc:
-        stderr.write(_getopt_message(exc) + "\n" + USAGE)
+        err.write(_getopt_message(exc) + "\n" + USAGE)
         return 1
     for opt, value in parsed:
         if opt in ("-h", "--help"):
-            stderr.write(USAGE)
+            err.write(USAGE)
             return 0
         if opt in ("-d", "--debug"):
             flags["debug"] = True
@@ -89,8 +89,8 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
     if flags.get("dump_die_map"):
         flags["dump_dies"] = True
     if not files:
-        stderr.write(USAGE)
-        stderr.write("error: gendwarfksyms: main: no input files?\n")
+        err.write(USAGE)
+        err.write("error: gendwarfksyms: main: no input files?\n")
         return 1
 
     from batchver.gendwarfksyms.gendwarfksyms import Versioner
@@ -100,7 +100,7 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
     opts = Options(**flags)
 
     def write(text: str) -> None:
-        stderr.write(text)
+        err.write(text)
 
     diag = Diagnostics(opts, write)
     current = None
@@ -120,19 +120,19 @@ def main(argv: list[str], stdin: BinaryIO | None = None, stdout: TextIO | None =
             _write_symtypes(symtypes_path, "".join(blocks))
         lines = versioner.finish()
     except VersioningError as exc:
-        stderr.write(exc.upstream_line() + "\n")
+        err.write(exc.upstream_line() + "\n")
         return 1
     except OSError as exc:
-        stderr.write(f"error: gendwarfksyms: main: {exc.filename or ''}: {exc.strerror}\n")
+        err.write(f"error: gendwarfksyms: main: {exc.filename or ''}: {exc.strerror}\n")
         return 1
     except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError,
             MemoryError) as exc:
         # A defect or an input no check above anticipated: still one line, no traceback.
         where = f" while reading '{current}'" if current else ""
-        stderr.write(f"error: gendwarfksyms: main: internal error{where}: "
+        err.write(f"error: gendwarfksyms: main: internal error{where}: "
                      f"{type(exc).__name__}: {exc}\n")
         return 1
-    stdout.write("".join(f"#SYMVER {name} 0x{crc:08x}\n" for name, crc, _ in lines))
+    out.write("".join(f"#SYMVER {name} 0x{crc:08x}\n" for name, crc, _ in lines))
     return 0
 
 

@@ -6,7 +6,8 @@ import argparse
 import contextlib
 import signal
 import sys
-from typing import Iterator
+from types import FrameType
+from typing import Iterator, NoReturn
 
 from batchver.tree.discover import Discovery
 from batchver.tree.kinds import Semantics, TreeKind
@@ -83,7 +84,7 @@ class Terminated(BaseException):
 def terminate_as_exception() -> Iterator[None]:
     """Turn SIGTERM into :class:`Terminated` for the duration (commands
     that write outputs unwind on it as on Ctrl-C)."""
-    def raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+    def raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:  # noqa: ARG001 - signal handler signature
         raise Terminated()
 
     previous = signal.signal(signal.SIGTERM, raise_terminated)

@@ -27,6 +27,7 @@ import json
 import os
 from array import array
 from dataclasses import dataclass, field
+from typing import Any
 
 from batchver.compressed import COMPRESSED_SUFFIXES
 from batchver.errors import InputError
@@ -102,7 +103,7 @@ class SymtypesStore:
 
     root: str
     index: dict[str, list[Block]]
-    _offsets: dict[str, array] = field(default_factory=dict)
+    _offsets: dict[str, array[int]] = field(default_factory=dict)
     _entries: dict[tuple[str, str], Block] = field(default_factory=dict)
 
     def path(self, module: str) -> str:
@@ -129,7 +130,7 @@ class SymtypesStore:
             for entry in blocks:
                 self._entries.setdefault((module, entry.origin), entry)
 
-    def _line_offsets(self, module: str) -> array:
+    def _line_offsets(self, module: str) -> array[int]:
         """Where each line of a module's file starts (and where the file
         ends), worked out the first time a block of it is read."""
         offsets = self._offsets.get(module)
@@ -175,7 +176,7 @@ class Location:
     def text(self) -> str:
         return f"{self.file}:{self.line}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line}
 
 
@@ -280,9 +281,9 @@ class Side:
     def can_explain(self) -> bool:
         return self.symtypes is not None
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What the reports say about this input."""
-        out: dict = {"path": self.path, "form": self.form, "exports": len(self.exports),
+        out: dict[str, Any] = {"path": self.path, "form": self.form, "exports": len(self.exports),
                      "symtypes": self.can_explain, "locations": self.locations is not None}
         if self.provenance is not None:
             p = self.provenance

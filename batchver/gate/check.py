@@ -9,6 +9,7 @@ Every renderer reads only the result, so all formats tell the same story.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from batchver import __version__
 from batchver.gate.baseline import Side, load_side
@@ -18,6 +19,7 @@ from batchver.gate.explain import Explanation, RootCause, explain
 from batchver.gate.policy import (Decision, Policy, Rule, Stablelist, check_stablelist_names, load_rules,
                      load_stablelists)
 from batchver.gate.provenance import Difference, compare, suspicious_share
+from batchver.symvers import ExportRecord
 
 CHECK_SCHEMA = 1
 
@@ -32,8 +34,8 @@ class SymbolResult:
     decision: Decision
     explanation: Explanation | None = None
 
-    def to_json(self) -> dict:
-        def side(export) -> dict | None:
+    def to_json(self) -> dict[str, Any]:
+        def side(export: ExportRecord | None) -> dict[str, Any] | None:
             if export is None:
                 return None
             return {"module": export.module, "crc": export.crc_text,
@@ -91,7 +93,7 @@ class CheckResult:
     def prominent(self) -> list[Difference]:
         return [d for d in self.differences if d.moves_crcs]
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         kinds = counts([s.change for s in self.symbols])
         explained = [s.explanation for s in self.symbols if s.explanation is not None]
         out = {
@@ -114,7 +116,7 @@ class CheckResult:
                                 "unreadable": len(self.consumers.unreadable)}
         return out
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The documented report (docs/check.md), deterministic for given inputs."""
         report = {
             "schema": CHECK_SCHEMA,

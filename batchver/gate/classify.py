@@ -42,7 +42,17 @@ class SymbolChange:
     @property
     def module(self) -> str:
         """The module reports file it under: current's, else baseline's."""
-        return (self.new or self.old).module  # type: ignore[union-attr]
+        side = self.new if self.new is not None else self.old
+        if side is None:
+            raise ValueError(f"{self.symbol}: exported on neither side")
+        return side.module
+
+    def pair(self) -> tuple[ExportRecord, ExportRecord]:
+        """(old, new) of a symbol on both sides: every kind but ``added``
+        and ``removed`` compares the two."""
+        if self.old is None or self.new is None:
+            raise ValueError(f"{self.symbol}: not exported on both sides")
+        return self.old, self.new
 
     @property
     def key(self) -> str:
@@ -54,18 +64,22 @@ class SymbolChange:
 
     def details(self) -> list[str]:
         """One short human phrase per kind, with the old and new values."""
-        old, new = self.old, self.new
         out = []
         for kind in self.kinds:
             if kind == "crc_changed":
+                old, new = self.pair()
                 out.append(f"CRC {old.crc_text} -> {new.crc_text}")
             elif kind == "crc_unavailable":
+                old, new = self.pair()
                 out.append(f"CRC {old.crc_text or 'unknown'} -> {new.crc_text or 'unknown'}")
             elif kind == "export_type_changed":
+                old, new = self.pair()
                 out.append(f"{old.export_type} -> {new.export_type}")
             elif kind == "namespace_changed":
+                old, new = self.pair()
                 out.append(f"namespace '{old.namespace}' -> '{new.namespace}'")
             elif kind == "moved":
+                old, new = self.pair()
                 out.append(f"module {old.module} -> {new.module}")
             else:
                 out.append(KIND_TITLES[kind])

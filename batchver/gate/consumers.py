@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from batchver.compressed import COMPRESSED_SUFFIXES
 from batchver.elf.modinfo import ModuleInfo, read_module
@@ -71,7 +72,7 @@ class Problem:
     have_crc: int | None
     root_causes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         def crc(value: int | None) -> str | None:
             return None if value is None else f"0x{value:08x}"
         return {"symbol": self.symbol, "reason": self.reason, "want_crc": crc(self.want_crc),
@@ -95,7 +96,7 @@ class ConsumerResult:
     def loads(self) -> bool | None:
         return None if self.error is not None else not self.problems
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "module": self.module, "loads": self.loads,
                 "problems": [p.to_json() for p in self.problems],
                 "warnings": [p.to_json() for p in self.warnings], "error": self.error}

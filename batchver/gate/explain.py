@@ -20,6 +20,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Any, Union
 
 from batchver.gate.baseline import BlockLocations, Location, Side
 from batchver.gate.classify import SymbolChange
@@ -106,11 +107,15 @@ def chain(symbol: str, cause: str, parents: dict[str, str]) -> list[str]:
     return keys[::-1]
 
 
+# A parsed type string: tokens, and bracketed groups of them.
+Node = Union[str, "_Group"]
+
+
 def via(line: str, ref: str) -> str | None:
     """The name of the member (or parameter) of ``line`` through which it
     refers to ``ref``: the innermost named item holding the reference, so an
     anonymous union's member is named rather than the union."""
-    def search(nodes: list) -> str | None:
+    def search(nodes: list[Node]) -> str | None:
         for item in _split_items(nodes):
             if ref not in flatten(item):
                 continue
@@ -126,15 +131,15 @@ def via(line: str, ref: str) -> str | None:
 @dataclass
 class _Group:
     open: str
-    children: list  # of str | _Group
+    children: list[Node]
     close: str
 
     def tokens(self) -> list[str]:
         return [self.open, *flatten(self.children), self.close]
 
 
-def _parse(tokens: list[str]) -> list:
-    stack: list[list] = [[]]
+def _parse(tokens: list[str]) -> list[Node]:
+    stack: list[list[Node]] = [[]]
     opens: list[str] = []
     for tok in tokens:
         if tok in _OPEN:
@@ -151,19 +156,19 @@ def _parse(tokens: list[str]) -> list:
     return stack[0]
 
 
-def flatten(nodes: list) -> list[str]:
+def flatten(nodes: list[Node]) -> list[str]:
     out: list[str] = []
     for node in nodes:
         out.extend(node.tokens() if isinstance(node, _Group) else [node])
     return out
 
 
-def _text(nodes: list) -> str:
+def _text(nodes: list[Node]) -> str:
     return " ".join(flatten(nodes))
 
 
-def _split_items(children: list) -> list[list]:
-    items: list[list] = [[]]
+def _split_items(children: list[Node]) -> list[list[Node]]:
+    items: list[list[Node]] = [[]]
     for node in children:
         if node == ",":
             items.append([])
@@ -172,7 +177,7 @@ def _split_items(children: list) -> list[list]:
     return [i for i in items if i]
 
 
-def item_name(item: list) -> str | None:
+def item_name(item: list[Node]) -> str | None:
     """The declared name of a member, parameter or enumerator: the first
     plain word after the item's type expression ends."""
     if not item or not isinstance(item[0], str):
@@ -196,9 +201,11 @@ def item_name(item: list) -> str | None:
     return None
 
 
-def _keyed(items: list[list]) -> list[tuple[str, list]]:
+def _keyed(items: list[list[Node]]) -> list[tuple[str, list[Node]]]:
     """(identity, item): the name, or kind + position among unnamed ones."""
-    out, seen, unnamed = [], {}, {}
+    out: list[tuple[str, list[Node]]] = []
+    seen: dict[str, int] = {}
+    unnamed: dict[str, int] = {}
     for item in items:
         name = item_name(item)
         kind = item[0] if item and isinstance(item[0], str) else "item"
@@ -215,16 +222,16 @@ def _keyed(items: list[list]) -> list[tuple[str, list]]:
 def _edits(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
     """Token edits, with edits one unchanged token apart merged, so that
     ``int`` -> ``long int`` reads as one replacement, not an insertion."""
-    merged: list[list] = []
+    merged: list[tuple[str, int, int, int, int]] = []
     for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
         if merged and i1 - merged[-1][2] <= 1 and j1 - merged[-1][4] <= 1:
-            merged[-1][2], merged[-1][4] = i2, j2
-            merged[-1][0] = "replace"
+            _, start_a, _, start_b, _ = merged[-1]
+            merged[-1] = ("replace", start_a, i2, start_b, j2)
         else:
-            merged.append([tag, i1, i2, j1, j2])
-    return [tuple(m) for m in merged]
+            merged.append((tag, i1, i2, j1, j2))
+    return merged
 
 
 def token_changes(a: list[str], b: list[str]) -> list[str]:
@@ -241,15 +248,15 @@ def token_changes(a: list[str], b: list[str]) -> list[str]:
     return out
 
 
-def _location(item: list) -> str | None:
+def _location(item: list[Node]) -> str | None:
     return next((n for n in reversed(item) if isinstance(n, str) and _LOCATION.match(n)), None)
 
 
-def _without_location(item: list) -> str:
+def _without_location(item: list[Node]) -> str:
     return _text([n for n in item if not (isinstance(n, str) and _LOCATION.match(n))])
 
 
-def _body(nodes: list) -> tuple[list, _Group | None, list]:
+def _body(nodes: list[Node]) -> tuple[list[Node], _Group | None, list[Node]]:
     """(head, first top-level group, tail) of a parsed type string."""
     for i, node in enumerate(nodes):
         if isinstance(node, _Group):
@@ -260,6 +267,8 @@ def _body(nodes: list) -> tuple[list, _Group | None, list]:
 # One phrase of a diff, with the item it is about (its name, and the side
 # whose declaration of it to locate: "new", or "old" for a removed item).
 Phrase = tuple[str, "str | None", str]
+# (module, origin): one block of a module's symtypes
+BlockKey = tuple[str, "str | None"]
 
 
 def describe(old: str | None, new: str | None) -> list[str]:
@@ -299,7 +308,7 @@ def _plain(lines: list[str]) -> list[Phrase]:
     return [(line, None, "new") for line in lines]
 
 
-def _item_changes(items_a: list[list], items_b: list[list]) -> list[Phrase]:
+def _item_changes(items_a: list[list[Node]], items_b: list[list[Node]]) -> list[Phrase]:
     keyed_a, keyed_b = _keyed(items_a), _keyed(items_b)
     old_map = dict(keyed_a)
     new_keys = {k for k, _ in keyed_b}
@@ -376,7 +385,7 @@ class RootCause:
         return [line + (f" ({at.text()})" if at else "")
                 for line, at in zip(self.diff, self.diff_locations)]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         at = self.location
         return {"id": self.id, "key": self.key, "kind": self.kind, "status": self.status,
                 "file": at.file if at else None, "line": at.line if at else None,
@@ -411,16 +420,16 @@ class _Locator:
     them; the current side's declaration is preferred (it is the one to
     fix), the baseline's used for what current no longer has."""
 
-    def __init__(self, baseline: Side, current: Side, old_block: tuple, new_block: tuple):
-        self._sides = [(label, side, block) for label, side, block in
+    def __init__(self, baseline: Side, current: Side, old_block: BlockKey, new_block: BlockKey):
+        self._sides = [(label, side.locations, block) for label, side, block in
                        (("new", current, new_block), ("old", baseline, old_block))
                        if side.locations is not None]
         self._loaded: dict[str, BlockLocations | None] | None = None
 
     def _blocks(self) -> dict[str, BlockLocations | None]:
         if self._loaded is None:
-            self._loaded = {label: side.locations.block(*block)
-                            for label, side, block in self._sides}
+            self._loaded = {label: locations.block(*block)
+                            for label, locations, block in self._sides}
         return self._loaded
 
     def _order(self, prefer: str) -> list[tuple[str, BlockLocations]]:
@@ -470,18 +479,20 @@ def explain(baseline: Side, current: Side, changes: list[SymbolChange]
     findings: dict[tuple[str, str | None, str | None], RootCause] = {}
     found: dict[str, list[tuple[RootCause, list[str]]]] = {}
     crc_changed = [c for c in changes if "crc_changed" in c.kinds]
-    missing = [s for s in (baseline, current) if not s.can_explain]
-    if missing:
-        reason = f"{missing[0].label} has no symtypes ({missing[0].form})"
+    old_store, new_store = baseline.symtypes, current.symtypes
+    if old_store is None or new_store is None:  # a side that cannot explain
+        first = baseline if old_store is None else current
+        reason = f"{first.label} has no symtypes ({first.form})"
         return [], {c.key: Explanation("unavailable", reason=reason) for c in crc_changed}
     # One pair of blocks at a time: each is read once and dropped after use.
-    pairs: dict[tuple, list[SymbolChange]] = {}
+    pairs: dict[tuple[str, str | None, str, str | None], list[SymbolChange]] = {}
     for change in crc_changed:
-        pair = (change.old.module, change.old.origin, change.new.module, change.new.origin)
+        old_export, new_export = change.pair()
+        pair = (old_export.module, old_export.origin, new_export.module, new_export.origin)
         pairs.setdefault(pair, []).append(change)
     for (old_module, old_origin, new_module, new_origin), group in pairs.items():
-        old_lines = baseline.symtypes.block(old_module, old_origin) or {}
-        new_lines = current.symtypes.block(new_module, new_origin) or {}
+        old_lines = old_store.block(old_module, old_origin) or {}
+        new_lines = new_store.block(new_module, new_origin) or {}
         old, new = _Graph(old_lines), _Graph(new_lines)
         locator = _Locator(baseline, current, (old_module, old_origin), (new_module, new_origin))
         labels: dict[tuple[str, str], str] = {}

@@ -97,12 +97,13 @@ class Glob:
         self.minimum = sum(len(p) for p in parts)
 
     def match(self, name: str) -> bool:
-        if not self.starred:
+        tail = self.tail
+        if tail is None:  # not starred: the head is the whole pattern
             return len(name) == self.minimum and self.head.fits(name, 0)
         if len(name) < self.minimum:
             return False
-        end = len(name) - self.tail.length
-        if not (self.head.fits(name, 0) and self.tail.fits(name, end)):
+        end = len(name) - tail.length
+        if not (self.head.fits(name, 0) and tail.fits(name, end)):
             return False
         pos = self.head.length
         for part in self.middle:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from html import escape
 
+from batchver.gate.baseline import Location
 from batchver.gate.check import CheckResult, SymbolResult
-from batchver.gate.classify import KIND_TITLES
+from batchver.gate.classify import KIND_TITLES, SymbolChange
 from batchver.gate.explain import RootCause
 from batchver.gate.render import headline, path_text, problem_text, summary_lines
 
@@ -72,7 +73,7 @@ count();
 _VERDICT_ORDER = {"fail": 0, "warn": 1, "pass": 2, "none": 3}
 
 
-def _diff_line(key: str, line: str, at) -> str:
+def _diff_line(key: str, line: str, at: Location | None) -> str:
     cls = "add" if " added" in line or line.startswith("added") else \
         "del" if " removed" in line or line.startswith("removed") else "chg"
     where = f" ({escape(at.text())})" if at else ""
@@ -90,7 +91,7 @@ def _cards(result: CheckResult) -> str:
         for n, label, cls in cards) + "</div>"
 
 
-def _root_cause(rc, by_key: dict[str, SymbolResult]) -> str:
+def _root_cause(rc: RootCause, by_key: dict[str, SymbolResult]) -> str:
     syms = sorted((by_key[k] for k in rc.symbols),
                   key=lambda s: (_VERDICT_ORDER[s.decision.verdict], s.change.key))
     fails = sum(1 for s in syms if s.decision.verdict == "fail")
@@ -112,7 +113,7 @@ def _root_cause(rc, by_key: dict[str, SymbolResult]) -> str:
             "</section>")
 
 
-def _change_text(change) -> str:
+def _change_text(change: SymbolChange) -> str:
     """The change column: kinds, with values except the CRCs (they have
     their own columns)."""
     return "; ".join(KIND_TITLES[k] if k in ("crc_changed", "crc_unavailable") else detail

@@ -49,6 +49,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -147,7 +148,7 @@ class Rule:
         lists, else every kind but ``added`` (see the module doc)."""
         return kind in self.changes if self.changes is not None else kind != "added"
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"source": self.source, "rule": self.text, "verdict": self.verdict,
                 "matched_symbols": self.matched_symbols, "decided": self.decided,
                 "stale": self.matched_symbols == 0}
@@ -185,7 +186,8 @@ def _pattern(node: yaml.Node, base: str) -> str:
     empty value is an error, not a pattern made of its Python spelling."""
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":null") or not node.value:
         raise Bad(f"expected one string, got {shown(node)}")
-    return node.value
+    value: str = node.value  # a scalar node's value is its text
+    return value
 
 
 def _one_of(options: tuple[str, ...], fold: bool = False) -> Checker:
@@ -232,7 +234,8 @@ def parse_yaml_rules(path: str, text: str) -> list[Rule]:
             label = f"rules[{index}]"
             before = len(reader.problems)
             values, lines = reader.mapping(item, label, _RULE_KEYS, "a mapping with a 'verdict'")
-            matchers = {k: values[k] for k in ("symbol", "module", "namespace") if k in values}
+            matchers: dict[str, str] = {k: values[k] for k in ("symbol", "module", "namespace")
+                                        if k in values}
             if isinstance(item, yaml.MappingNode) and not matchers:
                 reader.problem(item, label, "expected at least one of symbol, module, namespace")
             if len(reader.problems) > before:
@@ -338,13 +341,15 @@ class Policy:
             return Decision("none")
         protected = self.protected(change)
         subject = change.new if change.old is None else change.old
+        if subject is None:
+            raise ValueError(f"{change.symbol}: exported on neither side")
         worst = Decision("none")
         for kind in change.kinds:
             rule = next((r for r in self.matching(subject) if r.judges(kind)), None)
             if rule is not None:
                 rule.decided += 1
                 decision = Decision(rule.verdict, kind, rule.source, f"rule {rule.text}")
-            elif kind == "crc_unavailable" and change.old.crc is None and change.new.crc is None:
+            elif kind == "crc_unavailable" and all(e.crc is None for e in change.pair()):
                 # Never versioned on either side (e.g. vmlinux exports without
                 # DWARF, the same every night): nothing is seen to change.
                 decision = Decision("warn", kind, None, "no version on either side")

@@ -11,6 +11,7 @@ prominently, before anything else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from batchver.gate.baseline import Side
 from batchver.gate.classify import SymbolChange
@@ -37,7 +38,7 @@ class Difference:
             return "(unknown)" if value in (None, "") else str(value)
         return f"{self.field}: {show(self.baseline)} -> {show(self.current)}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"field": self.field, "baseline": self.baseline, "current": self.current,
                 "moves_crcs": self.moves_crcs}
 
@@ -65,9 +66,9 @@ def compare(baseline: Side, current: Side) -> list[Difference]:
 def suspicious_share(changes: list[SymbolChange]) -> str | None:
     """A warning when nearly every common CRC changed: the two sides are
     probably versioned differently, not changed everywhere."""
-    common = [c for c in changes if c.old is not None and c.new is not None
+    common = [(c.old.crc, c.new.crc) for c in changes if c.old is not None and c.new is not None
               and c.old.crc is not None and c.new.crc is not None]
-    changed = sum(1 for c in common if c.old.crc != c.new.crc)
+    changed = sum(1 for old, new in common if old != new)
     if len(common) >= SUSPICIOUS_MIN and changed >= SUSPICIOUS_SHARE * len(common):
         return (f"{changed} of {len(common)} common symbols ({100 * changed // len(common)}%) "
                 "changed CRC: are both sides versioned the same way (genksyms vs DWARF, another "

@@ -235,10 +235,9 @@ def render_junit(result: CheckResult) -> str:
     failures = sum(1 for s in cases if s.decision.verdict == "fail") + \
         sum(1 for r in consumers if r.loads is False)
     errors = sum(1 for r in consumers if r.error is not None)
-    suites = ET.Element("testsuites", name="batchver check",
-                        tests=str(len(cases) + len(absent) + len(consumers)),
-                        failures=str(failures))
-    suite = ET.SubElement(suites, "testsuite", name="batchver check", tests=suites.get("tests"),
+    tests = str(len(cases) + len(absent) + len(consumers))
+    suites = ET.Element("testsuites", name="batchver check", tests=tests, failures=str(failures))
+    suite = ET.SubElement(suites, "testsuite", name="batchver check", tests=tests,
                           failures=str(failures), errors=str(errors), skipped=str(len(absent)))
     by_id = {rc.id: rc for rc in result.root_causes}
     for sym in cases:

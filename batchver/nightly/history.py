@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from batchver.records import decoder, encode
+from batchver.records import encode_record, record_decoder
 
 HISTORY_FILE = "history.jsonl"
 HISTORY_SCHEMA = 1
@@ -66,13 +66,13 @@ class RunRecord:
         return self.status in FAILING
 
     def to_json(self) -> dict[str, Any]:
-        return encode(self)
+        return encode_record(self)
 
     @classmethod
     def from_json(cls, value: object) -> RunRecord:
         """Raises :class:`~batchver.records.ShapeError` naming the first
         field that does not fit."""
-        return decoder(cls)(value)
+        return record_decoder(cls)(value)
 
 
 def history_path(outroot: str) -> str:

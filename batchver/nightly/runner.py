@@ -39,7 +39,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from batchver import __version__
 from batchver.atomic import atomic_write
@@ -154,14 +154,14 @@ def _symvers_of(path: str) -> str:
 
 
 def gate_verdict(baseline: str | None, current: str, stablelists: list[str], rules: str | None,
-                 formats: list[str], outdir: str, consumers: list[str] | None = None) -> dict:
+                 formats: list[str], outdir: str, consumers: list[str] | None = None) -> dict[str, Any]:
     """The gate's verdict on ``current`` against ``baseline`` (what ``batchver
     check`` prints and exits with; without a baseline, only the consumers
     are decided), its reports written in every configured format: the
     history record's ``check``."""
     reports: list[str] = []
 
-    def bad(message: str) -> dict:
+    def bad(message: str) -> dict[str, Any]:
         return {"status": "bad input", "exit": 2, "reports": reports, "message": message}
 
     try:
@@ -237,7 +237,7 @@ def explain_cache(report: Report, previous: Report | None,
     return explained
 
 
-def _cache_summary(report: Report, explained: list[tuple[str, str, str]]) -> dict:
+def _cache_summary(report: Report, explained: list[tuple[str, str, str]]) -> dict[str, Any]:
     timing = report.timing
     parsed = [(rel, why) for rel, state, why in explained if state == "parsed"]
     return {
@@ -305,6 +305,7 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> RunRecord:
     a problem of the tree itself: that is recorded as ``error``)."""
     from batchver.tree.outputs import summary_lines
     from batchver.tree.pipeline import DiscoveryError, SchedulerError, UnusableDirectory, version_tree
+    from batchver.tree.kinds import Semantics
     from batchver.tree.scheduler import RunOptions
 
     config = ctx.config
@@ -328,7 +329,7 @@ def run_tree(ctx: _Context, tree: TreeConfig) -> RunRecord:
         mark = stage("produce", clock)
         source = tree.where(config, "path" if "path" in tree.lines else "command")
         opts = RunOptions(jobs=config.jobs, stable=tree.stable, symtypes=tree.symtypes,
-                          semantics=tree.semantics, quiet=ctx.quiet, cache_dir=config.cache,
+                          semantics=Semantics(tree.semantics), quiet=ctx.quiet, cache_dir=config.cache,
                           backend=config.backend, scheduler=config.scheduler)
         record.jobs = opts.workers if config.backend != "dask" else None  # dask: the cluster's
         final, partial = _claim_run_dir(os.path.join(config.output, tree.name), started)

@@ -95,7 +95,7 @@ COLUMNS = ("run (UTC)", "tree", "status", "exports", "changed", "failures", "wal
 
 def table_rows(records: list[RunRecord]) -> list[tuple[str, ...]]:
     """One row per record, in the columns of :data:`COLUMNS`."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in records:
         rows.append((_label(run_key(r)), r.tree, r.status,
                      _fmt(_counts("exports")(r)), _fmt(_changed(r)),

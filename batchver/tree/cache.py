@@ -30,6 +30,7 @@ import json
 import os
 import stat
 from dataclasses import asdict, fields
+from typing import Any
 
 import batchver
 from batchver.atomic import atomic_write, file_kind, open_regular, read_regular, remove_any
@@ -68,7 +69,8 @@ def file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def task_key(kind: str, content: str, names: list[str], options: dict, extra: object = None) -> str:
+def task_key(kind: str, content: str, names: list[str], options: dict[str, object],
+             extra: object = None) -> str:
     """The cache key of one task."""
     material = json.dumps({"code": code_digest(), "format": ENTRY_FORMAT, "kind": kind, "content": content,
                            "names": sorted(names), "options": options, "extra": extra},
@@ -161,7 +163,7 @@ def _decode_entry(data: bytes) -> list[TaskResult]:
     return results
 
 
-def _from_json(data: dict) -> TaskResult:
+def _from_json(data: dict[str, Any]) -> TaskResult:
     names = {f.name for f in fields(TaskResult)}
     if set(data) != names:
         raise ValueError("unexpected fields")

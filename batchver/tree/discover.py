@@ -32,7 +32,7 @@ import mmap
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from batchver.atomic import open_regular
 from batchver.compressed import COMPRESSED_SUFFIXES
@@ -117,7 +117,7 @@ def detect_kind(tree: str) -> TreeKind:
     return TreeKind.BUILT if _has_objects(tree) and not _has_modules(tree) else TreeKind.LINKED
 
 
-def _walk_files(tree: str, suffix: str | tuple[str, ...]):
+def _walk_files(tree: str, suffix: str | tuple[str, ...]) -> Iterator[str]:
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".git"))
         for name in sorted(files):
@@ -487,12 +487,12 @@ class Layout:
     version: str | None = None
 
     def debug_dirs(self) -> list[str]:
-        if self.prefix is None:
+        if self.prefix is None or self.version is None:  # _LAYOUT sets both or neither
             return []
         return [os.path.join(self.prefix + "/usr/lib/debug/lib/modules", self.version)]
 
     def module_dirs(self) -> list[str]:
-        if self.prefix is None:
+        if self.prefix is None or self.version is None:
             return []
         return [os.path.join(self.prefix + base, self.version)
                 for base in ("/lib/modules", "/usr/lib/modules")]
@@ -577,7 +577,7 @@ def linked_module_name(rel: str) -> str:
     return module_stem(name) or name
 
 
-def _first_file(paths) -> str | None:
+def _first_file(paths: Iterable[str]) -> str | None:
     return next((p for p in paths if os.path.isfile(p)), None)
 
 
@@ -621,6 +621,8 @@ def _group_modules(found: Discovery, layout: Layout) -> list[list[str]]:
     groups: dict[str, list[str]] = {}
     for path in _walk_files(found.tree, MODULE_SUFFIXES):
         stem = module_stem(os.path.relpath(path, found.tree))
+        if stem is None:  # every MODULE_SUFFIXES name has a stem
+            raise ValueError(f"{path}: not a module file")
         groups.setdefault(stem, []).append(path)
     ordered = []
     for stem in sorted(groups):

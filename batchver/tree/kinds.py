@@ -16,7 +16,9 @@ class _Named(str, Enum):
     from Python 3.11 on)."""
 
     __str__ = str.__str__
-    __format__ = str.__format__
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
 
 class TreeKind(_Named):

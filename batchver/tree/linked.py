@@ -172,7 +172,7 @@ def scan_units(reader: DwarfReader, indices: range | list[int],
             source = origin if origin is not None else die
             source_name = symbol_name(source)
             found.ordered.append((symbol_name(die), symbol_name(origin) if origin is not None else None,
-                                  bool(source_name) and source_name.startswith(SYMBOL_PTR_PREFIX)))
+                                  (source_name or "").startswith(SYMBOL_PTR_PREFIX)))
             for name in {symbol_name(die), symbol_name(origin) if origin is not None else None}:
                 if not name:
                     continue
@@ -292,7 +292,10 @@ def file_assignment(names: list[str], scans: list[UnitCandidates],
 
     def take(sym: Symbol, index: int) -> None:
         table.set_die(sym, (0, index))
-        table.for_each(sym.name, lambda s: chosen.setdefault(s.name, index))
+
+        def choose(s: Symbol) -> None:
+            chosen.setdefault(s.name, index)
+        table.for_each(sym.name, choose)
 
     for scan in scans:
         for own, origin, is_pointer in scan.ordered:
@@ -357,7 +360,7 @@ def unit_ranges(reader: DwarfReader, parts: int) -> list[range]:
     sizes = [u.length for u in units]
     total = sum(sizes)
     target = max(1, total // max(1, parts))
-    ranges = []
+    ranges: list[range] = []
     start = 0
     acc = 0
     for i, size in enumerate(sizes):

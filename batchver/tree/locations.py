@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from typing import TypedDict, Union
 
 from batchver.dwarf.constants import (
     DW_AT_comp_dir, DW_AT_decl_file, DW_AT_decl_line, DW_AT_declaration, DW_AT_name,
@@ -106,6 +107,17 @@ def source_relative(path: str, comp_dir: str, srctree: str = "") -> str:
     return full
 
 
+# [file number, line], and the {name: [file number, line]} of its items if any
+Location = list[Union[int, dict[str, list[int]]]]
+
+
+class LocationsBlock(TypedDict):
+    """One block of a locations file, without its origin."""
+
+    files: list[str]
+    at: dict[str, Location]
+
+
 class _Unit:
     """One unit's files, resolved once, and its interned file list."""
 
@@ -134,28 +146,29 @@ class _Unit:
         return [number, line]
 
 
-def block_locations(reader: DwarfReader, units: list[int], keys: set[str]) -> dict:
+def block_locations(reader: DwarfReader, units: list[int], keys: set[str]) -> LocationsBlock:
     """The locations of ``keys`` (a block's symtypes keys) found in
     ``units``, as one block of the locations file (without its origin).
     The first definition in DWARF order wins, as in the type map; a
     declaration counts only when no unit defines the type."""
     files: list[str] = []
     numbers: dict[str, int] = {}
-    found: dict[str, list] = {}
-    declared: dict[str, list] = {}
+    found: dict[str, Location] = {}
+    declared: dict[str, Location] = {}
     for index in units:
         unit = reader.units[index]
         cu = reader.unit_die(unit)
         if cu is None:
             continue
         where = _Unit(reader, unit, files, numbers)
-        pending = [(cu, None)]
+        pending: list[tuple[Die, str | None]] = [(cu, None)]
         while pending:
             scope, prefix = pending.pop()
             for key, tag in reader.child_entries(scope):
                 if tag not in _WANTED:
                     continue
                 die = reader.die(key, unit)
+                assert die is not None, "child_entries yields no null entries"
                 name, passes = Scopes._names(die, prefix)
                 if passes is not None and die.has_children and tag in _SCOPES:
                     pending.append((die, passes))
@@ -167,15 +180,16 @@ def block_locations(reader: DwarfReader, units: list[int], keys: set[str]) -> di
                 at = where.at(die)
                 if at is None:
                     continue
+                location: Location = [*at]
                 items = _items(reader, die, where)
                 if items:
-                    at.append(items)
+                    location.append(items)
                 if die.flag(DW_AT_declaration):
-                    declared.setdefault(token, at)
+                    declared.setdefault(token, location)
                 else:
-                    found[token] = at
-    for token, at in declared.items():
-        found.setdefault(token, at)
+                    found[token] = location
+    for token, declaration in declared.items():
+        found.setdefault(token, declaration)
     return {"files": files, "at": dict(sorted(found.items()))}
 
 
@@ -210,12 +224,12 @@ def _items(reader: DwarfReader, die: Die, where: _Unit) -> dict[str, list[int]]:
     return items
 
 
-def locations_line(origin: str, block: dict) -> str:
+def locations_line(origin: str, block: LocationsBlock) -> str:
     """One line of a ``.locations.jsonl`` file."""
     return json.dumps({"origin": origin, **block}, separators=(",", ":")) + "\n"
 
 
-def file_locations(path: str, keys: set[str]) -> dict:
+def file_locations(path: str, keys: set[str]) -> LocationsBlock:
     """:func:`block_locations` over every unit of the file at ``path`` (an
     object versioned whole, or a linked file under ``--semantics file``)."""
     elf = ElfObject(path)

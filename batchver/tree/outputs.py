@@ -43,7 +43,7 @@ from batchver import __version__, native
 from batchver.atomic import TMP_PREFIX, atomic_write, read_regular, remove_any
 from batchver.report import (Block, Counts, ExportEntry, FileEntry, Options, Report, Timing, Tool,
                              Toolchain, report_text)
-from batchver.symvers import ExportRecord, format_symvers
+from batchver.symvers import ExportRecord, ExportStatus, format_symvers
 from batchver.tree.cache import code_digest
 from batchver.tree.discover import VMLINUX, Discovery, module_sort_key
 from batchver.tree.kinds import Semantics, TreeKind
@@ -76,8 +76,9 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
     merged = Merged()
     producers: set[str] = set()
     dwarf: set[int] = set()
-    blocks: dict[str, list[tuple[tuple, str, str]]] = {}
-    located: dict[str, list[tuple[tuple, str, str]]] = {}
+    # per module: ((link position, sort key), origin, text) of each block
+    blocks: dict[str, list[tuple[tuple[int, str], str, str]]] = {}
+    located: dict[str, list[tuple[tuple[int, str], str, str]]] = {}
     link_order = {m: {os.path.normpath(p): i for i, p in enumerate(paths)}
                   for m, paths in discovery.member_order.items()}
     for item in discovery.items:
@@ -102,7 +103,7 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
         missing = []
         for export in item.exports:
             crc = None if error else versions.get(export.name)
-            status = "failed" if error else ("ok" if crc is not None else "no-information")
+            status: ExportStatus = "failed" if error else ("ok" if crc is not None else "no-information")
             if status == "no-information":
                 missing.append(export.name)
             merged.rows.append(ExportRecord(export.name, item.module, crc, export.export_type,
@@ -130,11 +131,11 @@ def merge(discovery: Discovery, outcome: RunOutcome) -> Merged:
     for module, parts in blocks.items():
         ordered = sorted(parts, key=lambda p: p[0])
         merged.symtypes[module] = [text for _, _, text in ordered]
-        index, line = [], 0
+        index, start = [], 0
         for _, origin, text in ordered:
             count = text.count("\n")
-            index.append(Block(origin=origin, start=line, count=count))
-            line += count
+            index.append(Block(origin=origin, start=start, count=count))
+            start += count
         merged.symtypes_index[module] = index
     for module, parts in located.items():
         merged.locations[module] = [line for _, _, line in sorted(parts, key=lambda p: p[0])]
@@ -275,8 +276,8 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        for signum in held:
-            signal.raise_signal(signum)
+        for number in held:
+            signal.raise_signal(number)
 
 
 @contextmanager

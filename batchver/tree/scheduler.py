@@ -28,7 +28,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, NoReturn
 
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
@@ -89,8 +89,8 @@ class _Call:
     the progress bar) and how many bytes it reads (tasks start largest
     first, so the longest ones do not come last)."""
 
-    func: Callable
-    args: tuple
+    func: Callable[..., object]
+    args: tuple[object, ...]
     deliver: Callable[[Any], None]
     weight: int = 0
     size: int = 0
@@ -112,12 +112,12 @@ class _Plan:
     ranges: dict[str, list[RangeResult]] = field(default_factory=dict)
 
 
-def _progress(total: int, desc: str, quiet: bool) -> tqdm:
+def _progress(total: int, desc: str, quiet: bool) -> tqdm[NoReturn]:
     return tqdm(total=total, desc=desc, unit="export", disable=quiet or not sys.stderr.isatty(),
                 dynamic_ncols=True, smoothing=0.1)
 
 
-def _parallel(jobs: int, calls: list[_Call], bar: tqdm) -> None:
+def _parallel(jobs: int, calls: list[_Call], bar: tqdm[NoReturn]) -> None:
     """Run ``calls`` (in the order given), handing each result to its call's
     ``deliver`` as it finishes and moving the bar by the call's weight."""
     if not calls:
@@ -132,7 +132,7 @@ def _parallel(jobs: int, calls: list[_Call], bar: tqdm) -> None:
 
 
 @contextlib.contextmanager
-def _workers_ignore_sigint():
+def _workers_ignore_sigint() -> Iterator[None]:
     """Ignore SIGINT while the pool's workers are started, so that they
     inherit the disposition (an ignored signal survives exec, and Python
     then keeps it ignored).  Ctrl-C goes to the whole process group: the run
@@ -149,7 +149,7 @@ def _workers_ignore_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
-def _indexed(index: int, func: Callable, args: tuple):
+def _indexed(index: int, func: Callable[..., object], args: tuple[object, ...]) -> tuple[int, object]:
     return index, func(*args)
 
 
@@ -172,7 +172,8 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="batchver-parent-watch", daemon=True).start()
 
 
-def _file_assignment(item: WorkItem, names: list[str], scans: list) -> tuple[dict, list]:
+def _file_assignment(item: WorkItem, names: list[str], scans: list[UnitCandidates]
+                     ) -> tuple[dict[int, list[str]], list[str]]:
     elf = ElfObject(item.path)
     try:
         return file_assignment(names, scans, elf)
@@ -197,7 +198,7 @@ def run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
 
 
 @contextlib.contextmanager
-def _backend(opts: RunOptions):
+def _backend(opts: RunOptions) -> Iterator[None]:
     """joblib's backend for the run.  For Dask, connect to the scheduler
     named (or start a local cluster); workers must see the tree's paths."""
     if opts.backend == "dask":
@@ -317,7 +318,7 @@ def _plan(discovery: Discovery, opts: RunOptions, outcome: RunOutcome) -> _Plan:
     keys = _cache_keys(discovery.items, opts, linked, cut) if cache is not None else {}
     todo = []
     for item in discovery.items:
-        if item.rel in keys:
+        if item.rel in keys and cache is not None:  # keys is empty without a cache
             cached, why = cache.get(keys[item.rel])
             outcome.cache[item.rel] = why
             if cached is not None:
@@ -343,7 +344,7 @@ def _range_count(item: WorkItem, jobs: int) -> int:
 
 
 def _scan(items: list[WorkItem], jobs: int, outcome: RunOutcome,
-          bar: tqdm) -> dict[str, list[tuple[int, range, list[UnitCandidates]]]]:
+          bar: tqdm[NoReturn]) -> dict[str, list[tuple[int, range, list[UnitCandidates]]]]:
     """Round one: cut each big linked file into unit ranges and scan them in
     parallel for the DIEs each export could be versioned in.  Returns, per
     file, ``(part, units, scans)`` in unit order; a file that cannot be cut
@@ -432,6 +433,8 @@ def _whole_files(items: list[WorkItem], discovery: Discovery, opts: RunOptions,
                     (msg for rel, msg in discovery.errors if rel == item.rel), "no exports"))]
             continue
         names = item.symbol_list
+        func: Callable[..., TaskResult]
+        args: tuple[object, ...]
         if discovery.kind is TreeKind.LINKED:
             func, args = run_linked_file, (item.path, item.rel, names, opts.stable, opts.symtypes,
                                            opts.semantics)
@@ -442,7 +445,7 @@ def _whole_files(items: list[WorkItem], discovery: Discovery, opts: RunOptions,
     return calls
 
 
-def _execute(calls: list[_Call], jobs: int, bar: tqdm) -> None:
+def _execute(calls: list[_Call], jobs: int, bar: tqdm[NoReturn]) -> None:
     """Round two: every task, largest first, on the pool; each result goes
     where its call says."""
     _parallel(jobs, sorted(calls, key=lambda c: -c.size), bar)

@@ -27,7 +27,7 @@ from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gcpause import collector_paused
 from batchver.tree.kinds import Semantics
-from batchver.tree.locations import block_locations, file_locations, locations_line
+from batchver.tree.locations import LocationsBlock, block_locations, file_locations, locations_line
 from batchver.tree.linked import Assignment, UnitCandidates, kbuild_assignment, scan_units, version_unit_groups
 
 
@@ -122,7 +122,7 @@ def _block(lines: list[tuple[str, str]]) -> str:
 
 
 def _locate(out: TaskResult, sort_key: str, origin: str, lines: list[tuple[str, str]],
-            find: Callable[[set[str]], dict]) -> None:
+            find: Callable[[set[str]], LocationsBlock]) -> None:
     """Record the source locations of a symtypes block (see
     :mod:`batchver.tree.locations`).  They only annotate explanations, so
     DWARF they cannot read costs a warning, never the file's versions."""
@@ -224,8 +224,10 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
             if symtypes:
                 sort_key, origin = f"{rel}:{group.unit:08d}", f"{rel}:{group.unit_name}"
                 out.symtypes.append((sort_key, origin, _block(group.symtypes)))
-                _locate(out, sort_key, origin, group.symtypes,
-                        lambda keys, unit=group.unit: block_locations(reader, [unit], keys))
+
+                def find(keys: set[str], unit: int = group.unit) -> LocationsBlock:
+                    return block_locations(reader, [unit], keys)
+                _locate(out, sort_key, origin, group.symtypes, find)
     return out
 
 
@@ -261,7 +263,12 @@ def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: b
         with closing(ElfObject(path)) as elf:
             opts = Options(stable=stable, symtypes=symtypes)
             diag = Diagnostics(opts)
-            lines, types = merge_partials(elf, names, [r.partial for r in ranges], opts, diag)
+            partials: list[PartialTypes] = []
+            for r in ranges:
+                if r.partial is None:  # a failed range: _merge finishes none of those
+                    raise ValueError(f"{rel}: range {r.result.part} has no type strings")
+                partials.append(r.partial)
+            lines, types = merge_partials(elf, names, partials, opts, diag)
         out.versions = {name: (crc if ok else None) for name, crc, ok in lines}
         out.versioned_in = {n: v for n, v in out.versioned_in.items() if out.versions.get(n) is not None}
         out.warnings = diag.warnings
