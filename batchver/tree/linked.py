@@ -198,6 +198,9 @@ class Assignment:
     # export -> why its CRC may not be the one kbuild embeds, or (missing
     # exports) why it has none
     caveats: dict[str, str]
+    # unit index -> the exports of its group it only declares (see
+    # UnitCandidates.only_declared): they alias nothing in its run
+    undefined: dict[int, list[str]]
 
 
 MARKERS = ("pointers", "addressed")
@@ -232,7 +235,11 @@ def kbuild_assignment(names: list[str], scans: list[UnitCandidates]) -> Assignme
             groups.setdefault(chosen[name], []).append(name)
         elif name not in found:
             caveats[name] = "no compile unit describes it: there is no type to version it with"
-    return Assignment(groups, [n for n in names if n not in chosen], caveats)
+    by_index = {scan.index: scan for scan in scans}
+    undefined = {index: sorted(by_index[index].only_declared().intersection(group))
+                 for index, group in groups.items()}
+    return Assignment(groups, [n for n in names if n not in chosen], caveats,
+                      {index: group for index, group in undefined.items() if group})
 
 
 def _unversioned_because(kinds: dict[str, list[UnitCandidates]]) -> str:
@@ -332,18 +339,17 @@ class GroupResult:
 
 
 def version_unit_groups(reader: DwarfReader, path: str, groups: dict[int, list[str]],
-                        stable: bool, symtypes: bool, scopes: Scopes | None = None) -> list[GroupResult]:
+                        undefined: dict[int, list[str]], stable: bool, symtypes: bool,
+                        scopes: Scopes | None = None) -> list[GroupResult]:
     """Run upstream's pipeline once per unit on that unit's exports only,
-    as on the object the unit came from (``scopes``: the walks of a scan of
-    these units, if there was one)."""
+    as on the object the unit came from, where the names ``undefined`` lists
+    for it had no address (``scopes``: the walks of a scan of these units,
+    if there was one)."""
     out = []
-    if scopes is None:
-        scopes = Scopes(reader)
     for index in sorted(groups):
         opts = Options(stable=stable, symtypes=symtypes)
         diag = Diagnostics(opts)
-        (scan,) = scan_units(reader, [index], scopes)
-        versioner = Versioner(groups[index], opts, diag, undefined=scan.only_declared())
+        versioner = Versioner(groups[index], opts, diag, undefined=undefined.get(index, ()))
         result = versioner.process_reader(reader, path, [index], scopes=scopes)
         versions = {name: (crc if ok else None) for name, crc, ok in versioner.finish()}
         out.append(GroupResult(index, _unit_name(reader, index), versions, result.symtypes, diag.warnings,

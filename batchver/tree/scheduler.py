@@ -395,9 +395,10 @@ def _assign(plan: _Plan, scanned: dict[str, list[tuple[int, range, list[UnitCand
         ordered = [scan for _, _, scans in parts for scan in scans]
         names = [e.name for e in item.exports]
         kbuild = opts.semantics is Semantics.KBUILD
+        undefined: dict[int, list[str]] = {}
         if kbuild:
             assignment = kbuild_assignment(names, ordered)
-            groups = assignment.groups
+            groups, undefined = assignment.groups, assignment.undefined
             outcome.results[item.rel] = [TaskResult(item.rel)]
             note_assignment(outcome.results[item.rel][0], assignment)
         else:
@@ -411,7 +412,9 @@ def _assign(plan: _Plan, scanned: dict[str, list[tuple[int, range, list[UnitCand
             weight = sum(len(v) for v in part_groups.values())
             if kbuild:
                 calls.append(_Call(run_unit_groups, (item.path, item.rel, names, opts.stable,
-                                                     opts.symtypes, part_groups, part + 1),
+                                                     opts.symtypes, part_groups,
+                                                     {u: undefined[u] for u in part_groups if u in undefined},
+                                                     part + 1),
                                    outcome.results[item.rel].append, weight, size))
             else:
                 calls.append(_Call(run_file_range, (item.path, item.rel,

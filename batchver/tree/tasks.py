@@ -161,7 +161,7 @@ def run_linked_file(path: str, rel: str, names: list[str], stable: bool, symtype
     """A whole linked file: upstream on the file, or per exporting CU."""
     if Semantics(semantics) is Semantics.FILE:
         return run_object(path, rel, names, stable, symtypes, name_units=True)
-    return run_unit_groups(path, rel, names, stable, symtypes, None, 0)
+    return run_unit_groups(path, rel, names, stable, symtypes, None, {}, 0)
 
 
 @collector_paused()
@@ -194,9 +194,12 @@ def note_assignment(out: TaskResult, assignment: Assignment) -> None:
 
 @collector_paused()
 def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtypes: bool,
-                    groups: dict[int, list[str]] | None, part: int) -> TaskResult:
+                    groups: dict[int, list[str]] | None, undefined: dict[int, list[str]],
+                    part: int) -> TaskResult:
     """Version exports per exporting CU (kbuild semantics).  ``groups`` maps
-    unit indices to their exports; None means scan the file and assign."""
+    unit indices to their exports, ``undefined`` to those the unit only
+    declares (:attr:`Assignment.undefined`); None means scan the file and
+    assign."""
     start = time.perf_counter()
     with _task(rel, part) as out, closing(ElfObject(path)) as elf:
         reader = DwarfReader(elf)
@@ -209,9 +212,9 @@ def run_unit_groups(path: str, rel: str, names: list[str], stable: bool, symtype
             reader.forget()
             out.stages["walk"] = time.perf_counter() - clock
             note_assignment(out, assignment)
-            groups = assignment.groups
+            groups, undefined = assignment.groups, assignment.undefined
         out.dwarf_versions = sorted({u.version for u in reader.units})
-        for group in version_unit_groups(reader, path, groups, stable, symtypes, scopes):
+        for group in version_unit_groups(reader, path, groups, undefined, stable, symtypes, scopes):
             out.versions.update(group.versions)
             for name, crc in group.versions.items():
                 if crc is not None:
