@@ -32,6 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from batchver.symvers import parse_symvers
+
 REPO = Path(__file__).resolve().parents[2]
 #: Top-level directories of a kernel source tree: a unit name's path is
 #: written from the one it starts with, wherever the build put the sources.
@@ -61,11 +63,8 @@ def version(vmlinux: Path, checkout: Path, jobs: int) -> dict[str, dict]:
 
 
 def against_kbuild(ours: dict[str, dict], symvers: Path) -> dict:
-    kbuild = {}
-    for line in symvers.read_text().splitlines():
-        crc, symbol, module = line.split("\t")[:3]
-        if module == "vmlinux":
-            kbuild[symbol] = crc
+    kbuild = {row.symbol: f"0x{row.crc or 0:08x}"
+              for row in parse_symvers(str(symvers), zero_is_unknown=False) if row.module == "vmlinux"}
     outcome: dict[str, list] = {"equal": [], "unversioned": [], "flagged": [], "silent": [],
                                 "missing": sorted(set(kbuild) - set(ours)),
                                 "extra": sorted(set(ours) - set(kbuild))}
