@@ -12,7 +12,6 @@ extensions and the pure modules run: the same bytes, more slowly.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 
@@ -33,7 +32,7 @@ def hot_modules() -> list[str]:
 
 
 HOT_MODULES = hot_modules()
-RECORD = os.path.join("batchver", "_native_build.json")
+RECORD = os.path.join("batchver", "_native_build.txt")
 #: mypyc's shared library goes inside the package (batchver/native__mypyc...):
 #: a top-level module would be invisible to an editable install.
 GROUP = "batchver.native"
@@ -94,14 +93,18 @@ class BuildHot(build_ext):
         return out
 
     def _write_record(self) -> None:
-        record = {"compiler": "mypyc", "modules": {}}
+        # one line per compiled module: name, SHA-256, size and st_mtime_ns of
+        # its source (plain text: the start reads it without importing json)
+        lines = ["compiler mypyc\n"]
         for path in HOT_MODULES:
             with open(path, "rb") as handle:
-                record["modules"][_module(path)] = hashlib.sha256(handle.read()).hexdigest()
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            st = os.stat(path)
+            lines.append(f"{_module(path)} {digest} {st.st_size} {st.st_mtime_ns}\n")
         for target in self._targets():
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "w", encoding="utf-8") as handle:
-                json.dump(record, handle, indent=1, sort_keys=True)
+                handle.writelines(lines)
 
     def _remove_outputs(self) -> None:
         for name in [_module(p) for p in HOT_MODULES] + [GROUP + "__mypyc"]:

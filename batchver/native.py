@@ -3,7 +3,7 @@
 The Python source is the only source of the algorithm.  An ordinary install
 (``pip install .``, ``pip install -e .``, a wheel) compiles the modules
 ``setup.py`` lists with mypyc, and records the SHA-256 of each one's source
-in :data:`BUILD_RECORD` beside them.  Both forms then sit side by side, and
+(with its size and modification time) in :data:`BUILD_RECORD` beside them.  Both forms then sit side by side, and
 Python would import the compiled one.  This module decides, once per
 process when ``batchver`` is imported, whether that may happen:
 
@@ -16,23 +16,27 @@ process when ``batchver`` is imported, whether that may happen:
   module would leak into the others.  The edit takes effect; ``batchver
   --version`` and report.json's ``tool`` section say why the pure path ran.
 
+A source whose size and modification time are still those recorded is the
+one compiled; only another is hashed, so that a start (``batchver
+gendwarfksyms`` runs once per object under kbuild) reads no sources and
+loads no hash library.
+
 Both paths give the same bytes: the test suite runs on each.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
-import json
 import os
 import sys
 from types import ModuleType
 from typing import Sequence
 
-#: Written by setup.py next to this file: {"compiler": ..., "modules": {name: sha256 of its .py}}.
-BUILD_RECORD = "_native_build.json"
+#: Written by setup.py next to this file: a line "compiler mypyc", then one
+#: line per compiled module: its name, and the SHA-256, size and st_mtime_ns
+#: of its .py.
+BUILD_RECORD = "_native_build.txt"
 PURE_VARIABLE = "BATCHVER_PURE"
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -53,12 +57,35 @@ def _compiled_file(name: str) -> str | None:
 
 
 def _sha256(path: str) -> str:
+    import hashlib  # only for a source that is not as recorded
+
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-class _PureFinder(importlib.abc.MetaPathFinder):
-    """Finds the listed modules' ``.py`` files ahead of their compiled twins."""
+def _as_recorded(path: str, size: str, mtime_ns: str) -> bool:
+    """Whether the file still has the size and modification time recorded
+    when it was compiled."""
+    st = os.stat(path)
+    return (str(st.st_size), str(st.st_mtime_ns)) == (size, mtime_ns)
+
+
+def _read_record() -> dict[str, tuple[str, str, str]] | None:
+    """The build record: each compiled module's (sha256, size, mtime_ns)
+    of its source; None without a readable record."""
+    try:
+        with open(os.path.join(_PACKAGE_DIR, BUILD_RECORD), encoding="utf-8") as handle:
+            lines = [line.split() for line in handle]
+    except (OSError, ValueError):
+        return None
+    if not lines or lines[0] != ["compiler", "mypyc"] or any(len(line) != 4 for line in lines[1:]):
+        return None
+    return {name: (digest, size, mtime) for name, digest, size, mtime in lines[1:]}
+
+
+class _PureFinder:
+    """A meta path finder that finds the listed modules' ``.py`` files
+    ahead of their compiled twins."""
 
     def __init__(self, names: frozenset[str]):
         self.names = names
@@ -72,23 +99,20 @@ class _PureFinder(importlib.abc.MetaPathFinder):
 
 def _decide() -> tuple[str, frozenset[str]]:
     """(what runs, in words; the modules to load from source)."""
-    try:
-        with open(os.path.join(_PACKAGE_DIR, BUILD_RECORD), encoding="utf-8") as handle:
-            record = json.load(handle)
-        modules: dict[str, str] = record["modules"]
-    except (OSError, ValueError, KeyError, TypeError):
+    modules = _read_record()
+    if modules is None:
         return "pure Python (not compiled at install)", frozenset()
     names = frozenset(modules)
     if os.environ.get(PURE_VARIABLE, "") not in ("", "0"):
         return f"pure Python ({PURE_VARIABLE}={os.environ[PURE_VARIABLE]})", names
-    for name, digest in sorted(modules.items()):
+    for name, (digest, size, mtime_ns) in sorted(modules.items()):
         if _compiled_file(name) is None:
             return f"pure Python (no compiled file for {name}: reinstall to compile)", names
         try:
-            current = _sha256(_source(name))
+            changed = not _as_recorded(_source(name), size, mtime_ns) and _sha256(_source(name)) != digest
         except OSError:
             return f"pure Python ({name}'s source is missing)", names
-        if current != digest:
+        if changed:
             return (f"pure Python ({os.path.relpath(_source(name), os.path.dirname(_PACKAGE_DIR))} "
                     "changed since it was compiled: reinstall to compile again)"), names
     return f"compiled by mypyc ({len(names)} modules)", frozenset()

@@ -55,6 +55,7 @@ def test_smaller_stack_when_a_large_one_is_refused(monkeypatch):
     from batchver import deepstack
 
     monkeypatch.setattr(deepstack, "STACK_SIZES", (1 << 46, 1 << 26))
+    monkeypatch.setattr(deepstack, "_idle", [])  # no deep thread from an earlier call
     before = sys.getrecursionlimit()
     assert deepstack.call_deep(sys.getrecursionlimit) == (1 << 26) // deepstack.FRAME_BYTES
     assert sys.getrecursionlimit() == before
@@ -68,3 +69,27 @@ def test_errors_come_back_to_the_caller():
 
     with pytest.raises(ValueError, match="^boom$"):
         deepstack.call_deep(fail)
+
+
+def test_one_deep_thread_serves_call_after_call():
+    """Objects are versioned one after another on one deep thread (starting
+    one per object cost a tenth of a tree run); it keeps nothing of a call
+    alive, and the recursion limit is back to normal between calls."""
+    import threading
+    import weakref
+
+    from batchver import deepstack
+
+    class Payload:
+        pass
+
+    before = sys.getrecursionlimit()
+    payload = Payload()
+    gone = weakref.ref(payload)
+    first = deepstack.call_deep(lambda p: (threading.get_ident(), sys.getrecursionlimit()), payload)
+    del payload
+    assert gone() is None
+    assert sys.getrecursionlimit() == before
+    second = deepstack.call_deep(lambda: (threading.get_ident(), sys.getrecursionlimit()))
+    assert first == second
+    assert first[0] != threading.get_ident() and first[1] > before

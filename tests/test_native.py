@@ -101,6 +101,22 @@ def test_an_edited_compiled_module_takes_effect(tmp_path):
 
 
 @needs_compiled
+def test_an_unchanged_install_reads_no_source(tmp_path):
+    """Sources with the size and modification time recorded at build are
+    the ones compiled: the start hashes none of them (nor loads hashlib),
+    while a source that only looks touched is hashed and still found equal."""
+    copy = tmp_path / "batchver"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = ("import sys, batchver.native as n; print(n.STATUS); print('hashlib' in sys.modules)")
+    quiet = _python(probe, tmp_path)
+    assert quiet.stdout.split("\n")[:2] == [native.STATUS, "False"], quiet.stderr
+    source = copy / "gendwarfksyms" / "symbols.py"
+    source.write_bytes(source.read_bytes())  # same bytes, a new modification time
+    touched = _python(probe, tmp_path)
+    assert touched.stdout.split("\n")[:2] == [native.STATUS, "True"], touched.stderr
+
+
+@needs_compiled
 def test_conformance_on_the_pure_path():
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CONFORMANCE],
                           cwd=REPO, capture_output=True, text=True, env={**os.environ, "BATCHVER_PURE": "1"})

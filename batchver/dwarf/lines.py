@@ -16,7 +16,7 @@ object would get versions where upstream gives none.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Final, NamedTuple
 
 from batchver.dwarf.constants import (
     DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1, DW_FORM_data2,
@@ -43,13 +43,23 @@ _ENTRY_FORMS = frozenset((
 _STRING_FORMS = frozenset(f for f in _ENTRY_FORMS if FORMS[f].value in (VALUE_STRING, VALUE_STRP, VALUE_LINE_STRP))
 _NUMBER_FORMS = frozenset(f for f in _ENTRY_FORMS
                           if FORMS[f].value == VALUE_UNSIGNED and FORMS[f].size in (SIZE_FIXED, SIZE_ULEB))
-# line-table constants (DWARF 5, 6.2.5 and 6.2.4.1)
-DW_LNCT_path, DW_LNCT_directory_index = 1, 2
-DW_LNS_copy, DW_LNS_advance_pc, DW_LNS_advance_line, DW_LNS_set_column = 1, 2, 3, 5
-DW_LNS_negate_stmt, DW_LNS_const_add_pc, DW_LNS_fixed_advance_pc, DW_LNS_set_isa = 6, 8, 9, 12
-DW_LNE_end_sequence, DW_LNE_set_address, DW_LNE_define_file, DW_LNE_set_discriminator = 1, 2, 3, 4
+# line-table constants (DWARF 5, 6.2.5 and 6.2.4.1); Final, so that compiled
+# code reads them as constants in the program loop
+DW_LNCT_path: Final = 1
+DW_LNCT_directory_index: Final = 2
+DW_LNS_copy: Final = 1
+DW_LNS_advance_line: Final = 3
+DW_LNS_set_column: Final = 5
+DW_LNS_negate_stmt: Final = 6
+DW_LNS_const_add_pc: Final = 8
+DW_LNS_fixed_advance_pc: Final = 9
+DW_LNS_set_isa: Final = 12
+DW_LNE_end_sequence: Final = 1
+DW_LNE_set_address: Final = 2
+DW_LNE_define_file: Final = 3
+DW_LNE_set_discriminator: Final = 4
 # standard opcodes -> the operand count libdw insists the header gives them
-_OPERANDS = {1: 0, 2: 1, 3: 1, 4: 1, 5: 1, 6: 0, 7: 0, 8: 0, 9: 1, 10: 0, 11: 0, 12: 1}
+_OPERANDS: Final = {1: 0, 2: 1, 3: 1, 4: 1, 5: 1, 6: 0, 7: 0, 8: 0, 9: 1, 10: 0, 11: 0, 12: 1}
 
 
 class LineTableError(Exception):
@@ -288,6 +298,11 @@ def _sleb32(cur: _Cursor) -> int:
     return (value + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
+def _row_fits(is_stmt: int, line: int, column: int) -> bool:
+    """Whether libdw can store a row with these registers."""
+    return is_stmt <= 1 and -(1 << 31) <= line < 1 << 31 and column <= 0xFFFF
+
+
 def _check_program(cur: _Cursor, header: _Header) -> None:
     """Run through the line-number program checking what libdw checks;
     rows themselves are not kept, but the registers a row stores in a
@@ -295,20 +310,17 @@ def _check_program(cur: _Cursor, header: _Header) -> None:
     not fit a C int or whose column does not fit 16 bits is refused (the
     header's default_is_stmt is copied into is_stmt as it is)."""
     data, lengths, opcode_base = cur.data, header.lengths, header.opcode_base
+    line_base, line_range = header.line_base, header.line_range
     is_stmt, line, column = header.default_is_stmt, 1, 0
-
-    def row() -> None:
-        if is_stmt > 1 or not -(1 << 31) <= line < 1 << 31 or column > 0xFFFF:
-            raise LineTableError(INVALID_LINE)
-
     while cur.pos < cur.end:
         opcode = data[cur.pos]
         cur.pos += 1
         if opcode >= opcode_base:
-            if header.line_range == 0:
+            if line_range == 0:
                 raise LineTableError(INVALID_LINE)
-            line += header.line_base + (opcode - opcode_base) % header.line_range
-            row()
+            line += line_base + (opcode - opcode_base) % line_range
+            if not _row_fits(is_stmt, line, column):
+                raise LineTableError(INVALID_LINE)
         elif opcode == 0:
             cur.need(2)
             length = data[cur.pos]
@@ -317,7 +329,8 @@ def _check_program(cur: _Cursor, header: _Header) -> None:
             sub = data[cur.pos]
             cur.pos += 1
             if sub == DW_LNE_end_sequence:
-                row()
+                if not _row_fits(is_stmt, line, column):
+                    raise LineTableError(INVALID_LINE)
                 is_stmt, line, column = header.default_is_stmt, 1, 0
             elif sub == DW_LNE_set_address:
                 if header.address_size not in (4, 8):
@@ -343,8 +356,9 @@ def _check_program(cur: _Cursor, header: _Header) -> None:
             if data[lengths + opcode] != _OPERANDS[opcode]:
                 raise LineTableError(INVALID_LINE)
             if opcode == DW_LNS_copy:
-                row()
-            elif opcode == DW_LNS_const_add_pc and header.line_range == 0:
+                if not _row_fits(is_stmt, line, column):
+                    raise LineTableError(INVALID_LINE)
+            elif opcode == DW_LNS_const_add_pc and line_range == 0:
                 raise LineTableError(INVALID_LINE)
             elif opcode == DW_LNS_fixed_advance_pc:
                 cur.fixed(2)

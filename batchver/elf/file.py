@@ -20,7 +20,7 @@ import mmap
 import os
 import struct
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Final, Iterable
 
 from batchver.atomic import open_regular
 from batchver.compressed import MAX_DECOMPRESSED, compression_of, decompress, zstd_decompress
@@ -65,7 +65,7 @@ _RELOCS: dict[int, dict[int, tuple[int, str]]] = {
 }
 
 
-_NO_SECTION = -1  # a symbol value that cannot be relocated against (see _symbol_values)
+_NO_SECTION: Final = -1  # a symbol value that cannot be relocated against (see _symbol_values)
 # Sections libdw loads (or libdwfl relocates) whenever upstream asks for DWARF.
 _LIBDW_SECTIONS = (".debug_", ".zdebug_", ".rela.debug_", ".rel.debug_")
 
@@ -82,6 +82,16 @@ def _no_dwarf(path: str, cause: str) -> VersioningError:
 # struct format letters of unsigned integers by width (relocation fields and
 # the fixed-size DWARF forms alike)
 UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+# How a relocation type combines its value with the bytes it relocates
+# (the kinds named in _RELOCS).  Final, so that compiled code reads them as
+# constants rather than looking them up in the module on every relocation.
+_NONE: Final = 0
+_ABS: Final = 1
+_ADD: Final = 2
+_SUB: Final = 3
+_KINDS: Final = {"none": _NONE, "abs": _ABS, "add": _ADD, "sub": _SUB}
+_SMALL: Final = (1 << 62) - 1  # the largest integer compiled code keeps unboxed
 
 
 @dataclass(frozen=True)
@@ -425,8 +435,10 @@ class ElfObject:
 
     def _apply(self, rsec: Section, buf: bytearray, target: Section) -> None:
         """Apply one relocation section to ``buf``.  A debug section of a
-        module has hundreds of thousands of relocations, so each type's
-        packer is prepared once and the loop does no other lookups."""
+        module has tens of thousands of relocations, which makes this a
+        large share of versioning a small module: the fields are unpacked
+        in one call and each type's handling is looked up once per run of
+        equal types."""
         table = _RELOCS.get(self.machine)
         if table is None:
             raise VersioningError("main", f"'{self.path}': relocating {target.name} for machine "
@@ -438,25 +450,37 @@ class ElfObject:
         data = self.data(rsec)
         e = self._endian
         rela = rsec.type == SHT_RELA
+        step = 3 if rela else 2
         if self.elfclass == 64:
-            fmt, size, shift, type_mask = e + ("QQq" if rela else "QQ"), (24 if rela else 16), 32, 0xFFFFFFFF
+            word, shift, type_mask, sign = 8, 32, 0xFFFFFFFF, 1 << 63
         else:
-            fmt, size, shift, type_mask = e + ("IIi" if rela else "II"), (12 if rela else 8), 8, 0xFF
-        # rtype -> (width, kind, packer, mask), filled in as types appear
-        packers: dict[int, tuple[int, str, struct.Struct, int]] = {}
+            word, shift, type_mask, sign = 4, 8, 0xFF, 1 << 31
+        count = len(data) // (word * step)
+        # every field unsigned; an addend's sign is restored below
+        fields: tuple[int, ...] = struct.unpack_from(f"{e}{count * step}{UINT_CODES[word]}", data)
         limit = len(buf)
-        count = len(data) // size
-        for entry in struct.iter_unpack(fmt, memoryview(data)[:count * size]):
-            offset, info = entry[0], entry[1]
+        # rtype -> (width, kind, packer, mask), filled in as types appear
+        handling: dict[int, tuple[int, int, struct.Struct, int]] = {}
+        last_type = -1
+        width, kind, mask = 0, _NONE, 0
+        packer = struct.Struct(e + "B")
+        end = count * step
+        i = -step
+        while i + step < end:
+            i += step
+            offset = fields[i]
+            info = fields[i + 1]
             rtype = info & type_mask
-            how = packers.get(rtype)
-            if how is None:
-                # a type the machine cannot store into debug data is left
-                # unapplied, as libdwfl does (its partial relocation)
-                width, kind = table.get(rtype, (0, "none"))
-                how = packers[rtype] = (width, kind, struct.Struct(e + UINT_CODES.get(width, "B")),
-                                        (1 << (8 * width)) - 1)
-            width, kind, packer, mask = how
+            if rtype != last_type:
+                how = handling.get(rtype)
+                if how is None:
+                    # a type the machine cannot store into debug data is left
+                    # unapplied, as libdwfl does (its partial relocation)
+                    size, name = table.get(rtype, (0, "none"))
+                    how = handling[rtype] = (size, _KINDS[name], struct.Struct(e + UINT_CODES.get(size, "B")),
+                                             (1 << (8 * size)) - 1)
+                width, kind, packer, mask = how
+                last_type = rtype
             if width == 0:
                 continue
             symidx = info >> shift
@@ -466,16 +490,22 @@ class ElfObject:
             symval = symvals[symidx]
             if symval is None:
                 continue  # undefined: libdwfl cannot resolve it offline and skips it
-            if symval is _NO_SECTION:
+            if symval == _NO_SECTION:
                 raise _no_dwarf(self.path, f"{rsec.name} names symbol {symidx}, defined in "
                                      "a section that does not exist")
             if offset + width > limit:
                 raise _no_dwarf(self.path, f"{rsec.name} relocates offset {offset:#x}, "
                                      f"{target.name} has {limit} bytes")
-            value = symval + (entry[2] if rela else packer.unpack_from(buf, offset)[0])
-            if kind == "add":
+            if rela:
+                addend = fields[i + 2]
+                if addend > _SMALL and addend >= sign:
+                    addend -= 2 * sign
+                value = symval + addend
+            else:
+                value = symval + packer.unpack_from(buf, offset)[0]
+            if kind == _ADD:
                 value += packer.unpack_from(buf, offset)[0]
-            elif kind == "sub":
+            elif kind == _SUB:
                 value = packer.unpack_from(buf, offset)[0] - value
             packer.pack_into(buf, offset, value & mask)
 

@@ -156,6 +156,32 @@ def run_reference(binary: str, items, timeout: float, skip: set[str], roots: Roo
             "crcs": crcs}
 
 
+def thirds(items: list) -> list[list]:
+    """The files in three groups by file size, smallest first (the last
+    takes the remainder)."""
+    ordered = sorted(items, key=lambda item: (os.path.getsize(item.path), item.rel))
+    size = len(ordered) // 3
+    return [ordered[:size], ordered[size:2 * size], ordered[2 * size:]]
+
+
+def run_third(items: list, ref: dict, semantics: str, roots: Roots, code: str | None) -> dict:
+    """``batchver run --kind linked --jobs 1`` on some files of a linked
+    tree staged flat in a directory of their own, against the sum of
+    upstream's per-file times for the same files."""
+    staged = tempfile.mkdtemp(prefix="bench-third-")
+    try:
+        for item in items:
+            os.symlink(os.path.realpath(item.path), os.path.join(staged, os.path.basename(item.path)))
+        run = run_batchver(staged, 1, semantics, ["--kind", "linked"], roots.plus({"<third>": staged}), code)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    upstream = sum(ref["file_seconds"].get(item.rel, 0.0) for item in items)
+    sizes = [os.path.getsize(item.path) for item in items]
+    return {"files": len(items), "smallest_bytes": min(sizes), "largest_bytes": max(sizes),
+            "upstream_seconds": round(upstream, 2), "batchver_cpu_seconds": run["cpu_seconds"],
+            "ratio": round(run["cpu_seconds"] / max(upstream, 1e-9), 2)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1],
@@ -182,6 +208,9 @@ def main() -> int:
     parser.add_argument("--symtypes", action="store_true", help="batchver runs also write symtypes")
     parser.add_argument("--keep-outputs", metavar="DIR", help="keep each batchver run's outputs "
                         "in DIR/<code>-<semantics>-j<jobs> (from the last round), for comparing them")
+    parser.add_argument("--thirds", action="store_true", help="with --reference: also run batchver "
+                        "--jobs 1 on each third of the files by size (smallest first), each staged in a "
+                        "directory of its own, against the sum of upstream's times for those files")
     parser.add_argument("--label", default="", help="suffix for the result files")
     parser.add_argument("--out", default=os.path.join(REPO, "results"))
     args = parser.parse_args()
@@ -233,6 +262,9 @@ def main() -> int:
             ref_walls.append(current["wall_seconds"])
             if ref is None or current["wall_seconds"] < ref["wall_seconds"]:
                 ref = current
+    if args.thirds and ref is not None:
+        result["thirds"] = [run_third(part, ref, semantics, roots, codes[code])
+                            for part in thirds(found.items) for code, semantics in [configs[0][:2]]]
     for config in configs:
         code, semantics, jobs = config
         run = best[config]
@@ -269,7 +301,7 @@ def main() -> int:
     with open(base + ".svg", "w") as handle:
         handle.write(bar_chart(rows, f"{args.corpus}: {len(found.items)} files, "
                                      f"{found.export_count} exports, wall time"))
-    print(json.dumps({k: v for k, v in result.items() if k != "runs"} | {
+    print(json.dumps({k: v for k, v in result.items() if k not in ("runs", "reference")} | {
         "runs": [{k: r[k] for k in ("code", "jobs", "semantics", "wall_seconds", "cpu_seconds",
                                     "ratio_to_reference", "cpu_ratio_to_reference",
                                     "crcs_equal_to_reference", "crcs_compared")
