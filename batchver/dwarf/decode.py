@@ -14,7 +14,7 @@ used.
 from __future__ import annotations
 
 import struct
-from typing import Callable, Union, cast
+from typing import Callable, Final, Union, cast
 
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
@@ -30,10 +30,14 @@ from batchver.dwarf.forms import (
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.elf.file import UINT_CODES
 
-MASK64 = (1 << 64) - 1
+MASK64: Final = (1 << 64) - 1
 
 # Attribute value classes (what libdw's accessors would accept).
-CONST, REF, STR, FLAG, OTHER = range(5)
+CONST: Final = 0
+REF: Final = 1
+STR: Final = 2
+FLAG: Final = 3
+OTHER: Final = 4
 
 #: One decoded attribute: (value class, value).  A string form's value is
 #: None where libdw's dwarf_formstring would give NULL.
@@ -50,7 +54,7 @@ Spec = tuple[int, int, int]
 Step = tuple[int, int, int]
 
 # The attributes anything in batchver reads from a DIE.
-WANTED = frozenset((
+WANTED: Final = frozenset((
     DW_AT_sibling,
     DW_AT_name,
     DW_AT_byte_size,
@@ -197,8 +201,15 @@ def compile_decoder(specs: tuple[Spec, ...], offset_size: int, addr_size: int, v
 
 
 # Operations of a stepping plan (see step_plan).
-STEP_FIXED, STEP_LEB, STEP_STRING, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_SIBLING_REF, \
-    STEP_SIBLING_LEB, STEP_SIBLING_OTHER = range(9)
+STEP_FIXED: Final = 0
+STEP_LEB: Final = 1
+STEP_STRING: Final = 2
+STEP_BLOCK: Final = 3
+STEP_BLOCK1: Final = 4
+STEP_BLOCK_SIZED: Final = 5
+STEP_SIBLING_REF: Final = 6
+STEP_SIBLING_LEB: Final = 7
+STEP_SIBLING_OTHER: Final = 8
 
 
 def step_plan(specs: tuple[Spec, ...], offset_size: int, addr_size: int,

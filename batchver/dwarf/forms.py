@@ -16,7 +16,7 @@ the unit's length names no DIE.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from batchver.dwarf.constants import (
     DW_FORM_GNU_addr_index, DW_FORM_GNU_ref_alt, DW_FORM_GNU_str_index, DW_FORM_GNU_strp_alt,
@@ -31,8 +31,17 @@ from batchver.dwarf.constants import (
 
 # How a form's bytes are measured.  SIZE_FIXED takes Form.width bytes; the
 # next three take a width the unit header gives (see width()).
-SIZE_FIXED, SIZE_OFFSET, SIZE_ADDR, SIZE_REF_ADDR, SIZE_ULEB, SIZE_SLEB, SIZE_STRING, \
-    SIZE_BLOCK, SIZE_BLOCK1, SIZE_BLOCK2, SIZE_BLOCK4 = range(11)
+SIZE_FIXED: Final = 0
+SIZE_OFFSET: Final = 1
+SIZE_ADDR: Final = 2
+SIZE_REF_ADDR: Final = 3
+SIZE_ULEB: Final = 4
+SIZE_SLEB: Final = 5
+SIZE_STRING: Final = 6
+SIZE_BLOCK: Final = 7
+SIZE_BLOCK1: Final = 8
+SIZE_BLOCK2: Final = 9
+SIZE_BLOCK4: Final = 10
 
 # What a form's value becomes (the value classes are decode.CONST, ...):
 # VALUE_NONE       nothing is stored (addresses nobody reads)
@@ -46,9 +55,20 @@ SIZE_FIXED, SIZE_OFFSET, SIZE_ADDR, SIZE_REF_ADDR, SIZE_ULEB, SIZE_SLEB, SIZE_ST
 # VALUE_STRP       STR from .debug_str;  VALUE_LINE_STRP  STR from .debug_line_str
 # VALUE_STRX       STR through .debug_str_offsets;  VALUE_STRING  STR inline
 # VALUE_OTHER      OTHER, None: present, but nothing versioning reads as a value
-VALUE_NONE, VALUE_UNSIGNED, VALUE_SIGNED, VALUE_IMPLICIT, VALUE_UNIT_REF, VALUE_REF_ADDR, \
-    VALUE_SIG8, VALUE_FLAG, VALUE_FLAG_PRESENT, VALUE_STRP, VALUE_LINE_STRP, VALUE_STRX, \
-    VALUE_STRING, VALUE_OTHER = range(14)
+VALUE_NONE: Final = 0
+VALUE_UNSIGNED: Final = 1
+VALUE_SIGNED: Final = 2
+VALUE_IMPLICIT: Final = 3
+VALUE_UNIT_REF: Final = 4
+VALUE_REF_ADDR: Final = 5
+VALUE_SIG8: Final = 6
+VALUE_FLAG: Final = 7
+VALUE_FLAG_PRESENT: Final = 8
+VALUE_STRP: Final = 9
+VALUE_LINE_STRP: Final = 10
+VALUE_STRX: Final = 11
+VALUE_STRING: Final = 12
+VALUE_OTHER: Final = 13
 
 
 class Form(NamedTuple):
@@ -58,7 +78,7 @@ class Form(NamedTuple):
     other_unit: bool = False  # may name a DIE of another unit (or file)
 
 
-FORMS: dict[int, Form] = {
+FORMS: Final[dict[int, Form]] = {
     DW_FORM_addr: Form(SIZE_ADDR, 0, VALUE_NONE),
     DW_FORM_block2: Form(SIZE_BLOCK2, 0, VALUE_OTHER),
     DW_FORM_block4: Form(SIZE_BLOCK4, 0, VALUE_OTHER),
@@ -109,16 +129,16 @@ FORMS: dict[int, Form] = {
 }
 
 # Forms whose size varies from one DIE to the next (see width()).
-VARIABLE_SIZES = frozenset((SIZE_ULEB, SIZE_SLEB, SIZE_STRING, SIZE_BLOCK, SIZE_BLOCK1, SIZE_BLOCK2,
+VARIABLE_SIZES: Final = frozenset((SIZE_ULEB, SIZE_SLEB, SIZE_STRING, SIZE_BLOCK, SIZE_BLOCK1, SIZE_BLOCK2,
                             SIZE_BLOCK4))
 # Bytes of the length that starts a DW_FORM_block1/2/4.
-BLOCK_LENGTH_WIDTHS = {SIZE_BLOCK1: 1, SIZE_BLOCK2: 2, SIZE_BLOCK4: 4}
+BLOCK_LENGTH_WIDTHS: Final = {SIZE_BLOCK1: 1, SIZE_BLOCK2: 2, SIZE_BLOCK4: 4}
 # Unit-relative references of fixed width, by form: what a DW_AT_sibling
 # that walks can follow without decoding the DIE must be.
-UNIT_REF_WIDTHS = {form: f.width for form, f in FORMS.items()
+UNIT_REF_WIDTHS: Final = {form: f.width for form, f in FORMS.items()
                    if f.value == VALUE_UNIT_REF and f.size == SIZE_FIXED}
 # Forms that may name a DIE outside the unit they sit in.
-OTHER_UNIT_FORMS = frozenset(form for form, f in FORMS.items() if f.other_unit)
+OTHER_UNIT_FORMS: Final = frozenset(form for form, f in FORMS.items() if f.other_unit)
 
 
 def width(form: Form, offset_size: int, addr_size: int, version: int) -> int | None:

@@ -28,20 +28,20 @@ from batchver.dwarf.forms import (
     VALUE_LINE_STRP, VALUE_STRING, VALUE_STRP, VALUE_UNSIGNED)
 
 # libdw's messages (dwarf_errmsg) for the faults a line table can have
-INVALID_LINE = "invalid .debug_line section"
-INVALID_DWARF = "invalid DWARF"
-INVALID_DIR_INDEX = "invalid directory index"
-INVALID_VERSION = "invalid DWARF version"
+INVALID_LINE: Final = "invalid .debug_line section"
+INVALID_DWARF: Final = "invalid DWARF"
+INVALID_DIR_INDEX: Final = "invalid directory index"
+INVALID_VERSION: Final = "invalid DWARF version"
 
 # Forms a DWARF 5 directory or file entry may use (libdw_valid_user_form).
-_ENTRY_FORMS = frozenset((
+_ENTRY_FORMS: Final = frozenset((
     DW_FORM_block, DW_FORM_block1, DW_FORM_block2, DW_FORM_block4, DW_FORM_data1, DW_FORM_data2,
     DW_FORM_data4, DW_FORM_data8, DW_FORM_data16, DW_FORM_flag, DW_FORM_line_strp, DW_FORM_sdata,
     DW_FORM_sec_offset, DW_FORM_string, DW_FORM_strp, DW_FORM_strp_sup, DW_FORM_strx,
     DW_FORM_strx1, DW_FORM_strx2, DW_FORM_strx3, DW_FORM_strx4, DW_FORM_udata))
 # ... of which those that name a path, and those that count (a directory index)
-_STRING_FORMS = frozenset(f for f in _ENTRY_FORMS if FORMS[f].value in (VALUE_STRING, VALUE_STRP, VALUE_LINE_STRP))
-_NUMBER_FORMS = frozenset(f for f in _ENTRY_FORMS
+_STRING_FORMS: Final = frozenset(f for f in _ENTRY_FORMS if FORMS[f].value in (VALUE_STRING, VALUE_STRP, VALUE_LINE_STRP))
+_NUMBER_FORMS: Final = frozenset(f for f in _ENTRY_FORMS
                           if FORMS[f].value == VALUE_UNSIGNED and FORMS[f].size in (SIZE_FIXED, SIZE_ULEB))
 # line-table constants (DWARF 5, 6.2.5 and 6.2.4.1); Final, so that compiled
 # code reads them as constants in the program loop

@@ -19,11 +19,11 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
-from typing import Callable, Iterator, Literal, cast
+from typing import Callable, Final, Iterator, Literal, cast
 
 from batchver.dwarf.constants import (
     DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_implicit_const,
-    DW_FORM_indirect, DW_FORM_line_strp, DW_FORM_sec_offset)
+    DW_FORM_indirect, DW_FORM_line_strp, DW_FORM_sec_offset, DW_TAG_member)
 from batchver.dwarf.decode import (
     CONST, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
     STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, Attrs, Decoder, Spec, Step,
@@ -38,14 +38,14 @@ from batchver.dwarf.lines import LineTableError, read_files, read_paths
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
-TYPES_BASE = 1 << 48
+TYPES_BASE: Final = 1 << 48
 
 # Compiled decoders by attribute layout, shared by every file a process reads
 # (compilers emit the same few hundred layouts everywhere).
 #: An abbreviation's attribute list in one unit header's sizes: (specs,
 #: offset size, address size, version, byte order).
 DecoderLayout = tuple[tuple[Spec, ...], int, int, int, str]
-_LAYOUT_NUMBERS: dict[DecoderLayout, int] = {}  # layout -> its number, which keys the two below
+_LAYOUT_NUMBERS: Final[dict[DecoderLayout, int]] = {}  # layout -> its number, which keys the two below
 _DECODERS: dict[int, Decoder | None] = {}  # None: cannot be compiled
 _SEEN: dict[int, int] = {}  # DIEs decoded per layout not yet compiled
 COMPILE_AFTER = 32
@@ -134,7 +134,22 @@ Abbrev = tuple[int, bool, tuple[Spec, ...]]
 #: DW_AT_sibling at a fixed offset or None).
 Layout = tuple[int, bool, "int | None", "tuple[int, int] | None"]
 #: How DwarfReader.check_tree steps over a DIE (see DwarfReader._step).
-StepInfo = tuple[bool, "int | None", "int | None", "int | None", "tuple[Step, ...] | None"]
+StepInfo = tuple[int, bool, "int | None", "int | None", "int | None", "tuple[Step, ...] | None"]
+
+
+class TreeIndex:
+    """What :meth:`DwarfReader.check_tree` learns of a unit's shape while it
+    steps over every DIE anyway, for the unit walk that follows: where each
+    subtree ends (so that stepping over a DIE with children needs neither
+    its DW_AT_sibling nor its decoded attributes), and which DIEs have only
+    DW_TAG_member children (a struct or union body, which a walk looking
+    for anything but members can pass over undecoded)."""
+
+    __slots__ = ("ends", "member_only")
+
+    def __init__(self) -> None:
+        self.ends: dict[int, int] = {}  # key of a DIE with children -> key past its subtree
+        self.member_only: set[int] = set()
 
 
 def unit_ref(unit: Unit, offset: int) -> Value:
@@ -143,6 +158,23 @@ def unit_ref(unit: Unit, offset: int) -> Value:
     the unit's length, and upstream then reads the attribute as absent
     (a DW_AT_type that names nothing is ``void``)."""
     return (REF, unit.start + offset) if offset < unit.length else (OTHER, None)
+
+
+def _uint(data: bytes, pos: int, width: int, little: bool) -> int:
+    """The unsigned ``width``-byte integer at ``pos``, read byte by byte:
+    compiled, this costs a fraction of slicing the bytes out for
+    ``int.from_bytes``, and check_tree reads one for most DIEs with
+    children (their DW_AT_sibling)."""
+    if pos + width > len(data):  # what is there, as int.from_bytes reads a short slice
+        return int.from_bytes(data[pos:pos + width], "little" if little else "big")
+    value = 0
+    if little:
+        for i in range(width - 1, -1, -1):
+            value = value << 8 | data[pos + i]
+    else:
+        for i in range(width):
+            value = value << 8 | data[pos + i]
+    return value
 
 
 def _sibling_value(data: bytes, pos: int, form: int, order: Literal["little", "big"]) -> int:
@@ -158,7 +190,7 @@ def _sibling_value(data: bytes, pos: int, form: int, order: Literal["little", "b
 
 
 # The sections load() relocates itself (check_for_dwarf need not).
-_ALWAYS_READ = (".debug_info", ".debug_types", ".debug_abbrev", ".debug_str", ".debug_line_str",
+_ALWAYS_READ: Final = (".debug_info", ".debug_types", ".debug_abbrev", ".debug_str", ".debug_line_str",
                 ".debug_str_offsets")
 
 
@@ -248,6 +280,7 @@ class DwarfReader:
         self._spec_decoders: dict[tuple[int, int, int, int], Decoder | None] = {}
         self._layout_numbers: dict[tuple[int, int, int, int], tuple[int, DecoderLayout]] = {}  # see _decoder
         self._dies: dict[int, Die] = {}
+        self._indexes: dict[int, TreeIndex] = {}  # unit start key -> its TreeIndex, until walked
         self.units: list[Unit] = []
         self.signatures: dict[int, int] = {}
         self._unit_header = ""
@@ -278,6 +311,17 @@ class DwarfReader:
         ``.debug_str`` is shared by every unit (vmlinux's is 4.5 MB), so
         the next group needs most of them again."""
         self._dies = {}
+        self._indexes = {}
+
+    def tree_index(self, unit: Unit) -> TreeIndex | None:
+        """The unit's :class:`TreeIndex`, once :meth:`check_tree` has run
+        and until :meth:`drop_tree_index` (or :meth:`forget`)."""
+        return self._indexes.get(unit.start)
+
+    def drop_tree_index(self, unit: Unit) -> None:
+        """Free the unit's index once its walk is done (on vmlinux,
+        thousands of units are walked one after another)."""
+        self._indexes.pop(unit.start, None)
 
     # -- units -------------------------------------------------------------
     def _read_units(self, data: bytes, key_base: int, is_types: bool) -> None:
@@ -403,7 +447,12 @@ class DwarfReader:
         data, end, base = unit.data, unit.end, unit.key_base
         pos = start = unit.die_offset
         depth = 0
+        index = self._indexes[unit.start] = TreeIndex()
+        ends, member_only = index.ends, index.member_only
+        parents: list[int] = []  # keys of the DIEs whose children are being stepped over
+        only_members: list[bool] = []  # ... and whether all seen so far are members
         order: Literal["little", "big"] = "little" if self.endian == "<" else "big"
+        little = self.endian == "<"
         steps = unit.steps
         lowest = -unit.offset  # a sibling must lie past start + lowest ...
         highest = unit.length  # ... and before this
@@ -419,16 +468,21 @@ class DwarfReader:
                     depth -= 1
                     if depth <= 0:
                         return
+                    parent = parents.pop()
+                    ends[parent] = base + pos
+                    if only_members.pop():
+                        member_only.add(parent)
                     continue
                 step = steps.get(code) or self._step(unit, code)
                 if step is None:
                     raise ValueError(f"invalid abbreviation code {code}")
-                children, size, sibling_at, sibling_width, plan = step
+                tag, children, size, sibling_at, sibling_width, plan = step
+                if tag != DW_TAG_member and only_members:
+                    only_members[-1] = False
                 sibling = None
                 if size is not None:
                     if sibling_at is not None:
-                        sibling = int.from_bytes(data[pos + sibling_at:pos + sibling_at + sibling_width],
-                                                 order) if sibling_width else -1
+                        sibling = _uint(data, pos + sibling_at, sibling_width, little) if sibling_width else -1
                     pos += size
                 elif plan is not None:
                     for operation, n, m in plan:
@@ -439,7 +493,7 @@ class DwarfReader:
                                 pos += 1
                             pos += 1
                         elif operation == STEP_SIBLING_REF:
-                            sibling = int.from_bytes(data[pos + n:pos + n + m], order)
+                            sibling = _uint(data, pos + n, m, little)
                         elif operation == STEP_STRING:
                             pos = data.index(b"\0", pos) + 1
                         elif operation == STEP_BLOCK:
@@ -468,8 +522,12 @@ class DwarfReader:
                         f"{self.where(unit, base + start)})", self.path)
                 if children:
                     depth += 1
+                    parents.append(base + start)
+                    only_members.append(True)
                 elif depth == 0:
                     return
+            for parent in parents:  # the unit's end ends every open list, as in libdw
+                ends[parent] = base + end
         except (ValueError, IndexError, struct.error, VersioningError) as exc:
             if isinstance(exc, VersioningError) and exc.where == "process_die_container":
                 raise
@@ -485,7 +543,8 @@ class DwarfReader:
         code: (has_children, size of the attributes or None, offset and
         width of a DW_AT_sibling reference among fixed-size attributes
         (width 0 for a form that is not a unit reference), the
-        :func:`~batchver.dwarf.decode.step_plan` of a variable-sized one).
+        :func:`~batchver.dwarf.decode.step_plan` of a variable-sized one),
+        after the DIE's tag.
         None for an unknown code.  As in the form-by-form walk, a DIE of
         fixed size is judged by its first DW_AT_sibling, one of variable
         size by its last."""
@@ -501,7 +560,7 @@ class DwarfReader:
                 sibling_at, sibling_width = sibling[0], UNIT_REF_WIDTHS.get(sibling[1], 0)
         else:
             plan = step_plan(unit.abbrevs[code][2], unit.offset_size, unit.addr_size, unit.version)
-        step = unit.steps[code] = (children, size, sibling_at, sibling_width, plan)
+        step = unit.steps[code] = (layout[0], children, size, sibling_at, sibling_width, plan)
         return step
 
     # -- DIEs --------------------------------------------------------------
@@ -739,6 +798,8 @@ class DwarfReader:
         layouts = unit.layouts
         key = die.end
         end = unit.end
+        index = self._indexes.get(unit.start)
+        ends = index.ends if index is not None else None
         # Every top-level DIE of every unit passes here: the layout table is
         # looked up once, a one-byte abbreviation code needs no call, and a
         # childless DIE of fixed size is stepped over without one.  The end
@@ -759,7 +820,9 @@ class DwarfReader:
                 self.die(key, unit)  # raises the decoding error
                 return
             tag, children, size, _ = layout
-            if children or size is None:
+            if children and ends is not None and key in ends:
+                following = ends[key]
+            elif children or size is None:
                 following = self._skip(key, base + pos, unit, layout)
             else:
                 following = base + pos + size
@@ -772,8 +835,8 @@ class DwarfReader:
         _, children, size, sibling = layout
         if sibling is not None and sibling[1] in UNIT_REF_WIDTHS:
             pos = attrs_key - unit.key_base + sibling[0]
-            return self._checked_sibling(key, unit, unit.start + int.from_bytes(
-                unit.data[pos:pos + UNIT_REF_WIDTHS[sibling[1]]], "little" if self.endian == "<" else "big"))
+            return self._checked_sibling(key, unit, unit.start + _uint(
+                unit.data, pos, UNIT_REF_WIDTHS[sibling[1]], self.endian == "<"))
         if size is not None:
             end = attrs_key + size
         else:

@@ -26,7 +26,7 @@ to the ``dump`` callback.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Union, cast
+from typing import Callable, Final, Iterator, Union, cast
 
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
@@ -46,19 +46,22 @@ from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
 from batchver.gendwarfksyms.symbols import SYMBOL_PTR_PREFIX, UNPROCESSED, Symbol, TaggedSymbols
 
-INCOMPLETE, UNEXPANDED, COMPLETE, SYMBOL = range(4)
+INCOMPLETE: Final = 0
+UNEXPANDED: Final = 1
+COMPLETE: Final = 2
+SYMBOL: Final = 3
 #: One fragment of an entry's text (see Entry.frags).
 Frag = Union[str, int, Die]
-STATE_NAMES = ("incomplete", "unexpanded", "complete", "symbol")
+STATE_NAMES: Final = ("incomplete", "unexpanded", "complete", "symbol")
 
 
-EXPANDED_TAGS = frozenset((DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type, DW_TAG_enumeration_type))
-PREFIX_TAGS = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type))
-SKIPPED_STRUCT_CHILDREN = frozenset((DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_structure_type, DW_TAG_template_type_parameter,
+EXPANDED_TAGS: Final = frozenset((DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type, DW_TAG_enumeration_type))
+PREFIX_TAGS: Final = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type))
+SKIPPED_STRUCT_CHILDREN: Final = frozenset((DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_structure_type, DW_TAG_template_type_parameter,
                                      DW_TAG_union_type, DW_TAG_subprogram))
 
 # Tags rendered as "<name>_type <fqn> { <DW_AT_type> }" plus sizes.
-MODIFIER_LABELS = {
+MODIFIER_LABELS: Final = {
     DW_TAG_atomic_type: "atomic_type", DW_TAG_const_type: "const_type",
     DW_TAG_immutable_type: "immutable_type", DW_TAG_packed_type: "packed_type",
     DW_TAG_pointer_type: "pointer_type", DW_TAG_reference_type: "reference_type",
@@ -66,15 +69,17 @@ MODIFIER_LABELS = {
     DW_TAG_shared_type: "shared_type", DW_TAG_template_type_parameter: "template_type_parameter_type",
     DW_TAG_volatile_type: "volatile_type", DW_TAG_typedef: "typedef_type",
 }
-STRUCT_LABELS = {DW_TAG_structure_type: "structure_type", DW_TAG_class_type: "class_type"}
+STRUCT_LABELS: Final = {DW_TAG_structure_type: "structure_type", DW_TAG_class_type: "class_type"}
 
 # Attributes a member or parameter line ends with, in upstream's order.
-LIST_ITEM_ATTRS = ((DW_AT_accessibility, "accessibility"), (DW_AT_bit_size, "bit_size"),
+LIST_ITEM_ATTRS: Final = ((DW_AT_accessibility, "accessibility"), (DW_AT_bit_size, "bit_size"),
                    (DW_AT_data_bit_offset, "data_bit_offset"),
                    (DW_AT_data_member_location, "data_member_location"))
 
-KABI_PREFIX = "__kabi_"
-KABI_NORMAL, KABI_RESERVED, KABI_IGNORED = 1, 2, 3
+KABI_PREFIX: Final = "__kabi_"
+KABI_NORMAL: Final = 1
+KABI_RESERVED: Final = 2
+KABI_IGNORED: Final = 3
 
 
 class Entry:
@@ -152,9 +157,9 @@ def symbol_name(die: Die) -> str | None:
 
 
 # Tags the unit walk always decodes: scopes it descends into and candidates.
-WALK_DECODED = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_variable))
+WALK_DECODED: Final = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_variable))
 # ... and the tag it never needs to see (nothing asks for a member's fqn).
-MEMBERS = frozenset((DW_TAG_member,))
+MEMBERS: Final = frozenset((DW_TAG_member,))
 
 
 class Scopes:
@@ -213,6 +218,7 @@ class Scopes:
         cu = reader.unit_die(unit)
         if cu is None:
             return candidates
+        index = reader.tree_index(unit)
         plain = self.plain
         stack: list[tuple[Iterator[tuple[int, int]], str | None]] = [(reader.child_entries(cu, MEMBERS), None)]
         prefix: str | None
@@ -220,6 +226,13 @@ class Scopes:
             entries, prefix = stack[-1]
             for key, tag in entries:
                 if tag in WALK_DECODED or prefix is not None:
+                    if prefix is None and tag in PREFIX_TAGS and index is not None and \
+                            (key not in index.ends or key in index.member_only):
+                        # a top-level scope with nothing but members below
+                        # it: the walk would find nothing there, and its
+                        # fqn is its own name, so it need not be decoded
+                        plain.add(key)
+                        continue
                     die = reader.die(key, unit)
                     assert die is not None, "child_entries yields no null entries"
                     fqn, passed = self._names(die, prefix)
@@ -233,6 +246,7 @@ class Scopes:
                     plain.add(key)
             else:
                 stack.pop()
+        reader.drop_tree_index(unit)
         return candidates
 
     def _walk_all(self, unit: Unit) -> None:
@@ -850,7 +864,7 @@ def process_cu(die_map: DieMap, scopes: Scopes, unit: Unit, symbols: TaggedSymbo
 # per-instance dict of bound methods: that dict would tie every DieMap into
 # a reference cycle, which only the cyclic collector could free (see
 # :mod:`batchver.gcpause`).
-_HANDLERS: dict[int, Callable[[DieMap, SymbolState, Entry, Die], None]] = {
+_HANDLERS: Final[dict[int, Callable[[DieMap, SymbolState, Entry, Die], None]]] = {
     DW_TAG_structure_type: DieMap._structure, DW_TAG_class_type: DieMap._structure, DW_TAG_union_type: DieMap._union,
     DW_TAG_enumeration_type: DieMap._enumeration, DW_TAG_enumerator: DieMap._enumerator,
     DW_TAG_formal_parameter: DieMap._list_item, DW_TAG_member: DieMap._list_item, DW_TAG_subrange_type: DieMap._subrange,

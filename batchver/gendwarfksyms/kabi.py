@@ -8,18 +8,18 @@ the same (type, target) overrides an earlier one.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Final
 
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.options import Diagnostics
 
-RULE_SECTION = ".discard.gendwarfksyms.kabi_rules"
-RULE_VERSION = "1"
-MIN_ENTRY_SIZE = 6  # "1\0" + "x\0" + "\0" + "\0"
-RULE_TYPES = ("declonly", "enumerator_ignore", "enumerator_value", "byte_size", "type_string")
+RULE_SECTION: Final = ".discard.gendwarfksyms.kabi_rules"
+RULE_VERSION: Final = "1"
+MIN_ENTRY_SIZE: Final = 6  # "1\0" + "x\0" + "\0" + "\0"
+RULE_TYPES: Final = ("declonly", "enumerator_ignore", "enumerator_value", "byte_size", "type_string")
 
-_C_SPACE = " \t\n\v\f\r"
+_C_SPACE: Final = " \t\n\v\f\r"
 
 
 def strtoul10(value: str) -> int:

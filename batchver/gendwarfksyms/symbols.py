@@ -11,17 +11,19 @@ aliasing exactly, so the drop-in prints the same lines in the same order.
 from __future__ import annotations
 
 import re
-from typing import Callable, Collection, Iterable, Iterator
+from typing import Callable, Collection, Final, Iterable, Iterator
 
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.options import Diagnostics
 
-SYMBOL_PTR_PREFIX = "__gendwarfksyms_ptr_"
-SHN_UNDEF = 0
-NAME_BUCKETS = 4096
+SYMBOL_PTR_PREFIX: Final = "__gendwarfksyms_ptr_"
+SHN_UNDEF: Final = 0
+NAME_BUCKETS: Final = 4096
 
-UNPROCESSED, MAPPED, PROCESSED = range(3)
+UNPROCESSED: Final = 0
+MAPPED: Final = 1
+PROCESSED: Final = 2
 
 
 def fnv32(name: str) -> int:
@@ -167,7 +169,7 @@ def parse_symbol_list(lines: Iterable[str]) -> list[str]:
 
 
 # C's isspace() set, which sscanf uses; Python's str.split() knows more.
-_TOKEN = re.compile(r"[^ \t\n\v\f\r]+")
+_TOKEN: Final = re.compile(r"[^ \t\n\v\f\r]+")
 
 
 def read_addresses(symbols: SymbolTable, elf: ElfObject, diag: Diagnostics,

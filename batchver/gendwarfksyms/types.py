@@ -19,7 +19,7 @@ once, when the pieces are made, and never by looking at text again.
 from __future__ import annotations
 
 import zlib
-from typing import Callable, Iterator, Union
+from typing import Callable, Final, Iterator, Union
 
 from batchver.dwarf.constants import (
     DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_structure_type, DW_TAG_typedef,
@@ -35,8 +35,8 @@ from batchver.gendwarfksyms.dwarf import COMPLETE, DieMap, Entry, SYMBOL, UNEXPA
 # megabytes, and memory must stay bounded; past this the walk just runs.
 FRESH_CHARS = 64 << 20
 
-TYPE_PREFIX = {DW_TAG_class_type: "s", DW_TAG_structure_type: "s", DW_TAG_union_type: "u", DW_TAG_enumeration_type: "e", DW_TAG_typedef: "t"}
-REF_STARTS = ("s#", "u#", "e#", "t#")
+TYPE_PREFIX: Final = {DW_TAG_class_type: "s", DW_TAG_structure_type: "s", DW_TAG_union_type: "u", DW_TAG_enumeration_type: "e", DW_TAG_typedef: "t"}
+REF_STARTS: Final = ("s#", "u#", "e#", "t#")
 
 
 def is_reference(piece: str) -> bool:
