@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from batchver.dwarf.constants import DW_TAG_member
 from batchver.dwarf.decode import CONST, FLAG, MASK64, OTHER, REF, STR, WANTED
 from batchver.dwarf.reader import TYPES_BASE, DwarfReader, read_uleb
 from batchver.elf.file import ElfObject
@@ -207,6 +208,36 @@ def check_die(reader: DwarfReader, oracle: Oracle, index: int, pos: int) -> None
     assert production.items() <= ours.attrs.items(), where
 
 
+def check_tree_index(reader: DwarfReader, oracle: Oracle) -> None:
+    """What the first pass over each unit records for the walk (where each
+    subtree ends, which DIEs have only DW_TAG_member children) agrees with
+    pyelftools' tree of the unit."""
+    for index, (_, their_unit, _) in enumerate(oracle.units):
+        unit = reader.units[index]
+        reader.unit_die(unit)  # the first pass, which records the index
+        index_ = reader.tree_index(unit)
+        assert index_ is not None
+        ends: dict[int, int] = {}
+        member_only: set[int] = set()
+        open_: list[list] = []  # [key, only members so far]
+        for die in their_unit.iter_DIEs():
+            if die.is_null():
+                key, only = open_.pop()
+                ends[key] = unit.key_base + die.offset + die.size
+                if only:
+                    member_only.add(key)
+                continue
+            if open_ and number(ENUM_DW_TAG, die.tag) != DW_TAG_member:
+                open_[-1][1] = False
+            if die.has_children:
+                open_.append([unit.key_base + die.offset, True])
+        for key, _ in open_:  # lists the unit's end closes
+            ends[key] = unit.key_base + unit.end
+        ends.pop(unit.die_key, None)  # the unit's own DIE: the walk starts inside it
+        member_only.discard(unit.die_key)
+        assert (index_.ends, index_.member_only) == (ends, member_only), f"unit {index}"
+
+
 def compare(path: Path, budget: int = DIE_BUDGET) -> int:
     """Compare both readers on one file; returns how many DIEs were checked."""
     elf = ElfObject(str(path))
@@ -226,6 +257,7 @@ def compare(path: Path, budget: int = DIE_BUDGET) -> int:
             # included, in the same order.
             assert [(i, die.offset) for i, (_, unit, _) in enumerate(oracle.units)
                     for die in unit.iter_DIEs()] == offsets
+            check_tree_index(reader, oracle)
             sample = offsets
         else:
             step = -(-len(offsets) // budget)

@@ -105,7 +105,9 @@ def run_batchver(tree: str, jobs: int, semantics: str, extra: list[str], roots: 
     env = dict(os.environ, PYTHONPATH=code) if code else None
     cpu0, t0 = children_cpu(), time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        # not from the caller's directory: `-m` puts it ahead of PYTHONPATH,
+        # and from a checkout that would run the checkout instead of ``code``
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
         wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
         if proc.returncode not in (0, 1):
             raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -263,8 +265,9 @@ def main() -> int:
             if ref is None or current["wall_seconds"] < ref["wall_seconds"]:
                 ref = current
     if args.thirds and ref is not None:
-        result["thirds"] = [run_third(part, ref, semantics, roots, codes[code])
-                            for part in thirds(found.items) for code, semantics in [configs[0][:2]]]
+        semantics = configs[0][1]
+        result["thirds"] = [dict(run_third(part, ref, semantics, roots, codes[code]), code=code)
+                            for part in thirds(found.items) for code in codes]
     for config in configs:
         code, semantics, jobs = config
         run = best[config]
