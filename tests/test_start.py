@@ -47,3 +47,18 @@ def test_a_run_loads_the_core(tmp_path):
     empty.write_bytes(b"")
     code, loaded = _loaded("gendwarfksyms", str(empty))
     assert code == "0" and "batchver.gendwarfksyms.gendwarfksyms" in loaded
+
+
+def test_a_one_job_run_starts_no_pool(tmp_path):
+    """``batchver run --jobs 1`` versions every file in its own process, as
+    joblib's sequential backend would, without importing joblib (which
+    imports numpy where it is installed): that start is a noticeable part
+    of a run over a few small objects.  Two jobs do use the pool."""
+    from tools.build_example_tree import build
+
+    tree = build(str(tmp_path / "tree"))
+    code, loaded = _loaded("run", str(tree), "-o", str(tmp_path / "one"), "--jobs", "1", "--quiet")
+    assert code == "0" and "batchver.tree.scheduler" in loaded and "joblib" not in loaded
+    code, loaded = _loaded("run", str(tree), "-o", str(tmp_path / "two"), "--jobs", "2", "--quiet")
+    assert code == "0" and "joblib" in loaded
+    assert (tmp_path / "one" / "Module.symvers").read_text() == (tmp_path / "two" / "Module.symvers").read_text()

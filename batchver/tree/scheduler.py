@@ -30,7 +30,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, NoReturn
 
-from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
 from batchver.tree.cache import ResultCache, file_digest, task_key
@@ -122,8 +121,18 @@ def _parallel(jobs: int, calls: list[_Call], bar: tqdm[NoReturn]) -> None:
     ``deliver`` as it finishes and moving the bar by the call's weight."""
     if not calls:
         return
-    runner = Parallel(n_jobs=min(jobs, len(calls)) if jobs > 0 else -1,
-                      return_as="generator_unordered")
+    n_jobs = min(jobs, len(calls)) if jobs > 0 else -1
+    if n_jobs == 1:
+        # in this process and in order, as joblib's sequential backend would,
+        # without importing joblib (and the numpy it imports): a small run's
+        # start is a noticeable part of its time
+        for call in calls:
+            bar.update(call.weight)
+            call.deliver(call.func(*call.args))
+        return
+    from joblib import Parallel, delayed
+
+    runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     with _workers_ignore_sigint():
         results = runner(delayed(_indexed)(i, call.func, call.args) for i, call in enumerate(calls))
     for i, result in results:
@@ -201,6 +210,11 @@ def run(discovery: Discovery, opts: RunOptions) -> RunOutcome:
 def _backend(opts: RunOptions) -> Iterator[None]:
     """joblib's backend for the run.  For Dask, connect to the scheduler
     named (or start a local cluster); workers must see the tree's paths."""
+    if opts.backend == "loky" and opts.workers == 1:
+        yield  # no pool: every task runs in this process (see _parallel)
+        return
+    from joblib import parallel_config
+
     if opts.backend == "dask":
         try:
             from distributed import Client, LocalCluster
