@@ -130,13 +130,13 @@ FORMS: Final[dict[int, Form]] = {
 
 # Forms whose size varies from one DIE to the next (see width()).
 VARIABLE_SIZES: Final = frozenset((SIZE_ULEB, SIZE_SLEB, SIZE_STRING, SIZE_BLOCK, SIZE_BLOCK1, SIZE_BLOCK2,
-                            SIZE_BLOCK4))
+                                   SIZE_BLOCK4))
 # Bytes of the length that starts a DW_FORM_block1/2/4.
 BLOCK_LENGTH_WIDTHS: Final = {SIZE_BLOCK1: 1, SIZE_BLOCK2: 2, SIZE_BLOCK4: 4}
 # Unit-relative references of fixed width, by form: what a DW_AT_sibling
 # that walks can follow without decoding the DIE must be.
 UNIT_REF_WIDTHS: Final = {form: f.width for form, f in FORMS.items()
-                   if f.value == VALUE_UNIT_REF and f.size == SIZE_FIXED}
+                          if f.value == VALUE_UNIT_REF and f.size == SIZE_FIXED}
 # Forms that may name a DIE outside the unit they sit in.
 OTHER_UNIT_FORMS: Final = frozenset(form for form, f in FORMS.items() if f.other_unit)
 

@@ -42,7 +42,7 @@ _ENTRY_FORMS: Final = frozenset((
 # ... of which those that name a path, and those that count (a directory index)
 _STRING_FORMS: Final = frozenset(f for f in _ENTRY_FORMS if FORMS[f].value in (VALUE_STRING, VALUE_STRP, VALUE_LINE_STRP))
 _NUMBER_FORMS: Final = frozenset(f for f in _ENTRY_FORMS
-                          if FORMS[f].value == VALUE_UNSIGNED and FORMS[f].size in (SIZE_FIXED, SIZE_ULEB))
+                                 if FORMS[f].value == VALUE_UNSIGNED and FORMS[f].size in (SIZE_FIXED, SIZE_ULEB))
 # line-table constants (DWARF 5, 6.2.5 and 6.2.4.1); Final, so that compiled
 # code reads them as constants in the program loop
 DW_LNCT_path: Final = 1

@@ -191,7 +191,7 @@ def _sibling_value(data: bytes, pos: int, form: int, order: Literal["little", "b
 
 # The sections load() relocates itself (check_for_dwarf need not).
 _ALWAYS_READ: Final = (".debug_info", ".debug_types", ".debug_abbrev", ".debug_str", ".debug_line_str",
-                ".debug_str_offsets")
+                       ".debug_str_offsets")
 
 
 # String sections up to this size are decoded whole when opened (see StringTable).

@@ -58,7 +58,7 @@ STATE_NAMES: Final = ("incomplete", "unexpanded", "complete", "symbol")
 EXPANDED_TAGS: Final = frozenset((DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type, DW_TAG_enumeration_type))
 PREFIX_TAGS: Final = frozenset((DW_TAG_namespace, DW_TAG_class_type, DW_TAG_structure_type))
 SKIPPED_STRUCT_CHILDREN: Final = frozenset((DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_structure_type, DW_TAG_template_type_parameter,
-                                     DW_TAG_union_type, DW_TAG_subprogram))
+                                            DW_TAG_union_type, DW_TAG_subprogram))
 
 # Tags rendered as "<name>_type <fqn> { <DW_AT_type> }" plus sizes.
 MODIFIER_LABELS: Final = {
@@ -73,8 +73,8 @@ STRUCT_LABELS: Final = {DW_TAG_structure_type: "structure_type", DW_TAG_class_ty
 
 # Attributes a member or parameter line ends with, in upstream's order.
 LIST_ITEM_ATTRS: Final = ((DW_AT_accessibility, "accessibility"), (DW_AT_bit_size, "bit_size"),
-                   (DW_AT_data_bit_offset, "data_bit_offset"),
-                   (DW_AT_data_member_location, "data_member_location"))
+                          (DW_AT_data_bit_offset, "data_bit_offset"),
+                          (DW_AT_data_member_location, "data_member_location"))
 
 KABI_PREFIX: Final = "__kabi_"
 KABI_NORMAL: Final = 1
