@@ -304,6 +304,48 @@ def corrupt_first_sibling(obj, out):
     raise AssertionError("no DW_AT_sibling to corrupt")
 
 
+def jump_sibling_over_next(obj, out):
+    """Point the DW_AT_sibling (DW_FORM_ref4) of the first top-level
+    subprogram followed by another past that one, to the DIE after it;
+    return the name of the subprogram jumped over."""
+    import struct
+
+    from elftools.elf.elffile import ELFFile
+
+    data = bytearray(obj.read_bytes())
+    with open(obj, "rb") as handle:
+        elf = ELFFile(handle)
+        section = elf.get_section_by_name(".debug_info")
+        cu = next(elf.get_dwarf_info().iter_CUs())
+        top = list(cu.get_top_DIE().iter_children())
+        first = next(d for d, after in zip(top, top[1:]) if d.tag == after.tag == "DW_TAG_subprogram"
+                     and "DW_AT_sibling" in d.attributes)
+        jumped, target = top[top.index(first) + 1], top[top.index(first) + 2]
+        attr = first.attributes["DW_AT_sibling"]
+        assert attr.form == "DW_FORM_ref4"
+        struct.pack_into("<I", data, section["sh_offset"] + attr.offset, target.offset - cu.cu_offset)
+    out.write_bytes(bytes(data))
+    return jumped.attributes["DW_AT_name"].value.decode()
+
+
+def test_a_sibling_that_jumps_over_a_die_is_followed(tmp_path, cc):
+    """libdw steps to a DIE's next sibling by its DW_AT_sibling, even where
+    the tree's structure continues elsewhere: a function jumped over is
+    never seen, so it gets no version (upstream: 0x00000000 with a warning),
+    and the others keep theirs."""
+    obj = compile_c(tmp_path, "".join(f"int {n}_fn(int {n}) {{ return {n}; }}\n" for n in "abcd"), "jump")
+    bad = tmp_path / "jump_bad.o"
+    jumped = jump_sibling_over_next(obj, bad)
+    names = "".join(f"{n}_fn\n" for n in "abcd").encode()
+    _, clean, _ = run_dropin([obj], names)
+    code, out, err = run_dropin([bad], names)
+    versions = dict(line.split()[1:] for line in out.splitlines())
+    assert code == 0 and versions[jumped] == "0x00000000"
+    assert {n: v for n, v in versions.items() if n != jumped} == {
+        n: v for n, v in (line.split()[1:] for line in clean.splitlines()) if n != jumped}
+    assert err == f"warning: gendwarfksyms: symbol_print_versions: no information for symbol {jumped}\n"
+
+
 def test_sibling_pointing_backwards_is_an_error_not_a_hang(tmp_path, cc):
     obj = compile_c(tmp_path, "int a_fn(int x) { return x; }\nint b_fn(int y) { return y; }\n", "sib")
     bad = tmp_path / "sib_bad.o"

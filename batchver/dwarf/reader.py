@@ -143,13 +143,19 @@ class TreeIndex:
     subtree ends (so that stepping over a DIE with children needs neither
     its DW_AT_sibling nor its decoded attributes), and which DIEs have only
     DW_TAG_member children (a struct or union body, which a walk looking
-    for anything but members can pass over undecoded)."""
+    for anything but members can pass over undecoded).
 
-    __slots__ = ("ends", "member_only")
+    libdw steps from a DIE to the next by its DW_AT_sibling where it has
+    one, so the index stands for libdw's walk only while every DW_AT_sibling
+    points where the tree's structure ends (as compilers write them);
+    ``consistent`` says whether they all did."""
+
+    __slots__ = ("ends", "member_only", "consistent")
 
     def __init__(self) -> None:
         self.ends: dict[int, int] = {}  # key of a DIE with children -> key past its subtree
         self.member_only: set[int] = set()
+        self.consistent = True
 
 
 def unit_ref(unit: Unit, offset: int) -> Value:
@@ -315,8 +321,10 @@ class DwarfReader:
 
     def tree_index(self, unit: Unit) -> TreeIndex | None:
         """The unit's :class:`TreeIndex`, once :meth:`check_tree` has run
-        and until :meth:`drop_tree_index` (or :meth:`forget`)."""
-        return self._indexes.get(unit.start)
+        and until :meth:`drop_tree_index` (or :meth:`forget`); None for a
+        unit whose DW_AT_sibling values disagree with its structure."""
+        index = self._indexes.get(unit.start)
+        return index if index is not None and index.consistent else None
 
     def drop_tree_index(self, unit: Unit) -> None:
         """Free the unit's index once its walk is done (on vmlinux,
@@ -450,6 +458,7 @@ class DwarfReader:
         index = self._indexes[unit.start] = TreeIndex()
         ends, member_only = index.ends, index.member_only
         parents: list[int] = []  # keys of the DIEs whose children are being stepped over
+        targets: list[int] = []  # ... the keys their DW_AT_sibling names (-1: none)
         only_members: list[bool] = []  # ... and whether all seen so far are members
         order: Literal["little", "big"] = "little" if self.endian == "<" else "big"
         little = self.endian == "<"
@@ -470,6 +479,8 @@ class DwarfReader:
                         return
                     parent = parents.pop()
                     ends[parent] = base + pos
+                    if targets.pop() not in (-1, base + pos):
+                        index.consistent = False
                     if only_members.pop():
                         member_only.add(parent)
                     continue
@@ -520,14 +531,20 @@ class DwarfReader:
                         f"failed: -1 (DW_AT_sibling {sibling:#x} does not point forward "
                         f"inside the unit, or is not a reference, at "
                         f"{self.where(unit, base + start)})", self.path)
+                target = -1 if sibling is None else unit.start + sibling
                 if children:
                     depth += 1
                     parents.append(base + start)
+                    targets.append(target)
                     only_members.append(True)
-                elif depth == 0:
+                elif target not in (-1, base + pos):
+                    index.consistent = False
+                if not children and depth == 0:
                     return
-            for parent in parents:  # the unit's end ends every open list, as in libdw
+            for parent, target in zip(parents, targets):  # the unit's end ends every open list, as in libdw
                 ends[parent] = base + end
+                if target not in (-1, base + end):
+                    index.consistent = False
         except (ValueError, IndexError, struct.error, VersioningError) as exc:
             if isinstance(exc, VersioningError) and exc.where == "process_die_container":
                 raise
@@ -798,7 +815,7 @@ class DwarfReader:
         layouts = unit.layouts
         key = die.end
         end = unit.end
-        index = self._indexes.get(unit.start)
+        index = self.tree_index(unit)
         ends = index.ends if index is not None else None
         # Every top-level DIE of every unit passes here: the layout table is
         # looked up once, a one-byte abbreviation code needs no call, and a
