@@ -27,11 +27,15 @@ Both paths give the same bytes: the test suite runs on each.
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import os
 import sys
-from types import ModuleType
-from typing import Sequence
+
+# Not ``typing.TYPE_CHECKING``: typing, like importlib.util, is not imported
+# at run time, since every start of the drop-in imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Sequence
 
 #: Written by setup.py next to this file: a line "compiler mypyc", then one
 #: line per compiled module: its name, and the SHA-256, size and st_mtime_ns
@@ -94,6 +98,8 @@ class _PureFinder:
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in self.names:
             return None
+        import importlib.util  # only when the pure path runs
+
         return importlib.util.spec_from_file_location(fullname, _source(fullname))
 
 

@@ -25,9 +25,14 @@ print(code, *loaded)
 """
 
 
-def _loaded(*argv: str) -> tuple[str, list[str]]:
-    """(exit code, the heavy modules loaded) of ``batchver ARGV`` in a fresh interpreter."""
-    proc = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *argv], cwd=REPO,
+#: What the drop-in's start does not import either, though an environment's
+#: site packages may (an interpreter started without them shows it).
+STANDARD = ("typing", "importlib.util")
+
+
+def _loaded(*argv: str, heavy: tuple[str, ...] = HEAVY, flags: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    """(exit code, the ``heavy`` modules loaded) of ``batchver ARGV`` in a fresh interpreter."""
+    proc = subprocess.run([sys.executable, *flags, "-c", _PROBE.format(heavy=heavy), *argv], cwd=REPO,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     code, *loaded = proc.stdout.split()
@@ -39,6 +44,11 @@ def _loaded(*argv: str) -> tuple[str, list[str]]:
 def test_dropin_answers_without_loading_the_core(argv):
     code, loaded = _loaded(*argv)
     assert (code, loaded) == ("0" if "--help" in argv else "1", [])
+
+
+def test_dropin_help_imports_no_typing():
+    # each of these costs a few milliseconds of every start, which kbuild pays per object
+    assert _loaded("gendwarfksyms", "--help", heavy=STANDARD, flags=("-S",)) == ("0", [])
 
 
 def test_a_run_loads_the_core(tmp_path):

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING, Callable
-
 from batchver import __version__, native
 
+TYPE_CHECKING = False  # typing itself is not imported: see native.py
 if TYPE_CHECKING:
     import argparse
+    from typing import Callable
 
 # name -> (module, function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {

@@ -16,7 +16,10 @@ from __future__ import annotations
 import getopt
 import os
 import sys
-from typing import BinaryIO, TextIO
+
+TYPE_CHECKING = False  # typing itself is not imported: see batchver/native.py
+if TYPE_CHECKING:
+    from typing import BinaryIO, TextIO
 
 from batchver.errors import VersioningError
 
