@@ -20,7 +20,7 @@ from batchver.report import Report
 from batchver.tree.cache import ResultCache
 from batchver.tree.discover import Discovery, discover
 from batchver.tree.outputs import merge, write_outputs
-from batchver.tree.scheduler import RunOptions, run
+from batchver.tree.scheduler import RunOptions, run, workers_starting
 
 
 class DiscoveryError(VersioningError):
@@ -106,7 +106,8 @@ def version_tree(tree: str, outdir: str, opts: RunOptions, *, kind: str | None =
         mark = now
 
     try:
-        found = discover(tree, kind, vmlinux, modules)
+        with workers_starting(opts):  # they start while the tree is discovered
+            found = discover(tree, kind, vmlinux, modules)
     except VersioningError as exc:
         raise DiscoveryError(exc.where, exc.message, exc.path) from None
     if on_discovered is not None:

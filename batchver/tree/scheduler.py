@@ -19,6 +19,7 @@ Scheduling, in order:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import signal
@@ -156,6 +157,39 @@ def _workers_ignore_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def workers_starting(opts: RunOptions) -> Iterator[None]:
+    """Start the pool's workers while the body runs, and wait until they
+    are ready at its end.  A worker takes a few tenths of a second to start
+    and import the versioning code: started before discovery, the workers
+    do that while the caller walks the tree, instead of after it.  The pool
+    is loky's reusable one, which the run's own tasks then find running
+    (same size, same initializer).  Without a pool (one job, or Dask, whose
+    workers live elsewhere) there is nothing to start.  The wait happens
+    when the body fails too: joblib would stop a pool whose warm-up was
+    abandoned, while its workers are still starting."""
+    if opts.backend != "loky" or opts.workers == 1:
+        yield
+        return
+    from joblib import Parallel, delayed
+
+    with _backend(opts), _workers_ignore_sigint():
+        # joblib hands the first tasks to the workers (starting them) before
+        # it returns the generator; each worker imports this module to run one
+        ready = Parallel(n_jobs=opts.workers, return_as="generator_unordered")(
+            delayed(_started)() for _ in range(opts.workers))
+    try:
+        yield
+    finally:
+        collections.deque(ready, maxlen=0)
+
+
+def _started() -> int:
+    """The warm-up task of :func:`start_workers`: unpickling it imports
+    this module, and with it the versioning code, in the worker."""
+    return os.getpid()
 
 
 def _indexed(index: int, func: Callable[..., object], args: tuple[object, ...]) -> tuple[int, object]:
