@@ -474,7 +474,9 @@ class ElfObject:
         # puts an item wherever a field starts.  Items are in the host's
         # byte order, so only an object of that order is relocated so.
         native = (e == "<") == (sys.byteorder == "little")
-        views: dict[int, memoryview] = {}  # width << 3 | residue -> its view
+        # width << 3 | residue -> its view, widths up to 8 (a list: a dict
+        # lookup per field costs more)
+        views: list[memoryview | None] = [None] * (9 << 3)
         # rtype -> (width, kind, packer, mask), filled in as types appear
         handling: dict[int, tuple[int, int, struct.Struct, int]] = {}
         last_type = -1
@@ -525,15 +527,16 @@ class ElfObject:
                 value = packer.unpack_from(buf, offset)[0] - value
             if native and width in (2, 4, 8):
                 # one item store into the view whose items start where this field does
-                residue = offset % width
-                view = views.get(width << 3 | residue)
+                slot = width << 3 | offset % width
+                view = views[slot]
                 if view is None:
-                    view = views[width << 3 | residue] = _items(buf, residue, width)
+                    view = views[slot] = _items(buf, offset % width, width)
                 view[offset // width] = value & mask
             else:
                 packer.pack_into(buf, offset, value & mask)
-        for view in views.values():
-            view.release()
+        for each in views:
+            if each is not None:
+                each.release()
 
     def symbols(self) -> list[tuple[str, int, int, int]]:
         """``(name, section index, value, binding)`` of every named symbol in
