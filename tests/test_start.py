@@ -72,3 +72,21 @@ def test_a_one_job_run_starts_no_pool(tmp_path):
     code, loaded = _loaded("run", str(tree), "-o", str(tmp_path / "two"), "--jobs", "2", "--quiet")
     assert code == "0" and "joblib" in loaded
     assert (tmp_path / "one" / "Module.symvers").read_text() == (tmp_path / "two" / "Module.symvers").read_text()
+
+
+def test_pool_workers_import_only_the_tasks():
+    # a pool worker unpickles functions of batchver.tree.tasks: importing it
+    # must not bring the parent's progress bar, discovery or cache along
+    probe = ("import sys, batchver.tree.tasks; print(*sorted(m for m in sys.modules if m.startswith("
+             "('tqdm', 'batchver.tree.scheduler', 'batchver.tree.discover', 'batchver.tree.cache', "
+             "'joblib', 'yaml'))))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stdout.split()) == (0, [])
+    # and what the scheduler hands to the pool lives there
+    from batchver.tree import scheduler, tasks
+
+    handed = [scheduler.indexed, scheduler.started, scheduler.exit_with_parent, scheduler.run_object,
+              scheduler.run_linked_file, scheduler.run_unit_groups, scheduler.run_file_range,
+              scheduler.scan_file]
+    assert {f.__module__ for f in handed} == {tasks.__name__}

@@ -40,8 +40,9 @@ from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 from batchver.tree.kinds import Semantics, TreeKind
 from batchver.tree.linked import UnitCandidates, file_assignment, kbuild_assignment, unit_ranges
-from batchver.tree.tasks import (Failure, RangeResult, TaskResult, finish_file, note_assignment,
-                                 run_file_range, run_linked_file, run_object, run_unit_groups, scan_file)
+from batchver.tree.tasks import (Failure, RangeResult, TaskResult, exit_with_parent, finish_file, indexed,
+                                 note_assignment, run_file_range, run_linked_file, run_object,
+                                 run_unit_groups, scan_file, started)
 
 
 @dataclass
@@ -135,7 +136,7 @@ def _parallel(jobs: int, calls: list[_Call], bar: tqdm[NoReturn]) -> None:
 
     runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     with _workers_ignore_sigint():
-        results = runner(delayed(_indexed)(i, call.func, call.args) for i, call in enumerate(calls))
+        results = runner(delayed(indexed)(i, call.func, call.args) for i, call in enumerate(calls))
     for i, result in results:
         bar.update(calls[i].weight)
         calls[i].deliver(result)
@@ -177,42 +178,13 @@ def workers_starting(opts: RunOptions) -> Iterator[None]:
 
     with _backend(opts), _workers_ignore_sigint():
         # joblib hands the first tasks to the workers (starting them) before
-        # it returns the generator; each worker imports this module to run one
+        # it returns the generator; each worker imports the tasks' module to run one
         ready = Parallel(n_jobs=opts.workers, return_as="generator_unordered")(
-            delayed(_started)() for _ in range(opts.workers))
+            delayed(started)() for _ in range(opts.workers))
     try:
         yield
     finally:
         collections.deque(ready, maxlen=0)
-
-
-def _started() -> int:
-    """The warm-up task of :func:`start_workers`: unpickling it imports
-    this module, and with it the versioning code, in the worker."""
-    return os.getpid()
-
-
-def _indexed(index: int, func: Callable[..., object], args: tuple[object, ...]) -> tuple[int, object]:
-    return index, func(*args)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Make a loky worker exit as soon as the run that started it is gone
-    (the pool's initializer).
-
-    A run killed with SIGKILL cannot stop its pool, and loky's workers would
-    otherwise live on for minutes holding the caller's stdout and stderr (a
-    CI step or ``$(batchver run ...)`` then never ends); loky's resource
-    trackers exit once the last of them has.  A daemon thread polls the
-    parent pid: reparenting means the run died (loky starts every worker
-    from the run's own process, so a worker whose parent is already
-    someone else was orphaned while it started)."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="batchver-parent-watch", daemon=True).start()
 
 
 def _file_assignment(item: WorkItem, names: list[str], scans: list[UnitCandidates]
@@ -273,7 +245,7 @@ def _backend(opts: RunOptions) -> Iterator[None]:
             if cluster is not None and not opts.scheduler:
                 cluster.close()
     elif opts.backend == "loky":
-        with parallel_config(backend="loky", initializer=_exit_with_parent, initargs=(os.getpid(),)), \
+        with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)), \
                 warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=LOKY_RESTART, category=UserWarning)
             yield

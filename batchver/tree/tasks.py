@@ -1,5 +1,9 @@
 """Units of work the scheduler fans out, and the small records they return.
 
+The pool's workers import this module and nothing of the scheduler (its
+progress bar, discovery and cache are the parent's), which keeps each
+worker's start short.
+
 Each task opens its own file, so nothing large crosses process boundaries:
 a task gets a path and names, and returns versions, origins, symtypes text
 and timings.  Any failure of one file is caught here (:func:`_task`) and
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import os
 import resource
+import threading
 import time
 import traceback
 from contextlib import closing, contextmanager
@@ -282,3 +287,34 @@ def finish_file(path: str, rel: str, names: list[str], stable: bool, symtypes: b
     # The ranges ran in other processes: the file's peak is the largest of theirs.
     out.peak_rss_kib = max([out.peak_rss_kib] + [r.result.peak_rss_kib for r in ranges])
     return out
+
+
+# -- what the pool's workers run around the tasks ------------------------------
+def started() -> int:
+    """The warm-up task of the scheduler's ``workers_starting``: unpickling it imports
+    this module, and with it the versioning code, in the worker."""
+    return os.getpid()
+
+
+def indexed(index: int, func: Callable[..., object], args: tuple[object, ...]) -> tuple[int, object]:
+    """A task's result with its index, for results that arrive in any order."""
+    return index, func(*args)
+
+
+def exit_with_parent(parent: int) -> None:
+    """Make a loky worker exit as soon as the run that started it is gone
+    (the pool's initializer).
+
+    A run killed with SIGKILL cannot stop its pool, and loky's workers would
+    otherwise live on for minutes holding the caller's stdout and stderr (a
+    CI step or ``$(batchver run ...)`` then never ends); loky's resource
+    trackers exit once the last of them has.  A daemon thread polls the
+    parent pid: reparenting means the run died (loky starts every worker
+    from the run's own process, so a worker whose parent is already
+    someone else was orphaned while it started)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="batchver-parent-watch", daemon=True).start()
