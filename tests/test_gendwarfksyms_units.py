@@ -15,7 +15,7 @@ from batchver.errors import VersioningError
 from batchver.gendwarfksyms.dwarf import KABI_IGNORED, KABI_NORMAL, KABI_RESERVED, kabi_status
 from batchver.gendwarfksyms.kabi import KabiRules, strtoul10
 from batchver.gendwarfksyms.symbols import SymbolTable, fnv32, parse_symbol_list
-from batchver.gendwarfksyms.types import crc32_text, parse_type_string
+from batchver.gendwarfksyms.types import crc32_segments, parse_type_string, segments_text
 
 
 # -- symbols.py ----------------------------------------------------------------
@@ -105,8 +105,12 @@ def test_empty_rules_are_false():
 
 # -- types.py ------------------------------------------------------------------
 def test_crc_is_zlib_crc32_of_the_type_string():
-    assert crc32_text("123456789") == 0xCBF43926  # CRC-32's check value
-    assert crc32_text("") == 0
+    assert crc32_segments(["123456789"]) == 0xCBF43926  # CRC-32's check value
+    assert crc32_segments([]) == 0
+    # text and remembered (encoded) expansions, in any mix, are one text
+    mixed = ["12", "3", b"456", "7", b"8", b"9"]
+    assert crc32_segments(mixed) == 0xCBF43926 and segments_text(mixed) == "123456789"
+    assert crc32_segments(["\udcff", b"x"]) == crc32_segments([b"\xffx"])  # surrogates escape bytes
 
 
 @pytest.mark.parametrize("text, pieces", [

@@ -30,10 +30,14 @@ from batchver.gendwarfksyms.options import Diagnostics, Options
 from batchver.gendwarfksyms.symbols import PROCESSED, Symbol, SymbolTable
 from batchver.gendwarfksyms.dwarf import COMPLETE, DieMap, Entry, SYMBOL, UNEXPANDED
 
-# Characters of expansions one type map keeps for reuse (see
+# Bytes of expansions one type map keeps for reuse (see
 # TypeMap.version_text): a vmlinux has thousands of exports whose texts run to
 # megabytes, and memory must stay bounded; past this the walk just runs.
 FRESH_CHARS = 64 << 20
+
+#: A symbol's version text in order: literal text and tokens (``str``), and
+#: remembered expansions, kept encoded (``bytes``; see TypeMap.version_text).
+Segments = list[Union[str, bytes]]
 
 TYPE_PREFIX: Final = {DW_TAG_class_type: "s", DW_TAG_structure_type: "s", DW_TAG_union_type: "u", DW_TAG_enumeration_type: "e", DW_TAG_typedef: "t"}
 REF_STARTS: Final = ("s#", "u#", "e#", "t#")
@@ -176,8 +180,8 @@ class TypeMap:
         size = len(die_map.order) if die_map is not None else 0
         self._tokens: list[str | None] = [None] * size
         self._pieces: list[list[Piece] | None] = [None] * size
-        # reference -> (its expansion, the names it expands); see version_text
-        self._fresh: dict[str, tuple[str, frozenset[str]]] = {}
+        # reference -> (its expansion, encoded, and the names it expands); see version_text
+        self._fresh: dict[str, tuple[bytes, frozenset[str]]] = {}
         # what may still be kept there (nothing on the reference path)
         self._fresh_room = FRESH_CHARS if reuse_expansions else 0
 
@@ -308,9 +312,10 @@ class TypeMap:
             return self.types[name][0]
         return None
 
-    def version_text(self, name: str, pieces: list[Piece]) -> str:
+    def version_text(self, name: str, pieces: list[Piece]) -> Segments:
         """The fully expanded text a symbol's CRC is computed over, from
-        the symbol's compiled pieces.
+        the symbol's compiled pieces, in segments (:func:`crc32_segments`
+        and :func:`segments_text` read them).
 
         Most symbols of an object expand the same big types (a driver's
         exports all take its device struct), and each would walk the same
@@ -320,8 +325,13 @@ class TypeMap:
         (it is then the reference's text in any symbol).  A later symbol
         uses it wherever it expands that reference before any of those
         names: the walk would produce exactly that text and mark exactly
-        those names."""
-        out: list[str] = []
+        those names.
+
+        A remembered expansion is kept encoded and stays one segment of
+        every text it joins: the CRC then reads its bytes where they are,
+        where joining the whole text and encoding it copied them twice per
+        symbol (a big struct's expansion in each of a driver's exports)."""
+        out: Segments = []
         seen: dict[str, int] = {}  # expanded name -> when
         added: list[str] = []  # expanded names, in order
         types = self.types
@@ -369,15 +379,15 @@ class TypeMap:
                 stack.pop()
                 if len(stack) == 1 and recording is not None:
                     ref, start, first = recording
-                    if not tainted:
-                        text = "".join(out[start:])
-                        del out[start:]
-                        out.append(text)
-                        if self._fresh_room >= len(text):
-                            self._fresh_room -= len(text)
-                            fresh[ref] = (text, frozenset(added[first + 1:]))
+                    if not tainted and self._fresh_room > 0:
+                        data = encode_segments(out[start:])
+                        if self._fresh_room >= len(data):
+                            self._fresh_room -= len(data)
+                            fresh[ref] = (data, frozenset(added[first + 1:]))
+                            del out[start:]
+                            out.append(data)
                     recording = None
-        return "".join(out)
+        return out
 
     def symtypes_lines(self) -> list[tuple[str, str]]:
         """``(key, text)`` for every entry, sorted by key bytes (strcmp)."""
@@ -385,8 +395,38 @@ class TypeMap:
                       key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
 
 
-def crc32_text(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8", "surrogateescape")) & 0xFFFFFFFF
+def _runs(segments: Segments) -> Iterator[bytes]:
+    """The segments as bytes: each run of text joined and encoded once
+    (UTF-8, surrogates escaped as everywhere), encoded segments as they are."""
+    run: list[str] = []
+    for seg in segments:
+        if isinstance(seg, str):
+            run.append(seg)
+            continue
+        if run:
+            yield "".join(run).encode("utf-8", "surrogateescape")
+            run.clear()
+        yield seg
+    if run:
+        yield "".join(run).encode("utf-8", "surrogateescape")
+
+
+def encode_segments(segments: Segments) -> bytes:
+    return b"".join(_runs(segments))
+
+
+def crc32_segments(segments: Segments) -> int:
+    """The CRC-32 of the segments' concatenated bytes, read segment by
+    segment (zlib's CRC continues from one call to the next), so that no
+    remembered expansion is copied to compute it."""
+    crc = 0
+    for data in _runs(segments):
+        crc = zlib.crc32(data, crc)
+    return crc & 0xFFFFFFFF
+
+
+def segments_text(segments: Segments) -> str:
+    return encode_segments(segments).decode("utf-8", "surrogateescape")
 
 
 def assign_versions(symbols: SymbolTable, types: TypeMap,
@@ -403,11 +443,11 @@ def assign_versions(symbols: SymbolTable, types: TypeMap,
         if pieces is None:
             continue
         if sym.state != PROCESSED:
-            text = types.version_text(sym.name, pieces)
-            crc = crc32_text(text)
+            segments = types.version_text(sym.name, pieces)
+            crc = crc32_segments(segments)
             symbols.set_crc(sym, crc, diag.warn)
             diag.debug("expand_symbol", f"{sym.name} = {crc:x}")
             if opts.dump_versions:
-                diag.write(f"{sym.name} {text}\n")
+                diag.write(f"{sym.name} {segments_text(segments)}\n")
         if opts.symtypes:
             types.add(sym.name, pieces)
