@@ -97,7 +97,7 @@ TOP_KEYS = "backend, cache, jobs, on_failure, output, reports, scheduler, stable
     ("trees:\n  - {name: a, path: ., semantics: cu}\n",
      ["F:2: trees[0].semantics: expected one of kbuild, file, got 'cu'"]),
     ("backend: spark\ntrees:\n  - {name: a, path: .}\n",
-     ["F:1: backend: expected one of loky, multiprocessing, threading, dask, got 'spark'"]),
+     ["F:1: backend: expected one of loky, threading, dask, got 'spark'"]),
     ("on_failure: retry\ntrees:\n  - {name: a, path: .}\n",
      ["F:1: on_failure: expected one of continue, stop, got 'retry'"]),
     ("reports: html\ntrees:\n  - {name: a, path: .}\n",

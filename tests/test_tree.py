@@ -15,7 +15,9 @@ from batchver.cli import main as cli_main
 from batchver.elf.archive import read_thin_archive
 from batchver.tree.discover import discover, linked_module_name
 from batchver.cli.gendwarfksyms import main as dropin_main
+from batchver.nightly.config import BACKENDS
 from batchver.tree import scheduler
+from batchver.tree.pipeline import version_tree
 
 from .conftest import LOCAL_CORPUS, example, link_vmlinux
 
@@ -50,6 +52,16 @@ def test_discovery_and_attribution(example_tree):
     assert found.modules == ["drivers/demo/demo", "drivers/single/single"]
     assert read_thin_archive(os.path.join(example_tree, "vmlinux.a")) == [
         os.path.join(example_tree, "kernel/core.o"), os.path.join(example_tree, "lib/util.o")]
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "dask"])  # dask: test_cluster.py
+def test_every_local_backend_a_config_accepts_runs(example_tree, tmp_path, backend):
+    # the same rows from every backend a nightly config may name
+    rows = {}
+    for name in ("loky", backend):
+        version_tree(example_tree, str(tmp_path / name), scheduler.RunOptions(jobs=2, quiet=True, backend=name))
+        rows[name] = (tmp_path / name / "Module.symvers").read_text()
+    assert rows[backend] == rows["loky"] and rows["loky"].count("\n") >= 10
 
 
 def test_module_symvers_is_kbuild_per_object(example_tree, tmp_path):

@@ -33,7 +33,10 @@ from batchver.yamlschema import (Bad, Key, Problem, Reader, choice, list_of, sca
 #: check report formats ``batchver check`` can write, with the file each goes to
 REPORT_FILES = {"text": "check.txt", "json": "check.json", "junit": "check.junit.xml",
                 "html": "check.html"}
-BACKENDS = ("loky", "multiprocessing", "threading", "dask")
+#: joblib's backends a run can use: loky's process pool, threads, a Dask
+#: cluster (joblib's ``multiprocessing`` backend cannot hand results back as
+#: they finish, which the scheduler needs)
+BACKENDS = ("loky", "threading", "dask")
 KINDS = ("auto", *(k.value for k in TreeKind))
 SEMANTICS = tuple(s.value for s in Semantics)
 ON_FAILURE = ("continue", "stop")
