@@ -66,5 +66,11 @@ def test_string_table_answers_as_libdw_does(prefill, monkeypatch):
     expected = {0: "ab", 1: "b", 2: "", 3: "cd", 4: "d", 6: "\udcff", 8: "", 9: "tail", 12: "l",
                 13: None, 14: None}
     assert {offset: table[offset] for offset in expected} == expected
+    # all ASCII (decoded whole), and UTF-8 with a character of two bytes
+    # (offsets in bytes, not characters), each with its last NUL
+    ascii_table = dwarfreader.StringTable(b"ab\0\0cd\0", "x.o")
+    assert [ascii_table[o] for o in range(8)] == ["ab", "b", "", "", "cd", "d", "", None]
+    utf8 = dwarfreader.StringTable(b"\xc3\xa9x\0cd\0", "x.o")
+    assert [utf8[o] for o in range(7)] == ["\u00e9x", "\udca9x", "x", "", "cd", "d", ""]
     empty = dwarfreader.StringTable(b"", "x.o")
     assert (empty[0], empty[1]) == (None, None)

@@ -215,14 +215,21 @@ class StringTable:
         self.strings: dict[int, str | None] = {}
         if 0 < len(data) <= PREFILL_BYTES:
             # Versioning reads most of a section's strings (nine in ten on
-            # built objects): decoding them all in one go costs a tenth of
-            # looking them up one by one.  An offset into the middle of a
-            # string (a linker's tail merging) is still found on demand.
-            parts = data.split(b"\0")
-            if data.endswith(b"\0"):
-                parts.pop()  # nothing starts after the last NUL
-            self.strings.update(zip(itertools.accumulate((len(part) + 1 for part in parts), initial=0),
-                                    (part.decode("utf-8", "surrogateescape") for part in parts)))
+            # built objects, four in ten on linked modules): decoding them
+            # all in one go costs a tenth of looking them up one by one.  An
+            # offset into the middle of a string (a linker's tail merging)
+            # is still found on demand.  A section of ASCII (the rule) is
+            # decoded whole and split as text, where offsets in characters
+            # are offsets in bytes: no bytes object per string.
+            last = -1 if data.endswith(b"\0") else None  # nothing starts after the last NUL
+            if data.isascii():
+                parts = data.decode("ascii").split("\0")[:last]
+                starts = itertools.accumulate((len(part) + 1 for part in parts), initial=0)
+                self.strings.update(zip(starts, parts))
+            else:
+                raw = data.split(b"\0")[:last]
+                starts = itertools.accumulate((len(part) + 1 for part in raw), initial=0)
+                self.strings.update(zip(starts, (part.decode("utf-8", "surrogateescape") for part in raw)))
 
     def __getitem__(self, offset: int) -> str | None:
         try:
