@@ -29,7 +29,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, NoReturn
+from typing import Any, Callable, Iterator, NoReturn, cast
 
 from tqdm import tqdm
 
@@ -132,14 +132,22 @@ def _parallel(jobs: int, calls: list[_Call], bar: tqdm[NoReturn]) -> None:
             bar.update(call.weight)
             call.deliver(call.func(*call.args))
         return
-    from joblib import Parallel, delayed
-
-    runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    with _workers_ignore_sigint():
-        results = runner(delayed(indexed)(i, call.func, call.args) for i, call in enumerate(calls))
-    for i, result in results:
+    for i, result in _dispatch(n_jobs, [(call.func, call.args) for call in calls]):
         bar.update(calls[i].weight)
         calls[i].deliver(result)
+
+
+def _dispatch(n_jobs: int, work: list[tuple[Callable[..., object], tuple[object, ...]]]
+              ) -> Iterator[tuple[int, object]]:
+    """Hand ``work`` to the active joblib backend's workers and return
+    ``(index in work, result)`` pairs as they finish.  joblib gives the
+    workers their first calls (starting them, with SIGINT ignored) before it
+    returns."""
+    from joblib import Parallel, delayed
+
+    with _workers_ignore_sigint():
+        return cast(Iterator[tuple[int, object]], Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(indexed)(i, func, args) for i, (func, args) in enumerate(work)))
 
 
 @contextlib.contextmanager
@@ -174,13 +182,8 @@ def workers_starting(opts: RunOptions) -> Iterator[None]:
     if opts.backend != "loky" or opts.workers == 1:
         yield
         return
-    from joblib import Parallel, delayed
-
-    with _backend(opts), _workers_ignore_sigint():
-        # joblib hands the first tasks to the workers (starting them) before
-        # it returns the generator; each worker imports the tasks' module to run one
-        ready = Parallel(n_jobs=opts.workers, return_as="generator_unordered")(
-            delayed(started)() for _ in range(opts.workers))
+    with _backend(opts):  # each worker imports the tasks' module to run its warm-up
+        ready = _dispatch(opts.workers, [(started, ())] * opts.workers)
     try:
         yield
     finally:
