@@ -298,9 +298,10 @@ def _sleb32(cur: _Cursor) -> int:
     return (value + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
-def _row_fits(is_stmt: int, line: int, column: int) -> bool:
-    """Whether libdw can store a row with these registers."""
-    return is_stmt <= 1 and -(1 << 31) <= line < 1 << 31 and column <= 0xFFFF
+def _check_row(is_stmt: int, line: int, column: int) -> None:
+    """Refuse a row libdw cannot store with these registers."""
+    if is_stmt > 1 or not -(1 << 31) <= line < 1 << 31 or column > 0xFFFF:
+        raise LineTableError(INVALID_LINE)
 
 
 def _check_program(cur: _Cursor, header: _Header) -> None:
@@ -319,8 +320,7 @@ def _check_program(cur: _Cursor, header: _Header) -> None:
             if line_range == 0:
                 raise LineTableError(INVALID_LINE)
             line += line_base + (opcode - opcode_base) % line_range
-            if not _row_fits(is_stmt, line, column):
-                raise LineTableError(INVALID_LINE)
+            _check_row(is_stmt, line, column)
         elif opcode == 0:
             cur.need(2)
             length = data[cur.pos]
@@ -329,8 +329,7 @@ def _check_program(cur: _Cursor, header: _Header) -> None:
             sub = data[cur.pos]
             cur.pos += 1
             if sub == DW_LNE_end_sequence:
-                if not _row_fits(is_stmt, line, column):
-                    raise LineTableError(INVALID_LINE)
+                _check_row(is_stmt, line, column)
                 is_stmt, line, column = header.default_is_stmt, 1, 0
             elif sub == DW_LNE_set_address:
                 if header.address_size not in (4, 8):
@@ -356,8 +355,7 @@ def _check_program(cur: _Cursor, header: _Header) -> None:
             if data[lengths + opcode] != _OPERANDS[opcode]:
                 raise LineTableError(INVALID_LINE)
             if opcode == DW_LNS_copy:
-                if not _row_fits(is_stmt, line, column):
-                    raise LineTableError(INVALID_LINE)
+                _check_row(is_stmt, line, column)
             elif opcode == DW_LNS_const_add_pc and line_range == 0:
                 raise LineTableError(INVALID_LINE)
             elif opcode == DW_LNS_fixed_advance_pc:
