@@ -222,14 +222,14 @@ class StringTable:
             # decoded whole and split as text, where offsets in characters
             # are offsets in bytes: no bytes object per string.
             last = -1 if data.endswith(b"\0") else None  # nothing starts after the last NUL
+            raw: list[str] | list[bytes]  # the strings as their lengths in bytes count
             if data.isascii():
-                parts = data.decode("ascii").split("\0")[:last]
-                starts = itertools.accumulate((len(part) + 1 for part in parts), initial=0)
-                self.strings.update(zip(starts, parts))
+                parts = raw = data.decode("ascii").split("\0")[:last]
             else:
                 raw = data.split(b"\0")[:last]
-                starts = itertools.accumulate((len(part) + 1 for part in raw), initial=0)
-                self.strings.update(zip(starts, (part.decode("utf-8", "surrogateescape") for part in raw)))
+                parts = [part.decode("utf-8", "surrogateescape") for part in raw]
+            starts = itertools.accumulate((len(part) + 1 for part in raw), initial=0)
+            self.strings.update(zip(starts, parts))
 
     def __getitem__(self, offset: int) -> str | None:
         try:
