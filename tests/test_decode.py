@@ -1,11 +1,13 @@
-"""The compiled per-abbreviation DIE decoders agree with the generic one."""
+"""The per-abbreviation decoding plans agree with the form-by-form decoder."""
 
 from __future__ import annotations
 
 import pytest
 
 from batchver.dwarf import reader as dwarfreader
-from batchver.dwarf.decode import WANTED
+from batchver.dwarf.constants import DW_AT_name, DW_AT_type
+from batchver.dwarf.decode import (
+    CONST, FLAG, NULL_STRING, OTHER, OTHER_VALUE, REF, STR, WANTED, decode_value, encode)
 from batchver.dwarf.leb128 import read_uleb
 from batchver.dwarf.reader import DwarfReader
 from batchver.elf.file import ElfObject
@@ -19,8 +21,7 @@ FILES = sorted(LOCAL_CORPUS.glob("fixtures/*.o")) + [
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_compiled_decoder_matches_generic(path, monkeypatch):
-    monkeypatch.setattr(dwarfreader, "COMPILE_AFTER", 1)  # compile every layout at once
+def test_plan_decoder_matches_form_by_form(path):
     reader = DwarfReader(ElfObject(str(path)))
     decoded = 0
     for unit in reader.units:
@@ -32,26 +33,39 @@ def test_compiled_decoder_matches_generic(path, monkeypatch):
                 continue
             tag, children, specs = unit.abbrevs[code]
             fast = reader._decode(unit.key_base + pos, unit)
-            slow = reader._decode_generic(unit.key_base + pos, unit, tag, children, specs, attrs_pos)
-            assert fast.attrs == {k: v for k, v in slow.attrs.items() if k in WANTED}
-            assert (fast.tag, fast.has_children, fast.end) == (slow.tag, slow.has_children, slow.end)
+            attrs, end = reader.decode_attributes(unit.key_base + pos, unit, specs, attrs_pos)
+            assert fast.attrs == {k: v for k, v in attrs.items() if k in WANTED}
+            assert (fast.tag, fast.has_children, fast.end) == (tag, children, end)
             decoded += 1
             pos = fast.end - unit.key_base
     assert decoded > 100
 
 
-def test_rare_layouts_are_decoded_generically_until_they_recur(monkeypatch):
-    """A layout is compiled once it has been met COMPILE_AFTER times; before
-    that the generic decoder serves it (all attributes, same values)."""
-    monkeypatch.setattr(dwarfreader, "_DECODERS", {})
-    monkeypatch.setattr(dwarfreader, "_SEEN", {})
+@pytest.mark.parametrize("value, kept", [
+    ((CONST, 0), 0), ((CONST, (1 << 64) - 1), (1 << 64) - 1), ((REF, 0), -1), ((REF, 1 << 48), ~(1 << 48)),
+    ((STR, "x"), "x"), ((STR, ""), ""), ((STR, None), NULL_STRING), ((FLAG, 1), True), ((FLAG, 0), False),
+    ((OTHER, None), OTHER_VALUE)])
+def test_kept_values_keep_their_class(value, kept):
+    # A DIE keeps each value without its class: numbers, references,
+    # strings, NULL strings, flags and other values must stay apart, the
+    # smallest and largest of each included.
+    assert encode(value) == kept and type(encode(value)) is type(kept)
+    assert decode_value(kept) == value
+
+
+def test_a_die_answers_each_accessor_only_for_its_class():
     reader = DwarfReader(ElfObject(str(FILES[0])))
     unit = reader.units[0]
-    specs = next(specs for tag, _, specs in unit.abbrevs.values() if tag == 0x0D)  # a member
-    for _ in range(dwarfreader.COMPILE_AFTER - 1):
-        assert reader._decoder(unit, specs) is None
-    assert callable(reader._decoder(unit, specs))
-    assert callable(reader._decoder(unit, specs))  # and it stays compiled
+    die = reader.unit_die(unit)
+    assert die is not None
+    name = die.string(DW_AT_name)
+    assert name and die.udata(DW_AT_name) is None and die.ref(DW_AT_name) is None
+    member = next(d for d in (reader.die(k, unit) for k, _ in reader.child_entries(die))
+                  if d is not None and d.ref(DW_AT_type) is not None)
+    target = member.ref(DW_AT_type)
+    assert target is not None and target >= unit.start
+    assert member.udata(DW_AT_type) is None and member.string(DW_AT_type) is None
+    assert not member.flag(DW_AT_type)
 
 
 @pytest.mark.parametrize("prefill", [True, False])

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from batchver.cli import main as cli_main
-from batchver.dwarf.reader import COMPILE_AFTER, DwarfReader
+from batchver.dwarf.reader import DwarfReader
 from batchver.elf.exports import Export, linked_exports
 from batchver.elf.file import ElfObject
 from batchver.tree.linked import addressed_names, scan_units
@@ -570,15 +570,13 @@ def test_rust_crate_built_now_with_v0_names(tmp_path, cc):
         assert live == crcs
 
 
-def test_rust_unit_seen_through_compiled_decoders(tmp_path, cc):
-    # A layout's decoder is compiled once DIEs of that layout were decoded
-    # often enough in a process; the compiled one must still read
-    # DW_AT_language, or a crate is taken for C once a run is under way.
+def test_rust_unit_seen_through_decoding_plans(tmp_path, cc):
+    # The decoding plans keep only the attributes versioning reads; they
+    # must keep DW_AT_language, or a crate is taken for C.
     crate = tmp_path / "rusty.o"
     shutil.copyfile(RUSTY, crate)
-    for _ in range(COMPILE_AFTER + 2):
-        elf = ElfObject(str(crate))
-        try:
-            assert [scan.rust for scan in scan_units(DwarfReader(elf), [0])] == [True]
-        finally:
-            elf.close()
+    elf = ElfObject(str(crate))
+    try:
+        assert [scan.rust for scan in scan_units(DwarfReader(elf), [0])] == [True]
+    finally:
+        elf.close()

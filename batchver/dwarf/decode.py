@@ -1,20 +1,26 @@
-"""Compiled DIE decoders, one per abbreviation layout.
+"""Decoding plans, one per abbreviation layout, and the compact values a DIE keeps.
 
-Decoding DIEs form by form in Python is the hot loop of versioning.  Every
-DIE with the same abbreviation has the same attribute layout, so this module
-turns a layout into a small Python function: consecutive fixed-size fields
-become one ``struct.unpack_from`` call (fields nobody reads become padding),
-and only the attributes versioning reads are stored.  What each form takes
-and stores comes from :data:`batchver.dwarf.forms.FORMS`, as in
-:meth:`DwarfReader._decode_generic`; layouts it cannot compile
-(``DW_FORM_indirect``, unknown forms) return None and the generic decoder is
-used.
+Decoding DIEs is the hot loop of versioning.  Every DIE with the same
+abbreviation has the same attribute layout, so each layout becomes a *plan*
+once per file: a short tuple of steps (:func:`decode_plan`) that
+:meth:`batchver.dwarf.reader.DwarfReader` runs over a DIE's bytes, merging
+runs of fixed-size attributes nobody reads into one step and storing only
+the attributes versioning reads (:data:`WANTED`).  What each form takes and
+stores comes from :data:`batchver.dwarf.forms.FORMS`, as in the reader's
+form-by-form :meth:`~batchver.dwarf.reader.DwarfReader.decode_attributes`,
+the reference every plan is tested against; layouts a plan cannot describe
+(``DW_FORM_indirect``, unknown forms) are decoded by that one.
+
+A decoded DIE keeps its wanted attributes in a list indexed by
+:data:`SLOTS` rather than a dict of ``(class, value)`` pairs: one object per
+DIE instead of a dict and a tuple per attribute, whose making and freeing
+was a fifth of versioning a small module.  The value class is carried by
+the value itself (:func:`encode`, :func:`decode_value`).
 """
 
 from __future__ import annotations
 
-import struct
-from typing import Callable, Final, Union, cast
+from typing import Final, Union
 
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
@@ -24,11 +30,7 @@ from batchver.dwarf.constants import (
     DW_AT_str_offsets_base, DW_AT_type, DW_AT_upper_bound)
 from batchver.dwarf.forms import (
     BLOCK_LENGTH_WIDTHS, FORMS, SIZE_BLOCK, SIZE_BLOCK1, SIZE_SLEB, SIZE_STRING, SIZE_ULEB,
-    VALUE_FLAG, VALUE_FLAG_PRESENT, VALUE_IMPLICIT, VALUE_LINE_STRP, VALUE_NONE, VALUE_OTHER,
-    VALUE_REF_ADDR, VALUE_SIG8, VALUE_SIGNED, VALUE_STRING, VALUE_STRP, VALUE_STRX, VALUE_UNIT_REF,
-    VALUE_UNSIGNED, width)
-from batchver.dwarf.leb128 import read_sleb, read_uleb
-from batchver.elf.file import UINT_CODES
+    VALUE_NONE, VALUE_UNIT_REF, width)
 
 MASK64: Final = (1 << 64) - 1
 
@@ -44,9 +46,6 @@ OTHER: Final = 4
 Value = tuple[int, Union[int, str, None]]
 #: A DIE's decoded attributes, by attribute number.
 Attrs = dict[int, Value]
-#: A compiled decoder: ``(data, pos, unit start key, unit, reader) ->
-#: (attrs, end)`` (the unit and reader are the reader module's classes).
-Decoder = Callable[..., tuple[Attrs, int]]
 #: One attribute of an abbreviation: (DW_AT_*, DW_FORM_*, implicit value).
 Spec = tuple[int, int, int]
 #: One step of a stepping plan (see :func:`step_plan`): (operation, two
@@ -81,123 +80,127 @@ WANTED: Final = frozenset((
     DW_AT_alignment,
 ))
 
-
-def _value(kind: int, raw: str, implicit: int) -> str | None:
-    """The expression a compiled decoder stores for a form's value (see
-    :data:`~batchver.dwarf.forms.FORMS`), given the expression ``raw`` for
-    the number (or text) read; None when nothing is stored."""
-    if kind == VALUE_UNSIGNED:
-        return f"({CONST}, {raw})"
-    if kind == VALUE_UNIT_REF:
-        return f"(({REF}, ub + {raw}) if {raw} < unit.length else _NONE)"  # see reader.unit_ref
-    if kind == VALUE_SIGNED:
-        return f"({CONST}, {raw} & MASK)"
-    if kind == VALUE_IMPLICIT:
-        return f"({CONST}, {implicit & MASK64})"
-    if kind == VALUE_REF_ADDR:
-        return f"({REF}, {raw})"
-    if kind == VALUE_SIG8:
-        return f"_sig(R.signatures, {raw})"
-    if kind == VALUE_FLAG:
-        return f"({FLAG}, {raw})"
-    if kind == VALUE_FLAG_PRESENT:
-        return f"({FLAG}, 1)"
-    if kind == VALUE_STRP:
-        return f"({STR}, R.strs[{raw}])"
-    if kind == VALUE_LINE_STRP:
-        return f"({STR}, R.line_strs[{raw}])"
-    if kind == VALUE_STRX:
-        return f"({STR}, R._strx(unit, {raw}))"
-    if kind == VALUE_STRING:
-        return f"({STR}, {raw})"
-    if kind == VALUE_OTHER:
-        return f"({OTHER}, None)"
-    assert kind == VALUE_NONE
-    return None
+#: The wanted attributes in slot order (slot 0 holds nothing).
+SLOTTED: Final[tuple[int, ...]] = tuple(sorted(WANTED))
+#: Length of a DIE's value list.
+SLOT_COUNT: Final = len(SLOTTED) + 1
+#: Attribute number -> its slot in a DIE's values; 0 (always empty) for an
+#: attribute nobody reads.  Attribute numbers past the table have no slot.
+SLOTS: Final[tuple[int, ...]] = tuple(SLOTTED.index(at) + 1 if at in WANTED else 0
+                                      for at in range(max(WANTED) + 1))
 
 
-def signature_ref(signatures: dict[int, int], signature: int) -> Value:
-    """A DW_FORM_ref_sig8 value: the type unit's DIE with this signature,
-    or nothing when no unit has it."""
-    target = signatures.get(signature)
-    return (REF, target) if target is not None else (OTHER, None)
+class _Marker:
+    """A value that is neither a number nor a string (see :func:`encode`)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
 
 
-def compile_decoder(specs: tuple[Spec, ...], offset_size: int, addr_size: int, version: int,
-                    endian: str) -> Decoder | None:
-    """A function ``(data, pos, unit_base_key, unit, reader) -> (attrs,
-    end)`` for DIEs with this attribute list, or None."""
-    namespace: dict[str, object] = {"uleb": read_uleb, "sleb": read_sleb, "MASK": MASK64, "_sig": signature_ref,
-                       "_NONE": (OTHER, None)}
-    little = "little" if endian == "<" else "big"
-    body: list[str] = []
-    group: list[tuple[int, int | None, int]] = []  # (width, attribute if stored, value kind)
+#: An attribute present with nothing versioning reads as a value (OTHER).
+OTHER_VALUE: Final = _Marker("OTHER_VALUE")
+#: A string attribute libdw's dwarf_formstring reads as NULL.
+NULL_STRING: Final = _Marker("NULL_STRING")
 
-    def flush() -> None:
-        if not group:
-            return
-        fmt = endian
-        stores: list[tuple[int, int, bool]] = []
-        for size, at, kind in group:
-            if at is None or _value(kind, "v", 0) is None:
-                fmt += f"{size}x"
-                continue
-            code = UINT_CODES.get(size)
-            fmt += code or f"{size}s"
-            stores.append((at, kind, code is not None))
-        if stores:
-            name = f"S{len(namespace)}"
-            namespace[name] = struct.Struct(fmt)
-            body.append(f"v = {name}.unpack_from(data, pos)")
-            for i, (at, kind, number) in enumerate(stores):
-                raw = f"v[{i}]" if number else f"int.from_bytes(v[{i}], '{little}')"
-                body.append(f"a[{at}] = {_value(kind, raw, 0)}")
-        body.append(f"pos += {sum(size for size, _, _ in group)}")
-        group.clear()
 
+def encode(value: Value) -> object:
+    """A decoded attribute as a DIE keeps it: a CONST as its number (never
+    negative: constants are unsigned), a REF as the bitwise complement of
+    the DIE's key (always negative), a STR as its text or
+    :data:`NULL_STRING`, a FLAG as a bool, OTHER as :data:`OTHER_VALUE`."""
+    cls, raw = value
+    if cls == CONST:
+        return raw
+    if cls == REF:
+        assert isinstance(raw, int), "a reference is a key"
+        return ~raw
+    if cls == STR:
+        return NULL_STRING if raw is None else raw
+    if cls == FLAG:
+        return bool(raw)
+    return OTHER_VALUE
+
+
+def decode_value(kept: object) -> Value:
+    """The inverse of :func:`encode` for a present attribute; a FLAG comes
+    back as 1 or 0, as libdw's dwarf_formflag reads it."""
+    if isinstance(kept, bool):
+        return FLAG, int(kept)
+    if isinstance(kept, int):
+        return (CONST, kept) if kept >= 0 else (REF, ~kept)
+    if isinstance(kept, str):
+        return STR, kept
+    return (STR, None) if kept is NULL_STRING else (OTHER, None)
+
+
+class PlanStep:
+    """One step of a decoding plan (see :func:`decode_plan`).  A class, not
+    a tuple, so that the compiled reader reads its numbers as fields rather
+    than unpacking five boxed integers per attribute of every DIE."""
+
+    __slots__ = ("operation", "size", "slot", "kind", "implicit")
+
+    def __init__(self, operation: int, size: int, slot: int, kind: int, implicit: int):
+        self.operation = operation  # PLAN_*
+        self.size = size  # bytes, or the width of a sized block's length
+        self.slot = slot  # where the value is kept; 0: read past, store nothing
+        self.kind = kind  # VALUE_*
+        self.implicit = implicit  # an implicit constant, masked to 64 bits
+
+
+# Operations of a decoding plan (see decode_plan).
+PLAN_SKIP: Final = 0  # width bytes nobody reads
+PLAN_FIXED: Final = 1  # an unsigned number of width bytes
+PLAN_ULEB: Final = 2
+PLAN_SLEB: Final = 3
+PLAN_STRING: Final = 4  # inline, NUL-terminated
+PLAN_BLOCK: Final = 5  # a ULEB128 length, then that many bytes
+PLAN_BLOCK1: Final = 6
+PLAN_BLOCK_SIZED: Final = 7  # a width-byte length, then that many bytes
+PLAN_IMPLICIT: Final = 8  # the value is in the abbreviation
+
+# The operation for each form size that varies from DIE to DIE but for
+# sized blocks (PLAN_BLOCK_SIZED, with the length's width).
+_VARIABLE_OPS: Final[dict[int, int]] = {SIZE_ULEB: PLAN_ULEB, SIZE_SLEB: PLAN_SLEB, SIZE_STRING: PLAN_STRING,
+                                        SIZE_BLOCK: PLAN_BLOCK, SIZE_BLOCK1: PLAN_BLOCK1}
+
+
+def decode_plan(specs: tuple[Spec, ...], offset_size: int, addr_size: int,
+                version: int) -> tuple[PlanStep, ...] | None:
+    """How to decode a DIE with this attribute list in a unit with these
+    header sizes, as :class:`PlanStep` steps; None for the layouts
+    only the form-by-form decoder handles (``DW_FORM_indirect``, unknown
+    forms).  An implicit constant is stored already masked to 64 bits."""
+    plan: list[PlanStep] = []
+    skipped = 0  # bytes of unread fixed-size forms not yet in the plan
     for at, form, implicit in specs:
         desc = FORMS.get(form)
         if desc is None:
-            return None  # DW_FORM_indirect or unknown, decode generically
-        wanted = at in WANTED
+            return None
+        slot = SLOTS[at] if at < len(SLOTS) and desc.value != VALUE_NONE else 0
         size = width(desc, offset_size, addr_size, version)
-        if size:
-            group.append((size, at if wanted else None, desc.value))
+        if size is not None and not slot:
+            skipped += size
             continue
-        flush()
-
-        def store(raw: str) -> None:
-            value = _value(desc.value, raw, implicit)
-            if wanted and value is not None:
-                body.append(f"a[{at}] = {value}")
-
+        if skipped:
+            plan.append(PlanStep(PLAN_SKIP, skipped, 0, VALUE_NONE, 0))
+            skipped = 0
         if size == 0:  # the value is in the abbreviation
-            store("")
-        elif desc.size in (SIZE_ULEB, SIZE_SLEB):
-            body.append(f"x, pos = {'uleb' if desc.size == SIZE_ULEB else 'sleb'}(data, pos)")
-            store("x")
-        elif desc.size == SIZE_STRING:
-            body.append("e = data.index(b'\\0', pos)")
-            store("data[pos:e].decode('utf-8', 'surrogateescape')")
-            body.append("pos = e + 1")
-        elif desc.size == SIZE_BLOCK:
-            body.append("x, pos = uleb(data, pos)")
-            store("")
-            body.append("pos += x")
-        elif desc.size == SIZE_BLOCK1:
-            store("")
-            body.append("pos += 1 + data[pos]")
+            plan.append(PlanStep(PLAN_IMPLICIT, 0, slot, desc.value, implicit & MASK64))
+        elif size is not None:
+            plan.append(PlanStep(PLAN_FIXED, size, slot, desc.value, 0))
+        elif desc.size in _VARIABLE_OPS:
+            plan.append(PlanStep(_VARIABLE_OPS[desc.size], 0, slot, desc.value, 0))
         else:
-            length = BLOCK_LENGTH_WIDTHS[desc.size]
-            name = f"B{length}"
-            namespace[name] = struct.Struct(endian + UINT_CODES[length])
-            store("")
-            body.append(f"pos += {length} + {name}.unpack_from(data, pos)[0]")
-    flush()
-    source = "def dec(data, pos, ub, unit, R):\n    a = {}\n" + \
-        "".join(f"    {line}\n" for line in body) + "    return a, pos\n"
-    exec(compile(source, "<dwarf decoder>", "exec"), namespace)  # noqa: S102 - generated from DWARF forms only
-    return cast(Decoder, namespace["dec"])
+            plan.append(PlanStep(PLAN_BLOCK_SIZED, BLOCK_LENGTH_WIDTHS[desc.size], slot, desc.value, 0))
+    if skipped:
+        plan.append(PlanStep(PLAN_SKIP, skipped, 0, VALUE_NONE, 0))
+    return tuple(plan)
 
 
 # Operations of a stepping plan (see step_plan).

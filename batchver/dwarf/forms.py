@@ -4,7 +4,7 @@ value it carries, in one table.
 Each walker over attribute values is derived from :data:`FORMS`, as
 pyelftools derives its parsers from its form descriptions: the form-by-form
 decoder and the skipping walks of :mod:`batchver.dwarf.reader`, and the
-compiled decoders and stepping plans of :mod:`batchver.dwarf.decode`.  A form
+decoding and stepping plans of :mod:`batchver.dwarf.decode`.  A form
 missing here is one no walker knows, and each refuses it the same way.
 
 Values are normalised as libdw's accessors see them (upstream's output

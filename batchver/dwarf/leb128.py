@@ -1,7 +1,7 @@
 """LEB128, DWARF's variable-length integers (DWARF 5, section 7.6).
 
-A module of its own because both the reader and the compiled decoders
-(which embed these functions in the code they generate) need them.
+A module of its own: the reader reads abbreviation codes and
+variable-sized attributes with them, and the tests walk units with them.
 """
 
 from __future__ import annotations

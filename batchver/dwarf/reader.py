@@ -25,13 +25,14 @@ from batchver.dwarf.constants import (
     DW_AT_name, DW_AT_sibling, DW_AT_stmt_list, DW_AT_str_offsets_base, DW_FORM_implicit_const,
     DW_FORM_indirect, DW_FORM_line_strp, DW_FORM_sec_offset, DW_TAG_member)
 from batchver.dwarf.decode import (
-    CONST, FLAG, MASK64, OTHER, REF, STEP_BLOCK, STEP_BLOCK1, STEP_BLOCK_SIZED, STEP_FIXED,
-    STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR, Attrs, Decoder, Spec, Step,
-    Value, compile_decoder, signature_ref, step_plan)
+    MASK64, NULL_STRING, OTHER_VALUE, PLAN_BLOCK, PLAN_BLOCK1, PLAN_FIXED, PLAN_IMPLICIT, PLAN_SKIP,
+    PLAN_SLEB, PLAN_STRING, PLAN_ULEB, SLOT_COUNT, SLOTS, SLOTTED, STEP_BLOCK, STEP_BLOCK1,
+    STEP_BLOCK_SIZED, STEP_FIXED, STEP_LEB, STEP_SIBLING_LEB, STEP_SIBLING_REF, STEP_STRING, STR,
+    Attrs, PlanStep, Spec, Step, decode_plan, decode_value, encode, step_plan)
 from batchver.dwarf.forms import (
     BLOCK_LENGTH_WIDTHS, FORMS, OTHER_UNIT_FORMS, SIZE_BLOCK, SIZE_BLOCK1, SIZE_FIXED, SIZE_REF_ADDR,
     SIZE_SLEB, SIZE_STRING, SIZE_ULEB, UNIT_REF_WIDTHS, VALUE_FLAG, VALUE_FLAG_PRESENT,
-    VALUE_IMPLICIT, VALUE_LINE_STRP, VALUE_NONE, VALUE_OTHER, VALUE_REF_ADDR, VALUE_SIG8,
+    VALUE_IMPLICIT, VALUE_LINE_STRP, VALUE_NONE, VALUE_REF_ADDR, VALUE_SIG8,
     VALUE_SIGNED, VALUE_STRP, VALUE_STRX, VALUE_UNIT_REF, VALUE_UNSIGNED, Form, width)
 from batchver.dwarf.leb128 import read_sleb, read_uleb
 from batchver.dwarf.lines import LineTableError, read_files, read_paths
@@ -39,50 +40,59 @@ from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
 
 TYPES_BASE: Final = 1 << 48
-
-# Compiled decoders by attribute layout, shared by every file a process reads
-# (compilers emit the same few hundred layouts everywhere).
-#: An abbreviation's attribute list in one unit header's sizes: (specs,
-#: offset size, address size, version, byte order).
-DecoderLayout = tuple[tuple[Spec, ...], int, int, int, str]
-_LAYOUT_NUMBERS: Final[dict[DecoderLayout, int]] = {}  # layout -> its number, which keys the two below
-_DECODERS: dict[int, Decoder | None] = {}  # None: cannot be compiled
-_SEEN: dict[int, int] = {}  # DIEs decoded per layout not yet compiled
-COMPILE_AFTER = 32
-
+_SIBLING_SLOT: Final = SLOTS[DW_AT_sibling]
+_NO_VALUES: Final[list[object]] = [None] * SLOT_COUNT  # copied for each DIE decoded by a plan
 
 
 class Die:
-    """One decoded DIE.  ``attrs`` maps an attribute number to
-    ``(value class, value)``; ``end`` is the offset just past its attributes
-    (its first child when it has children)."""
+    """One decoded DIE.  ``values`` holds the attributes versioning reads,
+    each at its slot (:data:`~batchver.dwarf.decode.SLOTS`) as
+    :func:`~batchver.dwarf.decode.encode` keeps it, None where absent;
+    ``end`` is the offset just past its attributes (its first child when it
+    has children)."""
 
-    __slots__ = ("key", "tag", "has_children", "attrs", "end", "unit")
+    __slots__ = ("key", "tag", "has_children", "values", "end", "unit")
 
-    def __init__(self, key: int, tag: int, has_children: bool, attrs: Attrs, end: int, unit: Unit):
+    def __init__(self, key: int, tag: int, has_children: bool, values: list[object], end: int, unit: Unit):
         self.key = key
         self.tag = tag
         self.has_children = has_children
-        self.attrs = attrs
+        self.values = values
         self.end = end
         self.unit = unit
 
+    def value(self, at: int) -> object:
+        """The attribute as kept (see :func:`~batchver.dwarf.decode.encode`),
+        or None; always None for an attribute nobody reads."""
+        return self.values[SLOTS[at]] if at < len(SLOTS) else None
+
     def udata(self, at: int) -> int | None:
         """The attribute as ``dwarf_formudata`` reads it, or None."""
-        v = self.attrs.get(at)
-        return cast(int, v[1]) if v is not None and v[0] == CONST else None
+        v = self.value(at)
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
 
     def string(self, at: int) -> str | None:
-        v = self.attrs.get(at)
-        return cast("str | None", v[1]) if v is not None and v[0] == STR else None
+        v = self.value(at)
+        return v if isinstance(v, str) else None
 
     def flag(self, at: int) -> bool:
-        v = self.attrs.get(at)
-        return v is not None and v[0] == FLAG and bool(v[1])
+        return self.value(at) is True
 
     def ref(self, at: int) -> int | None:
-        v = self.attrs.get(at)
-        return cast(int, v[1]) if v is not None and v[0] == REF else None
+        v = self.value(at)
+        return ~v if isinstance(v, int) and not isinstance(v, bool) and v < 0 else None
+
+    @property
+    def attrs(self) -> Attrs:
+        """The kept attributes as ``(value class, value)`` by attribute
+        number, as :meth:`DwarfReader.decode_attributes` gives them (a FLAG
+        as 1 or 0): for tests and messages, never the hot path."""
+        out: Attrs = {}
+        for slot, at in enumerate(SLOTTED, 1):
+            kept = self.values[slot]
+            if kept is not None:
+                out[at] = decode_value(kept)
+        return out
 
     @property
     def name(self) -> str | None:
@@ -94,7 +104,7 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "decoders", "layouts", "steps", "checked",
+                 "str_offsets_base", "files", "start", "plans", "layouts", "steps", "checked",
                  "length")
 
     def __init__(self, data: bytes, offset: int, key_base: int):
@@ -115,7 +125,7 @@ class Unit:
         self.abbrevs: dict[int, Abbrev] = {}
         # shared by the units with one abbreviation table and header sizes
         # (see DwarfReader._read_units)
-        self.decoders: dict[int, tuple[int, bool, Decoder]] = {}
+        self.plans: dict[int, tuple[int, bool, tuple[PlanStep, ...]]] = {}
         self.layouts: dict[int, Layout] = {}
         self.steps: dict[int, StepInfo] = {}
         self.checked = False  # see DwarfReader.check_tree
@@ -158,14 +168,6 @@ class TreeIndex:
         self.consistent = True
 
 
-def unit_ref(unit: Unit, offset: int) -> Value:
-    """A unit-relative reference (DW_FORM_ref1-8, DW_FORM_ref_udata) as a
-    value: libdw's dwarf_formref_die gives no DIE for an offset at or past
-    the unit's length, and upstream then reads the attribute as absent
-    (a DW_AT_type that names nothing is ``void``)."""
-    return (REF, unit.start + offset) if offset < unit.length else (OTHER, None)
-
-
 def _uint(data: bytes, pos: int, width: int, little: bool) -> int:
     """The unsigned ``width``-byte integer at ``pos``, read byte by byte:
     compiled, this costs a fraction of slicing the bytes out for
@@ -173,6 +175,8 @@ def _uint(data: bytes, pos: int, width: int, little: bool) -> int:
     children (their DW_AT_sibling)."""
     if pos + width > len(data):  # what is there, as int.from_bytes reads a short slice
         return int.from_bytes(data[pos:pos + width], "little" if little else "big")
+    if little and width == 4:  # the commonest (references, string offsets): no loop
+        return data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 | data[pos + 3] << 24
     value = 0
     if little:
         for i in range(width - 1, -1, -1):
@@ -181,6 +185,13 @@ def _uint(data: bytes, pos: int, width: int, little: bool) -> int:
         for i in range(width):
             value = value << 8 | data[pos + i]
     return value
+
+
+def _disagrees(target: int, end: int) -> bool:
+    """Whether a DW_AT_sibling's target (-1: none) is not where the tree's
+    structure puts the next sibling (see TreeIndex.consistent).  Not ``not in
+    (-1, end)``, which compiled code answers by building a tuple per DIE."""
+    return target != -1 and target != end
 
 
 def _sibling_value(data: bytes, pos: int, form: int, order: Literal["little", "big"]) -> int:
@@ -288,10 +299,8 @@ class DwarfReader:
         # by (abbreviation table offset, offset size, address size, version)
         self._layouts: dict[tuple[int, int, int, int], dict[int, Layout]] = {}  # see Unit.layouts
         self._steps: dict[tuple[int, int, int, int], dict[int, StepInfo]] = {}  # see _step
-        self._unit_decoders: dict[tuple[int, int, int, int], dict[int, tuple[int, bool, Decoder]]] = {}
-        # by (id of an attribute list, offset size, address size, version)
-        self._spec_decoders: dict[tuple[int, int, int, int], Decoder | None] = {}
-        self._layout_numbers: dict[tuple[int, int, int, int], tuple[int, DecoderLayout]] = {}  # see _decoder
+        self._plans: dict[tuple[int, int, int, int], dict[int, tuple[int, bool, tuple[PlanStep, ...]]]] = {}
+        self.little = elf.little_endian
         self._dies: dict[int, Die] = {}
         self._indexes: dict[int, TreeIndex] = {}  # unit start key -> its TreeIndex, until walked
         self.units: list[Unit] = []
@@ -388,10 +397,10 @@ class DwarfReader:
             u.abbrevs = self._abbrev_table(abbrev_off)
             # Per-abbreviation tables, shared by the units with the same
             # abbreviation table and header sizes: code -> (tag,
-            # has_children, compiled decoder) once a code's decoder is
-            # compiled, and code -> layout (see _layout) for skipping DIEs.
+            # has_children, decoding plan) once a DIE of the code was
+            # decoded, and code -> layout (see _layout) for skipping DIEs.
             shape = (abbrev_off, u.offset_size, u.addr_size, u.version)
-            u.decoders = self._unit_decoders.setdefault(shape, {})
+            u.plans = self._plans.setdefault(shape, {})
             u.layouts = self._layouts.setdefault(shape, {})
             u.steps = self._steps.setdefault(shape, {})
             if u.type_signature is not None:
@@ -486,7 +495,7 @@ class DwarfReader:
                         return
                     parent = parents.pop()
                     ends[parent] = base + pos
-                    if targets.pop() not in (-1, base + pos):
+                    if _disagrees(targets.pop(), base + pos):
                         index.consistent = False
                     if only_members.pop():
                         member_only.add(parent)
@@ -544,13 +553,13 @@ class DwarfReader:
                     parents.append(base + start)
                     targets.append(target)
                     only_members.append(True)
-                elif target not in (-1, base + pos):
+                elif _disagrees(target, base + pos):
                     index.consistent = False
                 if not children and depth == 0:
                     return
             for parent, target in zip(parents, targets):  # the unit's end ends every open list, as in libdw
                 ends[parent] = base + end
-                if target not in (-1, base + end):
+                if _disagrees(target, base + end):
                     index.consistent = False
         except (ValueError, IndexError, struct.error, VersioningError) as exc:
             if isinstance(exc, VersioningError) and exc.where == "process_die_container":
@@ -615,7 +624,7 @@ class DwarfReader:
             pos += 1
         else:
             code, pos = read_uleb(data, pos)
-        known = unit.decoders.get(code)
+        known = unit.plans.get(code)
         if known is None:
             if code == 0:
                 return None
@@ -624,51 +633,101 @@ class DwarfReader:
                 raise VersioningError("process_module", f"invalid abbreviation code {code} at "
                                       f"{self.where(unit, key)}", self.path)
             tag, children, specs = abbrev
-            decoder = self._decoder(unit, specs)
-            if decoder is None:
-                return self._decode_generic(key, unit, tag, children, specs, pos)
-            known = unit.decoders[code] = (tag, children, decoder)
-        tag, children, decoder = known
-        attrs, pos = decoder(data, pos, unit.start, unit, self)
+            plan = decode_plan(specs, unit.offset_size, unit.addr_size, unit.version)
+            if plan is None:
+                attrs, end = self.decode_attributes(key, unit, specs, pos)
+                values = _NO_VALUES[:]
+                for at, value in attrs.items():
+                    if at < len(SLOTS) and SLOTS[at]:
+                        values[SLOTS[at]] = encode(value)
+                return Die(key, tag, children, values, end, unit)
+            known = unit.plans[code] = (tag, children, plan)
+        tag, children, plan = known
+        values, pos = self._run_plan(plan, data, pos, unit)
         if pos > unit.end:
             raise IndexError("DIE runs past the end of its unit")
-        return Die(key, tag, children, attrs, unit.key_base + pos, unit)
+        return Die(key, tag, children, values, unit.key_base + pos, unit)
 
-    def _decoder(self, unit: Unit, specs: tuple[Spec, ...]) -> Decoder | None:
-        """The compiled decoder for an attribute list in this unit's layout
-        (see :mod:`batchver.dwarf.decode`); None when it cannot be compiled."""
-        # Keyed by the identity of the (long-lived) spec tuple first: hashing
-        # the tuple itself on every DIE costs more than decoding it.
-        fast_key = (id(specs), unit.offset_size, unit.addr_size, unit.version)
-        if fast_key not in self._spec_decoders:
-            # The layout's number, found once per file: hashing the layout
-            # itself on every DIE of a layout not yet compiled costs more
-            # than decoding the DIE.
-            known = self._layout_numbers.get(fast_key)
-            if known is None:
-                layout = (specs, unit.offset_size, unit.addr_size, unit.version, self.endian)
-                known = self._layout_numbers[fast_key] = (
-                    _LAYOUT_NUMBERS.setdefault(layout, len(_LAYOUT_NUMBERS)), layout)
-            number, layout = known
-            if number not in _DECODERS:
-                # Compiling costs as much as decoding a few hundred DIEs, and
-                # most layouts are met only a few times: decode those
-                # generically and compile the ones that keep coming back.
-                seen = _SEEN[number] = _SEEN.get(number, 0) + 1
-                if seen < COMPILE_AFTER:
-                    return None
-                _DECODERS[number] = compile_decoder(*layout)
-            self._spec_decoders[fast_key] = _DECODERS[number]
-        return self._spec_decoders[fast_key]
+    def _run_plan(self, plan: tuple[PlanStep, ...], data: bytes, pos: int,
+                  unit: Unit) -> tuple[list[object], int]:
+        """A DIE's kept values by its abbreviation's plan (see
+        :func:`~batchver.dwarf.decode.decode_plan`), and the position past
+        its attributes, each value as :meth:`_kept` makes it."""
+        values = _NO_VALUES[:]  # a copy costs less than making a list of Nones
+        little = self.little
+        for step in plan:
+            operation, size, slot = step.operation, step.size, step.slot
+            raw = 0
+            if operation == PLAN_SKIP:
+                pos += size
+                continue
+            if operation == PLAN_FIXED:
+                if pos + size > len(data):
+                    raise IndexError("attribute runs past the end of the section")
+                raw = _uint(data, pos, size, little)
+                pos += size
+            elif operation == PLAN_ULEB:
+                raw, pos = read_uleb(data, pos)
+            elif operation == PLAN_SLEB:
+                raw, pos = read_sleb(data, pos)
+            elif operation == PLAN_STRING:
+                end = data.index(b"\0", pos)
+                if slot:
+                    values[slot] = data[pos:end].decode("utf-8", "surrogateescape")
+                pos = end + 1
+                continue
+            elif operation == PLAN_BLOCK:
+                raw, pos = read_uleb(data, pos)
+                pos += raw
+            elif operation == PLAN_BLOCK1:
+                pos += 1 + data[pos]
+            elif operation == PLAN_IMPLICIT:
+                raw = step.implicit
+            else:  # PLAN_BLOCK_SIZED
+                pos += size + _uint(data, pos, size, little)
+            if slot:
+                values[slot] = self._kept(step.kind, raw, unit)
+        return values, pos
 
-    def _decode_generic(self, key: int, unit: Unit, tag: int, children: bool, specs: tuple[Spec, ...],
-                        pos: int) -> Die:
-        """Form-by-form decoding, by :data:`~batchver.dwarf.forms.FORMS`:
-        the reference the compiled decoders follow, and the path for
-        abbreviations they do not handle."""
+    def _kept(self, kind: int, raw: int, unit: Unit) -> object:
+        """The number read for an attribute whose form gives a value of this
+        ``VALUE_*`` kind (an implicit constant: the abbreviation's, masked
+        to 64 bits), normalised as libdw's accessors see it and kept as
+        :func:`~batchver.dwarf.decode.encode` says."""
+        if kind == VALUE_UNIT_REF:  # the commonest
+            # dwarf_formref_die gives no DIE for an offset at or past the
+            # unit's length, and upstream then reads the attribute as absent
+            # (a DW_AT_type that names nothing is ``void``)
+            return ~(unit.start + raw) if raw < unit.length else OTHER_VALUE
+        if kind == VALUE_STRP or kind == VALUE_LINE_STRP or kind == VALUE_STRX:
+            text = (self.strs[raw] if kind == VALUE_STRP else self.line_strs[raw]
+                    if kind == VALUE_LINE_STRP else self._strx(unit, raw))
+            return NULL_STRING if text is None else text
+        if kind == VALUE_UNSIGNED or kind == VALUE_IMPLICIT:
+            return raw
+        if kind == VALUE_SIGNED:
+            return raw & MASK64
+        if kind == VALUE_FLAG:
+            return raw != 0
+        if kind == VALUE_FLAG_PRESENT:
+            return True
+        if kind == VALUE_REF_ADDR:
+            return ~raw
+        if kind == VALUE_SIG8:
+            target = self.signatures.get(raw)
+            return OTHER_VALUE if target is None else ~target
+        return OTHER_VALUE  # VALUE_OTHER
+
+    def decode_attributes(self, key: int, unit: Unit, specs: tuple[Spec, ...],
+                          pos: int) -> tuple[Attrs, int]:
+        """Every attribute of the DIE at ``key`` (its attributes start at
+        ``pos``), decoded form by form by
+        :data:`~batchver.dwarf.forms.FORMS`, and the key past them: the
+        reference the decoding plans are tested against (and pyelftools
+        against it), and the decoder of the layouts no plan describes."""
         data = unit.data
         attrs: Attrs = {}
-        order: Literal["little", "big"] = "little" if self.endian == "<" else "big"
+        order: Literal["little", "big"] = "little" if self.little else "big"
         for at, form, implicit in specs:
             while form == DW_FORM_indirect:
                 form, pos = read_uleb(data, pos)
@@ -697,33 +756,10 @@ class DwarfReader:
                 continue
             else:
                 pos = self._skip_form(data, pos, form, unit)
-            if value == VALUE_UNIT_REF:  # the commonest
-                attrs[at] = unit_ref(unit, raw)
-            elif value == VALUE_UNSIGNED:
-                attrs[at] = (CONST, raw)
-            elif value == VALUE_STRP:
-                attrs[at] = (STR, self.strs[raw])
-            elif value == VALUE_FLAG:
-                attrs[at] = (FLAG, raw)
-            elif value == VALUE_FLAG_PRESENT:
-                attrs[at] = (FLAG, 1)
-            elif value == VALUE_SIGNED:
-                attrs[at] = (CONST, raw & MASK64)
-            elif value == VALUE_IMPLICIT:
-                attrs[at] = (CONST, implicit & MASK64)
-            elif value == VALUE_STRX:
-                attrs[at] = (STR, self._strx(unit, raw))
-            elif value == VALUE_LINE_STRP:
-                attrs[at] = (STR, self.line_strs[raw])
-            elif value == VALUE_REF_ADDR:
-                attrs[at] = (REF, raw)
-            elif value == VALUE_SIG8:
-                attrs[at] = signature_ref(self.signatures, raw)
-            elif value == VALUE_OTHER:
-                attrs[at] = (OTHER, None)
-            else:
-                assert value == VALUE_NONE
-        return Die(key, tag, children, attrs, unit.key_base + pos, unit)
+            if value != VALUE_NONE:
+                attrs[at] = decode_value(self._kept(value, implicit & MASK64 if value == VALUE_IMPLICIT else raw,
+                                                    unit))
+        return attrs, unit.key_base + pos
 
     def _offset(self, data: bytes, pos: int, unit: Unit) -> int:
         return cast(int, struct.unpack_from(self.endian + ("I" if unit.offset_size == 4 else "Q"), data, pos)[0])
@@ -910,7 +946,7 @@ class DwarfReader:
             yield child
             # the commonest child (a member or parameter) has neither
             # children nor DW_AT_sibling: its sibling follows it directly
-            if child.has_children or DW_AT_sibling in child.attrs:
+            if child.has_children or child.values[_SIBLING_SLOT] is not None:
                 key = self.next_sibling(child)
             else:
                 key = child.end

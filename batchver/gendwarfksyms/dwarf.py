@@ -26,7 +26,7 @@ to the ``dump`` callback.
 
 from __future__ import annotations
 
-from typing import Callable, Final, Iterator, Union, cast
+from typing import Callable, Final, Iterator, Union
 
 from batchver.dwarf.constants import (
     DW_AT_abstract_origin, DW_AT_accessibility, DW_AT_alignment, DW_AT_bit_size, DW_AT_byte_size,
@@ -40,7 +40,7 @@ from batchver.dwarf.constants import (
     DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_subrange_type, DW_TAG_subroutine_type,
     DW_TAG_template_type_parameter, DW_TAG_typedef, DW_TAG_union_type, DW_TAG_unspecified_type,
     DW_TAG_variable, DW_TAG_variant, DW_TAG_variant_part, DW_TAG_volatile_type)
-from batchver.dwarf.decode import CONST, MASK64, REF, STR
+from batchver.dwarf.decode import MASK64
 from batchver.dwarf.reader import Die, DwarfReader, Unit
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.kabi import KabiRules
@@ -365,10 +365,9 @@ class DieMap:
 
     def _type_of(self, die: Die) -> Die | None:
         # the commonest lookup of all: Die.ref and _die, inlined
-        value = die.attrs.get(DW_AT_type)
-        if value is None or value[0] != REF:
+        key = die.ref(DW_AT_type)
+        if key is None:
             return None
-        key = cast(int, value[1])
         target = self.reader.die(key)
         return target if target is not None else self._die(key)
 
@@ -424,9 +423,7 @@ class DieMap:
     # -- per-tag rendering -------------------------------------------------
     def _list_item(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append
-        attrs = die.attrs  # members are the commonest DIE: read the attributes in place
-        value = attrs.get(DW_AT_name)
-        name = cast("str | None", value[1]) if value is not None and value[0] == STR else None
+        name = die.string(DW_AT_name)
         if self.stable:
             if name is not None and name.startswith(KABI_PREFIX):
                 name = None
@@ -440,9 +437,9 @@ class DieMap:
             put(" ")
             put(name)
         for at, label in LIST_ITEM_ATTRS:
-            value = attrs.get(at)
-            if value is not None and value[0] == CONST:
-                put(f" {label}({value[1]})")
+            value = die.udata(at)
+            if value is not None:
+                put(f" {label}({value})")
 
     def _modifier(self, st: SymbolState, entry: Entry, die: Die) -> None:
         put = entry.frags.append

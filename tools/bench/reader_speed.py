@@ -7,10 +7,10 @@ drifts).  For each object each side opens the file, applies the relocations
 of its debug sections and decodes every DIE of every unit:
 
 * ``batchver``: ``DwarfReader(ElfObject(path))`` and every DIE through
-  ``DwarfReader.die`` (the path versioning uses: compiled decoders keeping the
+  ``DwarfReader.die`` (the path versioning uses: decoding plans keeping the
   attributes versioning reads);
-* ``batchver-all``: the same, but every DIE through the generic decoder that
-  keeps every attribute (what pyelftools gives);
+* ``batchver-all``: the same, but every DIE through the form-by-form decoder
+  that keeps every attribute (what pyelftools gives);
 * ``pyelftools``: ``ELFFile(f).get_dwarf_info(relocate_dwarf_sections=True)``
   and ``iter_DIEs()`` of every compile and type unit.
 
@@ -51,17 +51,16 @@ def walk(reader: DwarfReader, decode) -> int:
             if code == 0:
                 pos = after
                 continue
-            pos = decode(reader, unit, pos, code, after).end - unit.key_base
+            pos = decode(reader, unit, pos, code, after) - unit.key_base
     return count
 
 
 def production(reader, unit, pos, code, after):
-    return reader.die(unit.key_base + pos, unit)
+    return reader.die(unit.key_base + pos, unit).end
 
 
 def generic(reader, unit, pos, code, after):
-    tag, children, specs = unit.abbrevs[code]
-    return reader._decode_generic(unit.key_base + pos, unit, tag, children, specs, after)
+    return reader.decode_attributes(unit.key_base + pos, unit, unit.abbrevs[code][2], after)[1]
 
 
 def time_batchver(path: Path, decode) -> tuple[float, int]:
