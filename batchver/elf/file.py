@@ -104,18 +104,27 @@ _KINDS: Final = {"none": _NONE, "abs": _ABS, "add": _ADD, "sub": _SUB}
 _SMALL: Final = (1 << 62) - 1  # the largest integer compiled code keeps unboxed
 
 
-@dataclass(frozen=True)
 class Section:
-    index: int
-    name: str
-    type: int
-    flags: int
-    offset: int
-    size: int
-    link: int
-    info: int
-    entsize: int
-    addr: int
+    """One section header, read-only by convention.  A plain class, not a
+    frozen dataclass: compiled, a frozen dataclass is built by Python code
+    setting each field through ``object.__setattr__``, which cost 14,000
+    instructions per section, or 2 % of versioning a small module (every
+    module is opened twice, to discover its exports and to version them)."""
+
+    __slots__ = ("index", "name", "type", "flags", "offset", "size", "link", "info", "entsize", "addr")
+
+    def __init__(self, index: int, name: str, type: int, flags: int, offset: int, size: int,
+                 link: int, info: int, entsize: int, addr: int):
+        self.index = index
+        self.name = name
+        self.type = type
+        self.flags = flags
+        self.offset = offset
+        self.size = size
+        self.link = link
+        self.info = info
+        self.entsize = entsize
+        self.addr = addr
 
 
 @dataclass

@@ -29,9 +29,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, NoReturn, cast
-
-from tqdm import tqdm
+from typing import Any, Callable, Iterator, Protocol, cast
 
 from batchver.tree.cache import ResultCache, file_digest, task_key
 from batchver.tree.discover import Discovery, WorkItem
@@ -113,12 +111,39 @@ class _Plan:
     ranges: dict[str, list[RangeResult]] = field(default_factory=dict)
 
 
-def _progress(total: int, desc: str, quiet: bool) -> tqdm[NoReturn]:
-    return tqdm(total=total, desc=desc, unit="export", disable=quiet or not sys.stderr.isatty(),
-                dynamic_ncols=True, smoothing=0.1)
+class Bar(Protocol):
+    """What a run asks of its progress bar (tqdm's, or :class:`_NoBar`)."""
+
+    def update(self, n: float = 1) -> bool | None: ...
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None: ...
+
+    def close(self) -> None: ...
 
 
-def _parallel(jobs: int, calls: list[_Call], bar: tqdm[NoReturn]) -> None:
+class _NoBar:
+    """The bar of a run that shows none (``--quiet``, or no terminal): it
+    spares such a run importing tqdm, a fifth of a small run's start."""
+
+    def update(self, n: float = 1) -> bool | None:
+        return None
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def _progress(total: int, desc: str, quiet: bool) -> Bar:
+    if quiet or not sys.stderr.isatty():
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="export", dynamic_ncols=True, smoothing=0.1)
+
+
+def _parallel(jobs: int, calls: list[_Call], bar: Bar) -> None:
     """Run ``calls`` (in the order given), handing each result to its call's
     ``deliver`` as it finishes and moving the bar by the call's weight."""
     if not calls:
@@ -367,7 +392,7 @@ def _range_count(item: WorkItem, jobs: int) -> int:
 
 
 def _scan(items: list[WorkItem], jobs: int, outcome: RunOutcome,
-          bar: tqdm[NoReturn]) -> dict[str, list[tuple[int, range, list[UnitCandidates]]]]:
+          bar: Bar) -> dict[str, list[tuple[int, range, list[UnitCandidates]]]]:
     """Round one: cut each big linked file into unit ranges and scan them in
     parallel for the DIEs each export could be versioned in.  Returns, per
     file, ``(part, units, scans)`` in unit order; a file that cannot be cut
@@ -471,7 +496,7 @@ def _whole_files(items: list[WorkItem], discovery: Discovery, opts: RunOptions,
     return calls
 
 
-def _execute(calls: list[_Call], jobs: int, bar: tqdm[NoReturn]) -> None:
+def _execute(calls: list[_Call], jobs: int, bar: Bar) -> None:
     """Round two: every task, largest first, on the pool; each result goes
     where its call says."""
     _parallel(jobs, sorted(calls, key=lambda c: -c.size), bar)
