@@ -17,7 +17,6 @@ checks every DIE of every test object against pyelftools.
 from __future__ import annotations
 
 import bisect
-import itertools
 import struct
 from typing import Callable, Final, Iterator, Literal, cast
 
@@ -239,8 +238,12 @@ class StringTable:
             else:
                 raw = data.split(b"\0")[:last]
                 parts = [part.decode("utf-8", "surrogateescape") for part in raw]
-            starts = itertools.accumulate((len(part) + 1 for part in raw), initial=0)
-            self.strings.update(zip(starts, parts))
+            # a plain loop: compiled, it costs a third of accumulate and zip
+            strings = self.strings
+            start = 0
+            for i in range(len(parts)):
+                strings[start] = parts[i]
+                start += len(raw[i]) + 1
 
     def __getitem__(self, offset: int) -> str | None:
         try:

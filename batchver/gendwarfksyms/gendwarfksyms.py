@@ -41,7 +41,8 @@ from batchver.gendwarfksyms.types import Piece, TypeMap, assign_versions
 
 @dataclass
 class ObjectResult:
-    """What one object contributed: its sorted symtypes block and, for each
+    """What one object contributed: its sorted symtypes block (with
+    ``Options.symtypes``) and, for each
     symbol matched in it, the unit (by offset and name) that supplied it."""
 
     path: str
@@ -227,7 +228,8 @@ class Versioner:
         types.build()
         assign_versions(self.symbols, types, lambda sym: self._symbol_pieces(die_map, types, sym),
                         opts, self.diag)
-        result.symtypes = types.symtypes_lines()
+        if opts.symtypes:  # a tenth of the type map's cost, for output nobody asked for
+            result.symtypes = types.symtypes_lines()
 
     def _symbol_pieces(self, die_map: DieMap, types: TypeMap, sym: Symbol) -> list[Piece] | None:
         """The symbol's own type string, if this object rendered it."""
