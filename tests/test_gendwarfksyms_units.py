@@ -9,13 +9,15 @@ batchver's own output.
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from batchver.errors import VersioningError
 from batchver.gendwarfksyms.dwarf import KABI_IGNORED, KABI_NORMAL, KABI_RESERVED, kabi_status
 from batchver.gendwarfksyms.kabi import KabiRules, strtoul10
 from batchver.gendwarfksyms.symbols import SymbolTable, fnv32, parse_symbol_list
-from batchver.gendwarfksyms.types import crc32_segments, parse_type_string, segments_text
+from batchver.gendwarfksyms.types import Expansion, crc32_combine, crc32_segments, parse_type_string, segments_text
 
 
 # -- symbols.py ----------------------------------------------------------------
@@ -108,9 +110,18 @@ def test_crc_is_zlib_crc32_of_the_type_string():
     assert crc32_segments(["123456789"]) == 0xCBF43926  # CRC-32's check value
     assert crc32_segments([]) == 0
     # text and remembered (encoded) expansions, in any mix, are one text
-    mixed = ["12", "3", b"456", "7", b"8", b"9"]
+    mixed = ["12", "3", Expansion(b"456"), "7", Expansion(b"8"), Expansion(b"9")]
     assert crc32_segments(mixed) == 0xCBF43926 and segments_text(mixed) == "123456789"
-    assert crc32_segments(["\udcff", b"x"]) == crc32_segments([b"\xffx"])  # surrogates escape bytes
+    assert crc32_segments(["\udcff", Expansion(b"x")]) == crc32_segments([Expansion(b"\xffx")])  # surrogates escape bytes
+    assert crc32_segments([Expansion(b""), "123456789", Expansion(b"")]) == 0xCBF43926
+
+
+@pytest.mark.parametrize("first, second", [
+    (b"", b""), (b"", b"a"), (b"a", b""), (b"1234", b"56789"), (bytes(range(256)) * 3, b"\xff" * 4099),
+    (b"x", bytes(range(7, 250)) * 1001)])
+def test_crc32_combine_is_the_crc_of_the_concatenation(first, second):
+    # lengths of zero, one, powers of two and not, past 2^18 bytes
+    assert crc32_combine(zlib.crc32(first), zlib.crc32(second), len(second)) == zlib.crc32(first + second)
 
 
 @pytest.mark.parametrize("text, pieces", [

@@ -35,9 +35,70 @@ from batchver.gendwarfksyms.dwarf import COMPLETE, DieMap, Entry, SYMBOL, UNEXPA
 # megabytes, and memory must stay bounded; past this the walk just runs.
 FRESH_CHARS = 64 << 20
 
+#: CRC-32's generator polynomial, bits reflected as zlib's crc32 reads them.
+CRC32_POLY: Final = 0xEDB88320
+
+
+def _multiply_mod(a: int, b: int) -> int:
+    """a(x) * b(x) modulo CRC-32's polynomial, both 32-bit values in the
+    reflected order zlib's CRC uses (bit 31 is the coefficient of x^0)."""
+    product = 0
+    bit = 1 << 31
+    while bit:
+        if a & bit:
+            product ^= b
+        bit >>= 1
+        b = (b >> 1) ^ CRC32_POLY if b & 1 else b >> 1
+    return product
+
+
+def _squares() -> list[int]:
+    """x^(2^k) modulo the polynomial for k = 0..31 (it repeats after 32:
+    the polynomial is primitive, so x has order 2^32 - 1)."""
+    out = []
+    power = 1 << 30  # x^1
+    for _ in range(32):
+        out.append(power)
+        power = _multiply_mod(power, power)
+    return out
+
+
+_X_TO_2_TO_K: Final = _squares()
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of A + B from the CRC-32 of A, that of B and B's length
+    in bytes (zlib's crc32_combine, which Python's zlib module does not
+    offer): A's CRC moved past B's bits, that is multiplied by x^(8 *
+    length2), then B's added, by the linearity of the CRC."""
+    shift = 1 << 31  # x^0
+    k = 3  # bytes: 8 = 2^3 bits each
+    n = length2
+    while n:
+        if n & 1:
+            shift = _multiply_mod(_X_TO_2_TO_K[k & 31], shift)
+        n >>= 1
+        k += 1
+    return _multiply_mod(shift, crc1) ^ crc2
+
+
+class Expansion:
+    """A remembered expansion (see TypeMap.version_text): its text, encoded,
+    with that text's CRC-32, so that a symbol's CRC steps over it with
+    :func:`crc32_combine` instead of reading its bytes again.  On a built
+    kernel object, remembered expansions are nine tenths of the bytes
+    whose CRCs are taken, each read four times on average."""
+
+    __slots__ = ("data", "crc")
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.crc = zlib.crc32(data)
+
+
 #: A symbol's version text in order: literal text and tokens (``str``), and
-#: remembered expansions, kept encoded (``bytes``; see TypeMap.version_text).
-Segments = list[Union[str, bytes]]
+#: remembered expansions (see TypeMap.version_text).
+Segments = list[Union[str, Expansion]]
 
 TYPE_PREFIX: Final = {DW_TAG_class_type: "s", DW_TAG_structure_type: "s", DW_TAG_union_type: "u", DW_TAG_enumeration_type: "e", DW_TAG_typedef: "t"}
 REF_STARTS: Final = ("s#", "u#", "e#", "t#")
@@ -181,7 +242,7 @@ class TypeMap:
         self._tokens: list[str | None] = [None] * size
         self._pieces: list[list[Piece] | None] = [None] * size
         # reference -> (its expansion, encoded, and the names it expands); see version_text
-        self._fresh: dict[str, tuple[bytes, frozenset[str]]] = {}
+        self._fresh: dict[str, tuple[Expansion, frozenset[str]]] = {}
         # what may still be kept there (nothing on the reference path)
         self._fresh_room = FRESH_CHARS if reuse_expansions else 0
 
@@ -327,10 +388,12 @@ class TypeMap:
         names: the walk would produce exactly that text and mark exactly
         those names.
 
-        A remembered expansion is kept encoded and stays one segment of
-        every text it joins: the CRC then reads its bytes where they are,
-        where joining the whole text and encoding it copied them twice per
-        symbol (a big struct's expansion in each of a driver's exports)."""
+        A remembered expansion (:class:`Expansion`) is kept encoded, with
+        its CRC, and stays one segment of every text it joins: the CRC
+        steps over it (:func:`crc32_segments`), where joining the whole
+        text and encoding it copied it twice per symbol and hashing read
+        it again (a big struct's expansion in each of a driver's
+        exports)."""
         out: Segments = []
         seen: dict[str, int] = {}  # expanded name -> when
         added: list[str] = []  # expanded names, in order
@@ -383,9 +446,10 @@ class TypeMap:
                         data = encode_segments(out[start:])
                         if self._fresh_room >= len(data):
                             self._fresh_room -= len(data)
-                            fresh[ref] = (data, frozenset(added[first + 1:]))
+                            remembered = Expansion(data)
+                            fresh[ref] = (remembered, frozenset(added[first + 1:]))
                             del out[start:]
-                            out.append(data)
+                            out.append(remembered)
                     recording = None
         return out
 
@@ -395,9 +459,9 @@ class TypeMap:
                       key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
 
 
-def _runs(segments: Segments) -> Iterator[bytes]:
-    """The segments as bytes: each run of text joined and encoded once
-    (UTF-8, surrogates escaped as everywhere), encoded segments as they are."""
+def _runs(segments: Segments) -> Iterator[bytes | Expansion]:
+    """The segments with each run of text joined and encoded once (UTF-8,
+    surrogates escaped as everywhere), remembered expansions as they are."""
     run: list[str] = []
     for seg in segments:
         if isinstance(seg, str):
@@ -412,16 +476,19 @@ def _runs(segments: Segments) -> Iterator[bytes]:
 
 
 def encode_segments(segments: Segments) -> bytes:
-    return b"".join(_runs(segments))
+    return b"".join([part if isinstance(part, bytes) else part.data for part in _runs(segments)])
 
 
 def crc32_segments(segments: Segments) -> int:
-    """The CRC-32 of the segments' concatenated bytes, read segment by
-    segment (zlib's CRC continues from one call to the next), so that no
-    remembered expansion is copied to compute it."""
+    """The CRC-32 of the segments' concatenated bytes: zlib's CRC continues
+    over each run of text, and steps over a remembered expansion by its
+    own CRC, so that no expansion is copied or read again."""
     crc = 0
-    for data in _runs(segments):
-        crc = zlib.crc32(data, crc)
+    for part in _runs(segments):
+        if isinstance(part, bytes):
+            crc = zlib.crc32(part, crc)
+        else:
+            crc = crc32_combine(crc, part.crc, len(part.data))
     return crc & 0xFFFFFFFF
 
 
