@@ -9,7 +9,7 @@ value), ``dwarf_formstring`` accepts the string forms, and a reference becomes
 a *key*: an integer naming the DIE's position (``.debug_types`` DIEs live
 above :data:`TYPES_BASE` so keys never collide).
 
-Hand-written rather than pyelftools because pyelftools takes 14 times as long
+Hand-written rather than pyelftools because pyelftools takes 30 times as long
 over the same objects (docs/reader.md has the figures); tests/test_oracle.py
 checks every DIE of every test object against pyelftools.
 """
