@@ -15,7 +15,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path

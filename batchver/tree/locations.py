@@ -41,9 +41,8 @@ from typing import TypedDict, Union
 
 from batchver.dwarf.constants import (
     DW_AT_comp_dir, DW_AT_decl_file, DW_AT_decl_line, DW_AT_declaration, DW_AT_name,
-    DW_TAG_class_type, DW_TAG_enumeration_type, DW_TAG_enumerator, DW_TAG_formal_parameter,
-    DW_TAG_member, DW_TAG_namespace, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_typedef,
-    DW_TAG_union_type, DW_TAG_variable)
+    DW_TAG_class_type, DW_TAG_enumerator, DW_TAG_formal_parameter, DW_TAG_member,
+    DW_TAG_namespace, DW_TAG_structure_type, DW_TAG_subprogram, DW_TAG_variable)
 from batchver.dwarf.reader import Die, DwarfReader, Unit
 from batchver.elf.file import ElfObject
 from batchver.errors import VersioningError
