@@ -41,9 +41,11 @@ PREVIOUS = {"Module.symvers": "previous symvers\n", "report.json": "{\"previous\
 @pytest.fixture(scope="module")
 def busy_tree(tmp_path_factory) -> Path:
     """A linked tree that keeps two workers busy for seconds: the in-repo
-    Debian modules eight times over (as symlinks, as a distro tree may be)."""
+    Debian modules forty times over (as symlinks, as a distro tree may be),
+    so that on the compiled path too the run lasts seconds and a signal
+    reaches it while it versions (eight copies take about one)."""
     root = tmp_path_factory.mktemp("busy")
-    for copy in range(8):
+    for copy in range(40):
         for module in MODULES:
             link = root / "kernel" / f"copy{copy}" / module.name
             link.parent.mkdir(parents=True, exist_ok=True)
