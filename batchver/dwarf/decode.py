@@ -2,7 +2,7 @@
 
 Decoding DIEs is the hot loop of versioning.  Every DIE with the same
 abbreviation has the same attribute layout, so each layout becomes a *plan*
-once per file: a short tuple of steps (:func:`decode_plan`) that
+once per process: a short tuple of steps (:func:`decode_plan`) that
 :meth:`batchver.dwarf.reader.DwarfReader` runs over a DIE's bytes, merging
 runs of fixed-size attributes nobody reads into one step and storing only
 the attributes versioning reads (:data:`WANTED`).  What each form takes and
@@ -13,8 +13,8 @@ the reference every plan is tested against; layouts a plan cannot describe
 
 A decoded DIE keeps its wanted attributes in a list indexed by
 :data:`SLOTS` rather than a dict of ``(class, value)`` pairs: one object per
-DIE instead of a dict and a tuple per attribute, whose making and freeing
-was a fifth of versioning a small module.  The value class is carried by
+DIE instead of a dict and a tuple per attribute (decoding and freeing those
+was about a fifth of versioning a small module).  The value class is carried by
 the value itself (:func:`encode`, :func:`decode_value`).
 """
 

@@ -85,7 +85,7 @@ class Die:
     def attrs(self) -> Attrs:
         """The kept attributes as ``(value class, value)`` by attribute
         number, as :meth:`DwarfReader.decode_attributes` gives them (a FLAG
-        as 1 or 0): for tests and messages, never the hot path."""
+        as 1 or 0): for the tests, never the hot path."""
         out: Attrs = {}
         for slot, at in enumerate(SLOTTED, 1):
             kept = self.values[slot]
@@ -148,7 +148,7 @@ class Shape:
     """The ways of reading the DIEs of one abbreviation in a unit with given
     header sizes, worked out once per process: compilers emit the same few
     hundred abbreviations in every file, and working them out again for
-    each file cost 2.5 % of versioning a small module.
+    each file cost a few percent of versioning a small module.
 
     * ``layout``: (tag, has children, size of the attributes or None when a
       form is variable-sized, (offset, form) of the first DW_AT_sibling when
