@@ -103,7 +103,7 @@ class Unit:
 
     __slots__ = ("offset", "end", "version", "unit_type", "addr_size", "offset_size", "abbrevs",
                  "die_offset", "key_base", "data", "type_signature", "type_offset",
-                 "str_offsets_base", "files", "start", "plans", "layouts", "steps", "checked",
+                 "str_offsets_base", "files", "start", "shapes", "checked",
                  "length")
 
     def __init__(self, data: bytes, offset: int, key_base: int):
@@ -124,9 +124,7 @@ class Unit:
         self.abbrevs: dict[int, Abbrev] = {}
         # shared by the units with one abbreviation table and header sizes
         # (see DwarfReader._read_units)
-        self.plans: dict[int, tuple[int, bool, tuple[PlanStep, ...] | None]] = {}
-        self.layouts: dict[int, Layout] = {}
-        self.steps: dict[int, StepInfo] = {}
+        self.shapes: dict[int, Shape] = {}  # abbreviation code -> its Shape, as codes are met
         self.checked = False  # see DwarfReader.check_tree
         self.files: list[str] | None = None
         self.str_offsets_base: int | None = None
@@ -150,6 +148,7 @@ class Shape:
     hundred abbreviations in every file, and working them out again for
     each file cost a few percent of versioning a small module.
 
+    * ``tag``, ``children``: the abbreviation's DW_TAG_* and children flag;
     * ``layout``: (tag, has children, size of the attributes or None when a
       form is variable-sized, (offset, form) of the first DW_AT_sibling when
       it sits at a fixed offset), for skipping DIEs undecoded;
@@ -163,10 +162,12 @@ class Shape:
     * ``plan``: its :func:`~batchver.dwarf.decode.decode_plan` (None: only
       the form-by-form decoder reads it)."""
 
-    __slots__ = ("layout", "step", "plan")
+    __slots__ = ("tag", "children", "layout", "step", "plan")
 
     def __init__(self, abbrev: Abbrev, offset_size: int, addr_size: int, version: int):
         tag, children, specs = abbrev
+        self.tag = tag
+        self.children = children
         size: int | None = 0
         sibling: tuple[int, int] | None = None
         for at, form, _ in specs:
@@ -349,9 +350,7 @@ class DwarfReader:
         self.endian = "<" if elf.little_endian else ">"
         self._abbrev_tables: dict[int, dict[int, Abbrev]] = {}
         # by (abbreviation table offset, offset size, address size, version)
-        self._layouts: dict[tuple[int, int, int, int], dict[int, Layout]] = {}  # see Unit.layouts
-        self._steps: dict[tuple[int, int, int, int], dict[int, StepInfo]] = {}  # see Shape
-        self._plans: dict[tuple[int, int, int, int], dict[int, tuple[int, bool, tuple[PlanStep, ...] | None]]] = {}
+        self._shapes: dict[tuple[int, int, int, int], dict[int, Shape]] = {}  # see Unit.shapes
         self.little = elf.little_endian
         self._dies: dict[int, Die] = {}
         self._indexes: dict[int, TreeIndex] = {}  # unit start key -> its TreeIndex, until walked
@@ -447,14 +446,9 @@ class DwarfReader:
                     pos += 8 + u.offset_size
             u.die_offset = pos
             u.abbrevs = self._abbrev_table(abbrev_off)
-            # Per-abbreviation tables, shared by the units with the same
-            # abbreviation table and header sizes, filled from each code's
-            # Shape as codes are met: code -> (tag, has_children, decoding
-            # plan), code -> layout and code -> step (see Shape).
-            shape = (abbrev_off, u.offset_size, u.addr_size, u.version)
-            u.plans = self._plans.setdefault(shape, {})
-            u.layouts = self._layouts.setdefault(shape, {})
-            u.steps = self._steps.setdefault(shape, {})
+            # code -> Shape, shared by the units with the same abbreviation
+            # table and header sizes
+            u.shapes = self._shapes.setdefault((abbrev_off, u.offset_size, u.addr_size, u.version), {})
             if u.type_signature is not None:
                 self.signatures.setdefault(u.type_signature, key_base + u.offset + u.type_offset)
             self.units.append(u)
@@ -530,7 +524,7 @@ class DwarfReader:
         only_members: list[bool] = []  # ... and whether all seen so far are members
         order: Literal["little", "big"] = "little" if self.endian == "<" else "big"
         little = self.endian == "<"
-        steps = unit.steps
+        shapes = unit.shapes
         lowest = -unit.offset  # a sibling must lie past start + lowest ...
         highest = unit.length  # ... and before this
         try:
@@ -552,15 +546,14 @@ class DwarfReader:
                     if only_members.pop():
                         member_only.add(parent)
                     continue
-                # not ``steps.get(code) or ...``: compiled, that boxes the
-                # tuple again to test its truth, for every DIE of the unit
-                step = steps.get(code)
-                if step is None:
+                # not ``shapes.get(code) or ...``: compiled, that asks the
+                # runtime for the shape's truth, for every DIE of the unit
+                shape = shapes.get(code)
+                if shape is None:
                     shape = self._shape(unit, code)
                     if shape is None:
                         raise ValueError(f"invalid abbreviation code {code}")
-                    step = shape.step
-                tag, children, size, sibling_at, sibling_width, plan = step
+                tag, children, size, sibling_at, sibling_width, plan = shape.step
                 if tag != DW_TAG_member and only_members:
                     only_members[-1] = False
                 sibling = None
@@ -630,7 +623,8 @@ class DwarfReader:
 
     def _shape(self, unit: Unit, code: int) -> Shape | None:
         """The :class:`Shape` of an abbreviation code in this unit, entered
-        in the unit's per-code tables; None for an unknown code."""
+        in the unit's table (callers look there first); None for an unknown
+        code."""
         abbrev = unit.abbrevs.get(code)
         if abbrev is None:
             return None
@@ -638,9 +632,7 @@ class DwarfReader:
         shape = _SHAPES.get(key)
         if shape is None:
             shape = _SHAPES[key] = Shape(abbrev, unit.offset_size, unit.addr_size, unit.version)
-        unit.layouts[code] = shape.layout
-        unit.steps[code] = shape.step
-        unit.plans[code] = (abbrev[0], abbrev[1], shape.plan)
+        unit.shapes[code] = shape
         return shape
 
     # -- DIEs --------------------------------------------------------------
@@ -671,15 +663,15 @@ class DwarfReader:
             pos += 1
         else:
             code, pos = read_uleb(data, pos)
-        known = unit.plans.get(code)
-        if known is None:
+        shape = unit.shapes.get(code)
+        if shape is None:
             if code == 0:
                 return None
-            if self._shape(unit, code) is None:
+            shape = self._shape(unit, code)
+            if shape is None:
                 raise VersioningError("process_module", f"invalid abbreviation code {code} at "
                                       f"{self.where(unit, key)}", self.path)
-            known = unit.plans[code]
-        tag, children, plan = known
+        tag, children, plan = shape.tag, shape.children, shape.plan
         if plan is None:
             attrs, end = self.decode_attributes(key, unit, unit.abbrevs[code][2], pos)
             values = _NO_VALUES[:]
@@ -864,10 +856,9 @@ class DwarfReader:
     def _layout(self, unit: Unit, code: int) -> Layout | None:
         """How to skip a DIE with this abbreviation code undecoded (see
         :attr:`Shape.layout`); None for an unknown code."""
-        found = unit.layouts.get(code)
-        if found is not None:
-            return found
-        shape = self._shape(unit, code)
+        shape = unit.shapes.get(code)
+        if shape is None:
+            shape = self._shape(unit, code)
         return shape.layout if shape is not None else None
 
     def child_entries(self, die: Die, passed_over: frozenset[int] = frozenset()
@@ -882,12 +873,12 @@ class DwarfReader:
         unit = die.unit
         data = unit.data
         base = unit.key_base
-        layouts = unit.layouts
+        shapes = unit.shapes
         key = die.end
         end = unit.end
         index = self.tree_index(unit)
         ends = index.ends if index is not None else None
-        # Every top-level DIE of every unit passes here: the layout table is
+        # Every top-level DIE of every unit passes here: the shape table is
         # looked up once, a one-byte abbreviation code needs no call, and a
         # childless DIE of fixed size is stepped over without one.  The end
         # of the unit ends the list, as in libdw, terminator or not.
@@ -902,12 +893,13 @@ class DwarfReader:
                 code, pos = read_uleb(data, pos)
             if code == 0:
                 return
-            layout = layouts.get(code)  # not ``or``: see check_tree
-            if layout is None:
-                layout = self._layout(unit, code)
-            if layout is None:
-                self.die(key, unit)  # raises the decoding error
-                return
+            shape = shapes.get(code)  # not ``or``: see check_tree
+            if shape is None:
+                shape = self._shape(unit, code)
+                if shape is None:
+                    self.die(key, unit)  # raises the decoding error
+                    return
+            layout = shape.layout
             tag, children, size, _ = layout
             if children and ends is not None and key in ends:
                 following = ends[key]
